@@ -1,0 +1,238 @@
+"""Caption corpus readers: Parquet (LAION metadata or any caption column), TSV, JSONL, plain text.
+
+Every reader yields :class:`CaptionBatch` objects (ids and captions as Arrow string arrays)
+from a local path or s3:// URI, and counts every record it drops in a
+:class:`~compclip.rejects.Rejects` under one of these reasons:
+
+``missing_caption`` (null or absent), ``empty_caption`` (empty or whitespace only),
+``too_long`` (over ``max_chars``), ``missing_id``, ``not_utf8``, ``malformed_line`` (TSV row
+without a tab), ``malformed_json``.
+
+Formats (``fmt``): ``laion`` (Parquet with ``SAMPLE_ID``/``TEXT``), ``parquet`` (caption
+column ``caption_column``, optional ``id_column``), ``tsv`` (``id<TAB>caption``, any file
+extension), ``jsonl`` (objects with ``caption_column``/``id_column`` fields), ``text`` (one
+caption a line; the id is the line number), and ``auto``, which picks by extension and,
+for text files, by whether every sampled line holds a tab.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from compclip.errors import UserError
+from compclip.rejects import Rejects
+from compclip.storage import open_uri
+
+FORMATS = ("auto", "laion", "parquet", "tsv", "jsonl", "text")
+READ_CHUNK = 1 << 24
+SNIFF_LINES = 20
+
+
+@dataclass(frozen=True)
+class ReadConfig:
+    """How to read a caption file."""
+
+    fmt: str = "auto"
+    caption_column: str = "caption"
+    id_column: str = "id"
+    max_chars: int = 10_000
+    batch_size: int = 1 << 16
+
+
+@dataclass(frozen=True)
+class CaptionBatch:
+    ids: pa.Array
+    captions: pa.Array
+
+    def __len__(self) -> int:
+        return len(self.captions)
+
+
+def detect_format(uri: str, head: bytes) -> str:
+    """Pick a format from the file name and its first bytes."""
+    suffixes = PurePosixPath(uri).suffixes
+    if head.startswith(b"PAR1") or ".parquet" in suffixes:
+        return "parquet"
+    if ".jsonl" in suffixes or ".ndjson" in suffixes:
+        return "jsonl"
+    if ".tsv" in suffixes:
+        return "tsv"
+    lines = [line for line in head.split(b"\n")[:SNIFF_LINES] if line.strip()]
+    if lines and all(b"\t" in line for line in lines[:-1] or lines):
+        return "tsv"
+    return "text"
+
+
+def read_captions(uri: str, config: ReadConfig, rejects: Rejects) -> Iterator[CaptionBatch]:
+    """Yield valid caption batches from one file; count what is dropped in ``rejects``."""
+    if config.fmt not in FORMATS:
+        raise UserError(f"unknown format {config.fmt!r}; choose one of {', '.join(FORMATS)}")
+    with open_uri(uri) as handle:
+        fmt = config.fmt
+        if fmt == "auto":
+            head = handle.read(1 << 16)
+            handle.seek(0)
+            fmt = detect_format(uri, head)
+        try:
+            if fmt in ("parquet", "laion"):
+                raw = _parquet_batches(handle, uri, fmt, config)
+            else:
+                raw = _line_batches(handle, uri, fmt, config, rejects)
+            for ids, captions in raw:
+                batch = _validate(ids, captions, uri, config, rejects)
+                if len(batch):
+                    yield batch
+        except (pa.ArrowInvalid, OSError) as err:
+            raise UserError(f"{uri}: cannot read as {fmt}: {err}") from err
+
+
+def _parquet_batches(handle, uri: str, fmt: str, config: ReadConfig):
+    try:
+        parquet = pq.ParquetFile(handle)
+    except pa.ArrowInvalid as err:
+        raise UserError(f"{uri}: not a Parquet file ({err})") from err
+    names = parquet.schema_arrow.names
+    if fmt == "laion" or (fmt == "parquet" and "TEXT" in names and config.caption_column not in names):
+        caption_col, id_col = "TEXT", "SAMPLE_ID"
+    else:
+        caption_col, id_col = config.caption_column, config.id_column
+    if caption_col not in names:
+        raise UserError(f"{uri}: no caption column {caption_col!r} (columns: {', '.join(names)})")
+    has_id = id_col in names
+    columns = [caption_col, id_col] if has_id else [caption_col]
+    row = 0
+    for batch in parquet.iter_batches(batch_size=config.batch_size, columns=columns):
+        captions = batch.column(caption_col)
+        if has_id:
+            ids = pc.cast(batch.column(id_col), pa.string())
+        else:
+            ids = pc.cast(pa.array(range(row, row + batch.num_rows)), pa.string())
+        row += batch.num_rows
+        yield ids, captions
+
+
+def _line_batches(handle, uri: str, fmt: str, config: ReadConfig, rejects: Rejects):
+    line_no = 0
+    for lines in _read_lines(handle, config.batch_size):
+        texts = _decode_lines(lines, uri, line_no, rejects)
+        ids: list[str | None] = []
+        captions: list[str | None] = []
+        for number, text in texts:
+            if fmt == "text":
+                ids.append(str(number))
+                captions.append(text)
+            elif fmt == "tsv":
+                key, tab, caption = text.partition("\t")
+                if not tab:
+                    rejects.add("malformed_line", f"{uri}:{number}")
+                    continue
+                ids.append(key.strip() or None)
+                captions.append(caption)
+            else:
+                record = _json_record(text, uri, number, rejects)
+                if record is None:
+                    continue
+                key = record.get(config.id_column)
+                ids.append(None if key is None else str(key))
+                value = record.get(config.caption_column)
+                captions.append(value if isinstance(value, str) or value is None else str(value))
+        line_no += len(lines)
+        yield pa.array(ids, pa.string()), pa.array(captions, pa.string())
+
+
+def _json_record(text: str, uri: str, number: int, rejects: Rejects) -> dict | None:
+    if not text.strip():
+        rejects.add("empty_caption", f"{uri}:{number}")
+        return None
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError:
+        record = None
+    if not isinstance(record, dict):
+        rejects.add("malformed_json", f"{uri}:{number}")
+        return None
+    return record
+
+
+def _read_lines(handle, batch_size: int) -> Iterator[list[bytes]]:
+    """Split a byte stream into lists of lines without loading the whole file."""
+    rest = b""
+    reader = io.BufferedReader(handle, READ_CHUNK) if not isinstance(handle, io.BufferedIOBase) else handle
+    while chunk := reader.read(READ_CHUNK):
+        data = rest + chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            rest = data
+            continue
+        rest = data[cut + 1 :]
+        lines = data[:cut].split(b"\n")
+        for start in range(0, len(lines), batch_size):
+            yield lines[start : start + batch_size]
+    if rest:
+        yield [rest]
+
+
+def _decode_lines(lines: list[bytes], uri: str, first: int, rejects: Rejects) -> list[tuple[int, str]]:
+    """Decode lines as UTF-8 (numbered from 1); count and drop the ones that are not."""
+    try:
+        texts = b"\n".join(lines).decode("utf-8").split("\n")
+        return [(first + i + 1, t.removesuffix("\r")) for i, t in enumerate(texts)]
+    except UnicodeDecodeError:
+        pass
+    decoded = []
+    for i, line in enumerate(lines):
+        try:
+            decoded.append((first + i + 1, line.decode("utf-8").removesuffix("\r")))
+        except UnicodeDecodeError:
+            rejects.add("not_utf8", f"{uri}:{first + i + 1}")
+    return decoded
+
+
+def _validate(ids: pa.Array, captions: pa.Array, uri: str, config: ReadConfig, rejects: Rejects) -> CaptionBatch:
+    """Drop invalid rows, counting each under its first failing reason."""
+    if pa.types.is_binary(captions.type) or pa.types.is_large_binary(captions.type):
+        ids, captions = _decode_binary(ids, captions, uri, rejects)
+    elif not pa.types.is_string(captions.type):
+        captions = pc.cast(captions, pa.string())
+    missing = pc.is_null(captions)
+    lengths = pc.fill_null(pc.utf8_length(captions), 0)
+    empty = pc.and_(pc.invert(missing), pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(captions)), 0))
+    too_long = pc.greater(lengths, config.max_chars)
+    no_id = pc.or_(pc.is_null(ids), pc.equal(pc.fill_null(pc.utf8_length(ids), 0), 0))
+    bad = pa.array(np.zeros(len(captions), dtype=bool))
+    for reason, mask in (
+        ("missing_caption", missing),
+        ("empty_caption", empty),
+        ("too_long", too_long),
+        ("missing_id", no_id),
+    ):
+        fresh = pc.and_(pc.fill_null(mask, False), pc.invert(bad))
+        count = pc.sum(fresh).as_py() or 0
+        if count:
+            first = pc.index(fresh, True).as_py()
+            rejects.add(reason, f"{uri}: id {ids[first].as_py()}", count)
+        bad = pc.or_(bad, pc.fill_null(mask, False))
+    keep = pc.invert(bad)
+    return CaptionBatch(pc.filter(ids, keep), pc.filter(captions, keep))
+
+
+def _decode_binary(ids: pa.Array, values: pa.Array, uri: str, rejects: Rejects) -> tuple[pa.Array, pa.Array]:
+    """Decode a binary caption column as UTF-8, dropping (and counting) rows that are not."""
+    keep, out = [], []
+    for i, value in enumerate(values.to_pylist()):
+        try:
+            out.append(None if value is None else value.decode("utf-8"))
+            keep.append(True)
+        except UnicodeDecodeError:
+            rejects.add("not_utf8", f"{uri}: id {ids[i].as_py()}")
+            keep.append(False)
+    return pc.filter(ids, pa.array(keep)), pa.array(out, pa.string())

@@ -1,0 +1,107 @@
+"""Provision the NLTK data compclip needs (English stopwords, WordNet) without a network.
+
+``make`` runs ``python -m compclip.nltkdata --target .venv/nltk_data``. NLTK searches
+``sys.prefix/nltk_data``, so the installed ``compclip`` finds the data with no environment
+variable. Sources, in order:
+
+- stopwords: the pinned copy in ``--shared`` (``shared/nltk_data``, nltk_data commit 5db857e,
+  2023-02, English list of 179 words), else ``nltk.download``;
+- WordNet: Debian's ``wordnet-base`` + ``wordnet-sense-index`` files in ``--wordnet-dir``
+  (copied, since NLTK refuses links, plus a generated ``lexnames``), else ``nltk.download``.
+
+What was provisioned is written to ``compclip-nltk.json`` in the target and recorded in
+every PMI table's header.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+PROVENANCE = "compclip-nltk.json"
+STOPWORDS_PIN = "nltk_data commit 5db857e (2023-02), English list"
+WORDNET_FILES = (
+    "adj.exc", "adv.exc", "cntlist.rev", "data.adj", "data.adv", "data.noun", "data.verb",
+    "index.adj", "index.adv", "index.noun", "index.verb", "noun.exc", "verb.exc", "index.sense",
+)  # fmt: skip
+# WordNet 3.0's lexicographer files (lexnames(5WN)): number, name, syntactic category.
+LEXNAMES = (
+    "adj.all adj.pert adv.all noun.Tops noun.act noun.animal noun.artifact noun.attribute noun.body "
+    "noun.cognition noun.communication noun.event noun.feeling noun.food noun.group noun.location "
+    "noun.motive noun.object noun.person noun.phenomenon noun.plant noun.possession noun.process "
+    "noun.quantity noun.relation noun.shape noun.state noun.substance noun.time verb.body verb.change "
+    "verb.cognition verb.communication verb.competition verb.consumption verb.contact verb.creation "
+    "verb.emotion verb.motion verb.perception verb.possession verb.social verb.stative verb.weather adj.ppl"
+).split()
+LEX_CATEGORY = {"adj": 3, "adv": 4, "noun": 1, "verb": 2}
+
+
+def lexnames_text() -> str:
+    return "".join(
+        f"{i:02d}\t{name}\t{LEX_CATEGORY[name.split('.')[0]]}\n" for i, name in enumerate(LEXNAMES)
+    )
+
+
+def install_debian_wordnet(source: Path, target: Path) -> bool:
+    """Copy Debian's WordNet files into ``target/corpora/wordnet``; False when they are absent."""
+    if not (source / "index.noun").is_file():
+        return False
+    dest = target / "corpora" / "wordnet"
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in WORDNET_FILES:
+        if (source / name).is_file():
+            shutil.copyfile(source / name, dest / name)
+    (dest / "lexnames").write_text(lexnames_text())
+    return True
+
+
+def _download(package: str, target: Path) -> bool:
+    import nltk
+
+    socket.setdefaulttimeout(20)
+    return bool(nltk.download(package, download_dir=str(target), quiet=True, raise_on_error=False))
+
+
+def provision(target: Path, shared: Path | None, wordnet_dir: Path) -> dict:
+    """Install stopwords and WordNet into ``target``; return (and write) their provenance."""
+    target.mkdir(parents=True, exist_ok=True)
+    provenance: dict[str, str] = {}
+    pinned = shared / "corpora" / "stopwords.zip" if shared else None
+    if pinned and pinned.is_file():
+        (target / "corpora").mkdir(exist_ok=True)
+        shutil.copyfile(pinned, target / "corpora" / "stopwords.zip")
+        provenance["stopwords"] = STOPWORDS_PIN
+    elif _download("stopwords", target):
+        provenance["stopwords"] = "nltk.download (latest)"
+    else:
+        raise SystemExit("no stopword list: pass --shared shared/nltk_data or allow nltk.download")
+    if install_debian_wordnet(wordnet_dir, target):
+        provenance["wordnet"] = f"Debian wordnet-base from {wordnet_dir}"
+    elif _download("wordnet", target):
+        provenance["wordnet"] = "nltk.download (wordnet)"
+    else:
+        raise SystemExit(f"no WordNet: install Debian's wordnet-base ({wordnet_dir}) or allow nltk.download")
+    (target / PROVENANCE).write_text(json.dumps(provenance, indent=2) + "\n")
+    return provenance
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--target", type=Path, default=Path(sys.prefix) / "nltk_data")
+    parser.add_argument("--shared", type=Path, default=None, help="folder holding corpora/stopwords.zip")
+    parser.add_argument("--wordnet-dir", type=Path, default=Path("/usr/share/wordnet"))
+    args = parser.parse_args(argv)
+    print(json.dumps(provision(args.target, args.shared, args.wordnet_dir)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""One place that turns paths and URIs (local, ``file://``, ``s3://``) into files.
+
+S3 goes through fsspec/s3fs, so the endpoint and credentials come from the usual
+AWS settings (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ...), never from code.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import fsspec
+
+from compclip.errors import UserError
+
+SCHEMES = ("s3", "file")
+HASH_CHUNK = 1 << 22
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """Return ``(scheme, path)``; plain paths are ``("file", absolute path)``. Raises on unknown schemes."""
+    if "://" not in uri:
+        return "file", str(Path(uri).expanduser().resolve())
+    scheme, path = uri.split("://", 1)
+    if scheme not in SCHEMES:
+        raise UserError(f"unsupported URI scheme {scheme!r} in {uri!r}; use a local path or s3://bucket/key")
+    if not path:
+        raise UserError(f"empty path in URI {uri!r}")
+    return scheme, path if scheme == "s3" else str(Path(path).resolve())
+
+
+def filesystem(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    scheme, path = split_uri(uri)
+    return fsspec.filesystem(scheme), path
+
+
+def is_remote(uri: str) -> bool:
+    return split_uri(uri)[0] != "file"
+
+
+def expand(inputs: list[str]) -> list[str]:
+    """Expand globs in local paths and s3:// URIs; directories expand to the files below them.
+
+    Returns URIs (``s3://...``) or absolute local paths, sorted and de-duplicated.
+    Raises a UserError naming the first input that matches nothing.
+    """
+    found: list[str] = []
+    for item in inputs:
+        scheme, path = split_uri(item)
+        fs = fsspec.filesystem(scheme)
+        matches = fs.glob(path) if glob.has_magic(path) else ([path] if fs.exists(path) else [])
+        if not matches:
+            raise UserError(f"no such file: {item}")
+        for match in matches:
+            files = fs.find(match) if fs.isdir(match) else [match]
+            prefix = "s3://" if scheme == "s3" else ""
+            found.extend(prefix + f for f in files if not Path(f).name.startswith((".", "_")))
+    return sorted(set(found))
+
+
+@contextmanager
+def open_uri(uri: str, mode: str = "rb") -> Iterator[IO]:
+    fs, path = filesystem(uri)
+    try:
+        handle = fs.open(path, mode)
+    except FileNotFoundError as err:
+        raise UserError(f"no such file: {uri}") from err
+    with handle:
+        yield handle
+
+
+def read_bytes(uri: str) -> bytes:
+    with open_uri(uri) as handle:
+        return handle.read()
+
+
+def sha256_file(uri: str) -> str:
+    digest = hashlib.sha256()
+    with open_uri(uri) as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a local file so that a killed process leaves either the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def local_dir(uri: str) -> Iterator[Path]:
+    """A local folder holding the contents of ``uri`` (downloaded to a temp dir when remote)."""
+    scheme, path = split_uri(uri)
+    if scheme == "file":
+        if not Path(path).is_dir():
+            raise UserError(f"no such folder: {uri}")
+        yield Path(path)
+        return
+    fs = fsspec.filesystem(scheme)
+    if not fs.isdir(path):
+        raise UserError(f"no such folder: {uri}")
+    with tempfile.TemporaryDirectory(prefix="compclip-") as tmp:
+        fs.get(path.rstrip("/") + "/", tmp, recursive=True)
+        yield Path(tmp)
