@@ -12,7 +12,8 @@ Formats (``fmt``): ``laion`` (Parquet with ``SAMPLE_ID``/``TEXT``), ``parquet`` 
 column ``caption_column``, optional ``id_column``), ``tsv`` (``id<TAB>caption``, any file
 extension), ``jsonl`` (objects with ``caption_column``/``id_column`` fields), ``text`` (one
 caption a line; the id is the line number), and ``auto``, which picks by extension and,
-for text files, by whether every sampled line holds a tab.
+for text files, by whether every sampled line holds a tab. Text formats may be compressed
+(``.gz``, ``.bz2``, ``.xz``, ``.zst``, by extension).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from pathlib import PurePosixPath
 
 import numpy as np
 import pyarrow as pa
+from fsspec.compression import compr
+from fsspec.utils import infer_compression
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -59,7 +62,7 @@ class CaptionBatch:
 
 def detect_format(uri: str, head: bytes) -> str:
     """Pick a format from the file name and its first bytes."""
-    suffixes = PurePosixPath(uri).suffixes
+    suffixes = [s for s in PurePosixPath(uri).suffixes if s.lstrip(".") not in ("gz", "bz2", "xz", "zst")]
     if head.startswith(b"PAR1") or ".parquet" in suffixes:
         return "parquet"
     if ".jsonl" in suffixes or ".ndjson" in suffixes:
@@ -76,7 +79,9 @@ def read_captions(uri: str, config: ReadConfig, rejects: Rejects) -> Iterator[Ca
     """Yield valid caption batches from one file; count what is dropped in ``rejects``."""
     if config.fmt not in FORMATS:
         raise UserError(f"unknown format {config.fmt!r}; choose one of {', '.join(FORMATS)}")
-    with open_uri(uri) as handle:
+    with open_uri(uri) as raw:
+        compression = infer_compression(uri)
+        handle = compr[compression](raw, mode="rb") if compression else raw
         fmt = config.fmt
         if fmt == "auto":
             head = handle.read(1 << 16)

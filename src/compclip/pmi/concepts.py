@@ -1,7 +1,8 @@
 """Concept extraction: the paper's rules for turning a caption into a set of concepts.
 
 For a caption: replace every run of ``[\\W_]`` by a space, lowercase, split on whitespace,
-drop NLTK English stopwords, one-character tokens and all-digit tokens, then lemmatize each
+drop NLTK English stopwords, one-character tokens and numeric tokens (``str.isnumeric``, as
+the released code), then lemmatize each
 remaining token with NLTK's WordNetLemmatizer (as a noun). Filters apply before
 lemmatizing, as in the released code, so ``"us"`` becomes the concept ``"u"``. Each concept
 counts once per caption.
@@ -52,7 +53,7 @@ class ConceptRules:
         found = self._cache.get(token, False)
         if found is not False:
             return found
-        if len(token) < 2 or token.isdigit() or token in self.stopwords:
+        if len(token) < 2 or token.isnumeric() or token in self.stopwords:
             result = None
         else:
             result = self._lemmatize(token)
@@ -77,7 +78,7 @@ class ConceptRules:
         record = {
             "rules": RULES_VERSION,
             "token_pattern": NON_WORD.pattern,
-            "steps": "replace [\\W_]+ by space; lowercase; split; drop stopwords, len<2, isdigit; "
+            "steps": "replace [\\W_]+ by space; lowercase; split; drop stopwords, len<2, isnumeric; "
             "WordNetLemmatizer (noun); dedupe per caption",
             "stopwords_sha256": hashlib.sha256(words.encode()).hexdigest(),
             "stopwords_count": len(self.stopwords),

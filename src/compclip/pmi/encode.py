@@ -69,6 +69,7 @@ class ConceptEncoder:
         self.names: list[str] = []
         self.index: dict[str, int] = {}
         self._token_ids: dict[str, int] = {}
+        self._tokens: list[np.ndarray] = []
 
     def _token_id(self, token: str) -> int:
         found = self._token_ids.get(token)
@@ -109,7 +110,16 @@ class ConceptEncoder:
         ids = lookup[encoded.indices.to_numpy()]
         row_of = np.concatenate(rows)
         keep = ids >= 0
-        return csr_from_pairs(n, row_of[keep], ids[keep], len(self.names))
+        encoded = csr_from_pairs(n, row_of[keep], ids[keep], len(self.names))
+        self._tokens.append(np.bincount(ids[keep], minlength=len(self.names)))
+        return encoded
+
+    def token_totals(self, n_concepts: int) -> np.ndarray:
+        """Occurrences per concept id (repeats included) over every batch encoded so far."""
+        totals = np.zeros(n_concepts, np.int64)
+        for counts in self._tokens:
+            totals[: len(counts)] += counts
+        return totals
 
 
 def _ascii_normalize(captions: pa.Array) -> pa.Array:

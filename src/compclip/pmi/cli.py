@@ -1,0 +1,178 @@
+"""``compclip pmi``: count, merge and query concept co-occurrence (PMI) tables."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from compclip.captions import FORMATS, ReadConfig
+from compclip.config import load_section, override
+from compclip.pmi.shards import (
+    MODES,
+    CountConfig,
+    count_corpus,
+    count_shard_pairs,
+    merge_table,
+    merge_vocab,
+    scan_shard,
+)
+from compclip.pmi.summary import summarize
+from compclip.pmi.table import PMITable
+
+EXAMPLES = """examples:
+  compclip pmi count ../shared/data/flickr8k/Flickr8k.token.txt --out pmi/ --min-count 5
+  compclip pmi count 's3://bucket/laion/*.parquet' --out pmi/ --min-count 10000 --workers 8
+
+  # sharded (one map per worker, two rounds):
+  compclip pmi count --shard part-00.parquet --out work/00            # map 1: scan
+  compclip pmi merge work/* --out work/vocab --min-count 10000        # reduce 1: vocabulary
+  compclip pmi count --shard part-00.parquet --out work/00 --vocab work/vocab   # map 2: pairs
+  compclip pmi merge work/0* --vocab work/vocab --out pmi/            # reduce 2: the table
+
+  compclip pmi query dog frisbee --table pmi/
+  compclip pmi top dog --lowest -k 10 --table pmi/ --json
+  compclip pmi score "a dog catching a frisbee" --table pmi/
+  compclip pmi summary dog beach --table pmi/
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "pmi", help="concept co-occurrence (PMI) tables", description=__doc__, epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    count = verbs.add_parser("count", help="count a corpus (or one shard)", epilog=EXAMPLES,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    count.add_argument("inputs", nargs="+", help="caption files: paths, globs, folders or s3:// URIs")
+    count.add_argument("--out", type=Path, required=True, help="table folder (or shard folder with --shard)")
+    count.add_argument("--shard", action="store_true", help="map step: scan (and with --vocab, count pairs)")
+    count.add_argument("--vocab", type=Path, help="with --shard: the merged vocabulary folder")
+    _config_flags(count)
+    count.set_defaults(func=_count)
+
+    merge = verbs.add_parser("merge", help="reduce shard folders into a vocabulary or a table", epilog=EXAMPLES,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    merge.add_argument("shards", nargs="+", type=Path)
+    merge.add_argument("--out", type=Path, required=True)
+    merge.add_argument("--vocab", type=Path, help="merge pair counts into the table for this vocabulary")
+    _config_flags(merge)
+    merge.set_defaults(func=_merge)
+
+    query = verbs.add_parser("query", help="counts and PMI of one pair", epilog=EXAMPLES,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    query.add_argument("c1")
+    query.add_argument("c2")
+    top = verbs.add_parser("top", help="partners of a concept by PMI", epilog=EXAMPLES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    top.add_argument("concept")
+    order = top.add_mutually_exclusive_group()
+    order.add_argument("--lowest", action="store_true", help="lowest PMI first")
+    order.add_argument("--highest", action="store_true", help="highest PMI first (default)")
+    top.add_argument("-k", type=int, default=10)
+    score = verbs.add_parser("score", help="mean PMI over the concept pairs of a text", epilog=EXAMPLES,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    score.add_argument("text")
+    summary = verbs.add_parser("summary", help="corpus statistics and partners of a few concepts", epilog=EXAMPLES,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    summary.add_argument("concepts", nargs="*", help="concepts to show partners of")
+    summary.add_argument("-k", type=int, default=5)
+    summary.set_defaults(func=_summary)
+    summary.add_argument("--table", required=True, help="PMI table folder or s3:// URI")
+    for sub, func in ((query, _query), (top, _top), (score, _score)):
+        sub.add_argument("--table", required=True, help="PMI table folder or s3:// URI")
+        sub.add_argument("--json", action="store_true", help="machine-readable output")
+        sub.set_defaults(func=func)
+
+
+def _config_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", type=Path, help="params.yaml; its `pmi` section sets defaults")
+    parser.add_argument("--min-count", type=int, help="vocabulary: concepts in at least N captions")
+    parser.add_argument("--mode", choices=MODES, help="exact (default) or the released code's choices")
+    parser.add_argument("--top-k", type=int, help="released-code mode: per-file vocabulary size")
+    parser.add_argument("--smoothing", type=float, help="add-k on pair counts")
+    parser.add_argument("--format", choices=FORMATS, help="input format (default: auto)")
+    parser.add_argument("--caption-column", help="caption column/field (parquet, jsonl)")
+    parser.add_argument("--id-column", help="id column/field (parquet, jsonl)")
+    parser.add_argument("--max-chars", type=int, help="captions longer than this are rejected")
+    parser.add_argument("--max-reject-share", type=float, help="fail a file when more records are bad")
+    parser.add_argument("--workers", type=int, help="processes scanning files in parallel")
+
+
+def _config(args: argparse.Namespace) -> CountConfig:
+    config = load_section(CountConfig, args.params, "pmi")
+    read = override(config.read, fmt=args.format, caption_column=args.caption_column,
+                    id_column=args.id_column, max_chars=args.max_chars)  # fmt: skip
+    return override(config, read=read, min_count=args.min_count, mode=args.mode, top_k=args.top_k,
+                    smoothing=args.smoothing, max_reject_share=args.max_reject_share, workers=args.workers)  # fmt: skip
+
+
+def _count(args: argparse.Namespace) -> None:
+    config = _config(args)
+    if not args.shard:
+        header = count_corpus(args.inputs, args.out, config)
+        print(f"wrote {args.out}: {header['n_captions']} captions, {header['n_concepts']} concepts, "
+              f"{header['n_pairs']} pairs; rejected {header['rejects'] or 'none'}")  # fmt: skip
+        return
+    if not (args.out / "shard.json").is_file() or args.vocab is None:
+        summary = scan_shard(args.inputs, args.out, config)
+        print(f"scanned {len(summary['files'])} files into {args.out}: {summary['n_captions']} captions")
+    if args.vocab is not None:
+        record = count_shard_pairs(args.out, args.vocab, config)
+        print(f"counted {record['n_pairs']} pairs into {args.out}")
+
+
+def _merge(args: argparse.Namespace) -> None:
+    config = _config(args)
+    if args.vocab is None:
+        header = merge_vocab(args.shards, args.out, config)
+        print(f"wrote vocabulary {args.out}: {header['n_captions']} captions, {header['n_concepts_seen']} concepts seen")
+    else:
+        header = merge_table(args.shards, args.vocab, args.out, config)
+        print(f"wrote {args.out}: {header['n_concepts']} concepts, {header['n_pairs']} pairs")
+
+
+def _emit(args: argparse.Namespace, data, text: str) -> None:
+    print(json.dumps(data, indent=2, allow_nan=True) if args.json else text)
+
+
+def _fmt(value: float) -> str:
+    return "-inf" if value == -math.inf else "n/a" if math.isnan(value) else f"{value:+.3f}"
+
+
+def _query(args: argparse.Namespace) -> None:
+    table = PMITable.load(args.table)
+    data = {
+        "c1": table.concept(args.c1), "c2": table.concept(args.c2),
+        "count_c1": table.count(args.c1), "count_c2": table.count(args.c2),
+        "count_pair": table.count(args.c1, args.c2), "pmi": table.pmi(args.c1, args.c2),
+        "n_captions": table.n_captions,
+    }  # fmt: skip
+    text = (f"{data['c1']} ({data['count_c1']}) & {data['c2']} ({data['count_c2']}): together in "
+            f"{data['count_pair']} of {data['n_captions']} captions, PMI {_fmt(data['pmi'])}")  # fmt: skip
+    _emit(args, data, text)
+
+
+def _top(args: argparse.Namespace) -> None:
+    rows = PMITable.load(args.table).top(args.concept, args.k, lowest=args.lowest)
+    data = [{"concept": c, "pmi": p, "count": n} for c, p, n in rows]
+    text = "\n".join(f"{_fmt(p)}  {c} ({n})" for c, p, n in rows)
+    _emit(args, data, text)
+
+
+def _score(args: argparse.Namespace) -> None:
+    result = PMITable.load(args.table).score(args.text)
+    data = {"mean_pmi": result.mean, "unknown": result.unknown,
+            "pairs": [{"c1": a, "c2": b, "pmi": p} for a, b, p in result.pairs]}  # fmt: skip
+    lines = [f"mean PMI {_fmt(result.mean)} over {len(result.pairs)} pairs"]
+    lines += [f"  {_fmt(p)}  {a} & {b}" for a, b, p in result.pairs]
+    if result.unknown:
+        lines.append(f"  not in the vocabulary: {', '.join(result.unknown)}")
+    _emit(args, data, "\n".join(lines))
+
+
+def _summary(args: argparse.Namespace) -> None:
+    print(summarize(PMITable.load(args.table), args.concepts, args.k))

@@ -1,0 +1,283 @@
+"""Counting as map-reduce: scan shards, merge a vocabulary, count pairs per shard, merge a table.
+
+The concept vocabulary is every concept in at least ``min_count`` captions of the WHOLE
+corpus, so counting takes two rounds and stays exact under sharding::
+
+    scan_shard(files_k, dir_k)          # map 1: per shard, concept counts + encodings
+    merge_vocab([dir_1..dir_n], vocab)  # reduce 1: global vocabulary
+    count_shard_pairs(dir_k, vocab)     # map 2: per shard, pair counts (no re-tokenizing)
+    merge_table([dir_1..dir_n], vocab, table)  # reduce 2: the PMI table
+
+Counts are integers and every step is order-independent, so N shards merged give the same
+bytes as one shard holding every file (:func:`count_corpus` is exactly that one shard).
+A shard folder keeps one unit per file, written atomically: a killed scan that starts again
+skips finished files and counts nothing twice.
+
+``mode="released-code"`` reproduces the released code instead: a per-file top-``top_k``
+vocabulary by token count, pairs counted only inside each file's own vocabulary, and PMI
+from pair marginals with +1/+1000 smoothing (see :mod:`compclip.pmi.table`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import multiprocessing
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from compclip import __version__
+from compclip.captions import ReadConfig
+from compclip.errors import UserError
+from compclip.pmi import scan
+from compclip.pmi.concepts import ConceptRules
+from compclip.pmi.pairs import DENSE_LIMIT_BYTES, PairCounter, caption_pair_keys, tri_pairs
+from compclip.pmi.table import write_table
+from compclip.rejects import Rejects
+from compclip.storage import atomic_write_bytes, expand, sha256_file
+
+log = logging.getLogger(__name__)
+
+MODES = ("exact", "released-code")
+SHARD, VOCAB, SHARD_PAIRS, UNITS = "shard.json", "vocab.json", "pairs.parquet", "units"
+
+
+@dataclass(frozen=True)
+class CountConfig:
+    """Settings of a PMI count; everything that changes the result is recorded in the header."""
+
+    read: ReadConfig = field(default_factory=ReadConfig)
+    min_count: int = 5
+    mode: str = "exact"
+    top_k: int = 20_000  # released-code mode: per-file vocabulary size
+    smoothing: float = 0.0  # add-k on pair counts (exact mode)
+    max_reject_share: float = 0.5
+    workers: int = 1
+    dense_limit_bytes: int = DENSE_LIMIT_BYTES
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise UserError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
+        if self.min_count < 1:
+            raise UserError("--min-count must be at least 1")
+
+
+def _write_json(path: Path, data: dict) -> None:
+    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+
+
+def _write_parquet(path: Path, table: pa.Table) -> None:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _scan_one(uri: str, units: Path, config: CountConfig) -> dict:
+    """Scan one file unless a finished unit for the same content exists; return its record."""
+    digest = sha256_file(uri)
+    done = scan.load_unit_record(units, uri)
+    if done is not None and done["sha256"] == digest:
+        log.info("%s: already scanned, skipping", uri)
+        return done
+    unit = scan.scan_file(uri, config.read, config.max_reject_share, digest)
+    scan.save_unit(unit, units)
+    return scan.load_unit_record(units, uri)
+
+
+def scan_shard(inputs: list[str], out: Path, config: CountConfig) -> dict:
+    """Map 1: scan every input file into ``out`` and write the shard's concept counts."""
+    files = expand(inputs)
+    units = out / UNITS
+    records = []
+    workers = min(config.workers, len(files))
+    progress = tqdm(total=len(files), desc="scan", unit="file", disable=len(files) < 2)
+    if workers > 1:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            for record in pool.map(_scan_one, files, [units] * len(files), [config] * len(files)):
+                records.append(record)
+                progress.update()
+    else:
+        for uri in files:
+            records.append(_scan_one(uri, units, config))
+            progress.update()
+    progress.close()
+    tables = [scan.load_unit(units, r["uri"], with_encoding=False).concepts for r in records]
+    concepts = _sum_concepts(tables)
+    _write_parquet(out / "concepts.parquet", concepts)
+    rejects = Rejects()
+    for r in records:
+        rejects.counts.update(r["rejects"])
+    summary = {
+        "kind": "pmi-shard",
+        "files": [{"uri": r["uri"], "sha256": r["sha256"], "n_captions": r["n_captions"]} for r in records],
+        "n_captions": sum(r["n_captions"] for r in records),
+        "rejects": rejects.as_dict(),
+        "config": asdict(config),
+    }
+    _write_json(out / SHARD, summary)
+    return summary
+
+
+def _sum_concepts(tables: list[pa.Table]) -> pa.Table:
+    """Concept counts summed over tables, sorted by concept."""
+    if not tables:
+        return pa.table({"concept": pa.array([], pa.string()), "captions": [], "tokens": []})
+    grouped = pa.concat_tables(tables).group_by("concept").aggregate([("captions", "sum"), ("tokens", "sum")])
+    grouped = grouped.rename_columns(["concept", "captions", "tokens"])
+    return grouped.sort_by("concept")
+
+
+def _read_shard(folder: Path) -> dict:
+    path = folder / SHARD
+    if not path.is_file():
+        raise UserError(f"{folder}: not a PMI shard (no {SHARD}); run `compclip pmi count --shard` first")
+    return json.loads(path.read_text())
+
+
+def corpus_fingerprint(shas: list[str]) -> str:
+    """One sha256 over the sorted content hashes of every file: independent of paths and sharding."""
+    return hashlib.sha256("\n".join(sorted(shas)).encode()).hexdigest()
+
+
+def _file_top_k(concepts: pa.Table, k: int) -> list[str]:
+    """The released code's per-file vocabulary: the k most frequent by tokens (ties by concept)."""
+    ordered = concepts.sort_by([("tokens", "descending"), ("concept", "ascending")])
+    return ordered.column("concept").to_pylist()[:k]
+
+
+def merge_vocab(shards: list[Path], out: Path, config: CountConfig) -> dict:
+    """Reduce 1: the global vocabulary from shard concept counts."""
+    summaries = [_read_shard(s) for s in shards]
+    files = [f for s in summaries for f in s["files"]]
+    if len({f["sha256"] for f in files}) < len(files):
+        raise UserError("the same file content appears in more than one shard; it would be counted twice")
+    totals = _sum_concepts([pq.read_table(s / "concepts.parquet") for s in shards])
+    if config.mode == "exact":
+        keep = pc.greater_equal(totals.column("captions"), config.min_count)
+        vocab = totals.filter(keep)
+    else:
+        top = set()
+        for shard, summary in zip(shards, summaries, strict=True):
+            for f in summary["files"]:
+                top.update(_file_top_k(scan.load_unit(shard / UNITS, f["uri"], False).concepts, config.top_k))
+        vocab = totals.filter(pc.is_in(totals.column("concept"), pa.array(sorted(top), pa.string())))
+    rejects = Rejects()
+    for s in summaries:
+        rejects.counts.update(s["rejects"])
+    header = {
+        "kind": "pmi-vocab",
+        "n_captions": sum(s["n_captions"] for s in summaries),
+        "n_files": len(files),
+        "corpus_sha256": corpus_fingerprint([f["sha256"] for f in files]),
+        "rejects": rejects.as_dict(),
+        "n_concepts_seen": totals.num_rows,
+        **_settings(config),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    _write_parquet(out / "vocab.parquet", vocab.select(["concept", "captions"]))
+    _write_json(out / VOCAB, header)
+    log.info("vocabulary: %d of %d concepts", vocab.num_rows, totals.num_rows)
+    return header
+
+
+def _settings(config: CountConfig) -> dict:
+    """What changes the result, for the header (reading limits included)."""
+    return {
+        "mode": config.mode,
+        "min_count": config.min_count if config.mode == "exact" else None,
+        "top_k_per_file": config.top_k if config.mode == "released-code" else None,
+        "smoothing": {"pair_k": config.smoothing, "log_base": "e"},
+        "max_caption_chars": config.read.max_chars,
+    }
+
+
+def _read_vocab(folder: Path) -> tuple[dict, list[str], np.ndarray]:
+    if not (folder / VOCAB).is_file():
+        raise UserError(f"{folder}: not a PMI vocabulary (no {VOCAB}); run `compclip pmi merge` on scanned shards")
+    vocab = pq.read_table(folder / "vocab.parquet")
+    header = json.loads((folder / VOCAB).read_text())
+    return header, vocab.column("concept").to_pylist(), vocab.column("captions").to_numpy()
+
+
+def count_shard_pairs(shard: Path, vocab_dir: Path, config: CountConfig) -> dict:
+    # Mode and per-file vocabulary size come from the vocabulary, so every shard agrees.
+    """Map 2: count the shard's in-vocabulary pairs from its stored encodings."""
+    summary = _read_shard(shard)
+    header, names, _ = _read_vocab(vocab_dir)
+    index = {c: i for i, c in enumerate(names)}
+    counter = PairCounter(len(names), max(summary["n_captions"], 1), config.dense_limit_bytes)
+    for f in tqdm(summary["files"], desc="pairs", unit="file", disable=len(summary["files"]) < 2):
+        unit = scan.load_unit(shard / UNITS, f["uri"])
+        local = unit.concepts.column("concept").to_pylist()
+        released = header["mode"] == "released-code"
+        allowed = set(_file_top_k(unit.concepts, header["top_k_per_file"])) if released else index
+        lut = np.array([index[c] if c in allowed and c in index else -1 for c in local] or [-1], np.int64)
+        counter.add_keys(caption_pair_keys(unit.encoded, lut, len(names)))
+    keys, counts = counter.items()
+    _write_parquet(shard / SHARD_PAIRS, pa.table({"key": keys, "count": counts}))
+    record = {"vocab_corpus_sha256": header["corpus_sha256"], "n_pairs": len(keys)}
+    _write_json(shard / "pairs.json", record)
+    return record
+
+
+def merge_table(shards: list[Path], vocab_dir: Path, out: Path, config: CountConfig) -> dict:
+    """Reduce 2: sum shard pair counts and write the PMI table."""
+    header, names, captions = _read_vocab(vocab_dir)
+    counter = PairCounter(len(names), max(header["n_captions"], 1), config.dense_limit_bytes)
+    for shard in tqdm(shards, desc="merge", unit="shard", disable=len(shards) < 2):
+        done = shard / "pairs.json"
+        if not done.is_file() or json.loads(done.read_text())["vocab_corpus_sha256"] != header["corpus_sha256"]:
+            raise UserError(f"{shard}: no pair counts for this vocabulary; run `compclip pmi count --shard --vocab`")
+        pairs = pq.read_table(shard / SHARD_PAIRS)
+        counter.add_counts(pairs.column("key").to_numpy(), pairs.column("count").to_numpy())
+    keys, counts = counter.items()
+    marginals = None
+    if header["mode"] == "released-code":
+        a, b = tri_pairs(keys, len(names))
+        marginals = np.bincount(a, counts, len(names)) + np.bincount(b, counts, len(names))
+        marginals = marginals.astype(np.int64)
+    table_header = {
+        **{k: v for k, v in header.items() if k != "kind"},
+        "kind": "pmi-table",
+        "compclip_version": __version__,
+        "concepts": ConceptRules().provenance,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    return write_table(out, names, captions, keys, counts, table_header, marginals)
+
+
+def count_corpus(inputs: list[str], out: Path, config: CountConfig) -> dict:
+    """Count a whole corpus on this machine: one shard of every file, then both reductions.
+
+    Work files live in ``out/_work`` until the table is written, so a killed run resumes.
+    """
+    start = time.perf_counter()
+    work = out / "_work"
+    scan_shard(inputs, work, config)
+    merge_vocab([work], work / "vocab", config)
+    count_shard_pairs(work, work / "vocab", config)
+    header = merge_table([work], work / "vocab", out, config)
+    shutil.rmtree(work)
+    seconds = time.perf_counter() - start
+    metrics = {
+        "n_captions": header["n_captions"],
+        "n_rejected": sum(header["rejects"].values()),
+        **{f"rejects/{k}": v for k, v in header["rejects"].items()},
+        "n_concepts": header["n_concepts"],
+        "n_pairs": header["n_pairs"],
+        "seconds": round(seconds, 3),
+        "captions_per_second": round(header["n_captions"] / max(seconds, 1e-9), 1),
+    }
+    _write_json(out / "metrics.json", metrics)
+    return header
