@@ -26,10 +26,10 @@ from pathlib import PurePosixPath
 
 import numpy as np
 import pyarrow as pa
-from fsspec.compression import compr
-from fsspec.utils import infer_compression
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from fsspec.compression import compr
+from fsspec.utils import infer_compression
 
 from compclip.errors import UserError
 from compclip.rejects import Rejects
@@ -202,7 +202,9 @@ def _decode_lines(lines: list[bytes], uri: str, first: int, rejects: Rejects) ->
     return decoded
 
 
-def _validate(ids: pa.Array, captions: pa.Array, uri: str, config: ReadConfig, rejects: Rejects) -> CaptionBatch:
+def _validate(
+    ids: pa.Array, captions: pa.Array, uri: str, config: ReadConfig, rejects: Rejects
+) -> CaptionBatch:
     """Drop invalid rows, counting each under its first failing reason."""
     if pa.types.is_binary(captions.type) or pa.types.is_large_binary(captions.type):
         ids, captions = _decode_binary(ids, captions, uri, rejects)

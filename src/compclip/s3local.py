@@ -26,8 +26,18 @@ from compclip.errors import UserError
 
 STATE = "s3local.json"
 DEFAULT_KEY, DEFAULT_SECRET = "compclip", "compclip-secret"
-PORTS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
-         "filer.port.grpc", "s3.port", "s3.port.grpc", "admin.port", "admin.port.grpc")  # fmt: skip
+PORTS = (
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port",
+    "s3.port.grpc",
+    "admin.port",
+    "admin.port.grpc",
+)
 
 
 @dataclass(frozen=True)
@@ -72,14 +82,26 @@ def start(folder: Path, bucket: str = "compclip", timeout: float = 60.0) -> Loca
     folder = folder.resolve()
     (folder / "data").mkdir(parents=True, exist_ok=True)
     ports = dict(zip(PORTS, _free_ports(len(PORTS)), strict=True))
-    args = [_weed(), "mini", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={folder / 'data'}",
-            f"-bucket={bucket}", "-webdav=false", "-admin.ui=false", "-master.telemetry=false",
-            "-s3.port.iceberg=0", "-s3.port.lance=0", *(f"-{k}={v}" for k, v in ports.items())]  # fmt: skip
+    args = [
+        _weed(),
+        "mini",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-dir={folder / 'data'}",
+        f"-bucket={bucket}",
+        "-webdav=false",
+        "-admin.ui=false",
+        "-master.telemetry=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        *(f"-{k}={v}" for k, v in ports.items()),
+    ]
     env = {**os.environ, "AWS_ACCESS_KEY_ID": DEFAULT_KEY, "AWS_SECRET_ACCESS_KEY": DEFAULT_SECRET}
     log = (folder / "weed.log").open("wb")
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    server = LocalS3(f"http://127.0.0.1:{ports['s3.port']}", bucket, DEFAULT_KEY, DEFAULT_SECRET,
-                     process.pid, str(folder))  # fmt: skip
+    server = LocalS3(
+        f"http://127.0.0.1:{ports['s3.port']}", bucket, DEFAULT_KEY, DEFAULT_SECRET, process.pid, str(folder)
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -98,10 +120,13 @@ def _bucket_ready(server: LocalS3) -> bool:
     from botocore.exceptions import BotoCoreError, ClientError
 
     client = boto3.client(
-        "s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key, region_name="us-east-1",
+        "s3",
+        endpoint_url=server.endpoint,
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=server.secret_key,
+        region_name="us-east-1",
         config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}),
-    )  # fmt: skip
+    )
     try:
         client.head_bucket(Bucket=server.bucket)
         return True

@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import fsspec
 import pytest
@@ -41,7 +40,11 @@ def test_s3_in_and_out_and_queries(parts, s3_server, tmp_path):
     top = json.loads(run("pmi", "top", "dog", "--lowest", "-k", "3", "--table", table, "--json").stdout)
     assert len(top) == 3 and top[0]["pmi"] <= top[1]["pmi"] <= top[2]["pmi"]
     score = json.loads(run("pmi", "score", "a dog catching a frisbee", "--table", table, "--json").stdout)
-    assert {(p["c1"], p["c2"]) for p in score["pairs"]} == {("catching", "dog"), ("catching", "frisbee"), ("dog", "frisbee")}
+    assert {(p["c1"], p["c2"]) for p in score["pairs"]} == {
+        ("catching", "dog"),
+        ("catching", "frisbee"),
+        ("dog", "frisbee"),
+    }
 
 
 def test_sharded_cli_equals_one_run(parts, tmp_path):
@@ -61,8 +64,11 @@ def test_sharded_cli_equals_one_run(parts, tmp_path):
 def test_killed_run_resumes_without_double_counting(parts, tmp_path):
     run("pmi", "count", parts, "--out", tmp_path / "clean", "--min-count", 3)
     out = tmp_path / "killed"
-    process = subprocess.Popen([*CLI, "pmi", "count", str(parts), "--out", str(out), "--min-count", "3"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    process = subprocess.Popen(
+        [*CLI, "pmi", "count", str(parts), "--out", str(out), "--min-count", "3"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while not list((out / "_work" / "units").glob("*.json")) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -80,7 +86,9 @@ def test_killed_run_resumes_without_double_counting(parts, tmp_path):
 def test_user_errors_are_one_line(tmp_path):
     missing = run("pmi", "count", tmp_path / "nothing.txt", "--out", tmp_path / "t", check=False)
     assert missing.returncode == 2
-    assert missing.stderr.strip().splitlines() == [f"compclip pmi: error: no such file: {tmp_path / 'nothing.txt'}"]
+    assert missing.stderr.strip().splitlines() == [
+        f"compclip pmi: error: no such file: {tmp_path / 'nothing.txt'}"
+    ]
     bad = tmp_path / "bad.txt"
     bad.write_text("\n".join(["", " ", "ok caption", "   "]) + "\n")
     result = run("pmi", "count", bad, "--out", tmp_path / "t", "--format", "text", check=False)

@@ -27,7 +27,9 @@ def test_flickr_style_tsv_with_txt_extension(flickr_captions):
 
 def test_laion_parquet(tmp_path):
     path = tmp_path / "laion.parquet"
-    pq.write_table(pa.table({"SAMPLE_ID": [1, 2, None], "TEXT": ["a dog", None, "a cat"], "URL": ["u"] * 3}), path)
+    pq.write_table(
+        pa.table({"SAMPLE_ID": [1, 2, None], "TEXT": ["a dog", None, "a cat"], "URL": ["u"] * 3}), path
+    )
     ids, captions, rejects = _read(path)
     assert (ids, captions) == (["1"], ["a dog"])
     assert rejects.as_dict() == {"missing_caption": 1, "missing_id": 1}
@@ -68,7 +70,7 @@ def test_plain_text_and_every_bad_caption(tmp_path):
 def test_tsv_rows_without_tab_or_id(tmp_path):
     path = tmp_path / "c.tsv"
     path.write_text("a\tdog one\nno tab here\n\tmissing id\nb\tcat two\n")
-    ids, captions, rejects = _read(path)
+    ids, _captions, rejects = _read(path)
     assert ids == ["a", "b"] and rejects.as_dict() == {"malformed_line": 1, "missing_id": 1}
 
 
@@ -83,7 +85,7 @@ def test_reject_share_check_names_file_and_first_records():
 def test_unreadable_and_missing_files(tmp_path):
     bad = tmp_path / "broken.parquet"
     bad.write_bytes(b"PAR1 this is not parquet")
-    with pytest.raises(UserError, match="broken.parquet"):
+    with pytest.raises(UserError, match=r"broken\.parquet"):
         _read(bad)
     with pytest.raises(UserError, match="no such file"):
         _read(tmp_path / "missing.txt")

@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from compclip.pmi.concepts import ConceptRules, tokenize
 from compclip.pmi.encode import ConceptEncoder
 
-
 _RULES = ConceptRules()
 
 

@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 
 from compclip.errors import UserError
-from compclip.pmi import CountConfig, PMITable, count_corpus, count_shard_pairs, merge_table, merge_vocab, scan_shard
+from compclip.pmi import (
+    CountConfig,
+    PMITable,
+    count_corpus,
+    count_shard_pairs,
+    merge_table,
+    merge_vocab,
+    scan_shard,
+)
 from compclip.pmi.encode import Encoded
 from compclip.pmi.pairs import PairCounter, caption_pair_keys, tri_index, tri_pairs
 
@@ -92,7 +100,11 @@ def test_flickr_counts_match_a_plain_python_count(flickr_parts, tmp_path):
     from compclip.pmi.concepts import ConceptRules
 
     rules = ConceptRules()
-    sets = [set(rules.concepts(line.split("\t", 1)[1])) for p in flickr_parts for line in p.read_text().splitlines()]
+    sets = [
+        set(rules.concepts(line.split("\t", 1)[1]))
+        for p in flickr_parts
+        for line in p.read_text().splitlines()
+    ]
     count_corpus([str(p) for p in flickr_parts], tmp_path / "t", CountConfig(min_count=3))
     table = PMITable.load(tmp_path / "t")
     assert table.n_captions == len(sets) == 40460

@@ -84,7 +84,9 @@ class ModelBundle:
 def create_model(name: str, pretrained: str | None = None, device: str = "cpu", seed: int = 0) -> ModelBundle:
     """An open_clip architecture by name, random-initialised from ``seed`` unless ``pretrained``."""
     torch.manual_seed(seed)
-    model, train_tf, eval_tf = open_clip.create_model_and_transforms(name, pretrained=pretrained, device=device)
+    model, train_tf, eval_tf = open_clip.create_model_and_transforms(
+        name, pretrained=pretrained, device=device
+    )
     return ModelBundle(model, name, train_tf, eval_tf, open_clip.get_tokenizer(name), {"source": name})
 
 
@@ -102,7 +104,9 @@ def load_model(source: str, device: str = "cpu") -> ModelBundle:
         spec = f"local-dir:{folder}"
         model, train_tf, eval_tf = open_clip.create_model_and_transforms(spec, device=device)
         tokenizer = open_clip.get_tokenizer(spec)
-    return ModelBundle(model, manifest.get("model_name", spec), train_tf, eval_tf, tokenizer, {"source": source, **manifest})
+    return ModelBundle(
+        model, manifest.get("model_name", spec), train_tf, eval_tf, tokenizer, {"source": source, **manifest}
+    )
 
 
 def sha256_path(path: Path) -> str:

@@ -7,7 +7,7 @@ import json
 import math
 from pathlib import Path
 
-from compclip.captions import FORMATS, ReadConfig
+from compclip.captions import FORMATS
 from compclip.config import load_section, override
 from compclip.pmi.shards import (
     MODES,
@@ -40,13 +40,20 @@ EXAMPLES = """examples:
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "pmi", help="concept co-occurrence (PMI) tables", description=__doc__, epilog=EXAMPLES,
+        "pmi",
+        help="concept co-occurrence (PMI) tables",
+        description=__doc__,
+        epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    count = verbs.add_parser("count", help="count a corpus (or one shard)", epilog=EXAMPLES,
-                             formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    count = verbs.add_parser(
+        "count",
+        help="count a corpus (or one shard)",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     count.add_argument("inputs", nargs="+", help="caption files: paths, globs, folders or s3:// URIs")
     count.add_argument("--out", type=Path, required=True, help="table folder (or shard folder with --shard)")
     count.add_argument("--shard", action="store_true", help="map step: scan (and with --vocab, count pairs)")
@@ -54,30 +61,50 @@ def register(commands: argparse._SubParsersAction) -> None:
     _config_flags(count)
     count.set_defaults(func=_count)
 
-    merge = verbs.add_parser("merge", help="reduce shard folders into a vocabulary or a table", epilog=EXAMPLES,
-                             formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    merge = verbs.add_parser(
+        "merge",
+        help="reduce shard folders into a vocabulary or a table",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     merge.add_argument("shards", nargs="+", type=Path)
     merge.add_argument("--out", type=Path, required=True)
     merge.add_argument("--vocab", type=Path, help="merge pair counts into the table for this vocabulary")
     _config_flags(merge)
     merge.set_defaults(func=_merge)
 
-    query = verbs.add_parser("query", help="counts and PMI of one pair", epilog=EXAMPLES,
-                             formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    query = verbs.add_parser(
+        "query",
+        help="counts and PMI of one pair",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     query.add_argument("c1")
     query.add_argument("c2")
-    top = verbs.add_parser("top", help="partners of a concept by PMI", epilog=EXAMPLES,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    top = verbs.add_parser(
+        "top",
+        help="partners of a concept by PMI",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     top.add_argument("concept")
     order = top.add_mutually_exclusive_group()
     order.add_argument("--lowest", action="store_true", help="lowest PMI first")
     order.add_argument("--highest", action="store_true", help="highest PMI first (default)")
     top.add_argument("-k", type=int, default=10)
-    score = verbs.add_parser("score", help="mean PMI over the concept pairs of a text", epilog=EXAMPLES,
-                             formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    score = verbs.add_parser(
+        "score",
+        help="mean PMI over the concept pairs of a text",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     score.add_argument("text")
-    summary = verbs.add_parser("summary", help="corpus statistics and partners of a few concepts", epilog=EXAMPLES,
-                               formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    summary = verbs.add_parser(
+        "summary",
+        help="corpus statistics and partners of a few concepts",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     summary.add_argument("concepts", nargs="*", help="concepts to show partners of")
     summary.add_argument("-k", type=int, default=5)
     summary.set_defaults(func=_summary)
@@ -104,18 +131,33 @@ def _config_flags(parser: argparse.ArgumentParser) -> None:
 
 def _config(args: argparse.Namespace) -> CountConfig:
     config = load_section(CountConfig, args.params, "pmi")
-    read = override(config.read, fmt=args.format, caption_column=args.caption_column,
-                    id_column=args.id_column, max_chars=args.max_chars)  # fmt: skip
-    return override(config, read=read, min_count=args.min_count, mode=args.mode, top_k=args.top_k,
-                    smoothing=args.smoothing, max_reject_share=args.max_reject_share, workers=args.workers)  # fmt: skip
+    read = override(
+        config.read,
+        fmt=args.format,
+        caption_column=args.caption_column,
+        id_column=args.id_column,
+        max_chars=args.max_chars,
+    )
+    return override(
+        config,
+        read=read,
+        min_count=args.min_count,
+        mode=args.mode,
+        top_k=args.top_k,
+        smoothing=args.smoothing,
+        max_reject_share=args.max_reject_share,
+        workers=args.workers,
+    )
 
 
 def _count(args: argparse.Namespace) -> None:
     config = _config(args)
     if not args.shard:
         header = count_corpus(args.inputs, args.out, config)
-        print(f"wrote {args.out}: {header['n_captions']} captions, {header['n_concepts']} concepts, "
-              f"{header['n_pairs']} pairs; rejected {header['rejects'] or 'none'}")  # fmt: skip
+        print(
+            f"wrote {args.out}: {header['n_captions']} captions, {header['n_concepts']} concepts, "
+            f"{header['n_pairs']} pairs; rejected {header['rejects'] or 'none'}"
+        )
         return
     if not (args.out / "shard.json").is_file() or args.vocab is None:
         summary = scan_shard(args.inputs, args.out, config)
@@ -129,7 +171,10 @@ def _merge(args: argparse.Namespace) -> None:
     config = _config(args)
     if args.vocab is None:
         header = merge_vocab(args.shards, args.out, config)
-        print(f"wrote vocabulary {args.out}: {header['n_captions']} captions, {header['n_concepts_seen']} concepts seen")
+        print(
+            f"wrote vocabulary {args.out}: {header['n_captions']} captions, "
+            f"{header['n_concepts_seen']} concepts seen"
+        )
     else:
         header = merge_table(args.shards, args.vocab, args.out, config)
         print(f"wrote {args.out}: {header['n_concepts']} concepts, {header['n_pairs']} pairs")
@@ -146,13 +191,18 @@ def _fmt(value: float) -> str:
 def _query(args: argparse.Namespace) -> None:
     table = PMITable.load(args.table)
     data = {
-        "c1": table.concept(args.c1), "c2": table.concept(args.c2),
-        "count_c1": table.count(args.c1), "count_c2": table.count(args.c2),
-        "count_pair": table.count(args.c1, args.c2), "pmi": table.pmi(args.c1, args.c2),
+        "c1": table.concept(args.c1),
+        "c2": table.concept(args.c2),
+        "count_c1": table.count(args.c1),
+        "count_c2": table.count(args.c2),
+        "count_pair": table.count(args.c1, args.c2),
+        "pmi": table.pmi(args.c1, args.c2),
         "n_captions": table.n_captions,
-    }  # fmt: skip
-    text = (f"{data['c1']} ({data['count_c1']}) & {data['c2']} ({data['count_c2']}): together in "
-            f"{data['count_pair']} of {data['n_captions']} captions, PMI {_fmt(data['pmi'])}")  # fmt: skip
+    }
+    text = (
+        f"{data['c1']} ({data['count_c1']}) & {data['c2']} ({data['count_c2']}): together in "
+        f"{data['count_pair']} of {data['n_captions']} captions, PMI {_fmt(data['pmi'])}"
+    )
     _emit(args, data, text)
 
 
@@ -165,8 +215,11 @@ def _top(args: argparse.Namespace) -> None:
 
 def _score(args: argparse.Namespace) -> None:
     result = PMITable.load(args.table).score(args.text)
-    data = {"mean_pmi": result.mean, "unknown": result.unknown,
-            "pairs": [{"c1": a, "c2": b, "pmi": p} for a, b, p in result.pairs]}  # fmt: skip
+    data = {
+        "mean_pmi": result.mean,
+        "unknown": result.unknown,
+        "pairs": [{"c1": a, "c2": b, "pmi": p} for a, b, p in result.pairs],
+    }
     lines = [f"mean PMI {_fmt(result.mean)} over {len(result.pairs)} pairs"]
     lines += [f"  {_fmt(p)}  {a} & {b}" for a, b, p in result.pairs]
     if result.unknown:

@@ -72,11 +72,18 @@ def scan_file(uri: str, read: ReadConfig, max_reject_share: float, digest: str |
     n_concepts = len(encoder.names)
     captions = np.bincount(all_ids, minlength=n_concepts)
     tokens = encoder.token_totals(n_concepts)
-    table = pa.table({"concept": pa.array(encoder.names, pa.string()), "captions": captions, "tokens": tokens})
+    table = pa.table(
+        {"concept": pa.array(encoder.names, pa.string()), "captions": captions, "tokens": tokens}
+    )
     log.info(
         "%s: %d captions, %d rejected %s, %d concepts, %.0f captions/s",
-        uri, n, rejects.total, rejects.as_dict(), n_concepts, n / max(time.perf_counter() - start, 1e-9),
-    )  # fmt: skip
+        uri,
+        n,
+        rejects.total,
+        rejects.as_dict(),
+        n_concepts,
+        n / max(time.perf_counter() - start, 1e-9),
+    )
     return Unit(uri, digest or sha256_file(uri), n, rejects, table, Encoded(np.concatenate(offsets), all_ids))
 
 

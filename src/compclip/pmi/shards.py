@@ -204,7 +204,9 @@ def _settings(config: CountConfig) -> dict:
 
 def _read_vocab(folder: Path) -> tuple[dict, list[str], np.ndarray]:
     if not (folder / VOCAB).is_file():
-        raise UserError(f"{folder}: not a PMI vocabulary (no {VOCAB}); run `compclip pmi merge` on scanned shards")
+        raise UserError(
+            f"{folder}: not a PMI vocabulary (no {VOCAB}); run `compclip pmi merge` on scanned shards"
+        )
     vocab = pq.read_table(folder / "vocab.parquet")
     header = json.loads((folder / VOCAB).read_text())
     return header, vocab.column("concept").to_pylist(), vocab.column("captions").to_numpy()
@@ -237,8 +239,13 @@ def merge_table(shards: list[Path], vocab_dir: Path, out: Path, config: CountCon
     counter = PairCounter(len(names), max(header["n_captions"], 1), config.dense_limit_bytes)
     for shard in tqdm(shards, desc="merge", unit="shard", disable=len(shards) < 2):
         done = shard / "pairs.json"
-        if not done.is_file() or json.loads(done.read_text())["vocab_corpus_sha256"] != header["corpus_sha256"]:
-            raise UserError(f"{shard}: no pair counts for this vocabulary; run `compclip pmi count --shard --vocab`")
+        if (
+            not done.is_file()
+            or json.loads(done.read_text())["vocab_corpus_sha256"] != header["corpus_sha256"]
+        ):
+            raise UserError(
+                f"{shard}: no pair counts for this vocabulary; run `compclip pmi count --shard --vocab`"
+            )
         pairs = pq.read_table(shard / SHARD_PAIRS)
         counter.add_counts(pairs.column("key").to_numpy(), pairs.column("count").to_numpy())
     keys, counts = counter.items()

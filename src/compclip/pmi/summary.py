@@ -13,10 +13,11 @@ def summarize(table: PMITable, concepts: list[str], k: int = 5) -> str:
     lines = [
         f"corpus: {table.n_captions:,} captions in {header['n_files']} file(s), "
         f"{sum(header['rejects'].values()):,} rejected {header['rejects'] or ''}".rstrip(),
-        f"vocabulary: {len(table.names):,} concepts (of {header['n_concepts_seen']:,} seen; mode {header['mode']}, "
-        f"min count {header['min_count']}), {len(table.keys):,} co-occurring pairs",
-        f"PMI over co-occurring pairs: min {pmi.min():+.2f}, median {np.median(pmi):+.2f}, max {pmi.max():+.2f}"
-        if len(pmi) else "no co-occurring pairs",
+        f"vocabulary: {len(table.names):,} concepts (of {header['n_concepts_seen']:,} seen; "
+        f"mode {header['mode']}, min count {header['min_count']}), {len(table.keys):,} co-occurring pairs",
+        f"PMI of co-occurring pairs: min {pmi.min():+.2f}, median {np.median(pmi):+.2f}, max {pmi.max():+.2f}"
+        if len(pmi)
+        else "no co-occurring pairs",
         f"most frequent: {', '.join(table.names[i] for i in np.argsort(-table.counts, kind='stable')[:10])}",
     ]
     for concept in concepts:

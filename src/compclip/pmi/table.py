@@ -58,9 +58,14 @@ def pmi_values(n12: np.ndarray, n1: np.ndarray, n2: np.ndarray, n: int, smoothin
 
 
 def write_table(
-    out: Path, concepts: list[str], counts: np.ndarray, keys: np.ndarray, pair_counts: np.ndarray,
-    header: dict, marginals: np.ndarray | None = None,
-) -> dict:  # fmt: skip
+    out: Path,
+    concepts: list[str],
+    counts: np.ndarray,
+    keys: np.ndarray,
+    pair_counts: np.ndarray,
+    header: dict,
+    marginals: np.ndarray | None = None,
+) -> dict:
     """Write a PMI table folder from the sorted vocabulary and the sorted pair keys; return the header."""
     smoothing = Smoothing(header["mode"], header["smoothing"]["pair_k"])
     a, b = tri_pairs(keys, len(concepts))
@@ -70,12 +75,14 @@ def write_table(
     columns = {"concept": vocab, "count": pa.array(counts, pa.int64())}
     if marginals is not None:
         columns["marginal"] = pa.array(marginals, pa.int64())
-    pairs = pa.table({
-        "c1": pa.DictionaryArray.from_arrays(pa.array(a, pa.int32()), vocab),
-        "c2": pa.DictionaryArray.from_arrays(pa.array(b, pa.int32()), vocab),
-        "count": pa.array(pair_counts, pa.int64()),
-        "pmi": pa.array(pmi, pa.float64()),
-    })  # fmt: skip
+    pairs = pa.table(
+        {
+            "c1": pa.DictionaryArray.from_arrays(pa.array(a, pa.int32()), vocab),
+            "c2": pa.DictionaryArray.from_arrays(pa.array(b, pa.int32()), vocab),
+            "count": pa.array(pair_counts, pa.int64()),
+            "pmi": pa.array(pmi, pa.float64()),
+        }
+    )
     for name, table in ((CONCEPTS, pa.table(columns)), (PAIRS, pairs)):
         buffer = io.BytesIO()
         pq.write_table(table, buffer, compression="zstd")
@@ -102,7 +109,9 @@ class PMITable:
         self.names: list[str] = concepts.column("concept").to_pylist()
         self.index = {c: i for i, c in enumerate(self.names)}
         self.counts = concepts.column("count").to_numpy()
-        self.words = concepts.column("marginal").to_numpy() if "marginal" in concepts.column_names else self.counts
+        self.words = (
+            concepts.column("marginal").to_numpy() if "marginal" in concepts.column_names else self.counts
+        )
         self.smoothing = Smoothing(header["mode"], header["smoothing"]["pair_k"])
         v = len(self.names)
         c1 = pc.index_in(pairs.column("c1").cast(pa.string()), value_set=concepts.column("concept"))
