@@ -126,32 +126,29 @@ def _parquet_batches(handle, uri: str, fmt: str, config: ReadConfig):
 
 
 def _line_batches(handle, uri: str, fmt: str, config: ReadConfig, rejects: Rejects):
-    line_no = 0
-    for lines in _read_lines(handle, config.batch_size):
-        texts = _decode_lines(lines, uri, line_no, rejects)
-        ids: list[str | None] = []
-        captions: list[str | None] = []
-        for number, text in texts:
-            if fmt == "text":
-                ids.append(str(number))
-                captions.append(text)
-            elif fmt == "tsv":
-                key, tab, caption = text.partition("\t")
-                if not tab:
-                    rejects.add("malformed_line", f"{uri}:{number}")
-                    continue
-                ids.append(key.strip() or None)
-                captions.append(caption)
-            else:
+    """Lines to (ids, captions) arrays; Arrow kernels do the per-line work for text and TSV."""
+    for numbers, texts in _read_lines(handle, uri, config.batch_size, rejects):
+        texts = pc.utf8_rtrim(pa.array(texts, pa.string()), characters="\r")
+        if fmt == "text":
+            yield pc.cast(pa.array(numbers), pa.string()), texts
+        elif fmt == "tsv":
+            parts = pc.split_pattern(texts, "\t", max_splits=1)
+            has_tab = pc.equal(pc.list_value_length(parts), 2)
+            malformed = len(texts) - (pc.sum(has_tab).as_py() or 0)
+            if malformed:
+                first = numbers[pc.index(has_tab, False).as_py()]
+                rejects.add("malformed_line", f"{uri}:{first}", malformed)
+            parts = pc.filter(parts, has_tab)
+            yield pc.utf8_trim_whitespace(pc.list_element(parts, 0)), pc.list_element(parts, 1)
+        else:
+            ids, captions = [], []
+            for number, text in zip(numbers, texts.to_pylist(), strict=True):
                 record = _json_record(text, uri, number, rejects)
-                if record is None:
-                    continue
-                key = record.get(config.id_column)
-                ids.append(None if key is None else str(key))
-                value = record.get(config.caption_column)
-                captions.append(value if isinstance(value, str) or value is None else str(value))
-        line_no += len(lines)
-        yield pa.array(ids, pa.string()), pa.array(captions, pa.string())
+                if record is not None:
+                    key, value = record.get(config.id_column), record.get(config.caption_column)
+                    ids.append(None if key is None else str(key))
+                    captions.append(value if isinstance(value, str) or value is None else str(value))
+            yield pa.array(ids, pa.string()), pa.array(captions, pa.string())
 
 
 def _json_record(text: str, uri: str, number: int, rejects: Rejects) -> dict | None:
@@ -168,38 +165,44 @@ def _json_record(text: str, uri: str, number: int, rejects: Rejects) -> dict | N
     return record
 
 
-def _read_lines(handle, batch_size: int) -> Iterator[list[bytes]]:
-    """Split a byte stream into lists of lines without loading the whole file."""
-    rest = b""
+def _read_lines(handle, uri: str, batch_size: int, rejects: Rejects) -> Iterator[tuple[list[int], list[str]]]:
+    """Decoded lines with their 1-based numbers, in batches, without loading the whole file.
+
+    Lines that are not UTF-8 are counted as ``not_utf8`` and dropped.
+    """
+    rest, first = b"", 1
     reader = io.BufferedReader(handle, READ_CHUNK) if not isinstance(handle, io.BufferedIOBase) else handle
-    while chunk := reader.read(READ_CHUNK):
+    while True:
+        chunk = reader.read(READ_CHUNK)
         data = rest + chunk
-        cut = data.rfind(b"\n")
+        cut = data.rfind(b"\n") if chunk else len(data)
         if cut < 0:
             rest = data
             continue
         rest = data[cut + 1 :]
-        lines = data[:cut].split(b"\n")
-        for start in range(0, len(lines), batch_size):
-            yield lines[start : start + batch_size]
-    if rest:
-        yield [rest]
+        if cut > 0 or chunk:
+            numbers, texts = _decode(data[:cut], first, uri, rejects)
+            first += data.count(b"\n", 0, cut) + 1
+            for start in range(0, len(texts), batch_size):
+                yield numbers[start : start + batch_size], texts[start : start + batch_size]
+        if not chunk:
+            return
 
 
-def _decode_lines(lines: list[bytes], uri: str, first: int, rejects: Rejects) -> list[tuple[int, str]]:
-    """Decode lines as UTF-8 (numbered from 1); count and drop the ones that are not."""
+def _decode(data: bytes, first: int, uri: str, rejects: Rejects) -> tuple[list[int], list[str]]:
     try:
-        texts = b"\n".join(lines).decode("utf-8").split("\n")
-        return [(first + i + 1, t.removesuffix("\r")) for i, t in enumerate(texts)]
+        texts = data.decode("utf-8").split("\n")
+        return np.arange(first, first + len(texts)).tolist(), texts
     except UnicodeDecodeError:
         pass
-    decoded = []
-    for i, line in enumerate(lines):
+    numbers, texts = [], []
+    for number, line in enumerate(data.split(b"\n"), first):
         try:
-            decoded.append((first + i + 1, line.decode("utf-8").removesuffix("\r")))
+            texts.append(line.decode("utf-8"))
+            numbers.append(number)
         except UnicodeDecodeError:
-            rejects.add("not_utf8", f"{uri}:{first + i + 1}")
-    return decoded
+            rejects.add("not_utf8", f"{uri}:{number}")
+    return numbers, texts
 
 
 def _validate(

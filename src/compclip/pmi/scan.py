@@ -51,7 +51,7 @@ def unit_name(uri: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _rules() -> ConceptRules:
+def load_rules() -> ConceptRules:
     """One ConceptRules per process (loading WordNet takes seconds)."""
     return ConceptRules()
 
@@ -59,7 +59,7 @@ def _rules() -> ConceptRules:
 def scan_file(uri: str, read: ReadConfig, max_reject_share: float, digest: str | None = None) -> Unit:
     """Read and encode one caption file; raise a UserError when too many records are bad."""
     start = time.perf_counter()
-    encoder = ConceptEncoder(_rules())
+    encoder = ConceptEncoder(load_rules())
     rejects = Rejects()
     offsets, ids, n = [np.zeros(1, np.int64)], [], 0
     for batch in read_captions(uri, read, rejects):

@@ -25,9 +25,12 @@ import io
 import json
 import logging
 import multiprocessing
+import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -83,6 +86,22 @@ def _write_parquet(path: Path, table: pa.Table) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+@contextmanager
+def _pool(workers: int) -> Iterator[Executor]:
+    """Forked worker processes sharing the parent's loaded WordNet; in-process for one worker."""
+    if workers == 1:
+        yield _Inline()
+        return
+    scan.load_rules()
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield pool
+
+
+class _Inline(Executor):
+    def map(self, fn, *iterables, **_):
+        return map(fn, *iterables)
+
+
 def _scan_one(uri: str, units: Path, config: CountConfig) -> dict:
     """Scan one file unless a finished unit for the same content exists; return its record."""
     digest = sha256_file(uri)
@@ -95,31 +114,23 @@ def _scan_one(uri: str, units: Path, config: CountConfig) -> dict:
     return scan.load_unit_record(units, uri)
 
 
-def scan_shard(inputs: list[str], out: Path, config: CountConfig) -> dict:
-    """Map 1: scan every input file into ``out`` and write the shard's concept counts."""
+def scan_shard(inputs: list[str], out: Path, config: CountConfig, units: Path | None = None) -> dict:
+    """Map 1: scan every input file into ``out`` and write the shard's concept counts.
+
+    Scanned files go to ``units`` (default ``out/units``); a restarted scan skips finished ones.
+    """
     files = expand(inputs)
-    units = out / UNITS
-    records = []
-    workers = min(config.workers, len(files))
-    progress = tqdm(total=len(files), desc="scan", unit="file", disable=len(files) < 2)
-    if workers > 1:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            for record in pool.map(_scan_one, files, [units] * len(files), [config] * len(files)):
-                records.append(record)
-                progress.update()
-    else:
-        for uri in files:
-            records.append(_scan_one(uri, units, config))
-            progress.update()
-    progress.close()
+    units = units or out / UNITS
+    progress = tqdm(files, "scan", unit="file", disable=len(files) < 2)
+    records = [_scan_one(uri, units, config) for uri in progress]
     tables = [scan.load_unit(units, r["uri"], with_encoding=False).concepts for r in records]
-    concepts = _sum_concepts(tables)
-    _write_parquet(out / "concepts.parquet", concepts)
+    _write_parquet(out / "concepts.parquet", _sum_concepts(tables))
     rejects = Rejects()
     for r in records:
         rejects.counts.update(r["rejects"])
     summary = {
         "kind": "pmi-shard",
+        "units": os.path.relpath(units, out),
         "files": [{"uri": r["uri"], "sha256": r["sha256"], "n_captions": r["n_captions"]} for r in records],
         "n_captions": sum(r["n_captions"] for r in records),
         "rejects": rejects.as_dict(),
@@ -170,7 +181,8 @@ def merge_vocab(shards: list[Path], out: Path, config: CountConfig) -> dict:
         top = set()
         for shard, summary in zip(shards, summaries, strict=True):
             for f in summary["files"]:
-                top.update(_file_top_k(scan.load_unit(shard / UNITS, f["uri"], False).concepts, config.top_k))
+                unit = scan.load_unit(shard / summary["units"], f["uri"], with_encoding=False)
+                top.update(_file_top_k(unit.concepts, config.top_k))
         vocab = totals.filter(pc.is_in(totals.column("concept"), pa.array(sorted(top), pa.string())))
     rejects = Rejects()
     for s in summaries:
@@ -220,7 +232,7 @@ def count_shard_pairs(shard: Path, vocab_dir: Path, config: CountConfig) -> dict
     index = {c: i for i, c in enumerate(names)}
     counter = PairCounter(len(names), max(summary["n_captions"], 1), config.dense_limit_bytes)
     for f in tqdm(summary["files"], desc="pairs", unit="file", disable=len(summary["files"]) < 2):
-        unit = scan.load_unit(shard / UNITS, f["uri"])
+        unit = scan.load_unit(shard / summary["units"], f["uri"])
         local = unit.concepts.column("concept").to_pylist()
         released = header["mode"] == "released-code"
         allowed = set(_file_top_k(unit.concepts, header["top_k_per_file"])) if released else index
@@ -265,16 +277,21 @@ def merge_table(shards: list[Path], vocab_dir: Path, out: Path, config: CountCon
 
 
 def count_corpus(inputs: list[str], out: Path, config: CountConfig) -> dict:
-    """Count a whole corpus on this machine: one shard of every file, then both reductions.
+    """Count a whole corpus on this machine: the files split into one shard per worker, then reduced.
 
     Work files live in ``out/_work`` until the table is written, so a killed run resumes.
     """
     start = time.perf_counter()
     work = out / "_work"
-    scan_shard(inputs, work, config)
-    merge_vocab([work], work / "vocab", config)
-    count_shard_pairs(work, work / "vocab", config)
-    header = merge_table([work], work / "vocab", out, config)
+    files = expand(inputs)
+    n = max(1, min(config.workers, len(files)))
+    shards = [work / f"shard-{i:03d}" for i in range(n)]
+    vocab = work / "vocab"
+    with _pool(n) as pool:
+        list(pool.map(scan_shard, [files[i::n] for i in range(n)], shards, [config] * n, [work / UNITS] * n))
+        merge_vocab(shards, vocab, config)
+        list(pool.map(count_shard_pairs, shards, [vocab] * n, [config] * n))
+    header = merge_table(shards, vocab, out, config)
     shutil.rmtree(work)
     seconds = time.perf_counter() - start
     metrics = {
