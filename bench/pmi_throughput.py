@@ -106,19 +106,28 @@ def vocab22k(folder: Path, n_shards: int, per_shard: int, min_count: int) -> dic
             [*cli, "count", "--shard", str(part), "--out", str(shard)], check=True, capture_output=True
         )
     vocab = folder / "vocab"
-    subprocess.run([*cli, "merge", *map(str, shards), "--out", str(vocab), "--min-count", str(min_count)],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*cli, "merge", *map(str, shards), "--out", str(vocab), "--min-count", str(min_count)],
+        check=True,
+        capture_output=True,
+    )
     n_vocab = json.loads((vocab / "vocab.json").read_text())
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     for part, shard in zip(parts, shards, strict=True):
-        subprocess.run([*cli, "count", "--shard", str(part), "--out", str(shard), "--vocab", str(vocab)],
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [*cli, "count", "--shard", str(part), "--out", str(shard), "--vocab", str(vocab)],
+            check=True,
+            capture_output=True,
+        )
     pairs_seconds = time.perf_counter() - start
     peak_pairs = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
     start = time.perf_counter()
-    subprocess.run([*cli, "merge", *map(str, shards), "--vocab", str(vocab), "--out", str(folder / "table")],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*cli, "merge", *map(str, shards), "--vocab", str(vocab), "--out", str(folder / "table")],
+        check=True,
+        capture_output=True,
+    )
     merge_seconds = time.perf_counter() - start
     peak_merge = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
     header = json.loads((folder / "table" / "header.json").read_text())
@@ -149,8 +158,9 @@ def main() -> None:
         folder = Path(tmp)
         inputs = replicate_flickr(folder, args.captions)
         for workers in (1, 2):
-            seconds, peak, metrics = run_count(inputs, folder / f"t{workers}", ["--min-count", "5",
-                                                                                "--workers", str(workers)])  # fmt: skip
+            seconds, peak, metrics = run_count(
+                inputs, folder / f"t{workers}", ["--min-count", "5", "--workers", str(workers)]
+            )
             results[f"workers_{workers}"] = {
                 "captions": metrics["n_captions"],
                 "seconds": round(seconds, 1),

@@ -1,7 +1,8 @@
 """The ``compclip`` command: one sub-command per stage, each a thin door onto a library function.
 
 Every stage package has a ``cli`` module with ``register(subparsers)``, which adds its
-sub-command and sets ``func(args) -> int | None``. User errors print one line and exit 2.
+sub-command and sets ``func(args) -> int | None``. Only the invoked stage's module is imported,
+so ``compclip pmi`` never pays for torch. User errors print one line and exit 2.
 """
 
 from __future__ import annotations
@@ -14,27 +15,34 @@ import sys
 from compclip import __version__
 from compclip.errors import UserError
 
-STAGES = ("pmi", "world", "evalsets", "negatives", "pretrain", "train", "evaluate")
+STAGES = {
+    "pmi": "concept co-occurrence (PMI) tables",
+    "world": "the compositional world: scenes, captions, corpora",
+    "evalsets": "evaluation sets built from the world and a PMI table",
+    "negatives": "hard-negative captions of five types",
+    "pretrain": "pretrain a tiny CLIP from scratch on an image-caption folder",
+    "train": "fine-tune with DeGLA, NegCLIP or plain CLIP",
+    "evaluate": "zero-shot accuracy against PMI and compositional benchmarks",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="compclip", description=__doc__.split("\n")[0])
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="compclip", description="Find and repair compositional blind spots")
     parser.add_argument("--version", action="version", version=f"compclip {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for stage in STAGES:
-        try:
-            module = importlib.import_module(f"compclip.{stage}.cli")
-        except ModuleNotFoundError as err:
-            if err.name != f"compclip.{stage}" and err.name != f"compclip.{stage}.cli":
-                raise
-            continue
-        module.register(commands)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for stage, summary in STAGES.items():
+        if stage == chosen:
+            importlib.import_module(f"compclip.{stage}.cli").register(commands)
+        else:
+            commands.add_parser(stage, help=summary)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -100,7 +100,7 @@ def correlations(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(sps.pearsonr(x, y).statistic), float(sps.spearmanr(x, y).statistic)
 
 
-def tail_gap(pmi: np.ndarray, correct: np.ndarray, config: StatsConfig = StatsConfig()) -> Gap:
+def tail_gap(pmi: np.ndarray, correct: np.ndarray, config: StatsConfig) -> Gap:
     """Accuracy(top ``tail_share`` by PMI) - accuracy(bottom share), bootstrapped within each tail.
 
     Each tail holds ``max(1, round(share * n))`` items (at most half of them). The CI resamples
@@ -123,7 +123,7 @@ def tail_gap(pmi: np.ndarray, correct: np.ndarray, config: StatsConfig = StatsCo
     )  # fmt: skip
 
 
-def pmi_metrics(pmi: np.ndarray, correct: np.ndarray, config: StatsConfig = StatsConfig()) -> tuple[dict, Bins]:
+def pmi_metrics(pmi: np.ndarray, correct: np.ndarray, config: StatsConfig) -> tuple[dict, Bins]:
     """The flat PMI metrics (bin correlations and tail gap) and the bins they came from."""
     bins = equal_count_bins(pmi, correct, config.n_bins)
     pearson, spearman = correlations(bins.pmi_mean, bins.accuracy)

@@ -1,0 +1,130 @@
+"""Seconds per training step: plain CLIP fine-tuning vs NegCLIP vs DeGLA at the same batch.
+
+Runs the real loop (compclip.train.loop.fit) on compclip-tiny-rn with synthetic images and
+captions, each method in a fresh subprocess, with and without the glibc malloc settings, and
+prints the median and best step time per method and DeGLA's ratio to CLIP (target <= 1.6).
+The machine is shared, so the best (minimum) step is the steadier number.
+
+    .venv/bin/python bench/train_step.py [--batch 128] [--steps 8] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MALLOC = {
+    "MALLOC_MMAP_THRESHOLD_": "33554432",
+    "MALLOC_TRIM_THRESHOLD_": "4000000000",
+    "MALLOC_TOP_PAD_": "536870912",
+}
+METHODS = ("clip", "negclip", "degla")
+
+
+def step_times(method: str, batch: int, steps: int, warmup: int, workdir: Path) -> list[float]:
+    import torch
+    from accelerate import Accelerator, DataLoaderConfiguration
+    from open_clip.model import get_model_preprocess_cfg
+    from torch.utils.data import DataLoader
+
+    from compclip.models import create_model
+    from compclip.rejects import Rejects
+    from compclip.train.data import BatchAugment, PairDataset, Pairs
+    from compclip.train.loop import OptimConfig, TrainConfig, fit
+    from compclip.train.losses import TrainingLoss
+
+    bundle = create_model("compclip-tiny-rn")
+    g = torch.Generator().manual_seed(0)
+    n, k = batch * (steps + warmup), 4
+    words = ["red", "green", "blue", "cube", "ball", "left", "of", "a", "the", "small", "big", "on", "top"]
+    sentences = [
+        " ".join(words[j] for j in torch.randint(0, len(words), (10,), generator=g)) for _ in range(64)
+    ]
+    tokens = bundle.tokenizer(sentences)
+    pairs = Pairs(
+        images=torch.randint(0, 256, (n, 3, 64, 64), dtype=torch.uint8, generator=g),
+        image_index=torch.arange(n),
+        tokens=tokens[torch.randint(0, 64, (n,), generator=g)],
+        negatives=tokens[torch.randint(0, 64, (n, k), generator=g)],
+        ids=[str(i) for i in range(n)],
+        rejects=Rejects(),
+    )
+    config = TrainConfig(method=method, checkpoint_every=0, optim=OptimConfig(epochs=1))
+    loader = DataLoader(PairDataset(pairs), batch_size=batch, shuffle=True, drop_last=True)
+    pre = get_model_preprocess_cfg(bundle.model)
+    accelerator = Accelerator(
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=0)
+    )
+    stamps: list[float] = []
+    fit(
+        accelerator,
+        bundle.model,
+        loader,
+        BatchAugment(pre["mean"], pre["std"]),
+        TrainingLoss(method),
+        config,
+        workdir,
+        on_step=lambda record: stamps.append(time.perf_counter()),
+    )
+    deltas = [b - a for a, b in itertools.pairwise(stamps)]
+    return deltas[warmup - 1 :]
+
+
+def child(args: argparse.Namespace) -> None:
+    import tempfile
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        times = step_times(args.child, args.batch, args.steps, 3, Path(tmp))
+    print(json.dumps({"median": statistics.median(times), "min": min(times)}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--child", choices=METHODS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    print(f"compclip-tiny-rn, batch {args.batch}, K=4, {args.threads} threads, median of {args.steps} steps")
+    for label, malloc in (("default malloc", False), ("tuned malloc", True)):
+        env = {k: v for k, v in os.environ.items() if k not in MALLOC} | (MALLOC if malloc else {})
+        times = {}
+        for method in METHODS:
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                method,
+                "--batch",
+                str(args.batch),
+                "--steps",
+                str(args.steps),
+                "--threads",
+                str(args.threads),
+            ]
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+            times[method] = json.loads(out.strip().splitlines()[-1])
+        for stat in ("median", "min"):
+            t = {m: times[m][stat] for m in METHODS}
+            row = "  ".join(f"{m} {t[m]:.3f}" for m in METHODS)
+            print(
+                f"{label:15s} {stat:6s} s/step: {row}  degla/clip {t['degla'] / t['clip']:.2f}x  "
+                f"negclip/clip {t['negclip'] / t['clip']:.2f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Compositional benchmark loaders, one module per annotation format, and image-to-text scoring."""

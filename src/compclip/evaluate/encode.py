@@ -1,0 +1,170 @@
+"""The evaluator's data path: images and texts to normalised embeddings, the same code on CPU and GPU.
+
+Images are decoded with PIL (optionally cropped to a box) and the model's eval ``preprocess`` in
+DataLoader workers, pinned on CUDA; a missing or undecodable image is counted in
+:class:`~compclip.rejects.Rejects`, never fatal on its own. Texts are tokenised and embedded
+once per unique string.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from compclip.errors import UserError
+from compclip.models import ModelBundle
+from compclip.rejects import Rejects
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+DEVICES = ("auto", "cpu", "cuda")
+BAD_IMAGE = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Where and how the model runs."""
+
+    device: str = "auto"
+    batch_size: int = 64
+    precision: str = "fp32"
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An image file and an optional crop box ``(x, y, w, h)`` in pixels."""
+
+    path: str
+    box: tuple[float, float, float, float] | None = None
+
+
+def resolve_device(device: str) -> torch.device:
+    if device not in DEVICES:
+        raise UserError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda given but no CUDA device is available")
+    return torch.device(device)
+
+
+def existing(refs: Sequence[ImageRef], rejects: Rejects, source: str, root: str | Path) -> np.ndarray:
+    """Mask of refs whose file exists; missing ones are counted, and none existing is an error."""
+    found = np.array([os.path.isfile(ref.path) for ref in refs], dtype=bool)
+    for ref in (r for r, ok in zip(refs, found, strict=True) if not ok):
+        rejects.add("missing_image", ref.path)
+    if len(refs) and not found.any():
+        raise UserError(
+            f"{source}: none of the {len(refs)} images exist under the image root {root} "
+            f"(first expected: {refs[0].path}); does the image root match the annotations?"
+        )
+    return found
+
+
+class ImageFiles(Dataset):
+    """Decoded, cropped and preprocessed images; ``None`` for a file PIL cannot read."""
+
+    def __init__(self, refs: Sequence[ImageRef], preprocess) -> None:
+        self.refs = refs
+        self.preprocess = preprocess
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None]:
+        ref = self.refs[index]
+        try:
+            with Image.open(ref.path) as image:
+                image = image.convert("RGB")
+            if ref.box is not None:
+                x, y, w, h = ref.box
+                image = image.crop((x, y, x + w, y + h))
+            return index, self.preprocess(image)
+        except BAD_IMAGE:
+            return index, None
+
+
+def collate(batch: list[tuple[int, torch.Tensor | None]]) -> tuple[list[int], list[int], torch.Tensor | None]:
+    """(good indices, bad indices, stacked good tensors)."""
+    good = [(i, t) for i, t in batch if t is not None]
+    bad = [i for i, t in batch if t is None]
+    tensors = torch.stack([t for _, t in good]) if good else None
+    return [i for i, _ in good], bad, tensors
+
+
+class Encoder:
+    """A model placed on a device, embedding images and texts under the chosen precision."""
+
+    def __init__(self, bundle: ModelBundle, runtime: RuntimeConfig) -> None:
+        if runtime.precision not in PRECISIONS:
+            raise UserError(f"unknown precision {runtime.precision!r}; use one of {', '.join(PRECISIONS)}")
+        if runtime.batch_size < 1:
+            raise UserError(f"batch size must be at least 1, got {runtime.batch_size}")
+        self.runtime = runtime
+        self.device = resolve_device(runtime.device)
+        self.model = bundle.model.to(self.device).eval()
+        self.preprocess = bundle.preprocess
+        self.tokenizer = bundle.tokenizer
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        dtype = PRECISIONS[self.runtime.precision]
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def loader(self, refs: Sequence[ImageRef]) -> DataLoader:
+        return DataLoader(
+            ImageFiles(refs, self.preprocess), batch_size=self.runtime.batch_size,
+            num_workers=self.runtime.workers, collate_fn=collate, pin_memory=self.device.type == "cuda",
+        )  # fmt: skip
+
+    @torch.inference_mode()
+    def images(self, refs: Sequence[ImageRef], rejects: Rejects) -> tuple[np.ndarray, np.ndarray]:
+        """Normalised embeddings (rows of unreadable images are zero) and the mask of readable ones."""
+        out: np.ndarray | None = None
+        ok = np.zeros(len(refs), dtype=bool)
+        batches = self.loader(refs)
+        for good, bad, tensors in tqdm(batches, desc="images", unit="batch", leave=False):
+            for i in bad:
+                rejects.add("corrupt_image", refs[i].path)
+            if tensors is None:
+                continue
+            with self.autocast():
+                features = self.model.encode_image(tensors.to(self.device, non_blocking=True))
+            features = F.normalize(features.float(), dim=-1).cpu().numpy()
+            if out is None:
+                out = np.zeros((len(refs), features.shape[1]), dtype=np.float32)
+            out[good] = features
+            ok[good] = True
+        log.info("embedded %d of %d images", ok.sum(), len(refs))
+        return (out if out is not None else np.zeros((len(refs), 0), dtype=np.float32)), ok
+
+    @torch.inference_mode()
+    def texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalised embeddings of ``texts``, each unique string embedded once."""
+        unique = list(dict.fromkeys(texts))
+        size = self.runtime.batch_size
+        chunks = []
+        for start in tqdm(range(0, len(unique), size), total=math.ceil(len(unique) / size), desc="texts",
+                          unit="batch", leave=False):  # fmt: skip
+            tokens = self.tokenizer(unique[start : start + size]).to(self.device)
+            with self.autocast():
+                features = self.model.encode_text(tokens)
+            chunks.append(F.normalize(features.float(), dim=-1).cpu().numpy())
+        table = np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
+        index = {text: i for i, text in enumerate(unique)}
+        return table[[index[t] for t in texts]]

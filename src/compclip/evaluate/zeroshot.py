@@ -1,0 +1,157 @@
+"""Zero-shot classification of an eval set, each image's correctness joined with its pair's PMI.
+
+An eval set folder holds ``evalset.json`` (``{"kind": "zeroshot", "name", "classes": [...]}``,
+optionally ``"templates"``) and ``items.parquet`` (``id, image, label`` and optionally
+``accessory, pmi, stratum``). The classifier of a class is the normalised mean of the normalised
+text embeddings of the class over the prompt templates (``templates.yaml``, unless the eval set
+carries its own).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from compclip.errors import UserError
+from compclip.evaluate.encode import Encoder, ImageRef, existing
+from compclip.evaluate.stats import Bins, StatsConfig, pmi_metrics
+from compclip.rejects import Rejects
+
+log = logging.getLogger(__name__)
+
+TEMPLATES_FILE = Path(__file__).parent / "templates.yaml"
+REQUIRED = ("id", "image", "label")
+OPTIONAL = ("accessory", "pmi", "stratum")
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    name: str
+    folder: Path
+    classes: tuple[str, ...]
+    templates: tuple[str, ...]
+    items: pa.Table
+
+
+@dataclass(frozen=True)
+class ZeroShotResult:
+    metrics: dict[str, float]
+    results: pa.Table
+    bins: Bins | None
+    n_seen: int
+
+
+def default_templates() -> tuple[str, ...]:
+    return tuple(yaml.safe_load(TEMPLATES_FILE.read_text())["templates"])
+
+
+def check_templates(templates: tuple[str, ...], where: str) -> tuple[str, ...]:
+    bad = [t for t in templates if not isinstance(t, str) or t.count("{}") != 1]
+    if not templates or bad:
+        raise UserError(
+            f"{where}: templates must be a non-empty list of strings with one '{{}}' (bad: {bad})"
+        )
+    return templates
+
+
+def load_evalset(folder: Path) -> EvalSet:
+    """Read and check an eval set folder's header and item table."""
+    header_path, items_path = folder / "evalset.json", folder / "items.parquet"
+    for path in (header_path, items_path):
+        if not path.is_file():
+            raise UserError(f"{folder}: not a zero-shot eval set (no {path.name})")
+    header = json.loads(header_path.read_text())
+    if header.get("kind") != "zeroshot":
+        raise UserError(f"{header_path}: kind is {header.get('kind')!r}, expected 'zeroshot'")
+    classes = header.get("classes")
+    if not isinstance(classes, list) or not classes:
+        raise UserError(f"{header_path}: 'classes' must be a non-empty list")
+    templates = check_templates(tuple(header.get("templates") or default_templates()), str(header_path))
+    items = pq.read_table(items_path)
+    missing = [c for c in REQUIRED if c not in items.column_names]
+    if missing:
+        raise UserError(f"{items_path}: missing columns {missing}; has {items.column_names}")
+    for column in OPTIONAL:
+        if column not in items.column_names:
+            items = items.append_column(
+                column, pa.nulls(len(items), pa.float64() if column == "pmi" else None)
+            )
+    name = header.get("name") or folder.name
+    return EvalSet(name, folder, tuple(map(str, classes)), templates, items)
+
+
+def class_weights(encoder: Encoder, classes: tuple[str, ...], templates: tuple[str, ...]) -> np.ndarray:
+    """``(n_classes, dim)``: per class the normalised mean of its normalised template embeddings."""
+    texts = [template.format(name) for name in classes for template in templates]
+    mean = encoder.texts(texts).reshape(len(classes), len(templates), -1).mean(axis=1)
+    return mean / np.linalg.norm(mean, axis=1, keepdims=True)
+
+
+def usable_rows(evalset: EvalSet, rejects: Rejects) -> np.ndarray:
+    """Mask of rows with an image, a known label and a PMI that is a number or -inf (others counted)."""
+    columns = evalset.items.to_pydict()
+    known = set(evalset.classes)
+    keep = np.ones(len(evalset.items), dtype=bool)
+    for i, (image, label, pmi) in enumerate(
+        zip(columns["image"], columns["label"], columns["pmi"], strict=True)
+    ):
+        where = f"{evalset.name}:{columns['id'][i]}"
+        reason = (
+            "no_image" if not image
+            else "no_label" if label is None
+            else "unknown_label" if label not in known
+            else "bad_pmi" if pmi is not None and (np.isnan(pmi) or pmi == np.inf)
+            else None
+        )  # fmt: skip
+        if reason:
+            rejects.add(reason, where)
+            keep[i] = False
+    return keep
+
+
+def evaluate_zeroshot(
+    encoder: Encoder, evalset: EvalSet, rejects: Rejects, stats: StatsConfig
+) -> ZeroShotResult:
+    """Accuracy, PMI bins, correlations and tail gap of one eval set, plus per-image results."""
+    keep = usable_rows(evalset, rejects)
+    table = evalset.items.filter(pa.array(keep))
+    refs = [ImageRef(str(evalset.folder / p)) for p in table.column("image").to_pylist()]
+    found = existing(refs, rejects, evalset.name, evalset.folder)
+    table = table.filter(pa.array(found))
+    embeddings, ok = encoder.images([r for r, f in zip(refs, found, strict=True) if f], rejects)
+    table = table.filter(pa.array(ok))
+    if len(table) == 0:
+        raise UserError(f"{evalset.name}: no usable items left ({rejects.as_dict()})")
+    weights = class_weights(encoder, evalset.classes, evalset.templates)
+    predicted = np.asarray(evalset.classes)[(embeddings[ok] @ weights.T).argmax(axis=1)]
+    correct = predicted == np.asarray(table.column("label").to_pylist())
+    table = table.append_column("predicted", pa.array(predicted)).append_column("correct", pa.array(correct))
+    return ZeroShotResult(*summarize(table, stats), n_seen=len(evalset.items))
+
+
+def summarize(table: pa.Table, stats: StatsConfig) -> tuple[dict[str, float], pa.Table, Bins | None]:
+    """Flat metrics of a results table (``correct``, ``pmi``, ``accessory``, ``stratum`` columns)."""
+    correct = np.asarray(table.column("correct").to_pylist(), dtype=bool)
+    metrics: dict[str, float] = {"n": len(correct), "acc": float(correct.mean())}
+    single = np.asarray([a is None for a in table.column("accessory").to_pylist()])
+    if single.any() and not single.all():
+        metrics["single_object/acc"] = float(correct[single].mean())
+        metrics["single_object/n"] = int(single.sum())
+    pmi = np.asarray([np.nan if p is None else p for p in table.column("pmi").to_pylist()], dtype=float)
+    has_pmi = ~np.isnan(pmi)
+    bins = None
+    if has_pmi.sum() >= 2:
+        pmi_stats, bins = pmi_metrics(pmi[has_pmi], correct[has_pmi], stats)
+        metrics.update(pmi_stats, n_pmi=int(has_pmi.sum()))
+    strata = table.column("stratum").to_pylist()
+    for stratum in sorted({s for s in strata if s is not None}):
+        mask = np.asarray([s == stratum for s in strata])
+        metrics[f"stratum/{stratum}/acc"] = float(correct[mask].mean())
+    return metrics, table, bins

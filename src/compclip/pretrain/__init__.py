@@ -1,0 +1,55 @@
+"""From-scratch CLIP pretraining of a tiny open_clip model: compclip.train's loop with method "clip"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from compclip.models import create_model
+from compclip.train import DataConfig, OptimConfig, TrainConfig, run
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Pretraining settings: a higher learning rate than fine-tuning, warm-up, no EMA teacher."""
+
+    model: str = "compclip-tiny-rn"
+    seed: int = 0
+    epochs: int = 10
+    max_steps: int | None = None
+    batch_size: int = 128
+    lr: float = 1e-3
+    warmup_steps: int = 20
+    weight_decay: float = 0.1
+    crop_scale: tuple[float, float] = (0.8, 1.0)
+    threads: int | None = None
+    checkpoint_every: int = 200
+    max_reject_share: float = 0.05
+
+    def train_config(self) -> TrainConfig:
+        optim = OptimConfig(
+            lr=self.lr,
+            warmup_steps=self.warmup_steps,
+            weight_decay=self.weight_decay,
+            epochs=self.epochs,
+            max_steps=self.max_steps,
+        )
+        data = DataConfig(
+            batch_size=self.batch_size, crop_scale=self.crop_scale, max_reject_share=self.max_reject_share
+        )
+        return TrainConfig(
+            method="clip",
+            seed=self.seed,
+            threads=self.threads,
+            checkpoint_every=self.checkpoint_every,
+            optim=optim,
+            data=data,
+        )
+
+
+def pretrain(
+    data: str | Path, out: str | Path, config: PretrainConfig = PretrainConfig(), resume: bool = False
+) -> dict:
+    """Train ``config.model`` from random weights (seeded) on a dataset folder; returns the metrics."""
+    bundle = create_model(config.model, seed=config.seed)
+    return run(bundle, data, out, config.train_config(), resume=resume)

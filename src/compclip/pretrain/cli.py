@@ -1,0 +1,59 @@
+"""``compclip pretrain``: train a tiny open_clip model from scratch with the CLIP loss."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from compclip.config import load_section, override
+from compclip.pretrain import PretrainConfig, pretrain
+
+EXAMPLES = """examples:
+  compclip pretrain --data out/world --out out/pretrain
+  compclip pretrain --data out/world --out out/pretrain --model compclip-tiny-vit --params params.yaml
+  compclip pretrain --data out/world --out out/pretrain --resume   # continue a killed run
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "pretrain",
+        help="train a tiny CLIP from scratch",
+        description=__doc__,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--data", required=True, type=Path, help="dataset folder with captions.parquet and images"
+    )
+    parser.add_argument("--out", required=True, type=Path, help="output model folder")
+    parser.add_argument("--model", help="open_clip architecture (default: compclip-tiny-rn)")
+    parser.add_argument("--params", type=Path, help="params.yaml; its `pretrain` section sets defaults")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--max-steps", type=int, help="stop (and end the schedule) after this many steps")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.set_defaults(func=_pretrain)
+
+
+def _pretrain(args: argparse.Namespace) -> None:
+    config = load_section(PretrainConfig, args.params, "pretrain")
+    config = override(
+        config,
+        model=args.model,
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        threads=args.threads,
+    )
+    metrics = pretrain(args.data, args.out, config, args.resume)
+    if metrics:
+        print(
+            f"wrote {args.out}: {config.model} from scratch, {metrics['steps']} steps, "
+            f"final loss {metrics['loss_total']:.4f}"
+        )

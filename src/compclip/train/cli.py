@@ -1,0 +1,71 @@
+"""``compclip train``: fine-tune a CLIP model with DeGLA, NegCLIP or plain CLIP fine-tuning."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from compclip.config import load_section, override
+from compclip.train.loop import TrainConfig
+from compclip.train.losses import METHODS
+from compclip.train.run import train
+
+EXAMPLES = """examples:
+  compclip train --model out/pretrain --data out/world --negatives out/neg/negatives.json --out out/degla
+  compclip train --model out/pretrain --data out/world --out out/clip-ft --method clip --params params.yaml
+  compclip train --model ViT-B-32:laion400m_e32 --data coco/ --negatives neg.json --out runs/negclip \\
+      --method negclip --precision bf16
+  compclip train ... --out out/degla --resume      # continue a killed run from its last checkpoint
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="fine-tune a model (DeGLA, NegCLIP, CLIP)",
+        description=__doc__,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--model", required=True, help="model source: folder, s3://, hf-hub:, or open_clip NAME[:TAG]"
+    )
+    parser.add_argument(
+        "--data", required=True, type=Path, help="dataset folder with captions.parquet and images"
+    )
+    parser.add_argument("--negatives", type=Path, help="negatives.json (needed by negclip and degla)")
+    parser.add_argument("--out", required=True, type=Path, help="output model folder")
+    parser.add_argument("--method", choices=METHODS, help="loss (default: degla)")
+    parser.add_argument("--params", type=Path, help="params.yaml; its `train` section sets defaults")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--max-steps", type=int, help="stop (and end the schedule) after this many steps")
+    parser.add_argument("--batch-size", type=int, help="images per process and step")
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--k-negatives", type=int, help="hard negatives per image (default 4)")
+    parser.add_argument("--pad", action="store_true", default=None, help="repeat negatives when fewer than K")
+    parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: none)")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--precision", choices=("no", "fp16", "bf16"), help="mixed precision")
+    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.set_defaults(func=_train)
+
+
+def _train(args: argparse.Namespace) -> None:
+    config = load_section(TrainConfig, args.params, "train")
+    optim = override(config.optim, epochs=args.epochs, max_steps=args.max_steps, lr=args.lr)
+    data = override(config.data, batch_size=args.batch_size, k_negatives=args.k_negatives, pad=args.pad)
+    config = override(
+        config,
+        method=args.method,
+        checkpoint_every=args.checkpoint_every,
+        seed=args.seed,
+        precision=args.precision,
+        threads=args.threads,
+        optim=optim,
+        data=data,
+    )
+    metrics = train(args.model, args.data, args.out, config, args.negatives, args.resume)
+    if metrics:
+        loss = metrics["loss_total"]
+        print(f"wrote {args.out}: {config.method}, {metrics['steps']} steps, final loss {loss:.4f}")

@@ -1,0 +1,276 @@
+"""Training data: images decoded once into a uint8 cache, captions and K hard negatives tokenised.
+
+Inputs are a dataset folder (``captions.parquet`` with ``id``, ``caption``, ``image`` = a PNG path
+relative to the folder) and, for NegCLIP and DeGLA, a ``negatives.json`` (a list of
+``{"image_id", "original", "enhanced": [...], "types": [...]}``). Bad records are skipped and
+counted; augmentation (RandomResizedCrop + normalisation) runs on whole batches with torch ops,
+seeded by the step so a resumed run sees the same crops.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from compclip.errors import UserError
+from compclip.rejects import Rejects
+
+log = logging.getLogger(__name__)
+
+CAPTIONS = "captions.parquet"
+COLUMNS = ("id", "caption", "image")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How batches are built; the defaults are the paper's."""
+
+    batch_size: int = 256
+    k_negatives: int = 4
+    pad: bool = False  # repeat available negatives when an image has fewer than K
+    crop_scale: tuple[float, float] = (0.9, 1.0)
+    max_reject_share: float = 0.05
+
+
+@dataclass
+class Pairs:
+    """Tokenised training pairs; ``images[image_index[i]]`` belongs to caption ``i``."""
+
+    images: torch.Tensor  # M x 3 x S x S uint8
+    image_index: torch.Tensor  # N
+    tokens: torch.Tensor  # N x L
+    negatives: torch.Tensor | None  # N x K x L
+    ids: list[str]
+    rejects: Rejects
+
+
+class PairDataset(Dataset):
+    """Items ``{"images": 3xSxS uint8, "text": L, ["negatives": KxL]}``."""
+
+    def __init__(self, pairs: Pairs) -> None:
+        self.pairs = pairs
+
+    def __len__(self) -> int:
+        return len(self.pairs.tokens)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        p = self.pairs
+        item = {"images": p.images[p.image_index[i]], "text": p.tokens[i]}
+        if p.negatives is not None:
+            item["negatives"] = p.negatives[i]
+        return item
+
+
+def read_captions(folder: Path, rejects: Rejects) -> list[dict[str, str]]:
+    """Rows of ``captions.parquet`` with all three fields non-empty strings."""
+    path = folder / CAPTIONS
+    if not path.is_file():
+        raise UserError(f"{folder}: not a dataset folder (no {CAPTIONS})")
+    table = pq.read_table(path)
+    missing = [c for c in COLUMNS if c not in table.column_names]
+    if missing:
+        raise UserError(f"{path}: missing columns {missing}; need {list(COLUMNS)}")
+    rows = []
+    for row in table.select(list(COLUMNS)).to_pylist():
+        bad = [c for c in COLUMNS if not isinstance(row[c], str) or not row[c].strip()]
+        if bad:
+            rejects.add(f"caption row missing {bad[0]}", f"{path} id={row['id']}")
+        else:
+            rows.append(row)
+    return rows
+
+
+def decode_images(
+    folder: Path, paths: list[str], size: int
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Decode each image once: shortest side resized to ``size`` (bicubic), centre-cropped, uint8 CHW.
+
+    Returns the decoded images and, for the ones that fail, the error.
+    """
+    decoded, failed = {}, {}
+    for rel in tqdm(paths, desc="decode images", unit="img", disable=len(paths) < 1000):
+        try:
+            with Image.open(folder / rel) as image:
+                image = image.convert("RGB")
+                scale = size / min(image.size)
+                w, h = max(size, round(image.width * scale)), max(size, round(image.height * scale))
+                image = image.resize((w, h), Image.Resampling.BICUBIC)
+                left, top = (w - size) // 2, (h - size) // 2
+                image = image.crop((left, top, left + size, top + size))
+                decoded[rel] = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)
+        except (OSError, ValueError, Image.DecompressionBombError) as err:
+            failed[rel] = str(err)
+    return decoded, failed
+
+
+def read_negatives(path: Path, rejects: Rejects) -> dict[str, tuple[str, list[str]]]:
+    """``image_id -> (original, valid negatives)``; malformed records and empty negatives are counted."""
+    try:
+        records = json.loads(Path(path).read_text())
+    except FileNotFoundError as err:
+        raise UserError(f"no such negatives file: {path}") from err
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path}: not JSON ({err})") from err
+    if not isinstance(records, list):
+        raise UserError(f"{path}: expected a JSON list of records")
+    found: dict[str, tuple[str, list[str]]] = {}
+    for n, record in enumerate(records):
+        where = f"{path}[{n}]"
+        problem = _record_problem(record)
+        if problem:
+            rejects.add(f"negatives record {problem}", where)
+            continue
+        original, negatives = record["original"], found.get(record["image_id"], (record["original"], []))[1]
+        for negative, kind in zip(record["enhanced"], record["types"], strict=True):
+            if not isinstance(negative, str) or not negative.strip() or negative.strip() == original.strip():
+                rejects.add(f"no valid {kind} negative", where)
+            else:
+                negatives.append(negative)
+        found[record["image_id"]] = (original, negatives)
+    return found
+
+
+def _record_problem(record: Any) -> str:
+    if not isinstance(record, dict):
+        return "not an object"
+    for key in ("image_id", "original"):
+        if not isinstance(record.get(key), str) or not record[key].strip():
+            return f"missing {key}"
+    enhanced, types = record.get("enhanced"), record.get("types")
+    if not isinstance(enhanced, list) or not isinstance(types, list):
+        return "missing enhanced/types lists"
+    if len(enhanced) != len(types) or not all(isinstance(t, str) for t in types):
+        return "with enhanced and types not aligned"
+    return ""
+
+
+def pick_negatives(image_id: str, negatives: list[str], k: int, seed: int, pad: bool) -> list[str] | None:
+    """K negatives: a seeded choice when more are available, repeated when fewer and ``pad``."""
+    if len(negatives) > k:
+        rng = np.random.default_rng([seed, zlib.crc32(image_id.encode())])
+        return [negatives[i] for i in sorted(rng.choice(len(negatives), k, replace=False))]
+    if len(negatives) == k or (pad and negatives):
+        return (negatives * math.ceil(k / len(negatives)))[:k]
+    return None
+
+
+def load_pairs(
+    folder: str | Path,
+    tokenizer: Any,
+    image_size: int,
+    config: DataConfig = DataConfig(),
+    negatives_path: str | Path | None = None,
+    seed: int = 0,
+) -> Pairs:
+    """Read, validate and tokenise a dataset folder (and its negatives) into :class:`Pairs`."""
+    folder = Path(folder)
+    rejects = Rejects()
+    rows = read_captions(folder, rejects)
+    n_rows = len(rows) + rejects.total
+    images, failed = decode_images(folder, sorted({r["image"] for r in rows}), image_size)
+    for row in rows:
+        if row["image"] in failed:
+            rejects.add("image undecodable", f"{folder / row['image']}: {failed[row['image']]}")
+    rows = [r for r in rows if r["image"] in images]
+    rejects.check(n_rows, config.max_reject_share, str(folder))
+    picked = None
+    if negatives_path is not None:
+        rows, picked = _attach_negatives(rows, Path(negatives_path), config, seed, rejects)
+    if not rows:
+        raise UserError(f"{folder}: no usable image-caption pairs")
+    paths = sorted({r["image"] for r in rows})
+    position = {p: i for i, p in enumerate(paths)}
+    tokens = tokenizer([r["caption"] for r in rows])
+    negatives = None
+    if picked is not None:
+        negatives = tokenizer([n for negs in picked for n in negs]).view(len(rows), config.k_negatives, -1)
+    log.info(
+        "read %d pairs over %d images from %s; rejected %s", len(rows), len(paths), folder, rejects.as_dict()
+    )
+    return Pairs(
+        images=torch.stack([images[p] for p in paths]),
+        image_index=torch.tensor([position[r["image"]] for r in rows]),
+        tokens=tokens,
+        negatives=negatives,
+        ids=[r["id"] for r in rows],
+        rejects=rejects,
+    )
+
+
+def _attach_negatives(
+    rows: list[dict[str, str]], path: Path, config: DataConfig, seed: int, rejects: Rejects
+) -> tuple[list[dict[str, str]], list[list[str]]]:
+    available = read_negatives(path, rejects)
+    known = {r["id"] for r in rows}
+    unknown = [i for i in available if i not in known]
+    rejects.add("negatives for an unknown image_id", f"{path}: {unknown[:1]}", len(unknown))
+    kept, picked, lacking = [], [], []
+    for row in rows:
+        original, negatives = available.get(row["id"], (row["caption"], []))
+        if original.strip() != row["caption"].strip():
+            rejects.add("negatives original differs from the caption", f"{path}: {row['id']}")
+            negatives = []
+        chosen = pick_negatives(row["id"], negatives, config.k_negatives, seed, config.pad)
+        if chosen is None:
+            lacking.append(row["id"])
+            continue
+        kept.append(row)
+        picked.append(chosen)
+    if lacking and not config.pad:
+        raise UserError(
+            f"{len(lacking)} of {len(rows)} images have fewer than K={config.k_negatives} valid negatives in "
+            f"{path} (first: {', '.join(lacking[:3])}); generate more, lower k_negatives, or pad "
+            "(--pad repeats the available ones)"
+        )
+    rejects.add("image without any valid negative", "", len(lacking))
+    return kept, picked
+
+
+class BatchAugment:
+    """RandomResizedCrop (area ``scale``, aspect ``ratio``) + normalisation on a uint8 batch.
+
+    One affine resampling per image (``grid_sample``), crop boxes drawn from a generator seeded
+    by ``(seed, step, process)``, so crops do not depend on global RNG state or on resuming.
+    """
+
+    def __init__(
+        self,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+        scale: tuple[float, float] = (0.9, 1.0),
+        ratio: tuple[float, float] = (3 / 4, 4 / 3),
+        seed: int = 0,
+    ) -> None:
+        self.mean = torch.tensor(mean).view(1, 3, 1, 1) * 255
+        self.std = torch.tensor(std).view(1, 3, 1, 1) * 255
+        self.scale, self.ratio, self.seed = scale, ratio, seed
+
+    def __call__(self, images: torch.Tensor, step: int, process: int = 0) -> torch.Tensor:
+        n = len(images)
+        gen = torch.Generator().manual_seed((self.seed * 1_000_003 + step) * 4096 + process)
+        u = torch.rand(n, 4, generator=gen, dtype=torch.float64)
+        area = self.scale[0] + (self.scale[1] - self.scale[0]) * u[:, 0]
+        log_ratio = math.log(self.ratio[0]) + (math.log(self.ratio[1]) - math.log(self.ratio[0])) * u[:, 1]
+        w = (area * log_ratio.exp()).sqrt().clamp(max=1.0)
+        h = (area / log_ratio.exp()).sqrt().clamp(max=1.0)
+        theta = torch.zeros(n, 2, 3, dtype=torch.float64)
+        theta[:, 0, 0], theta[:, 1, 1] = w, h
+        theta[:, 0, 2] = (1 - w) * (2 * u[:, 2] - 1)
+        theta[:, 1, 2] = (1 - h) * (2 * u[:, 3] - 1)
+        pixels = images.float()
+        grid = F.affine_grid(theta.float(), list(pixels.shape), align_corners=False).to(images.device)
+        cropped = F.grid_sample(pixels, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        return (cropped - self.mean.to(images.device)) / self.std.to(images.device)

@@ -1,0 +1,226 @@
+"""The accelerate training loop, with step_{n} checkpoints that resume to identical weights.
+
+:func:`fit` takes a prepared-to-be model, a DataLoader built by the caller, a batch augmentation
+and a :class:`~compclip.train.losses.TrainingLoss`; it owns the optimizer (AdamW, no weight decay
+on gains, biases and logit_scale), the warm-up + cosine schedule and, for DeGLA, the EMA teacher.
+A checkpoint holds student, teacher, optimizer, scheduler and RNG state (``Accelerator.save_state``);
+resuming loads it and skips the batches of the current epoch already seen.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from compclip.train.data import BatchAugment, DataConfig
+from compclip.train.ema import ema_update, make_teacher
+from compclip.train.losses import Embeddings, Gather, LossConfig, TrainingLoss, identity
+
+log = logging.getLogger(__name__)
+
+MAX_LOGIT_SCALE = math.log(100)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """AdamW and its schedule; the defaults are the paper's fine-tuning settings."""
+
+    lr: float = 1e-6
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-6
+    weight_decay: float = 0.1
+    warmup_steps: int = 50
+    epochs: int = 5
+    max_steps: int | None = None  # stop (and end the cosine) earlier than ``epochs``
+    grad_clip_norm: float | None = None
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs besides its inputs; the defaults are the paper's."""
+
+    method: str = "degla"  # clip | negclip | degla
+    ema_alpha: float = 0.9996
+    seed: int = 0
+    precision: str = "no"  # accelerate mixed precision: no | fp16 | bf16
+    threads: int | None = None  # torch CPU threads (None: torch's default)
+    checkpoint_every: int = 500  # steps; 0 disables
+    keep_checkpoints: bool = False  # keep checkpoints/ after a finished run
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+@dataclass
+class FitResult:
+    steps: int
+    start_step: int
+    seconds: float
+    last: dict[str, float]
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Weight decay on matrices only: gains, biases and logit_scale (all < 2-D) are excluded."""
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            (no_decay if param.ndim < 2 or "logit_scale" in name else decay).append(param)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def cosine_schedule(
+    optimizer: torch.optim.Optimizer, warmup: int, total: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to zero at ``total``."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def gather_with_grad(accelerator: Accelerator) -> Gather:
+    """Concatenate a tensor over processes keeping its gradient (identity on one process)."""
+    if accelerator.num_processes == 1:
+        return identity
+    from torch.distributed.nn.functional import all_gather
+
+    return lambda tensor: torch.cat(all_gather(tensor))
+
+
+def checkpoint_steps(folder: Path) -> list[int]:
+    """Steps of the complete ``step_{n}`` checkpoints in ``folder``, ascending."""
+    if not folder.is_dir():
+        return []
+    names = (p.name.removeprefix("step_") for p in folder.glob("step_*") if p.is_dir())
+    return sorted(int(n) for n in names if n.isdigit())
+
+
+def _embed(
+    model: nn.Module, batch: dict, images: torch.Tensor, negatives: bool
+) -> tuple[Embeddings, torch.Tensor]:
+    texts = batch["text"]
+    if negatives:
+        texts = torch.cat([texts, batch["negatives"].flatten(0, 1)])
+    image, text, logit_scale = model(images, texts)[:3]
+    n = len(images)
+    return Embeddings(image, text[:n], text[n:] if negatives else None), logit_scale
+
+
+def _save(accelerator: Accelerator, folder: Path, step: int) -> None:
+    """``save_state`` into a temporary folder renamed to ``step_{n}``; older checkpoints removed."""
+    tmp, final = folder / f".step_{step}.tmp", folder / f"step_{step}"
+    accelerator.save_state(str(tmp))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        tmp.rename(final)
+        for old in checkpoint_steps(folder):
+            if old != step:
+                shutil.rmtree(folder / f"step_{old}")
+        log.info("checkpoint %s", final)
+    accelerator.wait_for_everyone()
+
+
+def fit(
+    accelerator: Accelerator,
+    model: nn.Module,
+    loader: DataLoader,
+    augment: BatchAugment,
+    loss_fn: TrainingLoss,
+    config: TrainConfig,
+    checkpoints: Path,
+    resume_from: int | None = None,
+    on_step: Callable[[dict], None] | None = None,
+) -> FitResult:
+    """Train ``model`` in place; checkpoint every ``config.checkpoint_every`` steps into ``checkpoints``.
+
+    ``resume_from`` is the step of a checkpoint in ``checkpoints`` to continue from. ``on_step``
+    gets one record per step (step, epoch, lr, logit_scale and every loss part).
+    """
+    opt = config.optim
+    optimizer = torch.optim.AdamW(
+        param_groups(model, opt.weight_decay), lr=opt.lr, betas=opt.betas, eps=opt.eps
+    )
+    teacher = make_teacher(model).to(accelerator.device) if loss_fn.needs_teacher else None
+    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    per_epoch = len(loader)
+    total = per_epoch * opt.epochs if opt.max_steps is None else min(per_epoch * opt.epochs, opt.max_steps)
+    scheduler = accelerator.prepare(cosine_schedule(optimizer, opt.warmup_steps, total))
+    if teacher is not None:
+        accelerator.register_for_checkpointing(teacher)
+    step = 0
+    if resume_from is not None:
+        accelerator.load_state(str(checkpoints / f"step_{resume_from}"))
+        step = resume_from
+        log.info("resumed from step %d", step)
+    student = accelerator.unwrap_model(model)
+    negatives = loss_fn.needs_negatives
+    model.train()
+    if teacher is not None:
+        teacher.train()  # same normalisation behaviour as the student; gradients never reach it
+    start, started = step, time.perf_counter()
+    record: dict[str, float] = {}
+    progress = tqdm(
+        total=total,
+        initial=step,
+        desc=f"train {loss_fn.method}",
+        unit="step",
+        disable=not accelerator.is_main_process,
+    )
+    while step < total:
+        epoch = step // per_epoch
+        loader.set_epoch(epoch)
+        batches = (
+            accelerator.skip_first_batches(loader, step - epoch * per_epoch) if step % per_epoch else loader
+        )
+        for batch in batches:
+            images = augment(batch["images"], step, accelerator.process_index)
+            with accelerator.autocast():
+                embeddings, logit_scale = _embed(model, batch, images, negatives)
+                target = None
+                if teacher is not None:
+                    with torch.no_grad():
+                        target = _embed(teacher, batch, images, negatives)[0]
+                losses = loss_fn(embeddings, logit_scale, target)
+            accelerator.backward(losses["total"])
+            if opt.grad_clip_norm is not None:
+                accelerator.clip_grad_norm_(model.parameters(), opt.grad_clip_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            with torch.no_grad():
+                student.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
+            if teacher is not None:
+                ema_update(teacher, student, config.ema_alpha)
+            step += 1
+            record = {
+                "step": step,
+                "epoch": epoch,
+                "lr": scheduler.get_last_lr()[0],
+                "logit_scale": float(logit_scale.detach()),
+                **{k: float(v.detach()) for k, v in losses.items()},
+            }
+            progress.update()
+            progress.set_postfix(loss=f"{record['total']:.4f}")
+            if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
+                _save(accelerator, checkpoints, step)
+            if on_step is not None and accelerator.is_main_process:
+                on_step(record)
+            if step >= total:
+                break
+    progress.close()
+    return FitResult(steps=step, start_step=start, seconds=time.perf_counter() - started, last=record)

@@ -1,0 +1,122 @@
+"""Zero-shot evaluation and benchmark scoring with a tiny random-weight model in-process."""
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+from PIL import Image
+
+from compclip.errors import UserError
+from compclip.evaluate.benchmarks.common import Item
+from compclip.evaluate.benchmarks.score import score_items, subset_metrics
+from compclip.evaluate.encode import Encoder, ImageRef, RuntimeConfig
+from compclip.evaluate.stats import StatsConfig
+from compclip.evaluate.zeroshot import class_weights, default_templates, evaluate_zeroshot, load_evalset
+from compclip.models import create_model
+from compclip.rejects import Rejects
+
+CLASSES = ["cube", "sphere", "cone"]
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    torch.set_num_threads(1)
+    return Encoder(create_model("compclip-tiny-rn"), RuntimeConfig(device="cpu", batch_size=8, workers=0))
+
+
+def write_evalset(folder, n=24, templates=None, corrupt=(), missing=()):
+    (folder / "images").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = {"id": [], "image": [], "label": [], "accessory": [], "pmi": [], "stratum": []}
+    for i in range(n):
+        name = f"images/{i}.png"
+        if i in corrupt:
+            (folder / name).write_bytes(b"broken")
+        elif i not in missing:
+            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(folder / name)
+        rows["id"].append(f"item{i}")
+        rows["image"].append(name)
+        rows["label"].append(CLASSES[i % 3])
+        rows["accessory"].append(None if i < 4 else CLASSES[(i + 1) % 3])
+        rows["pmi"].append(None if i < 4 else (-np.inf if i < 8 else float(i)))
+        rows["stratum"].append(None if i < 4 else i % 2)
+    pq.write_table(pa.table(rows), folder / "items.parquet")
+    header = {"kind": "zeroshot", "name": "toy", "classes": CLASSES}
+    if templates:
+        header["templates"] = templates
+    (folder / "evalset.json").write_text(json.dumps(header))
+    return folder
+
+
+def test_classifier_is_normalised_template_mean(encoder):
+    templates = ("a photo of a {}.", "a {}.")
+    weights = class_weights(encoder, ("cube", "cone"), templates)
+    texts = encoder.texts(["a photo of a cube.", "a cube."])
+    expected = texts.mean(axis=0) / np.linalg.norm(texts.mean(axis=0))
+    assert np.allclose(weights[0], expected, atol=1e-5)
+    assert np.allclose(np.linalg.norm(weights, axis=1), 1.0, atol=1e-5)
+
+
+def test_texts_are_embedded_once_per_unique_string(encoder, monkeypatch):
+    calls = []
+    original = encoder.tokenizer
+    monkeypatch.setattr(encoder, "tokenizer", lambda texts: calls.append(list(texts)) or original(texts))
+    out = encoder.texts(["a", "b", "a", "a"])
+    assert calls == [["a", "b"]] and np.array_equal(out[0], out[2]) and out.shape[0] == 4
+
+
+def test_zeroshot_metrics_rejects_and_results(encoder, tmp_path):
+    evalset = load_evalset(write_evalset(tmp_path / "set", corrupt={9}, missing={10}))
+    assert evalset.templates == default_templates()
+    rejects = Rejects()
+    result = evaluate_zeroshot(encoder, evalset, rejects, StatsConfig(n_bins=4, n_boot=50))
+    assert rejects.as_dict() == {"corrupt_image": 1, "missing_image": 1}
+    assert result.n_seen == 24 and len(result.results) == 22
+    m = result.metrics
+    assert m["n"] == 22 and m["n_pmi"] == 18 and m["n_neg_inf"] == 4 and m["single_object/n"] == 4
+    correct = np.asarray(result.results.column("correct").to_pylist())
+    assert m["acc"] == pytest.approx(correct.mean())
+    assert {"stratum/0/acc", "stratum/1/acc", "pearson_r", "spearman_r", "gap", "gap_ci_low"} <= set(m)
+    assert result.bins is not None and result.bins.count.tolist() == [5, 5, 4, 4]
+    assert result.bins.pmi_min[0] == -np.inf and m["n_tail"] == 1
+
+
+def test_evalset_templates_override_and_bad_headers(encoder, tmp_path):
+    evalset = load_evalset(write_evalset(tmp_path / "a", templates=["a drawing of a {}."]))
+    assert evalset.templates == ("a drawing of a {}.",)
+    (tmp_path / "a" / "evalset.json").write_text(json.dumps({"kind": "zeroshot", "classes": CLASSES,
+                                                              "templates": ["no slot"]}))  # fmt: skip
+    with pytest.raises(UserError, match="templates"):
+        load_evalset(tmp_path / "a")
+    with pytest.raises(UserError, match="not a zero-shot eval set"):
+        load_evalset(tmp_path)
+
+
+def test_nothing_usable_is_one_clear_error(encoder, tmp_path):
+    evalset = load_evalset(write_evalset(tmp_path / "set", n=3, corrupt={0, 1, 2}))
+    with pytest.raises(UserError, match="no usable items"):
+        evaluate_zeroshot(encoder, evalset, Rejects(), StatsConfig())
+
+
+def test_benchmark_scoring_positive_must_beat_every_negative(encoder, tmp_path):
+    Image.new("RGB", (32, 32), (10, 200, 10)).save(tmp_path / "g.png")
+    image = ImageRef(str(tmp_path / "g.png"))
+    texts = ["a green square", "a red circle", "a blue cone"]
+    emb = encoder.images([image], Rejects())[0][0]
+    scores = encoder.texts(texts) @ emb
+    best, worst = texts[int(scores.argmax())], texts[int(scores.argmin())]
+    others = [t for t in texts if t not in (best, worst)]
+    items = [
+        Item("1", "s1", image, best, (worst, *others), "g1"),
+        Item("2", "s1", image, worst, (best,), "g2"),
+        Item("3", "s2", ImageRef(str(tmp_path / "missing.png")), best, (worst,)),
+    ]
+    rejects = Rejects()
+    results = score_items(encoder, items, rejects, "toy", tmp_path)
+    assert results.column("correct").to_pylist() == [True, False]
+    assert rejects.as_dict() == {"missing_image": 1}
+    metrics = subset_metrics(results)
+    assert metrics == {"s1/acc": 0.5, "s1/n": 2, "s1/macro_acc": 0.5}

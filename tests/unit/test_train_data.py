@@ -1,0 +1,104 @@
+"""Reading datasets and negatives: bad records skipped and counted, K negatives, batch augmentation."""
+
+import json
+
+import pytest
+import torch
+from test_train_fixtures import write_dataset
+
+from compclip.errors import UserError
+from compclip.models import create_model
+from compclip.rejects import Rejects
+from compclip.train.data import BatchAugment, DataConfig, load_pairs, pick_negatives, read_negatives
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return create_model("compclip-tiny-rn").tokenizer
+
+
+def test_pick_negatives_seeded_choice_padding_and_refusal():
+    available = [f"neg {i}" for i in range(7)]
+    first = pick_negatives("img1", available, 4, seed=0, pad=False)
+    assert first == pick_negatives("img1", available, 4, seed=0, pad=False)
+    assert len(set(first)) == 4 and set(first) <= set(available)
+    assert any(pick_negatives("img1", available, 4, seed=s, pad=False) != first for s in range(1, 5))
+    assert pick_negatives("img1", ["a", "b"], 4, seed=0, pad=False) is None
+    assert pick_negatives("img1", ["a", "b"], 4, seed=0, pad=True) == ["a", "b", "a", "b"]
+    assert pick_negatives("img1", [], 4, seed=0, pad=True) is None
+
+
+def test_malformed_negative_records_are_counted(tmp_path):
+    path = tmp_path / "negatives.json"
+    records = [
+        {
+            "image_id": "a",
+            "original": "a red cube",
+            "enhanced": ["a blue cube", "", "a red cube"],
+            "types": ["attribute", "object", "relation"],
+        },
+        {"original": "no id", "enhanced": [], "types": []},
+        {"image_id": "b", "original": "x", "enhanced": ["y"], "types": []},
+        "not a record",
+    ]
+    path.write_text(json.dumps(records))
+    rejects = Rejects()
+    found = read_negatives(path, rejects)
+    assert found == {"a": ("a red cube", ["a blue cube"])}
+    assert rejects.as_dict() == {
+        "negatives record missing image_id": 1,
+        "negatives record not an object": 1,
+        "negatives record with enhanced and types not aligned": 1,
+        "no valid object negative": 1,
+        "no valid relation negative": 1,
+    }
+
+
+def test_load_pairs_tokenises_k_negatives(tmp_path, tokenizer):
+    folder, negatives = write_dataset(tmp_path, n=6, k=5)
+    pairs = load_pairs(folder, tokenizer, 64, DataConfig(k_negatives=4), negatives)
+    assert pairs.images.shape == (6, 3, 64, 64) and pairs.images.dtype == torch.uint8
+    assert pairs.tokens.shape == (6, 32) and pairs.negatives.shape == (6, 4, 32)
+    assert pairs.rejects.total == 0
+
+
+def test_too_few_negatives_refused_unless_padded(tmp_path, tokenizer):
+    folder, negatives = write_dataset(tmp_path, n=6, k=5)
+    records = json.loads(negatives.read_text())
+    for record in records[:2]:
+        record["enhanced"], record["types"] = record["enhanced"][:2], record["types"][:2]
+    negatives.write_text(json.dumps(records))
+    with pytest.raises(UserError, match=r"2 of 6 images have fewer than K=4 valid negatives"):
+        load_pairs(folder, tokenizer, 64, DataConfig(k_negatives=4), negatives)
+    pairs = load_pairs(folder, tokenizer, 64, DataConfig(k_negatives=4, pad=True), negatives)
+    assert len(pairs.tokens) == 6
+    assert torch.equal(pairs.negatives[0, 0], pairs.negatives[0, 2])
+
+
+def test_undecodable_image_skipped_and_counted(tmp_path, tokenizer):
+    folder, _ = write_dataset(tmp_path, n=6)
+    (folder / "images" / "002.png").write_bytes(b"not a png")
+    with pytest.raises(UserError, match="image undecodable"):
+        load_pairs(folder, tokenizer, 64, DataConfig(max_reject_share=0.1))
+    pairs = load_pairs(folder, tokenizer, 64, DataConfig(max_reject_share=0.5))
+    assert pairs.ids == ["img000", "img001", "img003", "img004", "img005"]
+    assert pairs.rejects.as_dict() == {"image undecodable": 1}
+
+
+def test_missing_dataset_file_is_a_user_error(tmp_path, tokenizer):
+    with pytest.raises(UserError, match=r"captions\.parquet"):
+        load_pairs(tmp_path, tokenizer, 64)
+
+
+def test_augment_identity_crop_normalises_and_is_seeded_by_step():
+    images = torch.randint(0, 256, (3, 3, 16, 16), dtype=torch.uint8)
+    mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
+    same = BatchAugment(mean, std, scale=(1.0, 1.0), ratio=(1.0, 1.0))(images, step=7)
+    expected = (images.float() / 255 - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(
+        1, 3, 1, 1
+    )
+    torch.testing.assert_close(same, expected, atol=1e-4, rtol=1e-4)
+    augment = BatchAugment(mean, std, scale=(0.5, 0.9), seed=1)
+    assert torch.equal(augment(images, 3), augment(images, 3))
+    assert not torch.equal(augment(images, 3), augment(images, 4))
+    assert augment(images, 3).shape == (3, 3, 16, 16)
