@@ -1,0 +1,67 @@
+"""``compclip evalsets``: build the world's eval sets against the pretraining corpus' PMI table."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from compclip.config import load_section, override
+from compclip.evalsets.build import EvalsetsConfig, build_evalsets
+
+EXAMPLES = """examples:
+  compclip evalsets build --pmi out/pmi --out out/evalsets
+  compclip evalsets build --pmi s3://bucket/pmi --out out/evalsets --seed 1 --params params.yaml
+
+  # then, e.g.:
+  compclip evaluate --model out/pretrain --zeroshot out/evalsets/genpairs --zeroshot out/evalsets/single \\
+      --sugarcrepe out/evalsets/compositional --sugarcrepe-images out/evalsets/compositional
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "evalsets",
+        help="GenPairs-world, Paste-world, single objects and SugarCrepe-style sets",
+        description=__doc__,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    build = verbs.add_parser(
+        "build",
+        help="write genpairs/, paste/, single/ and compositional/ under --out",
+        description="(class, accessory) pairs spread evenly over PMI strata of the corpus' PMI table.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    build.add_argument(
+        "--pmi", required=True, help="PMI table folder (or s3:// URI) of the pretraining corpus"
+    )
+    build.add_argument("--out", type=Path, required=True, help="folder to write the eval sets into")
+    build.add_argument("--seed", type=int, help="sampling seed (default 0)")
+    build.add_argument("--preset", help="world preset; must match the corpus' (default: default)")
+    build.add_argument("--n-strata", type=int, help="equal-count strata of finite PMI (default 10)")
+    build.add_argument("--per-stratum", type=int, help="images per PMI stratum (default 200)")
+    build.add_argument("--single-per-class", type=int, help="single-object images per class (default 100)")
+    build.add_argument("--per-subset", type=int, help="compositional items per subset (default 300)")
+    build.add_argument("--params", type=Path, help="params.yaml; its `evalsets` section sets defaults")
+    build.set_defaults(func=_build)
+
+
+def _build(args: argparse.Namespace) -> None:
+    config = load_section(EvalsetsConfig, args.params, "evalsets")
+    config = override(
+        config,
+        seed=args.seed,
+        preset=args.preset,
+        n_strata=args.n_strata,
+        per_stratum=args.per_stratum,
+        single_per_class=args.single_per_class,
+        per_subset=args.per_subset,
+    )
+    metrics = build_evalsets(args.pmi, args.out, config)
+    print(
+        f"wrote {args.out}: genpairs {metrics['genpairs/n']}, paste {metrics['paste/n']}, "
+        f"single {metrics['single/n']} images over {metrics['strata']} PMI strata; compositional "
+        f"{sum(v for k, v in metrics.items() if k.startswith('compositional/'))} items"
+    )
