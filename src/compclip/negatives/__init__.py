@@ -1,0 +1,26 @@
+"""Hard-negative captions of DeGLA's five types, from rules or an LLM, filtered for validity."""
+
+from compclip.negatives.llm import Examples, LLMConfig, LLMGenerator
+from compclip.negatives.rules import RuleGenerator
+from compclip.negatives.run import NegativesConfig, Rules, filter_file, generate, select
+from compclip.negatives.steering import SteerConfig, Steering
+from compclip.negatives.types import TYPES, Record
+from compclip.negatives.validity import FilterConfig, ValidityFilter
+
+__all__ = [
+    "TYPES",
+    "Examples",
+    "FilterConfig",
+    "LLMConfig",
+    "LLMGenerator",
+    "NegativesConfig",
+    "Record",
+    "RuleGenerator",
+    "Rules",
+    "SteerConfig",
+    "Steering",
+    "ValidityFilter",
+    "filter_file",
+    "generate",
+    "select",
+]

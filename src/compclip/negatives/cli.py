@@ -1,0 +1,93 @@
+"""``compclip negatives``: hard-negative captions of DeGLA's five types (rules or an LLM), filtered."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from compclip.config import load_section, override
+from compclip.negatives.run import GENERATORS, NegativesConfig, filter_file, generate
+
+EXAMPLES = """examples:
+  compclip negatives generate out/world --out out/negatives
+  compclip negatives generate captions.parquet --out neg/ --pmi out/pmi --per-type 2 --seed 1
+  compclip negatives generate coco.parquet --out neg/ --generator llm \\
+      --model meta-llama/Llama-3.1-8B-Instruct      # or a local folder or s3:// URI
+  compclip negatives filter degla_negatives.json --out neg-clean/
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "negatives",
+        help="hard-negative captions (5 types) for DeGLA training",
+        description=__doc__,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    gen = verbs.add_parser(
+        "generate",
+        help="generate negatives for a dataset folder or caption file (resumable)",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    gen.add_argument(
+        "inputs", metavar="DATASET_OR_CAPTIONS", help="dataset folder, caption file or s3:// URI"
+    )
+    gen.add_argument("--generator", choices=GENERATORS, help="rules (default, offline) or llm")
+    gen.add_argument("--model", help="llm: hub name, local folder or s3:// URI")
+    gen.add_argument("--pmi", help="rules: PMI table folder; replacements prefer low-PMI concept pairs")
+    gen.add_argument("--per-type", type=int, help="valid negatives per caption and type (default 1)")
+    gen.add_argument("--types", nargs="+", help="a subset of the five types")
+    _common(gen)
+    gen.set_defaults(func=_generate)
+    check = verbs.add_parser(
+        "filter",
+        help="re-check a negatives JSON file; drop and count malformed records and invalid negatives",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("negatives", help="negatives.json (DeGLA format)")
+    _common(check)
+    check.set_defaults(func=_filter)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--params", type=Path, help="params.yaml; its `negatives` section sets defaults")
+    parser.add_argument("--seed", type=int)
+
+
+def _config(args: argparse.Namespace) -> NegativesConfig:
+    config = load_section(NegativesConfig, args.params, "negatives")
+    flags = {"seed": args.seed}
+    if args.verb == "generate":
+        flags.update(
+            generator=args.generator,
+            pmi=args.pmi,
+            per_type=args.per_type,
+            types=tuple(args.types) if args.types else None,
+            llm=override(config.llm, model=args.model),
+        )
+    return override(config, **flags)
+
+
+def _generate(args: argparse.Namespace) -> None:
+    metrics = generate(args.inputs, args.out, _config(args))
+    _report(args.out, metrics)
+
+
+def _filter(args: argparse.Namespace) -> None:
+    metrics = filter_file(args.negatives, args.out, _config(args))
+    _report(args.out, metrics)
+
+
+def _report(out: Path, metrics: dict) -> None:
+    yields = {k[len("yield_") :]: v for k, v in metrics.items() if k.startswith("yield_")}
+    print(
+        f"wrote {out}: {metrics['n_negatives']} negatives for {metrics['n_records']} "
+        f"of {metrics['n_captions']} captions"
+    )
+    print("yield per type: " + json.dumps(yields))

@@ -1,0 +1,218 @@
+"""The rule-based generator: hard negatives of every type from a tagged caption, no model needed.
+
+- ``swap_nouns``: two noun groups (*tennis racket*, *dog*) trade places; each head noun takes the
+  number of the place it lands in (*a dog and two cats* -> *a cat and two dogs*).
+- ``swap_adjectives``: two different adjectives trade places, across noun phrases first.
+- ``replace_adjectives``: one adjective becomes another of its attribute class (colour, size,
+  material, ... in ``lexicon.yaml``), else a WordNet antonym, else any attribute adjective.
+- ``replace_nouns``: one head noun becomes a WordNet relative of its main sense (same
+  lexicographer file, a shared hypernym at most two levels up, seen in SemCor), in the same number.
+- ``reshuffle``: whole noun phrases (with their determiners and adjectives) move to each
+  other's places (a derangement); with fewer than two noun phrases, the words between
+  prepositions and verbs move as blocks.
+
+Replacement words are ordered by :class:`~compclip.negatives.steering.Steering` (seeded, and
+steered to low PMI when a table is given). Generators propose candidates; the validity filter decides.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from compclip.negatives.steering import Steering
+from compclip.negatives.tagger import Lexicon, Tagger
+from compclip.negatives.text import Token, pluralize, render, surface, tokens
+
+MAX_PAIRS = 6  # swap pairs tried per caption
+MAX_REPLACEMENTS = 3  # replacement words tried per edited word
+POOL_SIZE = 24  # WordNet relatives kept per noun, most frequent first
+BREAKS = ("preposition", "verb", "auxiliary", "conjunction", "punct")
+
+
+@dataclass(frozen=True)
+class Parse:
+    slots: list[Token]
+    words: list[str]  # mid-sentence surface forms
+    tags: list[str]
+    nouns: list[tuple[int, int]]  # noun groups as [start, end)
+    phrases: list[tuple[int, int]]  # noun phrases (determiners .. head) as [start, end)
+
+    @property
+    def adjectives(self) -> list[int]:
+        return [i for i, tag in enumerate(self.tags) if tag == "adj"]
+
+
+class RuleGenerator:
+    """Proposes candidate negatives of one type for one caption."""
+
+    def __init__(self, steering: Steering | None = None, lexicon: Lexicon | None = None) -> None:
+        self.lexicon = lexicon or Lexicon.load()
+        self.tagger = Tagger(self.lexicon)
+        self.steering = steering or Steering()
+        self.relatives = cache(self._relatives)
+
+    def parse(self, caption: str) -> Parse:
+        slots = tokens(caption)
+        words = [surface(t, i) for i, t in enumerate(slots)]
+        tags = self.tagger.tag([w.lower() for w in words])
+        nouns = [(s, e) for s, e in _runs(tags, "noun")]
+        phrases = []
+        for start, end in nouns:
+            while start > 0 and tags[start - 1] in ("determiner", "number", "adj", "adverb"):
+                start -= 1
+            phrases.append((start, end))
+        return Parse(slots, words, tags, nouns, phrases)
+
+    def candidates(self, caption: str, kind: str, rng: np.random.Generator) -> list[str]:
+        """Distinct candidate negatives of ``kind``, best first (possibly none)."""
+        parse = self.parse(caption)
+        edits = getattr(self, f"_{kind}")(parse, caption, rng)
+        return list(dict.fromkeys(render(parse.slots, words) for words in edits))
+
+    def needs(self, caption: str) -> dict[str, bool]:
+        """Whether the caption has the words each type needs (for yield statistics)."""
+        parse = self.parse(caption)
+        lemmas = {
+            tuple(self.tagger.lemma(parse.words[i].lower()) for i in range(s, e)) for s, e in parse.nouns
+        }
+        return {
+            "reshuffle": sum(t[:1].isalnum() for t in parse.words) >= 2,
+            "swap_nouns": len(lemmas) >= 2,
+            "swap_adjectives": len({parse.words[i].lower() for i in parse.adjectives}) >= 2,
+            "replace_adjectives": bool(parse.adjectives),
+            "replace_nouns": bool(parse.nouns),
+        }
+
+    def _swap_nouns(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
+        edits = []
+        for (a0, a1), (b0, b1) in itertools.islice(itertools.combinations(p.nouns, 2), MAX_PAIRS):
+            group_a, group_b = self._group(p, a0, a1, b1 - 1), self._group(p, b0, b1, a1 - 1)
+            if [w.lower() for w in group_a] != [w.lower() for w in group_b]:
+                edits.append(p.words[:a0] + group_b + p.words[a1:b0] + group_a + p.words[b1:])
+        return edits
+
+    def _group(self, p: Parse, start: int, end: int, place: int) -> list[str]:
+        """The noun group [start, end) with its head in the number of the head at ``place``."""
+        head = self.tagger.lemma(p.words[end - 1].lower())
+        if self.tagger.is_plural(p.words[place].lower()):
+            head = pluralize(head)
+        return [*p.words[start : end - 1], head]
+
+    def _swap_adjectives(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
+        phrase = {i: n for n, (s, e) in enumerate(p.phrases) for i in range(s, e)}
+        pairs = [
+            (i, j)
+            for i, j in itertools.combinations(p.adjectives, 2)
+            if p.words[i].lower() != p.words[j].lower()
+        ]
+        pairs.sort(key=lambda ij: phrase.get(ij[0], -1 - ij[0]) == phrase.get(ij[1], -1 - ij[1]))
+        edits = []
+        for i, j in pairs[:MAX_PAIRS]:
+            words = list(p.words)
+            words[i], words[j] = words[j], words[i]
+            edits.append(words)
+        return edits
+
+    def _replace_adjectives(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
+        present = {w.lower() for w in p.words}
+        edits = []
+        for i in rng.permutation(p.adjectives):
+            word = p.words[i].lower()
+            pool = [w for w in self._adjective_pool(word) if w not in present]
+            for new in self.steering.order(pool, caption, word, rng)[:MAX_REPLACEMENTS]:
+                edits.append([*p.words[:i], new, *p.words[i + 1 :]])
+        return edits
+
+    def _adjective_pool(self, adjective: str) -> list[str]:
+        name = self.lexicon.attribute_class(adjective)
+        if name is not None:
+            return [w for w in self.lexicon.attributes[name] if w != adjective]
+        wordnet = self.tagger.wordnet
+        antonyms = sorted(
+            {
+                a.name()
+                for s in wordnet.synsets(adjective, "a")
+                for lemma in s.lemmas()
+                for a in lemma.antonyms()
+                if a.name().isalpha()
+            }
+        )
+        if antonyms:
+            return antonyms
+        return sorted({w for words in self.lexicon.attributes.values() for w in words if w != adjective})
+
+    def _replace_nouns(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
+        present = {self.tagger.lemma(w.lower()) for w in p.words}
+        edits = []
+        for n in rng.permutation(len(p.nouns)):
+            i = p.nouns[n][1] - 1
+            head = self.tagger.lemma(p.words[i].lower())
+            pool = [w for w in self.relatives(head) if w not in present]
+            for new in self.steering.order(pool, caption, head, rng)[:MAX_REPLACEMENTS]:
+                word = pluralize(new) if self.tagger.is_plural(p.words[i].lower()) else new
+                edits.append([*p.words[:i], word, *p.words[i + 1 :]])
+        return edits
+
+    def _relatives(self, noun: str) -> list[str]:
+        """Nouns near the main sense of ``noun``: same lexicographer file, a hypernym at most 2 up."""
+        wordnet = self.tagger.wordnet
+        senses = wordnet.synsets(noun, "n")
+        if not senses:
+            return []
+        sense = senses[0]
+        own = {lemma.name().lower() for lemma in sense.lemmas()} | {noun}
+        ancestors = set(sense.closure(lambda s: s.hypernyms()))
+        found: dict[str, int] = {}
+        for up in sense.closure(lambda s: s.hypernyms(), depth=2):
+            for near in up.closure(lambda s: s.hyponyms(), depth=2):
+                if near.lexname() != sense.lexname() or near in ancestors:
+                    continue
+                for lemma in near.lemmas():
+                    name = lemma.name()
+                    common = name.isalpha() and name.islower() and lemma.count() > 0
+                    if common and name not in own and self.tagger.base_tag(name) == "noun":
+                        found[name] = max(found.get(name, 0), lemma.count())
+        return sorted(found, key=lambda w: (-found[w], w))[:POOL_SIZE]
+
+    def _reshuffle(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
+        blocks = p.phrases if len(p.phrases) >= 2 else _blocks(p.tags)
+        if len(blocks) < 2:
+            return []
+        edits = []
+        for order in _rotations(len(blocks), rng):
+            words, last = [], 0
+            for (start, end), source in zip(blocks, order, strict=True):
+                s, e = blocks[source]
+                words += p.words[last:start] + p.words[s:e]
+                last = end
+            words += p.words[last:]
+            if [w.lower() for w in words] != [w.lower() for w in p.words]:
+                edits.append(words)
+        return edits
+
+
+def _runs(tags: list[str], tag: str) -> list[tuple[int, int]]:
+    runs, start = [], None
+    for i, t in enumerate([*tags, ""]):
+        if t == tag and start is None:
+            start = i
+        elif t != tag and start is not None:
+            runs.append((start, i))
+            start = None
+    return runs
+
+
+def _blocks(tags: list[str]) -> list[tuple[int, int]]:
+    """Runs of words between breaks (prepositions, verbs, conjunctions, punctuation)."""
+    return [(s, e) for s, e in _runs(["x" if t not in BREAKS else t for t in tags], "x")]
+
+
+def _rotations(n: int, rng: np.random.Generator, k: int = 3) -> list[list[int]]:
+    """Up to ``k`` cyclic shifts of ``range(n)`` (each moves every block), in a seeded order."""
+    found = [[(i + shift) % n for i in range(n)] for shift in range(1, n)]
+    rng.shuffle(found)
+    return found[:k]

@@ -1,0 +1,212 @@
+"""The negatives stage: captions in, valid hard negatives of every type out (resumable).
+
+:func:`generate` reads captions, asks a generator (rules or LLM) for candidates of each type in
+chunks, keeps the first ``per_type`` valid ones per type (:class:`ValidityFilter`), appends each
+finished chunk to ``progress.jsonl`` and finally writes ``negatives.json``, ``negatives.parquet``
+and ``metrics.json``. :func:`filter_file` runs the same filter over an existing negatives file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from tqdm import tqdm
+
+from compclip.captions import ReadConfig
+from compclip.errors import UserError
+from compclip.negatives import io
+from compclip.negatives.llm import LLMConfig, LLMGenerator
+from compclip.negatives.rules import RuleGenerator
+from compclip.negatives.steering import SteerConfig, Steering
+from compclip.negatives.types import TYPES, Record
+from compclip.negatives.validity import FilterConfig, ValidityFilter
+from compclip.rejects import Rejects
+
+log = logging.getLogger(__name__)
+
+GENERATORS = ("rules", "llm")
+PER_TYPE = ("candidates", "valid", "rejected", "captions_with", "no_valid")  # counts kept per type
+
+
+@dataclass(frozen=True)
+class NegativesConfig:
+    generator: str = "rules"  # rules | llm
+    types: tuple[str, ...] = TYPES
+    per_type: int = 1  # valid negatives kept per caption and type
+    seed: int = 0
+    chunk: int = 256  # captions between progress writes
+    pmi: str | None = None  # PMI table folder for steering (rules generator)
+    max_reject_share: float = 0.05  # of input rows, before the run fails
+    read: ReadConfig = field(default_factory=ReadConfig)
+    filter: FilterConfig = field(default_factory=FilterConfig)
+    steer: SteerConfig = field(default_factory=SteerConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+
+
+class Generator(Protocol):
+    def generate(self, items: list[tuple[str, str, str]]) -> list[list[str]]:
+        """Candidate negatives for each ``(image_id, caption, type)``."""
+        ...
+
+
+class Rules:
+    """The rule-based generator behind the :class:`Generator` interface, seeded per caption and type."""
+
+    def __init__(self, rules: RuleGenerator, seed: int) -> None:
+        self.rules, self.seed = rules, seed
+
+    def generate(self, items: list[tuple[str, str, str]]) -> list[list[str]]:
+        out = []
+        for image_id, caption, kind in items:
+            rng = np.random.default_rng([self.seed, zlib.crc32(image_id.encode()), TYPES.index(kind)])
+            out.append(self.rules.candidates(caption, kind, rng))
+        return out
+
+
+def select(
+    image_id: str,
+    caption: str,
+    candidates: dict[str, list[str]],
+    validity: ValidityFilter,
+    per_type: int,
+) -> tuple[Record, Counter]:
+    """The first ``per_type`` valid candidates of each type, and counts of what happened."""
+    record, counts, kept = Record(image_id, caption), Counter(), set()
+    for kind, proposed in candidates.items():
+        valid = 0
+        for negative in proposed:
+            if valid == per_type:
+                break
+            counts[f"candidates_{kind}"] += 1
+            reason = validity.reason(caption, negative, kind, kept)
+            if reason:
+                counts[f"reject_{reason}"] += 1
+                counts[f"rejected_{kind}"] += 1
+                continue
+            valid += 1
+            record.enhanced.append(negative)
+            record.types.append(kind)
+        counts[f"valid_{kind}"] += valid
+        counts[f"captions_with_{kind}" if valid else f"no_valid_{kind}"] += 1
+    return record, counts
+
+
+def make_generator(config: NegativesConfig) -> Generator:
+    if config.generator not in GENERATORS:
+        raise UserError(f"unknown generator {config.generator!r}; choose one of {', '.join(GENERATORS)}")
+    if config.generator == "llm":
+        if config.pmi:
+            raise UserError("--pmi steers the rules generator only; drop it or use --generator rules")
+        return LLMGenerator.load(config.llm, config.seed)
+    table = None
+    if config.pmi:
+        from compclip.pmi import PMITable
+
+        table = PMITable.load(config.pmi)
+    return Rules(RuleGenerator(Steering(table, config.steer)), config.seed)
+
+
+def generate(
+    inputs: str,
+    out: str | Path,
+    config: NegativesConfig = NegativesConfig(),
+    generator: Generator | None = None,
+) -> dict:
+    """Hard negatives for every caption of ``inputs`` into ``out``; returns the metrics."""
+    unknown = [t for t in config.types if t not in TYPES]
+    if unknown or config.per_type < 1:
+        raise UserError(f"types must be among {TYPES} and per_type >= 1 (got {unknown or config.per_type})")
+    out = Path(out)
+    started = time.perf_counter()
+    fingerprint = {"inputs": inputs, **dataclasses.asdict(config)}
+    fingerprint.pop("chunk")
+    done, progress_rejects = io.start_progress(out, fingerprint)
+    finished = {record.image_id for record, _ in done}
+    if done:
+        log.info("resuming %s: %d captions already done", out, len(done))
+    rejects = Rejects()
+    todo, seen = [], set(finished)
+    for image_id, caption in io.read_inputs(inputs, config.read, rejects):
+        if image_id in seen:
+            if image_id not in finished:
+                rejects.add("duplicate_id", f"{inputs}: id {image_id}")
+            continue
+        seen.add(image_id)
+        todo.append((image_id, caption))
+    n_read = len(seen) + rejects.total
+    rejects.check(n_read, config.max_reject_share, inputs)
+    log.info(
+        "read %d captions from %s (%d to do, rejected %s)", len(seen), inputs, len(todo), rejects.as_dict()
+    )
+    generator = generator or make_generator(config)
+    validity = ValidityFilter(config.filter)
+    for start in tqdm(range(0, len(todo), config.chunk), desc="negatives", unit="chunk"):
+        chunk = todo[start : start + config.chunk]
+        items = [(i, c, kind) for i, c in chunk for kind in config.types]
+        proposals = iter(generator.generate(items))
+        results = []
+        for image_id, caption in chunk:
+            candidates = {kind: next(proposals) for kind in config.types}
+            results.append(select(image_id, caption, candidates, validity, config.per_type))
+        io.append_progress(out, results)
+        done.extend(results)
+    seconds = time.perf_counter() - started
+    records = [record for record, _ in done]
+    metrics = summarize([counts for _, counts in done], config.types, rejects, progress_rejects)
+    metrics.update(
+        generator=config.generator,
+        resumed=len(finished),
+        seconds=round(seconds, 3),
+        captions_per_s=round(len(todo) / seconds, 2) if seconds > 0 else 0.0,
+    )
+    io.write_outputs(out, records, metrics)
+    return metrics
+
+
+def summarize(counts: list[Counter], types: tuple[str, ...], *rejects: Rejects) -> dict:
+    """Flat metrics: totals of the per-caption counts, yield shares, input rejects by reason."""
+    total = sum(counts, Counter())
+    n = len(counts)
+    n_records = sum(1 for c in counts if any(c[f"valid_{t}"] for t in types))
+    metrics: dict = {
+        "n_captions": n,
+        "n_records": n_records,
+        "no_negative": n - n_records,
+        "n_negatives": sum(total[f"valid_{t}"] for t in types),
+    }
+    for kind in types:
+        metrics.update({f"{key}_{kind}": 0 for key in PER_TYPE})
+    metrics.update(total)
+    for kind in types:
+        metrics[f"yield_{kind}"] = round(total[f"captions_with_{kind}"] / n, 4) if n else 0.0
+    for group in rejects:
+        metrics.update({f"input_{reason}": count for reason, count in group.as_dict().items()})
+    return metrics
+
+
+def filter_file(uri: str, out: str | Path, config: NegativesConfig = NegativesConfig()) -> dict:
+    """Re-check a negatives file: malformed records and invalid negatives are counted and dropped."""
+    out = Path(out)
+    rejects = Rejects()
+    records = io.read_negatives(uri, rejects)
+    rejects.check(len(records) + rejects.total, config.max_reject_share, uri)
+    validity = ValidityFilter(config.filter)
+    results = []
+    for record in records:
+        candidates: dict[str, list[str]] = {kind: [] for kind in config.types}
+        for negative, kind in zip(record.enhanced, record.types, strict=True):
+            if kind in candidates:
+                candidates[kind].append(negative)
+        per_type = max(len(record.enhanced), 1)  # keep every valid negative of the file
+        results.append(select(record.image_id, record.original, candidates, validity, per_type))
+    metrics = summarize([c for _, c in results], config.types, rejects)
+    io.write_outputs(out, [r for r, _ in results], metrics)
+    return metrics

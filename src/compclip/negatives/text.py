@@ -1,0 +1,103 @@
+"""Caption text as tokens that keep their spacing and case, so an edited caption reads like the original.
+
+Word tokens are runs of letters/digits (with inner hyphens or apostrophes: ``t-shirt``,
+``man's``); every other non-space character is a token of its own. Rendering puts each word in a
+slot of the original: the slot keeps its whitespace and sentence-initial capital, so moved words
+take the case of where they land. Articles are re-chosen (``a``/``an``) by the next word.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+WORD = re.compile(r"(\s*)([A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*|\S)")
+VOWEL_SOUND = re.compile(r"^(?:[aeio]|u(?!ni|s[eu]|ti|r[eia])|hour|honest|heir|8|11|18)", re.I)
+CONSONANT_SOUND = re.compile(r"^(?:one|once|eu|uk|ur[aeiou])", re.I)
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+    space: str  # whitespace before the token in the original
+
+    @property
+    def is_word(self) -> bool:
+        return self.text[0].isalnum()
+
+    @property
+    def lower(self) -> str:
+        return self.text.lower()
+
+
+def tokens(caption: str) -> list[Token]:
+    """Split a caption into tokens; leading and trailing whitespace is dropped."""
+    return [Token(m.group(2), m.group(1)) for m in WORD.finditer(caption.strip())]
+
+
+def render(slots: list[Token], words: list[str]) -> str:
+    """Put ``words`` (lowercase unless proper) into ``slots``; fix sentence case and articles."""
+    out = []
+    for i, (slot, word) in enumerate(zip(slots, words, strict=True)):
+        out.append(("" if i == 0 else slot.space) + _article(word, words[i + 1 :]))
+    first = next((i for i, t in enumerate(slots) if t.is_word), None)
+    if first is not None and slots[first].text[:1].isupper() and out[first]:
+        word = out[first].lstrip()
+        out[first] = out[first][: len(out[first]) - len(word)] + word[:1].upper() + word[1:]
+    return "".join(out)
+
+
+def surface(token: Token, index: int) -> str:
+    """A token's word as it would read in the middle of a sentence (sentence capital removed)."""
+    text = token.text
+    if index == 0 and text[:1].isupper() and text[1:] == text[1:].lower():
+        return text.lower()
+    return text
+
+
+def _article(word: str, rest: list[str]) -> str:
+    if word.lower() not in ("a", "an") or not rest or not rest[0][:1].isalnum():
+        return word
+    vowel = bool(VOWEL_SOUND.match(rest[0])) and not CONSONANT_SOUND.match(rest[0])
+    chosen = "an" if vowel else "a"
+    return chosen.capitalize() if word[:1].isupper() else chosen
+
+
+def normalize(caption: str) -> list[str]:
+    """Lowercase words with ``an`` read as ``a``: what "the same caption" and "the same words" compare."""
+    return ["a" if t.lower == "an" else t.lower for t in tokens(caption) if t.is_word]
+
+
+@cache
+def singular(noun: str) -> str:
+    """A lowercase noun's singular: WordNet's shortest base form, a changed one on ties (*men* -> *man*)."""
+    from nltk.corpus import wordnet
+
+    bases = wordnet._morphy(noun, "n")
+    return min(bases, key=lambda b: (len(b), b == noun)) if bases else noun
+
+
+@cache
+def _plural_exceptions() -> dict[str, str]:
+    from nltk.corpus import wordnet
+
+    table: dict[str, str] = {}
+    for plural, bases in wordnet._exception_map["n"].items():
+        for base in bases:
+            doubled = plural == base + base[-1] + "es"  # "busses": a rare spelling of a regular plural
+            if plural != base and not doubled and (base not in table or len(plural) < len(table[base])):
+                table[base] = plural
+    return table
+
+
+def pluralize(noun: str) -> str:
+    """English plural of a singular noun (WordNet's irregular forms, then suffix rules)."""
+    irregular = _plural_exceptions().get(noun)
+    if irregular:
+        return irregular
+    if re.search(r"(s|x|z|ch|sh)$", noun):
+        return noun + "es"
+    if re.search(r"[^aeiou]y$", noun):
+        return noun[:-1] + "ies"
+    return noun + "s"

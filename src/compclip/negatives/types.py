@@ -1,0 +1,27 @@
+"""The five hard-negative types of DeGLA and the record every generator produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TYPES = ("reshuffle", "swap_nouns", "swap_adjectives", "replace_adjectives", "replace_nouns")
+SWAPS = ("reshuffle", "swap_nouns", "swap_adjectives")  # keep the words, change their order
+REPLACES = ("replace_adjectives", "replace_nouns")  # change exactly one concept
+
+
+@dataclass
+class Record:
+    """One caption with its valid negatives (``types`` parallel to ``enhanced``), as in DeGLA's JSON."""
+
+    image_id: str
+    original: str
+    enhanced: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {
+            "image_id": self.image_id,
+            "original": self.original,
+            "enhanced": self.enhanced,
+            "types": self.types,
+        }

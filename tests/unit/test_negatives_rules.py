@@ -1,0 +1,92 @@
+"""The rule-based generator: each type on hand-written captions, the tagger, seeding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compclip.negatives import TYPES, RuleGenerator, Rules, ValidityFilter
+from compclip.negatives.text import pluralize, render, tokens
+
+
+@pytest.fixture(scope="module")
+def rules() -> RuleGenerator:
+    return RuleGenerator()
+
+
+def first(rules: RuleGenerator, caption: str, kind: str, seed: int = 0) -> list[str]:
+    return rules.candidates(caption, kind, np.random.default_rng(seed))
+
+
+def test_swap_adjectives(rules):
+    assert (
+        first(rules, "a red car next to a white dog", "swap_adjectives")[0] == "a white car next to a red dog"
+    )
+
+
+def test_swap_nouns_moves_number_with_the_place(rules):
+    got = first(rules, "Two dogs and a cat sitting on a couch.", "swap_nouns")
+    assert got[0] == "Two cats and a dog sitting on a couch."
+    assert (
+        first(rules, "a man holding two tennis rackets", "swap_nouns")[0] == "a tennis racket holding two men"
+    )
+
+
+def test_reshuffle_moves_whole_phrases_and_fixes_case(rules):
+    got = first(rules, "A red car next to a white dog.", "reshuffle")
+    assert got == ["A white dog next to a red car."]
+
+
+def test_replace_adjective_stays_in_its_attribute_class(rules):
+    colours = set(rules.lexicon.attributes["colour"])
+    for negative in first(rules, "a red car parked on the street", "replace_adjectives"):
+        word = negative.split()[1]
+        assert word in colours and word != "red"
+
+
+def test_replace_noun_keeps_number_and_fixes_article(rules):
+    negatives = first(rules, "two dogs playing on the grass", "replace_nouns")
+    assert negatives and all(len(n.split()) == 6 for n in negatives)
+    changed = [n for n in negatives if n.split()[1] != "dogs"]
+    assert changed and all(n.split()[1].endswith("s") for n in changed)
+    assert render(tokens("a dog"), ["a", "owl"]) == "an owl"
+
+
+def test_types_without_words_give_nothing(rules):
+    assert first(rules, "a dog running", "swap_adjectives") == []
+    assert first(rules, "a dog running", "replace_adjectives") == []
+    assert rules.needs("a dog running")["swap_nouns"] is False
+    assert rules.needs("a red car next to a white dog") == dict.fromkeys(TYPES, True)
+
+
+def test_tagger_uses_context(rules):
+    tags = rules.tagger.tag(["an", "orange", "vase", "and", "an", "orange", "on", "the", "table"])
+    assert tags[1] == "adj" and tags[5] == "noun"
+    assert rules.tagger.tag(["a", "building"])[1] == "noun"
+    assert rules.tagger.tag(["a", "man", "skiing"])[2] == "verb"
+
+
+def test_all_candidates_of_hand_written_captions_are_valid(rules):
+    validity = ValidityFilter()
+    for caption in ("A young woman in a blue dress holding a small umbrella.", "Three sheep on a green hill"):
+        for kind in TYPES:
+            for negative in first(rules, caption, kind):
+                assert validity.reason(caption, negative, kind, set()) is None, (kind, negative)
+
+
+def test_seeded_and_independent_of_batching(rules):
+    items = [(str(i), c, "replace_nouns") for i, c in enumerate(["a dog on a sofa", "a cat on a chair"])]
+    a = Rules(rules, seed=3).generate(items)
+    assert a == Rules(rules, seed=3).generate(items)
+    assert a[1:] == Rules(rules, seed=3).generate(items[1:])
+    assert any(Rules(rules, seed=s).generate(items) != a for s in range(4, 10))
+
+
+def test_pluralize():
+    assert [pluralize(w) for w in ("dog", "bus", "man", "city", "boy")] == [
+        "dogs",
+        "buses",
+        "men",
+        "cities",
+        "boys",
+    ]

@@ -1,0 +1,157 @@
+"""The stage end to end with the rule generator: outputs and their schema, metrics, resume, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from compclip.errors import UserError
+from compclip.negatives import TYPES, NegativesConfig, RuleGenerator, Rules, filter_file, generate
+from compclip.negatives.run import make_generator
+
+CAPTIONS = [
+    "a red car next to a white dog",
+    "Two brown horses eating hay near an old barn.",
+    "A young woman holding a black umbrella on a rainy street",
+    "a man riding a horse on the beach",
+]
+
+
+@pytest.fixture(scope="module")
+def rules() -> RuleGenerator:
+    return RuleGenerator()
+
+
+class Counting:
+    """Records which ids the stage asked for."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.asked = inner, []
+
+    def generate(self, items):
+        self.asked.extend(i for i, _, _ in items)
+        return self.inner.generate(items)
+
+
+def dataset(folder, captions, ids=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = ids or [f"img{i}" for i in range(len(captions))]
+    pq.write_table(
+        pa.table({"id": ids, "caption": captions, "image": [f"{i}.png" for i in ids]}),
+        folder / "captions.parquet",
+    )
+    return folder
+
+
+def test_outputs_follow_the_degla_schema(tmp_path, rules):
+    data = dataset(tmp_path / "data", CAPTIONS)
+    metrics = generate(str(data), tmp_path / "out", NegativesConfig(per_type=2), Rules(rules, 0))
+    records = json.loads((tmp_path / "out" / "negatives.json").read_text())
+    assert [r["image_id"] for r in records] == ["img0", "img1", "img2", "img3"]
+    for record in records:
+        assert set(record) == {"image_id", "original", "enhanced", "types"}
+        assert len(record["enhanced"]) == len(record["types"]) and set(record["types"]) <= set(TYPES)
+        assert all(record["types"].count(t) <= 2 for t in TYPES)
+    table = pq.read_table(tmp_path / "out" / "negatives.parquet")
+    assert table.column_names == ["image_id", "original", "negative", "type"]
+    assert table.num_rows == sum(len(r["enhanced"]) for r in records) == metrics["n_negatives"]
+    saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert saved["yield_swap_adjectives"] == 0.75  # the beach caption has no two adjectives
+    assert saved["no_valid_swap_adjectives"] == 1 and saved["yield_replace_nouns"] == 1.0
+    assert all(isinstance(v, int | float | str) for v in saved.values())
+
+
+def test_resume_skips_done_ids_and_gives_the_same_result(tmp_path, rules):
+    data = dataset(tmp_path / "data", CAPTIONS[:2])
+    config = NegativesConfig(chunk=1)
+    generate(str(data), tmp_path / "out", config, Rules(rules, 0))
+    (tmp_path / "out" / "progress.jsonl").open("a").write('{"image_id": "img9", "orig')  # a killed run
+    dataset(tmp_path / "data", CAPTIONS)
+    counting = Counting(Rules(rules, 0))
+    metrics = generate(str(data), tmp_path / "out", config, counting)
+    assert set(counting.asked) == {"img2", "img3"}
+    assert metrics["resumed"] == 2 and metrics["input_progress_not_an_object"] == 1
+    generate(str(data), tmp_path / "fresh", config, Rules(rules, 0))
+    assert (tmp_path / "out" / "negatives.json").read_text() == (
+        tmp_path / "fresh" / "negatives.json"
+    ).read_text()
+    with pytest.raises(UserError, match="another config"):
+        generate(str(data), tmp_path / "out", NegativesConfig(seed=5), Rules(rules, 5))
+
+
+def test_seed_changes_replacements_and_is_reproducible(tmp_path, rules):
+    data = dataset(tmp_path / "data", CAPTIONS)
+    texts = []
+    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
+        generate(str(data), tmp_path / name, NegativesConfig(seed=seed), Rules(rules, seed))
+        texts.append((tmp_path / name / "negatives.json").read_text())
+    assert texts[0] == texts[1] != texts[2]
+
+
+def test_bad_caption_rows_and_duplicate_ids_are_counted(tmp_path, rules):
+    path = tmp_path / "caps.jsonl"
+    lines = [
+        json.dumps({"id": "a", "caption": CAPTIONS[0]}),
+        "{not json",
+        json.dumps({"id": "b", "caption": ""}),
+    ]
+    lines += [json.dumps({"id": "a", "caption": CAPTIONS[1]})] + [
+        json.dumps({"id": f"c{i}", "caption": c}) for i, c in enumerate(CAPTIONS * 10)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    metrics = generate(str(path), tmp_path / "out", NegativesConfig(max_reject_share=0.2), Rules(rules, 0))
+    assert metrics["n_captions"] == 41
+    assert (
+        metrics["input_malformed_json"],
+        metrics["input_empty_caption"],
+        metrics["input_duplicate_id"],
+    ) == (1, 1, 1)
+    with pytest.raises(UserError, match="rejected"):
+        generate(str(path), tmp_path / "strict", NegativesConfig(max_reject_share=0.01), Rules(rules, 0))
+
+
+def test_filter_counts_malformed_records_and_invalid_negatives(tmp_path):
+    records = [
+        {
+            "image_id": "1",
+            "original": "a red car",
+            "enhanced": ["a blue car", "a red car"],
+            "types": ["replace_adjectives", "swap_nouns"],
+        },
+        {
+            "image_id": "2",
+            "original": "a dog on a bed",
+            "enhanced": ["a bed on a dog"],
+            "types": ["reshuffle"],
+        },
+        {"image_id": "3", "original": "a cat"},
+        {"image_id": "4", "original": "a cat", "enhanced": ["a dog"], "types": []},
+        {"image_id": "5", "original": "a cat", "enhanced": ["a dog"], "types": ["rename"]},
+        "junk",
+    ] + [
+        {"image_id": f"x{i}", "original": "a cat", "enhanced": ["a dog"], "types": ["replace_nouns"]}
+        for i in range(20)
+    ]
+    path = tmp_path / "neg.json"
+    path.write_text(json.dumps(records))
+    metrics = filter_file(str(path), tmp_path / "out", NegativesConfig(max_reject_share=0.2))
+    assert metrics["input_bad_enhanced"] == 1 and metrics["input_types_not_parallel"] == 1
+    assert metrics["input_unknown_type"] == 1 and metrics["input_not_an_object"] == 1
+    assert metrics["reject_unchanged"] == 1 and metrics["n_negatives"] == 22
+    kept = json.loads((tmp_path / "out" / "negatives.json").read_text())
+    assert kept[0] == {
+        "image_id": "1",
+        "original": "a red car",
+        "enhanced": ["a blue car"],
+        "types": ["replace_adjectives"],
+    }
+
+
+def test_unknown_generator_and_missing_input_are_user_errors(tmp_path):
+    with pytest.raises(UserError, match="unknown generator"):
+        make_generator(NegativesConfig(generator="gpt"))
+    with pytest.raises(UserError, match=r"without captions\.parquet"):
+        generate(str(tmp_path), tmp_path / "out", NegativesConfig(), Rules(RuleGenerator(), 0))

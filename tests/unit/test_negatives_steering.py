@@ -1,0 +1,76 @@
+"""PMI steering prefers replacement words that make low-PMI pairs with the rest of the caption."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+
+from compclip.negatives import RuleGenerator, SteerConfig, Steering
+from compclip.pmi.concepts import ConceptRules
+
+
+class FakeTable:
+    """The PMITable methods steering uses, over a hand-made table."""
+
+    def __init__(self, pmi: dict[frozenset, float], counts: dict[str, int]) -> None:
+        self._pmi, self._counts, self._rules = pmi, counts, ConceptRules()
+
+    def pmi(self, c1: str, c2: str) -> float:
+        if c1 not in self._counts or c2 not in self._counts:
+            return math.nan
+        return self._pmi.get(frozenset((c1, c2)), -math.inf)
+
+    def count(self, c: str) -> int:
+        return self._counts.get(c, 0)
+
+    def concepts(self, text: str) -> list[str]:
+        return self._rules.concepts(text)
+
+    n_captions = 1000
+
+
+TABLE = FakeTable(
+    {
+        frozenset(("cat", "frisbee")): 3.0,
+        frozenset(("wolf", "frisbee")): -2.0,
+        frozenset(("fox", "frisbee")): 0.5,
+    },
+    {"cat": 50, "wolf": 5, "fox": 8, "frisbee": 40, "dog": 60, "lion": 3},
+)
+
+
+def test_temperature_zero_picks_the_lowest_pmi():
+    steering = Steering(TABLE, SteerConfig(temperature=0))
+    got = steering.order(
+        ["cat", "fox", "wolf", "lion"], "a dog catching a frisbee", "dog", np.random.default_rng(0)
+    )
+    # lion never co-occurs with frisbee (-inf -> floor), then wolf, fox, cat
+    assert got == ["lion", "wolf", "fox", "cat"]
+
+
+def test_out_of_vocabulary_candidates_are_dropped_when_others_are_known():
+    steering = Steering(TABLE, SteerConfig(temperature=0))
+    assert "zebu" not in steering.order(
+        ["zebu", "cat"], "a dog and a frisbee", "dog", np.random.default_rng(0)
+    )
+
+
+def test_sampling_prefers_low_pmi():
+    steering = Steering(TABLE, SteerConfig(temperature=1.0))
+    firsts = Counter(
+        steering.order(["cat", "fox", "wolf"], "a dog catching a frisbee", "dog", np.random.default_rng(s))[0]
+        for s in range(300)
+    )
+    assert firsts["wolf"] > firsts["fox"] > firsts["cat"]
+
+
+def test_rule_generator_steers_noun_replacements():
+    rules = RuleGenerator(Steering(TABLE, SteerConfig(temperature=0)))
+    relatives = rules.relatives("dog")
+    assert {"cat", "wolf", "fox"} <= set(relatives)
+    negatives = rules.candidates("a dog catching a frisbee", "replace_nouns", np.random.default_rng(0))
+    plain = RuleGenerator().candidates("a dog catching a frisbee", "replace_nouns", np.random.default_rng(0))
+    assert negatives[0] == "a wolf catching a frisbee"
+    assert negatives != plain
