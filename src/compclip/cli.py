@@ -1,6 +1,6 @@
 """The ``compclip`` command: one sub-command per stage, each a thin door onto a library function.
 
-Every stage package has a ``cli`` module with ``register(subparsers)``, which adds its
+Every command has a module with ``register(subparsers)``, which adds its
 sub-command and sets ``func(args) -> int | None``. Only the invoked stage's module is imported,
 so ``compclip pmi`` never pays for torch. User errors print one line and exit 2.
 """
@@ -15,14 +15,15 @@ import sys
 from compclip import __version__
 from compclip.errors import UserError
 
-STAGES = {
-    "pmi": "concept co-occurrence (PMI) tables",
-    "world": "the compositional world: scenes, captions, corpora",
-    "evalsets": "evaluation sets built from the world and a PMI table",
-    "negatives": "hard-negative captions of five types",
-    "pretrain": "pretrain a tiny CLIP from scratch on an image-caption folder",
-    "train": "fine-tune with DeGLA, NegCLIP or plain CLIP",
-    "evaluate": "zero-shot accuracy against PMI and compositional benchmarks",
+COMMANDS = {
+    "pmi": ("compclip.pmi.cli", "concept co-occurrence (PMI) tables"),
+    "world": ("compclip.world.cli", "the compositional world: scenes, captions, corpora"),
+    "evalsets": ("compclip.evalsets.cli", "evaluation sets built from the world and a PMI table"),
+    "negatives": ("compclip.negatives.cli", "hard-negative captions of five types"),
+    "pretrain": ("compclip.pretrain.cli", "pretrain a tiny CLIP from scratch on an image-caption folder"),
+    "train": ("compclip.train.cli", "fine-tune with DeGLA, NegCLIP or plain CLIP"),
+    "evaluate": ("compclip.evaluate.cli", "zero-shot accuracy against PMI and compositional benchmarks"),
+    "compare": ("compclip.evaluate.compare_cli", "compare evaluation reports against a baseline"),
 }
 
 
@@ -32,11 +33,11 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     chosen = next((a for a in argv if not a.startswith("-")), None)
-    for stage, summary in STAGES.items():
-        if stage == chosen:
-            importlib.import_module(f"compclip.{stage}.cli").register(commands)
+    for command, (module, summary) in COMMANDS.items():
+        if command == chosen:
+            importlib.import_module(module).register(commands)
         else:
-            commands.add_parser(stage, help=summary)
+            commands.add_parser(command, help=summary)
     return parser
 
 

@@ -1,0 +1,40 @@
+"""``compclip compare``: evaluation reports side by side, each against the first (the baseline)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from compclip.errors import UserError
+from compclip.evaluate.compare import compare
+
+EXAMPLES = """examples:
+  compclip compare base=reports/base degla=reports/degla negclip=reports/negclip --out reports/compare
+  compclip compare reports/base reports/degla --out reports/compare   # names from the folder names
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "compare",
+        help="compare evaluation reports against a baseline",
+        description=__doc__,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("reports", nargs="+", help="[NAME=]REPORT_FOLDER, the baseline first")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.set_defaults(func=_compare)
+
+
+def _parse(item: str) -> tuple[str, Path]:
+    name, sep, folder = item.partition("=")
+    return (name, Path(folder)) if sep else (Path(item).name, Path(item))
+
+
+def _compare(args: argparse.Namespace) -> None:
+    reports = dict(_parse(r) for r in args.reports)
+    if len(reports) < len(args.reports):
+        raise UserError("two reports share a name; name them NAME=FOLDER")
+    compare(reports, args.out)
+    print((args.out / "compare.md").read_text(), end="")
