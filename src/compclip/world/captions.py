@@ -61,5 +61,7 @@ def sample_caption(world: World, rng: np.random.Generator, scene: Scene) -> str:
     """A random true caption of the scene."""
     d = scene.description
     second = mentioned(world, rng, d.second) if d.second is not None else None
-    told = Description(mentioned(world, rng, d.first), second, d.relation)
+    if d.second is not None and d.second.color is None and rng.random() >= world.mention.accessory:
+        second = None  # the accessory is in the image but not in the caption
+    told = Description(mentioned(world, rng, d.first), second, d.relation if second is not None else None)
     return compose(world, sample_wording(world, rng, second is not None), told)

@@ -40,6 +40,7 @@ class Skew:
 class Mention:
     size: float
     color: float
+    accessory: float = 1.0  # probability that a caption names the accessory the image shows
 
 
 @dataclass(frozen=True)
