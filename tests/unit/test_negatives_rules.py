@@ -24,6 +24,16 @@ def test_swap_adjectives(rules):
     )
 
 
+def test_framing_words_and_one_phrase_adjectives_give_no_negative(rules):
+    caption = "A rendering of a large white star."
+    rng = np.random.default_rng(0)
+    assert rules.candidates(caption, "swap_adjectives", rng) == []  # same phrase: still true
+    assert rules.candidates(caption, "swap_nouns", rng) == []  # "rendering" frames, it is not shown
+    replaced = rules.candidates(caption, "replace_nouns", rng)
+    assert replaced and all(c.startswith("A rendering of a large white ") for c in replaced)
+    assert rules.needs(caption)["swap_adjectives"] is False
+
+
 def test_swap_nouns_moves_number_with_the_place(rules):
     got = first(rules, "Two dogs and a cat sitting on a couch.", "swap_nouns")
     assert got[0] == "Two cats and a dog sitting on a couch."

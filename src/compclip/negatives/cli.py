@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from compclip.cli import add_command
 from compclip.config import load_section, override
 from compclip.negatives.run import GENERATORS, NegativesConfig, filter_file, generate
 
@@ -19,19 +20,16 @@ EXAMPLES = """examples:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "negatives",
-        help="hard-negative captions (5 types) for DeGLA training",
+        "hard-negative captions (5 types) for DeGLA training",
+        EXAMPLES,
         description=__doc__,
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    gen = verbs.add_parser(
-        "generate",
-        help="generate negatives for a dataset folder or caption file (resumable)",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    gen = add_command(
+        verbs, "generate", "generate negatives for a dataset folder or caption file (resumable)", EXAMPLES
     )
     gen.add_argument(
         "inputs", metavar="DATASET_OR_CAPTIONS", help="dataset folder, caption file or s3:// URI"
@@ -43,11 +41,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     gen.add_argument("--types", nargs="+", help="a subset of the five types")
     _common(gen)
     gen.set_defaults(func=_generate)
-    check = verbs.add_parser(
+    check = add_command(
+        verbs,
         "filter",
-        help="re-check a negatives JSON file; drop and count malformed records and invalid negatives",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "re-check a negatives JSON file; drop and count malformed records and invalid negatives",
+        EXAMPLES,
     )
     check.add_argument("negatives", help="negatives.json (DeGLA format)")
     _common(check)

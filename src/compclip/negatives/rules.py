@@ -82,7 +82,7 @@ class RuleGenerator:
         return {
             "reshuffle": sum(t[:1].isalnum() for t in parse.words) >= 2,
             "swap_nouns": len(lemmas) >= 2,
-            "swap_adjectives": len({parse.words[i].lower() for i in parse.adjectives}) >= 2,
+            "swap_adjectives": len({_phrase_of(parse, i) for i in parse.adjectives}) >= 2,
             "replace_adjectives": bool(parse.adjectives),
             "replace_nouns": bool(parse.nouns),
         }
@@ -103,13 +103,12 @@ class RuleGenerator:
         return [*p.words[start : end - 1], head]
 
     def _swap_adjectives(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
-        phrase = {i: n for n, (s, e) in enumerate(p.phrases) for i in range(s, e)}
+        # Only across noun phrases: "a large white star" -> "a white large star" still describes the image.
         pairs = [
             (i, j)
             for i, j in itertools.combinations(p.adjectives, 2)
-            if p.words[i].lower() != p.words[j].lower()
+            if p.words[i].lower() != p.words[j].lower() and _phrase_of(p, i) != _phrase_of(p, j)
         ]
-        pairs.sort(key=lambda ij: phrase.get(ij[0], -1 - ij[0]) == phrase.get(ij[1], -1 - ij[1]))
         edits = []
         for i, j in pairs[:MAX_PAIRS]:
             words = list(p.words)
@@ -193,6 +192,11 @@ class RuleGenerator:
             if [w.lower() for w in words] != [w.lower() for w in p.words]:
                 edits.append(words)
         return edits
+
+
+def _phrase_of(p: Parse, i: int) -> int:
+    """The index of the noun phrase holding word ``i`` (a distinct negative number when none does)."""
+    return next((n for n, (s, e) in enumerate(p.phrases) if s <= i < e), -1 - i)
 
 
 def _runs(tags: list[str], tag: str) -> list[tuple[int, int]]:

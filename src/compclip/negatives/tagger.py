@@ -27,7 +27,9 @@ import yaml
 from compclip.errors import UserError
 from compclip.negatives.text import singular
 
-FUNCTION_TAGS = ("determiner", "number", "preposition", "pronoun", "conjunction", "auxiliary", "adverb")
+FUNCTION_TAGS = (
+    "determiner", "number", "preposition", "pronoun", "conjunction", "auxiliary", "adverb", "framing",
+)  # fmt: skip
 WORDNET_POS = {"noun": "n", "adj": "a", "verb": "v", "adv": "r"}
 PRIOR = ("noun", "adj", "verb", "adv")
 MODIFIER_CONTEXT = ("determiner", "number", "adj")
