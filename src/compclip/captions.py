@@ -36,6 +36,8 @@ from compclip.rejects import Rejects
 from compclip.storage import open_uri
 
 FORMATS = ("auto", "laion", "parquet", "tsv", "jsonl", "text")
+CAPTION_SUFFIXES = (".parquet", ".tsv", ".txt", ".jsonl", ".ndjson")
+COMPRESSED = ("gz", "bz2", "xz", "zst")
 READ_CHUNK = 1 << 24
 SNIFF_LINES = 20
 
@@ -60,9 +62,15 @@ class CaptionBatch:
         return len(self.captions)
 
 
+def is_caption_file(uri: str) -> bool:
+    """Whether a file found inside a folder looks like captions (images and the like are skipped)."""
+    suffixes = [s for s in PurePosixPath(uri).suffixes if s.lstrip(".") not in COMPRESSED]
+    return bool(suffixes) and suffixes[-1] in CAPTION_SUFFIXES
+
+
 def detect_format(uri: str, head: bytes) -> str:
     """Pick a format from the file name and its first bytes."""
-    suffixes = [s for s in PurePosixPath(uri).suffixes if s.lstrip(".") not in ("gz", "bz2", "xz", "zst")]
+    suffixes = [s for s in PurePosixPath(uri).suffixes if s.lstrip(".") not in COMPRESSED]
     if head.startswith(b"PAR1") or ".parquet" in suffixes:
         return "parquet"
     if ".jsonl" in suffixes or ".ndjson" in suffixes:

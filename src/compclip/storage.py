@@ -10,7 +10,7 @@ import glob
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -44,8 +44,10 @@ def is_remote(uri: str) -> bool:
     return split_uri(uri)[0] != "file"
 
 
-def expand(inputs: list[str]) -> list[str]:
+def expand(inputs: list[str], keep: Callable[[str], bool] | None = None) -> list[str]:
     """Expand globs in local paths and s3:// URIs; directories expand to the files below them.
+
+    ``keep`` filters the files found below a directory (named files and glob matches always stay).
 
     Returns URIs (``s3://...``) or absolute local paths, sorted and de-duplicated.
     Raises a UserError naming the first input that matches nothing.
@@ -58,7 +60,7 @@ def expand(inputs: list[str]) -> list[str]:
         if not matches:
             raise UserError(f"no such file: {item}")
         for match in matches:
-            files = fs.find(match) if fs.isdir(match) else [match]
+            files = [f for f in fs.find(match) if keep is None or keep(f)] if fs.isdir(match) else [match]
             prefix = "s3://" if scheme == "s3" else ""
             found.extend(prefix + f for f in files if not Path(f).name.startswith((".", "_")))
     return sorted(set(found))

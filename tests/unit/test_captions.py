@@ -105,3 +105,15 @@ def test_detect_format():
     assert detect_format("x.txt", b"a dog\na cat\n") == "text"
     assert detect_format("x.bin", b"PAR1....") == "parquet"
     assert detect_format("x.jsonl.gz", b"") == "jsonl"
+
+
+def test_folders_expand_to_caption_files_only(tmp_path):
+    from compclip.captions import is_caption_file
+    from compclip.storage import expand
+
+    for name in ("captions.parquet", "dataset.json", "images/0.png", "more/b.tsv.gz", ".hidden.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    found = [p.removeprefix(str(tmp_path) + "/") for p in expand([str(tmp_path)], keep=is_caption_file)]
+    assert found == ["captions.parquet", "more/b.tsv.gz"]
+    assert expand([str(tmp_path / "dataset.json")], keep=is_caption_file)[0].endswith("dataset.json")

@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from compclip import __version__
-from compclip.captions import ReadConfig
+from compclip.captions import ReadConfig, is_caption_file
 from compclip.errors import UserError
 from compclip.pmi import scan
 from compclip.pmi.concepts import ConceptRules
@@ -119,7 +119,7 @@ def scan_shard(inputs: list[str], out: Path, config: CountConfig, units: Path | 
 
     Scanned files go to ``units`` (default ``out/units``); a restarted scan skips finished ones.
     """
-    files = expand(inputs)
+    files = expand(inputs, keep=is_caption_file)
     units = units or out / UNITS
     progress = tqdm(files, "scan", unit="file", disable=len(files) < 2)
     records = [_scan_one(uri, units, config) for uri in progress]
@@ -283,7 +283,7 @@ def count_corpus(inputs: list[str], out: Path, config: CountConfig) -> dict:
     """
     start = time.perf_counter()
     work = out / "_work"
-    files = expand(inputs)
+    files = expand(inputs, keep=is_caption_file)
     n = max(1, min(config.workers, len(files)))
     shards = [work / f"shard-{i:03d}" for i in range(n)]
     vocab = work / "vocab"
