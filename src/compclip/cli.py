@@ -27,6 +27,19 @@ COMMANDS = {
 }
 
 
+def add_command(
+    parent: argparse._SubParsersAction, name: str, summary: str, examples: str, description: str | None = None
+) -> argparse.ArgumentParser:
+    """A sub-command whose ``--help`` ends with worked examples."""
+    return parent.add_parser(
+        name,
+        help=summary,
+        description=description or summary,
+        epilog=examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="compclip", description="Find and repair compositional blind spots")
     parser.add_argument("--version", action="version", version=f"compclip {__version__}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from compclip.cli import add_command
 from compclip.config import load_section, override
 from compclip.evalsets.build import EvalsetsConfig, build_evalsets
 
@@ -19,20 +20,20 @@ EXAMPLES = """examples:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "evalsets",
-        help="GenPairs-world, Paste-world, single objects and SugarCrepe-style sets",
+        "GenPairs-world, Paste-world, single objects and SugarCrepe-style sets",
+        EXAMPLES,
         description=__doc__,
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    build = verbs.add_parser(
+    build = add_command(
+        verbs,
         "build",
-        help="write genpairs/, paste/, single/ and compositional/ under --out",
+        "write genpairs/, paste/, single/ and compositional/ under --out",
+        EXAMPLES,
         description="(class, accessory) pairs spread evenly over PMI strata of the corpus' PMI table.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     build.add_argument(
         "--pmi", required=True, help="PMI table folder (or s3:// URI) of the pretraining corpus"

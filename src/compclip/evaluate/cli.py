@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from compclip.cli import add_command
 from compclip.config import load_section, override
 from compclip.evaluate.encode import DEVICES, PRECISIONS
 from compclip.evaluate.run import EvaluateConfig, evaluate
@@ -39,10 +40,13 @@ BENCHMARK_FLAGS = (
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "evaluate", help="zero-shot accuracy vs PMI and compositional benchmarks", description=__doc__,
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    parser = add_command(
+        commands,
+        "evaluate",
+        "zero-shot accuracy vs PMI and compositional benchmarks",
+        EXAMPLES,
+        description=__doc__,
+    )
     parser.add_argument("--model", help="open_clip NAME[:TAG], hf-hub:ID, model folder or s3:// URI")
     parser.add_argument("--out", type=Path, help="output folder")
     parser.add_argument("--params", type=Path, help="params.yaml; its `evaluate` section sets defaults")

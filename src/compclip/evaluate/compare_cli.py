@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from compclip.cli import add_command
 from compclip.errors import UserError
 from compclip.evaluate.compare import compare
 
@@ -15,12 +16,8 @@ EXAMPLES = """examples:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "compare",
-        help="compare evaluation reports against a baseline",
-        description=__doc__,
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_command(
+        commands, "compare", "compare evaluation reports against a baseline", EXAMPLES, description=__doc__
     )
     parser.add_argument("reports", nargs="+", help="[NAME=]REPORT_FOLDER, the baseline first")
     parser.add_argument("--out", type=Path, required=True)

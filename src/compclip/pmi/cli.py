@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from compclip.captions import FORMATS
+from compclip.cli import add_command
 from compclip.config import load_section, override
 from compclip.pmi.shards import (
     MODES,
@@ -39,21 +40,10 @@ EXAMPLES = """examples:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "pmi",
-        help="concept co-occurrence (PMI) tables",
-        description=__doc__,
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(commands, "pmi", "concept co-occurrence (PMI) tables", EXAMPLES, description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    count = verbs.add_parser(
-        "count",
-        help="count a corpus (or one shard)",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    count = add_command(verbs, "count", "count a corpus (or one shard)", EXAMPLES)
     count.add_argument("inputs", nargs="+", help="caption files: paths, globs, folders or s3:// URIs")
     count.add_argument("--out", type=Path, required=True, help="table folder (or shard folder with --shard)")
     count.add_argument("--shard", action="store_true", help="map step: scan (and with --vocab, count pairs)")
@@ -61,50 +51,25 @@ def register(commands: argparse._SubParsersAction) -> None:
     _config_flags(count)
     count.set_defaults(func=_count)
 
-    merge = verbs.add_parser(
-        "merge",
-        help="reduce shard folders into a vocabulary or a table",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    merge = add_command(verbs, "merge", "reduce shard folders into a vocabulary or a table", EXAMPLES)
     merge.add_argument("shards", nargs="+", type=Path)
     merge.add_argument("--out", type=Path, required=True)
     merge.add_argument("--vocab", type=Path, help="merge pair counts into the table for this vocabulary")
     _config_flags(merge)
     merge.set_defaults(func=_merge)
 
-    query = verbs.add_parser(
-        "query",
-        help="counts and PMI of one pair",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    query = add_command(verbs, "query", "counts and PMI of one pair", EXAMPLES)
     query.add_argument("c1")
     query.add_argument("c2")
-    top = verbs.add_parser(
-        "top",
-        help="partners of a concept by PMI",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    top = add_command(verbs, "top", "partners of a concept by PMI", EXAMPLES)
     top.add_argument("concept")
     order = top.add_mutually_exclusive_group()
     order.add_argument("--lowest", action="store_true", help="lowest PMI first")
     order.add_argument("--highest", action="store_true", help="highest PMI first (default)")
     top.add_argument("-k", type=int, default=10)
-    score = verbs.add_parser(
-        "score",
-        help="mean PMI over the concept pairs of a text",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    score = add_command(verbs, "score", "mean PMI over the concept pairs of a text", EXAMPLES)
     score.add_argument("text")
-    summary = verbs.add_parser(
-        "summary",
-        help="corpus statistics and partners of a few concepts",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    summary = add_command(verbs, "summary", "corpus statistics and partners of a few concepts", EXAMPLES)
     summary.add_argument("concepts", nargs="*", help="concepts to show partners of")
     summary.add_argument("-k", type=int, default=5)
     summary.set_defaults(func=_summary)

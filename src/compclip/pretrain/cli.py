@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from compclip.cli import add_command
 from compclip.config import load_section, override
 from compclip.pretrain import PretrainConfig, pretrain
 
@@ -16,12 +17,8 @@ EXAMPLES = """examples:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "pretrain",
-        help="train a tiny CLIP from scratch",
-        description=__doc__,
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_command(
+        commands, "pretrain", "train a tiny CLIP from scratch", EXAMPLES, description=__doc__
     )
     parser.add_argument(
         "--data", required=True, type=Path, help="dataset folder with captions.parquet and images"

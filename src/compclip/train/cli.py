@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from compclip.cli import add_command
 from compclip.config import load_section, override
 from compclip.train.loop import TrainConfig
 from compclip.train.losses import METHODS
@@ -20,12 +21,8 @@ EXAMPLES = """examples:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "train",
-        help="fine-tune a model (DeGLA, NegCLIP, CLIP)",
-        description=__doc__,
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_command(
+        commands, "train", "fine-tune a model (DeGLA, NegCLIP, CLIP)", EXAMPLES, description=__doc__
     )
     parser.add_argument(
         "--model", required=True, help="model source: folder, s3://, hf-hub:, or open_clip NAME[:TAG]"

@@ -5,31 +5,33 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from compclip.cli import add_command
 from compclip.config import load_section, override
 from compclip.world.corpus import CorpusConfig, write_corpus
 
 EXAMPLES = """examples:
   compclip world corpus --n 60000 --out out/world
   compclip world corpus --n 1000 --out out/world-small --seed 3 --params params.yaml
+  compclip world corpus --params params.yaml --section finetune --out data/finetune
   compclip pmi count out/world/captions.parquet --out out/pmi --min-count 1   # its PMI table
 """
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "world",
-        help="the compositional world: rendered scenes and captions",
+        "the compositional world: rendered scenes and captions",
+        EXAMPLES,
         description=__doc__,
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    corpus = verbs.add_parser(
+    corpus = add_command(
+        verbs,
         "corpus",
-        help="write an image-caption dataset folder (captions.parquet, images/, dataset.json)",
+        "write an image-caption dataset folder (captions.parquet, images/, dataset.json)",
+        EXAMPLES,
         description="Render N seeded scenes with one caption each; item i depends on (seed, i) only.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     corpus.add_argument("--out", type=Path, required=True, help="dataset folder to write")
     corpus.add_argument("--n", type=int, help="number of images and captions (default 60000)")
@@ -38,11 +40,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--preset", help="world preset: a package preset name or a YAML path (default: default)"
     )
     corpus.add_argument("--params", type=Path, help="params.yaml; its `world` section sets defaults")
+    corpus.add_argument("--section", default="world", help="read this params section instead of `world`")
     corpus.set_defaults(func=_corpus)
 
 
 def _corpus(args: argparse.Namespace) -> None:
-    config = load_section(CorpusConfig, args.params, "world")
+    config = load_section(CorpusConfig, args.params, args.section)
     config = override(config, n=args.n, seed=args.seed, preset=args.preset)
     metrics = write_corpus(config, args.out)
     print(
