@@ -11,7 +11,7 @@ export MALLOC_MMAP_THRESHOLD_ ?= 33554432
 export MALLOC_TRIM_THRESHOLD_ ?= 4000000000
 export MALLOC_TOP_PAD_ ?= 536870912
 
-.PHONY: setup test unit integration lint format demo bench constraints clean
+.PHONY: setup test unit lint format demo bench constraints clean
 
 setup: $(VENV)/.installed $(VENV)/nltk_data/compclip-nltk.json
 
@@ -44,12 +44,18 @@ test: setup lint
 unit: setup
 	$(BIN)/pytest -q tests/unit
 
+# The embedded default: Flickr8k PMI (real captions), then every stage of dvc.yaml on the world.
 demo: setup
 	$(BIN)/compclip pmi count $(SHARED)/data/flickr8k/Flickr8k.token.txt --out $(OUT)/pmi-flickr8k --min-count 5
 	$(BIN)/compclip pmi summary --table $(OUT)/pmi-flickr8k dog frisbee beach snow
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	$(BIN)/compclip pmi summary --table data/pmi cube ring
+	@echo; echo "Compositional repair on the world (base = pretrained; others fine-tuned from it):"
+	@cat reports/compare/compare.md
+	@echo; echo "Reports: reports/*/report.html; models: models/*; data: data/*"
 
 bench: setup
-	$(BIN)/python bench/pmi_throughput.py
+	for b in bench/*.py; do $(BIN)/python $$b; done
 
 constraints:
 	rm -rf /tmp/compclip-constraints && $(PYTHON) -m venv /tmp/compclip-constraints
@@ -58,4 +64,4 @@ constraints:
 	mv constraints.new constraints.txt
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache
+	rm -rf $(VENV) out data models reports .pytest_cache .ruff_cache

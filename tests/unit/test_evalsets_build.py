@@ -16,13 +16,15 @@ from compclip.pmi import CountConfig, PMITable, count_corpus
 from compclip.pmi.concepts import ConceptRules
 from compclip.world import CorpusConfig, compose, holds, load_world, write_corpus
 
-CONFIG = EvalsetsConfig(seed=3, per_stratum=20, single_per_class=5, per_subset=15)
+# A small corpus names every accessory only when captions always name it and the skew is mild.
+SMALL = {"mention": {"accessory": 1.0}, "skew": {"zipf_exponent": 1.3}}
+CONFIG = EvalsetsConfig(seed=3, per_stratum=20, single_per_class=5, per_subset=15, overrides=SMALL)
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("evalsets")
-    write_corpus(CorpusConfig(n=3000, seed=1), root / "corpus")
+    write_corpus(CorpusConfig(n=3000, seed=1, overrides=SMALL), root / "corpus")
     count_corpus([str(root / "corpus" / "captions.parquet")], root / "pmi", CountConfig(min_count=1))
     metrics = build_evalsets(root / "pmi", root / "sets", CONFIG)
     return root, metrics

@@ -109,6 +109,14 @@ class RuleGenerator:
             for i, j in itertools.combinations(p.adjectives, 2)
             if p.words[i].lower() != p.words[j].lower() and _phrase_of(p, i) != _phrase_of(p, j)
         ]
+        # Attributes of one class first: a colour for a colour reads as a caption; colour for size less so.
+        kind = self.lexicon.attribute_class
+        pairs.sort(
+            key=lambda ij: (
+                kind(p.words[ij[0]].lower()) != kind(p.words[ij[1]].lower())
+                or kind(p.words[ij[0]].lower()) is None
+            )
+        )
         edits = []
         for i, j in pairs[:MAX_PAIRS]:
             words = list(p.words)
