@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import io
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import IO
 
 import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from compclip.errors import UserError
 
@@ -101,6 +105,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Indented, key-sorted JSON, written atomically."""
+    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+
+
+def write_parquet(path: Path, table: pa.Table) -> None:
+    """A zstd-compressed Parquet file, written atomically."""
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 @contextmanager

@@ -46,9 +46,9 @@ def test_malformed_negative_records_are_counted(tmp_path):
     found = read_negatives(path, rejects)
     assert found == {"a": ("a red cube", ["a blue cube"])}
     assert rejects.as_dict() == {
-        "negatives record missing image_id": 1,
-        "negatives record not an object": 1,
-        "negatives record with enhanced and types not aligned": 1,
+        "missing_image_id": 1,
+        "not_an_object": 1,
+        "types_not_parallel": 1,
         "no valid object negative": 1,
         "no valid relation negative": 1,
     }

@@ -23,7 +23,7 @@ from compclip.evalsets.zeroshot import (
 )
 from compclip.pmi import PMITable
 from compclip.rejects import Rejects
-from compclip.world.files import write_json
+from compclip.storage import write_json
 from compclip.world.preset import load_world
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from compclip.storage import write_json
 from compclip.world.captions import Wording, compose, sample_wording
-from compclip.world.files import write_json, write_png
+from compclip.world.files import write_png
 from compclip.world.preset import World
 from compclip.world.render import Renderer
 from compclip.world.scene import Description, Scene, Thing, holds, make_scene, random_object

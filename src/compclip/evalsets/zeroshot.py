@@ -20,7 +20,8 @@ from tqdm import tqdm
 
 from compclip.evalsets.strata import allocate, assign_strata
 from compclip.rejects import Rejects
-from compclip.world.files import write_json, write_parquet, write_png
+from compclip.storage import write_json, write_parquet
+from compclip.world.files import write_png
 from compclip.world.preset import World
 from compclip.world.render import Renderer, to_uint8
 from compclip.world.scene import Box, Description, Scene, Thing, make_scene, random_object

@@ -12,22 +12,20 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from compclip.captions import ReadConfig, read_captions
 from compclip.errors import UserError
 from compclip.negatives.types import TYPES, Record
 from compclip.rejects import Rejects
-from compclip.storage import atomic_write_bytes, filesystem, read_bytes
+from compclip.storage import atomic_write_bytes, filesystem, read_bytes, write_json, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +52,8 @@ def read_inputs(uri: str, config: ReadConfig, rejects: Rejects) -> Iterator[tupl
         yield from zip(batch.ids.to_pylist(), batch.captions.to_pylist(), strict=True)
 
 
-def record_problem(record: Any) -> str | None:
-    """Why a negatives record is malformed (a reject reason), or None."""
+def record_problem(record: Any, known_types: Collection[str] | None = TYPES) -> str | None:
+    """Why a negatives record is malformed (a reject reason), or None; ``known_types=None`` takes any type."""
     if not isinstance(record, dict):
         return "not_an_object"
     for key in ("image_id", "original"):
@@ -66,12 +64,14 @@ def record_problem(record: Any) -> str | None:
         return "bad_enhanced"
     if not isinstance(types, list) or len(types) != len(enhanced):
         return "types_not_parallel"
-    if any(t not in TYPES for t in types):
+    if not all(isinstance(t, str) for t in types):
+        return "types_not_parallel"
+    if known_types is not None and any(t not in known_types for t in types):
         return "unknown_type"
     return None
 
 
-def read_negatives(uri: str, rejects: Rejects) -> list[Record]:
+def read_negatives(uri: str, rejects: Rejects, known_types: Collection[str] | None = TYPES) -> list[Record]:
     """Records of a DeGLA negatives JSON file; malformed ones are skipped and counted by reason."""
     try:
         data = json.loads(read_bytes(uri))
@@ -81,7 +81,7 @@ def read_negatives(uri: str, rejects: Rejects) -> list[Record]:
         raise UserError(f"{uri}: expected a JSON list of records")
     records = []
     for n, item in enumerate(data):
-        problem = record_problem(item)
+        problem = record_problem(item, known_types)
         if problem:
             rejects.add(problem, f"{uri}[{n}]")
         else:
@@ -123,7 +123,7 @@ def start_progress(out: Path, fingerprint: dict) -> tuple[list[tuple[Record, Cou
             atomic_write_bytes(out / PROGRESS, b"".join(_progress_line(r, c) for r, c in found))
     else:
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(header, (json.dumps(fingerprint, indent=2, sort_keys=True) + "\n").encode())
+        write_json(header, fingerprint)
         (out / PROGRESS).unlink(missing_ok=True)
     return found, bad
 
@@ -146,8 +146,6 @@ def write_outputs(out: Path, records: list[Record], metrics: dict) -> None:
     table = pa.table(
         {name: pa.array(col, pa.string()) for name, col in zip(PARQUET_COLUMNS, columns, strict=True)}
     )
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    atomic_write_bytes(out / PARQUET, buffer.getvalue())
-    atomic_write_bytes(out / METRICS, (json.dumps(metrics, indent=2, sort_keys=True) + "\n").encode())
+    write_parquet(out / PARQUET, table)
+    write_json(out / METRICS, metrics)
     log.info("wrote %s: %d records, %d negatives", out, len(kept), len(rows))

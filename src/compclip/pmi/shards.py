@@ -21,7 +21,6 @@ from pair marginals with +1/+1000 smoothing (see :mod:`compclip.pmi.table`).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import multiprocessing
@@ -48,7 +47,7 @@ from compclip.pmi.concepts import ConceptRules
 from compclip.pmi.pairs import DENSE_LIMIT_BYTES, PairCounter, caption_pair_keys, tri_pairs
 from compclip.pmi.table import write_table
 from compclip.rejects import Rejects
-from compclip.storage import atomic_write_bytes, expand, sha256_file
+from compclip.storage import expand, sha256_file, write_json, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +73,6 @@ class CountConfig:
             raise UserError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
         if self.min_count < 1:
             raise UserError("--min-count must be at least 1")
-
-
-def _write_json(path: Path, data: dict) -> None:
-    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
-
-
-def _write_parquet(path: Path, table: pa.Table) -> None:
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    atomic_write_bytes(path, buffer.getvalue())
 
 
 @contextmanager
@@ -124,7 +113,7 @@ def scan_shard(inputs: list[str], out: Path, config: CountConfig, units: Path | 
     progress = tqdm(files, "scan", unit="file", disable=len(files) < 2)
     records = [_scan_one(uri, units, config) for uri in progress]
     tables = [scan.load_unit(units, r["uri"], with_encoding=False).concepts for r in records]
-    _write_parquet(out / "concepts.parquet", _sum_concepts(tables))
+    write_parquet(out / "concepts.parquet", _sum_concepts(tables))
     rejects = Rejects()
     for r in records:
         rejects.counts.update(r["rejects"])
@@ -136,7 +125,7 @@ def scan_shard(inputs: list[str], out: Path, config: CountConfig, units: Path | 
         "rejects": rejects.as_dict(),
         "config": asdict(config),
     }
-    _write_json(out / SHARD, summary)
+    write_json(out / SHARD, summary)
     return summary
 
 
@@ -197,8 +186,8 @@ def merge_vocab(shards: list[Path], out: Path, config: CountConfig) -> dict:
         **_settings(config),
     }
     out.mkdir(parents=True, exist_ok=True)
-    _write_parquet(out / "vocab.parquet", vocab.select(["concept", "captions"]))
-    _write_json(out / VOCAB, header)
+    write_parquet(out / "vocab.parquet", vocab.select(["concept", "captions"]))
+    write_json(out / VOCAB, header)
     log.info("vocabulary: %d of %d concepts", vocab.num_rows, totals.num_rows)
     return header
 
@@ -239,9 +228,9 @@ def count_shard_pairs(shard: Path, vocab_dir: Path, config: CountConfig) -> dict
         lut = np.array([index[c] if c in allowed and c in index else -1 for c in local] or [-1], np.int64)
         counter.add_keys(caption_pair_keys(unit.encoded, lut, len(names)))
     keys, counts = counter.items()
-    _write_parquet(shard / SHARD_PAIRS, pa.table({"key": keys, "count": counts}))
+    write_parquet(shard / SHARD_PAIRS, pa.table({"key": keys, "count": counts}))
     record = {"vocab_corpus_sha256": header["corpus_sha256"], "n_pairs": len(keys)}
-    _write_json(shard / "pairs.json", record)
+    write_json(shard / "pairs.json", record)
     return record
 
 
@@ -303,5 +292,5 @@ def count_corpus(inputs: list[str], out: Path, config: CountConfig) -> dict:
         "seconds": round(seconds, 3),
         "captions_per_second": round(header["n_captions"] / max(seconds, 1e-9), 1),
     }
-    _write_json(out / "metrics.json", metrics)
+    write_json(out / "metrics.json", metrics)
     return header

@@ -17,7 +17,6 @@ T = 3.2e9.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ import pyarrow.parquet as pq
 from compclip.errors import UserError
 from compclip.pmi.concepts import ConceptRules
 from compclip.pmi.pairs import tri_index, tri_pairs
-from compclip.storage import atomic_write_bytes, local_dir
+from compclip.storage import local_dir, write_json, write_parquet
 
 HEADER, CONCEPTS, PAIRS = "header.json", "concepts.parquet", "pairs.parquet"
 FORMAT = "compclip-pmi-v1"
@@ -83,12 +82,10 @@ def write_table(
             "pmi": pa.array(pmi, pa.float64()),
         }
     )
-    for name, table in ((CONCEPTS, pa.table(columns)), (PAIRS, pairs)):
-        buffer = io.BytesIO()
-        pq.write_table(table, buffer, compression="zstd")
-        atomic_write_bytes(out / name, buffer.getvalue())
+    write_parquet(out / CONCEPTS, pa.table(columns))
+    write_parquet(out / PAIRS, pairs)
     header = {"format": FORMAT, **header, "n_concepts": len(concepts), "n_pairs": len(keys)}
-    atomic_write_bytes(out / HEADER, (json.dumps(header, indent=2, sort_keys=True) + "\n").encode())
+    write_json(out / HEADER, header)
     return header
 
 

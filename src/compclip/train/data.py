@@ -9,7 +9,6 @@ seeded by the step so a resumed run sees the same crops.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import zlib
@@ -26,6 +25,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from compclip.errors import UserError
+from compclip.negatives.io import read_negatives as read_records
 from compclip.rejects import Rejects
 
 log = logging.getLogger(__name__)
@@ -117,44 +117,21 @@ def decode_images(
 
 
 def read_negatives(path: Path, rejects: Rejects) -> dict[str, tuple[str, list[str]]]:
-    """``image_id -> (original, valid negatives)``; malformed records and empty negatives are counted."""
-    try:
-        records = json.loads(Path(path).read_text())
-    except FileNotFoundError as err:
-        raise UserError(f"no such negatives file: {path}") from err
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path}: not JSON ({err})") from err
-    if not isinstance(records, list):
-        raise UserError(f"{path}: expected a JSON list of records")
+    """``image_id -> (original, valid negatives)`` of a DeGLA negatives file, any type names.
+
+    Malformed records are counted by :func:`compclip.negatives.io.record_problem`'s reasons, and
+    empty or unchanged negatives as ``no valid <type> negative``.
+    """
     found: dict[str, tuple[str, list[str]]] = {}
-    for n, record in enumerate(records):
-        where = f"{path}[{n}]"
-        problem = _record_problem(record)
-        if problem:
-            rejects.add(f"negatives record {problem}", where)
-            continue
-        original, negatives = record["original"], found.get(record["image_id"], (record["original"], []))[1]
-        for negative, kind in zip(record["enhanced"], record["types"], strict=True):
-            if not isinstance(negative, str) or not negative.strip() or negative.strip() == original.strip():
-                rejects.add(f"no valid {kind} negative", where)
+    for record in read_records(str(path), rejects, known_types=None):
+        original, negatives = found.get(record.image_id, (record.original, []))
+        for negative, kind in zip(record.enhanced, record.types, strict=True):
+            if not negative.strip() or negative.strip() == original.strip():
+                rejects.add(f"no valid {kind} negative", f"{path}: {record.image_id}")
             else:
                 negatives.append(negative)
-        found[record["image_id"]] = (original, negatives)
+        found[record.image_id] = (original, negatives)
     return found
-
-
-def _record_problem(record: Any) -> str:
-    if not isinstance(record, dict):
-        return "not an object"
-    for key in ("image_id", "original"):
-        if not isinstance(record.get(key), str) or not record[key].strip():
-            return f"missing {key}"
-    enhanced, types = record.get("enhanced"), record.get("types")
-    if not isinstance(enhanced, list) or not isinstance(types, list):
-        return "missing enhanced/types lists"
-    if len(enhanced) != len(types) or not all(isinstance(t, str) for t in types):
-        return "with enhanced and types not aligned"
-    return ""
 
 
 def pick_negatives(image_id: str, negatives: list[str], k: int, seed: int, pad: bool) -> list[str] | None:

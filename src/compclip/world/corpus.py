@@ -17,7 +17,8 @@ from typing import Any
 import pyarrow as pa
 from tqdm import tqdm
 
-from compclip.world.files import write_json, write_parquet, write_png
+from compclip.storage import write_json, write_parquet
+from compclip.world.files import write_png
 from compclip.world.preset import SCENE_KINDS, load_world
 from compclip.world.render import Renderer
 from compclip.world.sampler import CorpusSampler
