@@ -58,7 +58,7 @@ def test_load_pairs_tokenises_k_negatives(tmp_path, tokenizer):
     folder, negatives = write_dataset(tmp_path, n=6, k=5)
     pairs = load_pairs(folder, tokenizer, 64, DataConfig(k_negatives=4), negatives)
     assert pairs.images.shape == (6, 3, 64, 64) and pairs.images.dtype == torch.uint8
-    assert pairs.tokens.shape == (6, 32) and pairs.negatives.shape == (6, 4, 32)
+    assert pairs.tokens.shape == (6, 24) and pairs.negatives.shape == (6, 4, 24)
     assert pairs.rejects.total == 0
 
 

