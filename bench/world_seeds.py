@@ -21,13 +21,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("compclip"))
 METRICS = {
-    "single-object acc": "zeroshot/single/acc",
-    "GenPairs acc": "zeroshot/genpairs/acc",
-    "Pearson r": "zeroshot/genpairs/pearson_r",
-    "Spearman r": "zeroshot/genpairs/spearman_r",
-    "5% gap": "zeroshot/genpairs/gap",
-    "Paste Pearson r": "zeroshot/paste/pearson_r",
-    "Paste 5% gap": "zeroshot/paste/gap",
+    "single-object acc": "zeroshot/single-world/acc",
+    "GenPairs acc": "zeroshot/genpairs-world/acc",
+    "Pearson r": "zeroshot/genpairs-world/pearson_r",
+    "Spearman r": "zeroshot/genpairs-world/spearman_r",
+    "5% gap": "zeroshot/genpairs-world/gap",
+    "gap CI low": "zeroshot/genpairs-world/gap_ci_low",
+    "gap CI high": "zeroshot/genpairs-world/gap_ci_high",
+    "Paste Pearson r": "zeroshot/paste-world/pearson_r",
+    "Paste 5% gap": "zeroshot/paste-world/gap",
 }
 
 
@@ -43,9 +45,8 @@ def one_seed(seed: int, work: Path) -> dict[str, float]:
         run("pmi", "count", str(d / "world" / "captions.parquet"), "--out", str(d / "pmi"))
         run("evalsets", "build", "--pmi", str(d / "pmi"), "--seed", s, "--out", str(d / "evalsets"))
         run("pretrain", "--data", str(d / "world"), "--seed", s, "--out", str(d / "model"))
-        ev = d / "evalsets"
-        run("evaluate", "--model", str(d / "model"), "--out", str(d / "report"), "--zeroshot",
-            str(ev / "single"), str(ev / "genpairs"), str(ev / "paste"))
+        sets = [str(d / "evalsets" / name) for name in ("single", "genpairs", "paste")]
+        run("evaluate", "--model", str(d / "model"), "--out", str(d / "report"), "--zeroshot", *sets)
     metrics = json.loads((d / "report" / "metrics.json").read_text())
     return {label: metrics[key] for label, key in METRICS.items()}
 

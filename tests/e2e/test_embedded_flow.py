@@ -36,7 +36,8 @@ def _merge(base: dict, update: dict) -> dict:
 def test_dvc_repro_runs_every_stage(tmp_path):
     for name in ("dvc.yaml", ".dvcignore"):
         shutil.copy(REPO / name, tmp_path / name)
-    shutil.copytree(REPO / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    code = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    shutil.copytree(REPO / "src", tmp_path / "src", ignore=code)  # the stages' code dependencies
     params = _merge(yaml.safe_load((REPO / "params.yaml").read_text()), TINY)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
