@@ -2,11 +2,13 @@
 
 A stage config is a frozen dataclass. :func:`load_section` reads one section of a params
 file into it (unknown keys are an error, so a typo never passes silently), and
-:func:`override` applies the flags a user actually gave.
+:func:`override` (or :func:`override_from`, for the flags of a parsed command line named as
+the fields) applies the flags a user actually gave.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from pathlib import Path
 from typing import Any, TypeVar
@@ -61,6 +63,11 @@ def override(config: T, **flags: Any) -> T:
     """Replace the fields whose flag value is not None."""
     given = {k: v for k, v in flags.items() if v is not None}
     return dataclasses.replace(config, **given) if given else config
+
+
+def override_from(config: T, args: argparse.Namespace, *names: str, **flags: Any) -> T:
+    """:func:`override` with the flags ``names`` of ``args`` (each named as its field), then ``flags``."""
+    return override(config, **{name: getattr(args, name) for name in names}, **flags)
 
 
 def as_dict(config: Any) -> dict[str, Any]:

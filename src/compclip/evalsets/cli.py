@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from compclip.cli import add_command
-from compclip.config import load_section, override
+from compclip.config import load_section, override_from
 from compclip.evalsets.build import EvalsetsConfig, build_evalsets
 
 EXAMPLES = """examples:
@@ -51,14 +51,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _build(args: argparse.Namespace) -> None:
     config = load_section(EvalsetsConfig, args.params, "evalsets")
-    config = override(
-        config,
-        seed=args.seed,
-        preset=args.preset,
-        n_strata=args.n_strata,
-        per_stratum=args.per_stratum,
-        single_per_class=args.single_per_class,
-        per_subset=args.per_subset,
+    config = override_from(
+        config, args, "seed", "preset", "n_strata", "per_stratum", "single_per_class", "per_subset"
     )
     metrics = build_evalsets(args.pmi, args.out, config)
     print(

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from compclip.cli import add_command
-from compclip.config import load_section, override
+from compclip.config import load_section, override, override_from
 from compclip.evaluate.encode import DEVICES, PRECISIONS
 from compclip.evaluate.run import EvaluateConfig, evaluate
 
@@ -73,8 +73,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def config_from_args(args: argparse.Namespace) -> EvaluateConfig:
     config = load_section(EvaluateConfig, args.params, "evaluate")
-    runtime = override(config.runtime, device=args.device, batch_size=args.batch_size,
-                       precision=args.precision, workers=args.workers)  # fmt: skip
+    runtime = override_from(config.runtime, args, "device", "batch_size", "precision", "workers")
     stats = override(config.stats, n_bins=args.bins, n_boot=args.boot, seed=args.seed)
     flags = [f for flag, _, images in BENCHMARK_FLAGS for f in (flag, images) if f]
     paths = {f.replace("-", "_"): getattr(args, f.replace("-", "_")) for f in flags}

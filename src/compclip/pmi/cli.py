@@ -9,7 +9,7 @@ from pathlib import Path
 
 from compclip.captions import FORMATS
 from compclip.cli import add_command
-from compclip.config import load_section, override
+from compclip.config import load_section, override_from
 from compclip.pmi.shards import (
     MODES,
     CountConfig,
@@ -96,22 +96,9 @@ def _config_flags(parser: argparse.ArgumentParser) -> None:
 
 def _config(args: argparse.Namespace) -> CountConfig:
     config = load_section(CountConfig, args.params, "pmi")
-    read = override(
-        config.read,
-        fmt=args.format,
-        caption_column=args.caption_column,
-        id_column=args.id_column,
-        max_chars=args.max_chars,
-    )
-    return override(
-        config,
-        read=read,
-        min_count=args.min_count,
-        mode=args.mode,
-        top_k=args.top_k,
-        smoothing=args.smoothing,
-        max_reject_share=args.max_reject_share,
-        workers=args.workers,
+    read = override_from(config.read, args, "caption_column", "id_column", "max_chars", fmt=args.format)
+    return override_from(
+        config, args, "min_count", "mode", "top_k", "smoothing", "max_reject_share", "workers", read=read
     )
 
 

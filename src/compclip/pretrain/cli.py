@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from compclip.cli import add_command
-from compclip.config import load_section, override
+from compclip.config import load_section, override_from
 from compclip.pretrain import PretrainConfig, pretrain
 
 EXAMPLES = """examples:
@@ -38,15 +38,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _pretrain(args: argparse.Namespace) -> None:
     config = load_section(PretrainConfig, args.params, "pretrain")
-    config = override(
-        config,
-        model=args.model,
-        epochs=args.epochs,
-        max_steps=args.max_steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        threads=args.threads,
+    config = override_from(
+        config, args, "model", "epochs", "max_steps", "batch_size", "lr", "seed", "threads"
     )
     metrics = pretrain(args.data, args.out, config, args.resume)
     if metrics:

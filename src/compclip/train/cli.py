@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from compclip.cli import add_command
-from compclip.config import load_section, override
+from compclip.config import load_section, override_from
 from compclip.train.loop import TrainConfig
 from compclip.train.losses import METHODS
 from compclip.train.run import train
@@ -50,17 +50,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     config = load_section(TrainConfig, args.params, "train")
-    optim = override(config.optim, epochs=args.epochs, max_steps=args.max_steps, lr=args.lr)
-    data = override(config.data, batch_size=args.batch_size, k_negatives=args.k_negatives, pad=args.pad)
-    config = override(
-        config,
-        method=args.method,
-        checkpoint_every=args.checkpoint_every,
-        seed=args.seed,
-        precision=args.precision,
-        threads=args.threads,
-        optim=optim,
-        data=data,
+    optim = override_from(config.optim, args, "epochs", "max_steps", "lr")
+    data = override_from(config.data, args, "batch_size", "k_negatives", "pad")
+    config = override_from(
+        config, args, "method", "checkpoint_every", "seed", "precision", "threads", optim=optim, data=data
     )
     metrics = train(args.model, args.data, args.out, config, args.negatives, args.resume)
     if metrics:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from compclip.cli import add_command
-from compclip.config import load_section, override
+from compclip.config import load_section, override_from
 from compclip.world.corpus import CorpusConfig, write_corpus
 
 EXAMPLES = """examples:
@@ -46,7 +46,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _corpus(args: argparse.Namespace) -> None:
     config = load_section(CorpusConfig, args.params, args.section)
-    config = override(config, n=args.n, seed=args.seed, preset=args.preset)
+    config = override_from(config, args, "n", "seed", "preset")
     metrics = write_corpus(config, args.out)
     print(
         f"wrote {args.out}: {metrics['n']} images and captions "
