@@ -2,7 +2,10 @@
 
 The image path is compclip.evaluate.encode.Encoder.images (DataLoader workers decoding PNGs with
 PIL and the model's preprocess, then the forward); the bare forward runs encode_image on random
-tensors already in memory. Run: .venv/bin/python bench/evaluate_throughput.py [--images 1024]
+tensors already in memory. Run:
+
+    .venv/bin/python bench/evaluate_throughput.py --threads 1 --workers 1 [--images 8192]
+    .venv/bin/python bench/evaluate_throughput.py --model ViT-B-32 --threads 1 --images 384 --repeats 2
 """
 
 from __future__ import annotations
