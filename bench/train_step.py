@@ -1,11 +1,13 @@
 """Seconds per training step: plain CLIP fine-tuning vs NegCLIP vs DeGLA at the same batch.
 
-Runs the real loop (compclip.train.loop.fit) on compclip-tiny-rn with synthetic images and
-captions, each method in a fresh subprocess, with and without the glibc malloc settings, and
-prints the median and best step time per method and DeGLA's ratio to CLIP (target <= 1.6).
-The machine is shared, so the best (minimum) step is the steadier number.
+Runs the real loop (compclip.train.loop.fit) on an open_clip model (random weights) with
+synthetic images and captions at the model's image size, each method in a fresh subprocess,
+with and without the glibc malloc settings, and prints the median and best step time per method
+and DeGLA's ratio to CLIP (target <= 1.6). On a shared machine the best (minimum) step is the
+steadier number.
 
     .venv/bin/python bench/train_step.py [--batch 128] [--steps 8] [--threads 2]
+    .venv/bin/python bench/train_step.py --model ViT-L-14-336 --batch 4 --steps 2 --warmup 1 --malloc tuned
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ MALLOC = {
 METHODS = ("clip", "negclip", "degla")
 
 
-def step_times(method: str, batch: int, steps: int, warmup: int, workdir: Path) -> list[float]:
+def step_times(model: str, method: str, batch: int, steps: int, warmup: int, workdir: Path) -> list[float]:
     import torch
     from accelerate import Accelerator, DataLoaderConfiguration
     from open_clip.model import get_model_preprocess_cfg
@@ -40,7 +42,9 @@ def step_times(method: str, batch: int, steps: int, warmup: int, workdir: Path) 
     from compclip.train.loop import OptimConfig, TrainConfig, fit
     from compclip.train.losses import TrainingLoss
 
-    bundle = create_model("compclip-tiny-rn")
+    bundle = create_model(model)
+    pre = get_model_preprocess_cfg(bundle.model)
+    size = pre["size"] if isinstance(pre["size"], int) else pre["size"][0]
     g = torch.Generator().manual_seed(0)
     n, k = batch * (steps + warmup), 4
     words = ["red", "green", "blue", "cube", "ball", "left", "of", "a", "the", "small", "big", "on", "top"]
@@ -49,7 +53,7 @@ def step_times(method: str, batch: int, steps: int, warmup: int, workdir: Path) 
     ]
     tokens = bundle.tokenizer(sentences)
     pairs = Pairs(
-        images=torch.randint(0, 256, (n, 3, 64, 64), dtype=torch.uint8, generator=g),
+        images=torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8, generator=g),
         image_index=torch.arange(n),
         tokens=tokens[torch.randint(0, 64, (n,), generator=g)],
         negatives=tokens[torch.randint(0, 64, (n, k), generator=g)],
@@ -58,7 +62,6 @@ def step_times(method: str, batch: int, steps: int, warmup: int, workdir: Path) 
     )
     config = TrainConfig(method=method, checkpoint_every=0, optim=OptimConfig(epochs=1))
     loader = DataLoader(PairDataset(pairs), batch_size=batch, shuffle=True, drop_last=True)
-    pre = get_model_preprocess_cfg(bundle.model)
     accelerator = Accelerator(
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=0)
     )
@@ -84,7 +87,7 @@ def child(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        times = step_times(args.child, args.batch, args.steps, 3, Path(tmp))
+        times = step_times(args.model, args.child, args.batch, args.steps, args.warmup, Path(tmp))
     print(json.dumps({"median": statistics.median(times), "min": min(times)}))
 
 
@@ -92,29 +95,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=3, help="steps before timing starts")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--model", default="compclip-tiny-rn", help="open_clip architecture name")
+    parser.add_argument("--malloc", choices=("both", "default", "tuned"), default="both")
     parser.add_argument("--child", choices=METHODS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)
         return
-    print(f"compclip-tiny-rn, batch {args.batch}, K=4, {args.threads} threads, median of {args.steps} steps")
-    for label, malloc in (("default malloc", False), ("tuned malloc", True)):
+    print(f"{args.model}, batch {args.batch}, K=4, {args.threads} threads, median of {args.steps} steps")
+    settings = {"default": False, "tuned": True}
+    for name, malloc in settings.items():
+        if args.malloc not in ("both", name):
+            continue
+        label = f"{name} malloc"
         env = {k: v for k, v in os.environ.items() if k not in MALLOC} | (MALLOC if malloc else {})
         times = {}
         for method in METHODS:
-            cmd = [
-                sys.executable,
-                __file__,
-                "--child",
-                method,
-                "--batch",
-                str(args.batch),
-                "--steps",
-                str(args.steps),
-                "--threads",
-                str(args.threads),
-            ]
+            flags = {"--child": method, "--model": args.model, "--batch": args.batch, "--steps": args.steps,
+                     "--warmup": args.warmup, "--threads": args.threads}  # fmt: skip
+            cmd = [sys.executable, __file__, *(str(x) for item in flags.items() for x in item)]
             out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
             times[method] = json.loads(out.strip().splitlines()[-1])
         for stat in ("median", "min"):
