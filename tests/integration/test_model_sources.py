@@ -1,5 +1,7 @@
 """Model sources: a saved folder and its S3 copy (SeaweedFS) load to the same weights; tampering fails."""
 
+import shutil
+
 import fsspec
 import pytest
 import torch
@@ -37,10 +39,7 @@ def test_folder_and_s3_copy_load_the_saved_weights(saved, s3_server):
 
 def test_tampered_or_pickled_folders_are_refused(saved, tmp_path):
     _, folder = saved
-    copy = tmp_path / "copy"
-    copy.mkdir()
-    for path in folder.iterdir():
-        (copy / path.name).write_bytes(path.read_bytes())
+    copy = shutil.copytree(folder, tmp_path / "copy")
     (copy / "open_clip_pytorch_model.bin").write_bytes(b"pickle")
     with pytest.raises(UserError, match="refusing pickle-based weight files"):
         load_model(str(copy))
