@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from test_train_fixtures import write_dataset
@@ -9,7 +10,14 @@ from test_train_fixtures import write_dataset
 from compclip.errors import UserError
 from compclip.models import create_model
 from compclip.rejects import Rejects
-from compclip.train.data import BatchAugment, DataConfig, load_pairs, pick_negatives, read_negatives
+from compclip.train.data import (
+    BatchAugment,
+    DataConfig,
+    decode_images,
+    load_pairs,
+    pick_negatives,
+    read_negatives,
+)
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +110,17 @@ def test_augment_identity_crop_normalises_and_is_seeded_by_step():
     assert torch.equal(augment(images, 3), augment(images, 3))
     assert not torch.equal(augment(images, 3), augment(images, 4))
     assert augment(images, 3).shape == (3, 3, 16, 16)
+
+
+def test_decode_images_covers_and_centre_crops_square_and_tuple_sizes(tmp_path):
+    from PIL import Image
+
+    pixels = np.zeros((40, 80, 3), dtype=np.uint8)  # height 40, width 80: left half black, right white
+    pixels[:, 40:] = 255
+    Image.fromarray(pixels).save(tmp_path / "wide.png")
+    for size in (20, (20, 20), (20, 10)):
+        images, failed = decode_images(tmp_path, ["wide.png"], size)
+        height, width = (size, size) if isinstance(size, int) else size
+        assert not failed and images["wide.png"].shape == (3, height, width)
+        row = images["wide.png"][0, height // 2]
+        assert row[0] == 0 and row[-1] == 255  # the centre crop keeps both halves

@@ -94,22 +94,24 @@ def read_captions(folder: Path, rejects: Rejects) -> list[dict[str, str]]:
 
 
 def decode_images(
-    folder: Path, paths: list[str], size: int
+    folder: Path, paths: list[str], size: int | tuple[int, int]
 ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Decode each image once: shortest side resized to ``size`` (bicubic), centre-cropped, uint8 CHW.
+    """Decode each image once: resized (bicubic) to cover ``size`` (side or ``(height, width)``, as
+    open_clip's preprocess config gives it), centre-cropped to it, uint8 CHW.
 
     Returns the decoded images and, for the ones that fail, the error.
     """
+    height, width = (size, size) if isinstance(size, int) else size
     decoded, failed = {}, {}
     for rel in tqdm(paths, desc="decode images", unit="img", disable=len(paths) < 1000):
         try:
             with Image.open(folder / rel) as image:
                 image = image.convert("RGB")
-                scale = size / min(image.size)
-                w, h = max(size, round(image.width * scale)), max(size, round(image.height * scale))
+                scale = max(height / image.height, width / image.width)
+                w, h = max(width, round(image.width * scale)), max(height, round(image.height * scale))
                 image = image.resize((w, h), Image.Resampling.BICUBIC)
-                left, top = (w - size) // 2, (h - size) // 2
-                image = image.crop((left, top, left + size, top + size))
+                left, top = (w - width) // 2, (h - height) // 2
+                image = image.crop((left, top, left + width, top + height))
                 decoded[rel] = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)
         except (OSError, ValueError, Image.DecompressionBombError) as err:
             failed[rel] = str(err)
@@ -147,7 +149,7 @@ def pick_negatives(image_id: str, negatives: list[str], k: int, seed: int, pad: 
 def load_pairs(
     folder: str | Path,
     tokenizer: Any,
-    image_size: int,
+    image_size: int | tuple[int, int],
     config: DataConfig = DataConfig(),
     negatives_path: str | Path | None = None,
     seed: int = 0,
