@@ -74,6 +74,14 @@ def test_tagger_uses_context(rules):
     assert tags[1] == "adj" and tags[5] == "noun"
     assert rules.tagger.tag(["a", "building"])[1] == "noun"
     assert rules.tagger.tag(["a", "man", "skiing"])[2] == "verb"
+    assert rules.tagger.tag(["a", "simple", "drawing", "of", "a", "ball"])[1] == "adj"  # framing is a noun
+
+
+def test_adjective_of_a_framing_noun_is_not_swapped_or_replaced_as_a_noun(rules):
+    caption = "A simple drawing: a white star to the right of a small pink ball."
+    rng = np.random.default_rng(0)
+    for kind in ("swap_nouns", "replace_nouns"):
+        assert all(c.startswith("A simple drawing: ") for c in rules.candidates(caption, kind, rng))
 
 
 def test_all_candidates_of_hand_written_captions_are_valid(rules):

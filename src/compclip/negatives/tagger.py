@@ -115,6 +115,7 @@ class Tagger:
                 continue
             scores = self.scores(word)
             following = base[i + 1] if i + 1 < len(words) else ""
+            following = "noun" if following == "framing" else following  # "a simple drawing"
             coordinated = following == "conjunction" and i + 2 < len(words) and base[i + 2] == "adj"
             after = tags[i - 1] if i else ""
             if after == "auxiliary" and scores["verb"] > 0 and base[i] != "noun":
