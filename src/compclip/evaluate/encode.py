@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from compclip.errors import UserError
 from compclip.models import ModelBundle
+from compclip.models.text import encode_text
 from compclip.rejects import Rejects
 
 log = logging.getLogger(__name__)
@@ -155,15 +156,16 @@ class Encoder:
 
     @torch.inference_mode()
     def texts(self, texts: Sequence[str]) -> np.ndarray:
-        """Normalised embeddings of ``texts``, each unique string embedded once."""
-        unique = list(dict.fromkeys(texts))
+        """Normalised embeddings of ``texts``, each unique string embedded once, in batches of
+        similar length (each batch's text transformer runs up to its longest caption only)."""
+        unique = sorted(dict.fromkeys(texts), key=len)
         size = self.runtime.batch_size
         chunks = []
         for start in tqdm(range(0, len(unique), size), total=math.ceil(len(unique) / size), desc="texts",
                           unit="batch", leave=False):  # fmt: skip
             tokens = self.tokenizer(unique[start : start + size]).to(self.device)
             with self.autocast():
-                features = self.model.encode_text(tokens)
+                features = encode_text(self.model, tokens)
             chunks.append(F.normalize(features.float(), dim=-1).cpu().numpy())
         table = np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
         index = {text: i for i, text in enumerate(unique)}

@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from compclip.models.text import encode_text
 from compclip.train.data import BatchAugment, DataConfig
 from compclip.train.ema import ema_update, make_teacher
 from compclip.train.losses import Embeddings, Gather, LossConfig, TrainingLoss, identity
@@ -110,13 +111,27 @@ def checkpoint_steps(folder: Path) -> list[int]:
     return sorted(int(n) for n in names if n.isdigit())
 
 
+class Features(nn.Module):
+    """The step's forward: normalised image and text features (text cut to the batch's longest
+    caption, :mod:`compclip.models.text`) and the logit scale, in one module call so that
+    accelerate's wrappers (DDP, autocast) see all of it."""
+
+    def __init__(self, clip: nn.Module) -> None:
+        super().__init__()
+        self.clip = clip
+
+    def forward(self, images: torch.Tensor, texts: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        image = self.clip.encode_image(images, normalize=True)
+        return image, encode_text(self.clip, texts, normalize=True), self.clip.logit_scale.exp()
+
+
 def _embed(
     model: nn.Module, batch: dict, images: torch.Tensor, negatives: bool
 ) -> tuple[Embeddings, torch.Tensor]:
     texts = batch["text"]
     if negatives:
         texts = torch.cat([texts, batch["negatives"].flatten(0, 1)])
-    image, text, logit_scale = model(images, texts)[:3]
+    image, text, logit_scale = model(images, texts)
     n = len(images)
     return Embeddings(image, text[:n], text[n:] if negatives else None), logit_scale
 
@@ -156,8 +171,9 @@ def fit(
     optimizer = torch.optim.AdamW(
         param_groups(model, opt.weight_decay), lr=opt.lr, betas=opt.betas, eps=opt.eps, fused=True
     )
-    teacher = make_teacher(model).to(accelerator.device) if loss_fn.needs_teacher else None
-    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    student = model
+    teacher = Features(make_teacher(model)).to(accelerator.device) if loss_fn.needs_teacher else None
+    model, optimizer, loader = accelerator.prepare(Features(model), optimizer, loader)
     per_epoch = len(loader)
     total = per_epoch * opt.epochs if opt.max_steps is None else min(per_epoch * opt.epochs, opt.max_steps)
     scheduler = accelerator.prepare(cosine_schedule(optimizer, opt.warmup_steps, total))
@@ -168,7 +184,6 @@ def fit(
         accelerator.load_state(str(checkpoints / f"step_{resume_from}"))
         step = resume_from
         log.info("resumed from step %d", step)
-    student = accelerator.unwrap_model(model)
     negatives = loss_fn.needs_negatives
     model.train()
     if teacher is not None:
@@ -206,7 +221,7 @@ def fit(
             with torch.no_grad():
                 student.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
             if teacher is not None:
-                ema_update(teacher, student, config.ema_alpha)
+                ema_update(teacher.clip, student, config.ema_alpha)
             step += 1
             record = {
                 "step": step,

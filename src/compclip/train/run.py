@@ -97,7 +97,6 @@ def run(
     accelerator.wait_for_everyone()
     metrics = {}
     if accelerator.is_main_process:
-        bundle.model = accelerator.unwrap_model(bundle.model)
         metrics = _metrics(config, result, pairs, len(loader))
         (out / METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
         plot_losses(curve.read(), out / PLOT)
