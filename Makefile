@@ -54,8 +54,12 @@ demo: setup
 	@cat reports/compare/compare.md
 	@echo; echo "Reports: reports/*/report.html; models: models/*; data: data/*"
 
+# Speed benchmarks; the experiments in bench/ (world_seeds: ~7 min a seed; relation_*: on the
+# demo's outputs) run by hand (README, "Development").
+SPEED_BENCHMARKS := pmi_throughput world_render negatives_yield train_step evaluate_throughput
+
 bench: setup
-	for b in bench/*.py; do $(BIN)/python $$b; done
+	for b in $(SPEED_BENCHMARKS); do $(BIN)/python bench/$$b.py || exit 1; done
 
 constraints:
 	rm -rf /tmp/compclip-constraints && $(PYTHON) -m venv /tmp/compclip-constraints
