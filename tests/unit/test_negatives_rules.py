@@ -77,11 +77,12 @@ def test_tagger_uses_context(rules):
     assert rules.tagger.tag(["a", "simple", "drawing", "of", "a", "ball"])[1] == "adj"  # framing is a noun
 
 
-def test_adjective_of_a_framing_noun_is_not_swapped_or_replaced_as_a_noun(rules):
+def test_the_frame_and_its_adjective_are_never_edited(rules):
     caption = "A simple drawing: a white star to the right of a small pink ball."
     rng = np.random.default_rng(0)
-    for kind in ("swap_nouns", "replace_nouns"):
-        assert all(c.startswith("A simple drawing: ") for c in rules.candidates(caption, kind, rng))
+    for kind in ("swap_nouns", "swap_adjectives", "replace_adjectives", "replace_nouns", "reshuffle"):
+        found = rules.candidates(caption, kind, rng)
+        assert found and all(c.startswith("A simple drawing: ") for c in found), kind
 
 
 def test_all_candidates_of_hand_written_captions_are_valid(rules):

@@ -43,7 +43,8 @@ class Parse:
 
     @property
     def adjectives(self) -> list[int]:
-        return [i for i, tag in enumerate(self.tags) if tag == "adj"]
+        """Adjectives of what is shown, not of a framing noun ("a simple drawing of ...")."""
+        return [i for i, tag in enumerate(self.tags) if tag == "adj" and _modified(self.tags, i) != "framing"]
 
 
 class RuleGenerator:
@@ -200,6 +201,11 @@ class RuleGenerator:
             if [w.lower() for w in words] != [w.lower() for w in p.words]:
                 edits.append(words)
         return edits
+
+
+def _modified(tags: list[str], i: int) -> str:
+    """The tag of the word the adjective at ``i`` modifies: the first after it that is no adjective."""
+    return next((t for t in tags[i + 1 :] if t != "adj"), "")
 
 
 def _phrase_of(p: Parse, i: int) -> int:
