@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from open_clip.model import get_model_preprocess_cfg
 
 from compclip.models import load_model
-from compclip.train.data import BatchAugment
+from compclip.train.data import BatchAugment, image_shape
 from compclip.world import Description, Renderer, Thing, load_world, make_scene
 
 AXES = {"x": ("left of", "right of"), "y": ("above", "below")}
@@ -62,12 +62,12 @@ def main() -> None:
     args = parser.parse_args()
     bundle = load_model(args.model)
     model, preprocess = bundle.model.eval(), get_model_preprocess_cfg(bundle.model)
-    size = preprocess["size"] if isinstance(preprocess["size"], int) else preprocess["size"][0]
+    shape = image_shape(preprocess["size"])
     normalise = BatchAugment(preprocess["mean"], preprocess["std"], scale=(1.0, 1.0), ratio=(1.0, 1.0))
     for axis, relations in AXES.items():
         images, labels = scenes(relations, args.n_train + args.n_test, args.seed)
-        if images.shape[-1] != size:
-            images = F.interpolate(images.float(), size=size, mode="bicubic").clamp(0, 255)
+        if images.shape[-2:] != shape:
+            images = F.interpolate(images.float(), size=shape, mode="bicubic").clamp(0, 255)
         with torch.no_grad():
             features = F.normalize(model.encode_image(normalise(images, step=0)), dim=-1)
         accuracy = probe_accuracy(features, labels, args.n_train)

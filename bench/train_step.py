@@ -38,13 +38,12 @@ def step_times(model: str, method: str, batch: int, steps: int, warmup: int, wor
 
     from compclip.models import create_model
     from compclip.rejects import Rejects
-    from compclip.train.data import BatchAugment, PairDataset, Pairs
+    from compclip.train.data import BatchAugment, PairDataset, Pairs, image_shape
     from compclip.train.loop import OptimConfig, TrainConfig, fit
     from compclip.train.losses import TrainingLoss
 
     bundle = create_model(model)
     pre = get_model_preprocess_cfg(bundle.model)
-    size = pre["size"] if isinstance(pre["size"], int) else pre["size"][0]
     g = torch.Generator().manual_seed(0)
     n, k = batch * (steps + warmup), 4
     words = ["red", "green", "blue", "cube", "ball", "left", "of", "a", "the", "small", "big", "on", "top"]
@@ -53,7 +52,7 @@ def step_times(model: str, method: str, batch: int, steps: int, warmup: int, wor
     ]
     tokens = bundle.tokenizer(sentences)
     pairs = Pairs(
-        images=torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8, generator=g),
+        images=torch.randint(0, 256, (n, 3, *image_shape(pre["size"])), dtype=torch.uint8, generator=g),
         image_index=torch.arange(n),
         tokens=tokens[torch.randint(0, 64, (n,), generator=g)],
         negatives=tokens[torch.randint(0, 64, (n, k), generator=g)],

@@ -93,15 +93,20 @@ def read_captions(folder: Path, rejects: Rejects) -> list[dict[str, str]]:
     return rows
 
 
+def image_shape(size: int | tuple[int, int]) -> tuple[int, int]:
+    """``(height, width)`` of an image size as open_clip's preprocess config gives it: a side or a pair."""
+    return (size, size) if isinstance(size, int) else (size[0], size[1])
+
+
 def decode_images(
     folder: Path, paths: list[str], size: int | tuple[int, int]
 ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Decode each image once: resized (bicubic) to cover ``size`` (side or ``(height, width)``, as
-    open_clip's preprocess config gives it), centre-cropped to it, uint8 CHW.
+    """Decode each image once: resized (bicubic) to cover ``size`` (:func:`image_shape`),
+    centre-cropped to it, uint8 CHW.
 
     Returns the decoded images and, for the ones that fail, the error.
     """
-    height, width = (size, size) if isinstance(size, int) else size
+    height, width = image_shape(size)
     decoded, failed = {}, {}
     for rel in tqdm(paths, desc="decode images", unit="img", disable=len(paths) < 1000):
         try:
