@@ -3,8 +3,9 @@
 For each type: the share of captions with at least one valid negative, over all captions and over
 those that have the words the type needs (two noun groups for swap_nouns, two different
 adjectives for swap_adjectives, one adjective for replace_adjectives, one noun for
-replace_nouns, two words for reshuffle); the most common rejects; throughput (captions/s, one
-process). Run: ``.venv/bin/python bench/negatives_yield.py [--limit N]``.
+replace_nouns, two words for reshuffle, a spatial relation phrase for replace_relations); the most
+common rejects; throughput (captions/s, one process).
+Run: ``.venv/bin/python bench/negatives_yield.py [--limit N]``.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def main() -> None:
         print(f"{kind:20s} {sum(ok) / len(ok):7.1%} {sum(have) / max(len(have), 1):10.1%} {len(have):6d}")
     rejects = {k: v for k, v in total.most_common() if k.startswith("reject_")}
     print("rejected candidates:", rejects)
-    for kind in TYPES[: 5 if args.examples else 0]:
+    for kind in TYPES if args.examples else ():
         shown = [
             (r.original, n) for r, _ in results for n, t in zip(r.enhanced, r.types, strict=True) if t == kind
         ]

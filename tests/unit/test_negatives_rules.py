@@ -69,6 +69,33 @@ def test_types_without_words_give_nothing(rules):
     assert rules.needs("a red car next to a white dog") == dict.fromkeys(TYPES, True)
 
 
+def test_relations_become_another_meaning_of_their_group(rules):
+    caption = "A small star on the left side of a ring, next to a cup."
+    found = rules.candidates(caption, "replace_relations", np.random.default_rng(0))
+    plane = {"to the left of", "to the right of", "on the right side of", "on the right of", "right of",
+             "above", "over", "on top of", "atop", "higher than", "below", "under", "beneath", "underneath",
+             "lower than"}  # fmt: skip
+    relation_of = {c: c.removeprefix("A small star ").split(" a ring")[0] for c in found}
+    edited_plane = [c for c in found if c.endswith(", next to a cup.")]
+    edited_distance = [c for c in found if c.startswith("A small star on the left side of a ring, ")]
+    assert edited_plane and all(relation_of[c] in plane for c in edited_plane)
+    far = ("far from a cup.", "far away from a cup.")
+    assert edited_distance and all(c.endswith(far) for c in edited_distance)
+    assert len(edited_plane) + len(edited_distance) == len(found)
+    assert rules.candidates("A man left the room", "replace_relations", np.random.default_rng(0)) == []
+    assert (
+        rules.needs("a cat inside a box")["replace_relations"]
+        and not rules.needs("a cat in a box")["replace_relations"]
+    )
+
+
+def test_render_takes_phrases_and_drops_empty_words():
+    words = ["to the left of", "a", "owl", ",", "a", "cat", "."]
+    assert render(tokens("Above an owl, a cat."), words) == "To the left of an owl, a cat."
+    slots = tokens("A cat on top of an owl.")
+    assert render(slots, ["a", "cat", "under", "", "", "a", "owl", "."]) == "A cat under an owl."
+
+
 def test_tagger_uses_context(rules):
     tags = rules.tagger.tag(["an", "orange", "vase", "and", "an", "orange", "on", "the", "table"])
     assert tags[1] == "adj" and tags[5] == "noun"

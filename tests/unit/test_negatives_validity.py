@@ -27,6 +27,11 @@ def validity() -> ValidityFilter:
         ("a red car next to a white", "replace_nouns", "not_one_concept"),
         ("a red car next to a white cat", "replace_nouns", None),
         ("an orange car next to a white dog", "replace_adjectives", None),
+        ("a red car behind a white dog", "replace_relations", None),
+        ("a red car to the left of a white dog", "replace_relations", None),
+        ("the red car behind a white dog", "replace_relations", "not_a_relation"),
+        ("a red car behind a white cat", "replace_relations", "not_a_relation"),
+        ("a white dog next to a red car", "replace_relations", "not_a_relation"),
     ],
 )
 def test_reasons(validity, negative, kind, reason):

@@ -1,13 +1,14 @@
-"""Hard-negative captions of DeGLA's five types, from rules or an LLM, filtered for validity."""
+"""Hard-negative captions of DeGLA's five types (and spatial relations), from rules or an LLM, filtered."""
 
 from compclip.negatives.llm import Examples, LLMConfig, LLMGenerator
 from compclip.negatives.rules import RuleGenerator
 from compclip.negatives.run import NegativesConfig, Rules, filter_file, generate, select
 from compclip.negatives.steering import SteerConfig, Steering
-from compclip.negatives.types import TYPES, Record
+from compclip.negatives.types import PAPER_TYPES, TYPES, Record
 from compclip.negatives.validity import FilterConfig, ValidityFilter
 
 __all__ = [
+    "PAPER_TYPES",
     "TYPES",
     "Examples",
     "FilterConfig",

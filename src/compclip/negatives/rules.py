@@ -7,6 +7,8 @@
   material, ... in ``lexicon.yaml``), else a WordNet antonym, else any attribute adjective.
 - ``replace_nouns``: one head noun becomes a WordNet relative of its main sense (same
   lexicographer file, a shared hypernym at most two levels up, seen in SemCor), in the same number.
+- ``replace_relations`` (not one of the paper's five): one spatial relation phrase becomes a phrase
+  of another meaning of its group in ``lexicon.yaml`` (*to the left of* -> *above*).
 - ``reshuffle``: whole noun phrases (with their determiners and adjectives) move to each
   other's places (a derangement); with fewer than two noun phrases, the words between
   prepositions and verbs move as blocks.
@@ -86,6 +88,7 @@ class RuleGenerator:
             "swap_adjectives": len({_phrase_of(parse, i) for i in parse.adjectives}) >= 2,
             "replace_adjectives": bool(parse.adjectives),
             "replace_nouns": bool(parse.nouns),
+            "replace_relations": bool(self._relation_spans(parse)),
         }
 
     def _swap_nouns(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
@@ -185,6 +188,30 @@ class RuleGenerator:
                     if common and name not in own and self.tagger.base_tag(name) == "noun":
                         found[name] = max(found.get(name, 0), lemma.count())
         return sorted(found, key=lambda w: (-found[w], w))[:POOL_SIZE]
+
+    def _replace_relations(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
+        # The new phrase fills the span's first slot; the span's other slots are emptied.
+        spans, edits = self._relation_spans(p), []
+        for n in rng.permutation(len(spans)):
+            start, end, group, meaning = spans[n]
+            others = [m for m in self.lexicon.relations[group] if m != meaning]
+            for other in [others[i] for i in rng.permutation(len(others))][:MAX_REPLACEMENTS]:
+                phrases = self.lexicon.relations[group][other]
+                phrase = phrases[int(rng.integers(len(phrases)))]
+                edits.append([*p.words[:start], " ".join(phrase), *[""] * (end - start - 1), *p.words[end:]])
+        return edits
+
+    def _relation_spans(self, p: Parse) -> list[tuple[int, int, str, str]]:
+        """Non-overlapping ``(start, end, group, meaning)`` of the relation phrases, longest match first."""
+        lowered, taken, spans = [w.lower() for w in p.words], set(), []
+        for phrase, group, meaning in self.lexicon.relation_phrases:
+            n = len(phrase)
+            for start in range(len(lowered) - n + 1):
+                span = set(range(start, start + n))
+                if tuple(lowered[start : start + n]) == phrase and not span & taken:
+                    taken |= span
+                    spans.append((start, start + n, group, meaning))
+        return sorted(spans)
 
     def _reshuffle(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
         blocks = p.phrases if len(p.phrases) >= 2 else _blocks(p.tags)

@@ -26,7 +26,7 @@ from compclip.negatives import io
 from compclip.negatives.llm import LLMConfig, LLMGenerator
 from compclip.negatives.rules import RuleGenerator
 from compclip.negatives.steering import SteerConfig, Steering
-from compclip.negatives.types import TYPES, Record
+from compclip.negatives.types import PAPER_TYPES, TYPES, Record
 from compclip.negatives.validity import FilterConfig, ValidityFilter
 from compclip.rejects import Rejects
 
@@ -39,7 +39,7 @@ PER_TYPE = ("candidates", "valid", "rejected", "captions_with", "no_valid")  # c
 @dataclass(frozen=True)
 class NegativesConfig:
     generator: str = "rules"  # rules | llm
-    types: tuple[str, ...] = TYPES
+    types: tuple[str, ...] = PAPER_TYPES  # TYPES adds replace_relations
     per_type: int = 1  # valid negatives kept per caption and type
     seed: int = 0
     chunk: int = 256  # captions between progress writes

@@ -19,7 +19,7 @@ Unknown words (not in WordNet) are tagged ``other`` and never edited.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 
 import yaml
@@ -42,6 +42,7 @@ class Lexicon:
     function: dict[str, str]  # word -> closed class
     adjectives: frozenset[str]
     attributes: dict[str, tuple[str, ...]]  # class -> adjectives
+    relations: dict[str, dict[str, tuple[tuple[str, ...], ...]]]  # group -> meaning -> phrases as words
 
     @classmethod
     def load(cls) -> Lexicon:
@@ -51,10 +52,31 @@ class Lexicon:
             for word in data["function"][tag]:
                 function.setdefault(word, tag)
         attributes = {name: tuple(words) for name, words in data["attributes"].items()}
-        return cls(function, frozenset(data["adjectives"]), attributes)
+        relations = {
+            group: {meaning: tuple(tuple(p.split()) for p in said) for meaning, said in meanings.items()}
+            for group, meanings in data["relations"].items()
+        }
+        return cls(function, frozenset(data["adjectives"]), attributes, relations)
 
     def attribute_class(self, adjective: str) -> str | None:
         return next((name for name, words in self.attributes.items() if adjective in words), None)
+
+    @cached_property
+    def relation_phrases(self) -> list[tuple[tuple[str, ...], str, str]]:
+        """Every ``(phrase words, group, meaning)``, longest phrase first."""
+        found = [
+            (phrase, group, meaning)
+            for group, meanings in self.relations.items()
+            for meaning, phrases in meanings.items()
+            for phrase in phrases
+        ]
+        return sorted(found, key=lambda row: -len(row[0]))
+
+    @cached_property
+    def relation_words(self) -> frozenset[str]:
+        """The words a relation change may touch: the relation phrases' and the prepositions."""
+        words = {w for phrase, _, _ in self.relation_phrases for w in phrase}
+        return frozenset(words | {w for w, tag in self.function.items() if tag == "preposition"})
 
 
 class Tagger:

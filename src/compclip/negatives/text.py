@@ -37,10 +37,14 @@ def tokens(caption: str) -> list[Token]:
 
 
 def render(slots: list[Token], words: list[str]) -> str:
-    """Put ``words`` (lowercase unless proper) into ``slots``; fix sentence case and articles."""
+    """Put ``words`` (lowercase unless proper) into ``slots``; fix sentence case and articles.
+
+    A word may hold several (a phrase), and an empty word drops its slot with its space.
+    """
     out = []
     for i, (slot, word) in enumerate(zip(slots, words, strict=True)):
-        out.append(("" if i == 0 else slot.space) + _article(word, words[i + 1 :]))
+        following = [w for w in words[i + 1 :] if w]
+        out.append("" if not word else ("" if i == 0 else slot.space) + _article(word, following))
     first = next((i for i, t in enumerate(slots) if t.is_word), None)
     if first is not None and slots[first].text[:1].isupper() and out[first]:
         word = out[first].lstrip()

@@ -11,6 +11,8 @@ A candidate is rejected, under the first reason that applies, when it is
   (nouns compared in the singular, so *dogs* = *dog*; ``a``/``an`` as one word);
 - ``not_one_concept``: a replace that does not remove exactly one concept and add exactly one
   (concepts by :class:`compclip.pmi.concepts.ConceptRules`, the PMI table's rules);
+- ``not_a_relation``: a relation replace that changes a word outside the spatial relation
+  phrases and prepositions of ``lexicon.yaml`` (the other words, in order, must stay);
 - ``duplicate``: the same as a negative already kept for this caption.
 """
 
@@ -19,11 +21,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from compclip.negatives.tagger import Lexicon
 from compclip.negatives.text import normalize, singular
-from compclip.negatives.types import REPLACES, SWAPS
+from compclip.negatives.types import RELATIONS, REPLACES, SWAPS
 from compclip.pmi.concepts import ConceptRules
 
-REASONS = ("empty", "unchanged", "too_short", "too_long", "words_changed", "not_one_concept", "duplicate")
+REASONS = (
+    "empty", "unchanged", "too_short", "too_long", "words_changed", "not_one_concept", "not_a_relation",
+    "duplicate",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -33,9 +39,15 @@ class FilterConfig:
 
 
 class ValidityFilter:
-    def __init__(self, config: FilterConfig = FilterConfig(), rules: ConceptRules | None = None) -> None:
+    def __init__(
+        self,
+        config: FilterConfig = FilterConfig(),
+        rules: ConceptRules | None = None,
+        lexicon: Lexicon | None = None,
+    ) -> None:
         self.config = config
         self.rules = rules or ConceptRules()
+        self.relation_words = (lexicon or Lexicon.load()).relation_words
 
     def reason(self, original: str, negative: str, kind: str, kept: set[tuple[str, ...]]) -> str | None:
         """Why ``negative`` is not a valid ``kind`` negative of ``original`` (None when it is).
@@ -57,11 +69,16 @@ class ValidityFilter:
             old, new = set(self.rules.concepts(original)), set(self.rules.concepts(negative))
             if len(old - new) != 1 or len(new - old) != 1:
                 return "not_one_concept"
+        if kind in RELATIONS and self._kept(before) != self._kept(after):
+            return "not_a_relation"
         key = tuple(after)
         if key in kept:
             return "duplicate"
         kept.add(key)
         return None
+
+    def _kept(self, words: list[str]) -> list[str]:
+        return [w for w in words if w not in self.relation_words]
 
     def _bag(self, words: list[str]) -> Counter:
         return Counter(singular(w) for w in words)
