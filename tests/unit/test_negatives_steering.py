@@ -57,6 +57,19 @@ def test_out_of_vocabulary_candidates_are_dropped_when_others_are_known():
     )
 
 
+def test_relation_phrases_keep_to_the_vocabulary():
+    steering = Steering(FakeTable({}, {"right": 9, "side": 4}))
+    phrases = ["atop", "on the right side of", "right of"]
+    assert steering.known(phrases) == ["on the right side of", "right of"]
+    assert steering.known(["atop", "astride"]) == ["atop", "astride"]  # none known: all stay
+    rules = RuleGenerator(steering)
+    for seed in range(5):
+        found = rules.candidates("a cat below a dog", "replace_relations", np.random.default_rng(seed))
+        upward = [c for c in found if "left" not in c and "right" not in c]
+        # "above" and "over" have no concept the table lacks; "on top of", "atop", "higher than" do
+        assert upward and all(c in ("a cat above a dog", "a cat over a dog") for c in upward)
+
+
 def test_sampling_prefers_low_pmi():
     steering = Steering(TABLE, SteerConfig(temperature=1.0))
     firsts = Counter(

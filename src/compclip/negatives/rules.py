@@ -8,7 +8,8 @@
 - ``replace_nouns``: one head noun becomes a WordNet relative of its main sense (same
   lexicographer file, a shared hypernym at most two levels up, seen in SemCor), in the same number.
 - ``replace_relations`` (not one of the paper's five): one spatial relation phrase becomes a phrase
-  of another meaning of its group in ``lexicon.yaml`` (*to the left of* -> *above*).
+  of another meaning of its group in ``lexicon.yaml`` (*to the left of* -> *above*); with a PMI
+  table, only phrases whose words it has seen (when there are any).
 - ``reshuffle``: whole noun phrases (with their determiners and adjectives) move to each
   other's places (a derangement); with fewer than two noun phrases, the words between
   prepositions and verbs move as blocks.
@@ -194,11 +195,12 @@ class RuleGenerator:
         spans, edits = self._relation_spans(p), []
         for n in rng.permutation(len(spans)):
             start, end, group, meaning = spans[n]
-            others = [m for m in self.lexicon.relations[group] if m != meaning]
+            meanings = self.lexicon.relations[group]
+            others = [m for m in meanings if m != meaning]
             for other in [others[i] for i in rng.permutation(len(others))][:MAX_REPLACEMENTS]:
-                phrases = self.lexicon.relations[group][other]
+                phrases = self.steering.known([" ".join(words) for words in meanings[other]])
                 phrase = phrases[int(rng.integers(len(phrases)))]
-                edits.append([*p.words[:start], " ".join(phrase), *[""] * (end - start - 1), *p.words[end:]])
+                edits.append([*p.words[:start], phrase, *[""] * (end - start - 1), *p.words[end:]])
         return edits
 
     def _relation_spans(self, p: Parse) -> list[tuple[int, int, str, str]]:

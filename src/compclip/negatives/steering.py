@@ -51,6 +51,13 @@ class Steering:
                 values.append(self.config.floor if value == -math.inf else value)
         return float(np.mean(values)) if values else 0.0
 
+    def known(self, phrases: list[str]) -> list[str]:
+        """With a table and ``vocabulary_only``, the phrases whose every concept it has seen (when any)."""
+        if self.table is None or not self.config.vocabulary_only:
+            return phrases
+        kept = [p for p in phrases if all(self.table.count(c) > 0 for c in self.table.concepts(p))]
+        return kept or phrases
+
     def order(
         self, candidates: list[str], caption: str, replaced: str, rng: np.random.Generator
     ) -> list[str]:
