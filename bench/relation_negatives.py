@@ -1,9 +1,14 @@
-"""Experiment: add a relation-flipping negative to every world caption that names a relation.
+"""Experiment: add a relation-changing negative to every world caption that names a relation.
 
-The paper's five negative types almost never change a spatial relation, and relation replace stays
-at chance after DeGLA. This writes a copy of a DeGLA negatives file in which each caption holding
-one of the world's relation phrases gains one more negative, typed ``replace_relations``: the
-phrase swapped for a phrase of the inverse relation ("left of" -> "right of", "over" -> "under").
+Writes a copy of a DeGLA negatives file in which each caption holding one of the world's relation
+phrases gains one more negative, typed ``replace_relations``, with the phrase changed to a phrase
+of another of the world's relations (unlike the rule generator's ``replace_relations``, only
+phrases the world's captions use):
+
+- ``--change inverse``: the inverse relation ("left of" -> "right of", "over" -> "under");
+- ``--change axis``: a relation on the other axis ("left of" -> "above");
+- ``--change any``: any other relation (as the world's ``replace_rel`` eval set does).
+
 It is read and written by the negatives stage's own reader and writer (JSON, Parquet, metrics).
 
     .venv/bin/python bench/relation_negatives.py data/negatives/negatives.json out/exp/negatives-rel
@@ -17,27 +22,41 @@ import argparse
 import re
 from pathlib import Path
 
+import numpy as np
+
 from compclip.negatives.io import read_negatives, write_outputs
 from compclip.rejects import Rejects
-from compclip.world.preset import load_world
+from compclip.world.preset import Relation, load_world
+
+CHANGES = ("inverse", "axis", "any")
 
 
-def flips(preset: str = "default") -> list[tuple[re.Pattern, str]]:
-    """(phrase pattern, inverse phrase) for every relation phrase, longest phrase first."""
-    relations = load_world(preset).relations
-    pairs = [
-        (phrase, relations[relation.inverse].phrases[i % len(relations[relation.inverse].phrases)])
-        for relation in relations.values()
-        for i, phrase in enumerate(relation.phrases)
-    ]
-    pairs.sort(key=lambda pair: -len(pair[0]))
-    return [(re.compile(rf"\b{re.escape(phrase)}\b", re.IGNORECASE), inverse) for phrase, inverse in pairs]
+def phrases(relations: dict[str, Relation]) -> list[tuple[re.Pattern, str, int]]:
+    """(phrase pattern, relation, phrase index) for every relation phrase, longest phrase first."""
+    found = [(p, name, i) for name, r in relations.items() for i, p in enumerate(r.phrases)]
+    found.sort(key=lambda row: -len(row[0]))
+    return [(re.compile(rf"\b{re.escape(p)}\b", re.IGNORECASE), name, i) for p, name, i in found]
 
 
-def flip(caption: str, table: list[tuple[re.Pattern, str]]) -> str | None:
-    for pattern, inverse in table:
+def change(
+    caption: str, relations: dict[str, Relation], table: list, kind: str, rng: np.random.Generator
+) -> str | None:
+    """The caption with its first relation phrase changed as ``kind`` says, or None without one."""
+    for pattern, name, index in table:
         if pattern.search(caption):
-            return pattern.sub(inverse, caption, count=1)
+            relation = relations[name]
+            if kind == "inverse":
+                new = relations[relation.inverse]
+                phrase = new.phrases[index % len(new.phrases)]
+            else:
+                others = [
+                    r
+                    for n, r in relations.items()
+                    if n != name and (kind == "any" or r.axis != relation.axis)
+                ]
+                new = others[int(rng.integers(len(others)))]
+                phrase = new.phrases[int(rng.integers(len(new.phrases)))]
+            return pattern.sub(phrase, caption, count=1)
     return None
 
 
@@ -45,19 +64,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("negatives", type=Path)
     parser.add_argument("out", type=Path, help="output folder")
+    parser.add_argument("--change", choices=CHANGES, default="inverse", help="what the new phrase means")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    rejects = Rejects()
+    rejects, rng = Rejects(), np.random.default_rng(args.seed)
     records = read_negatives(str(args.negatives), rejects)
-    table, added = flips(), 0
+    relations = load_world("default").relations
+    table, added = phrases(relations), 0
     for record in records:
-        negative = flip(record.original, table)
+        negative = change(record.original, relations, table, args.change, rng)
         if negative is not None and negative != record.original:
             record.enhanced.append(negative)
             record.types.append("replace_relations")
             added += 1
     args.out.mkdir(parents=True, exist_ok=True)
     write_outputs(args.out, records, {"records": len(records), "added": added, "rejected": rejects.total})
-    print(f"wrote {args.out}: {added} relation-flipping negatives added to {len(records)} records")
+    print(f"wrote {args.out}: {added} {args.change} relation negatives added to {len(records)} records")
 
 
 if __name__ == "__main__":
