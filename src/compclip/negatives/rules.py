@@ -58,6 +58,7 @@ class RuleGenerator:
         self.tagger = Tagger(self.lexicon)
         self.steering = steering or Steering()
         self.relatives = cache(self._relatives)
+        self.relation_options = cache(self._relation_options)
 
     def parse(self, caption: str) -> Parse:
         slots = tokens(caption)
@@ -195,13 +196,16 @@ class RuleGenerator:
         spans, edits = self._relation_spans(p), []
         for n in rng.permutation(len(spans)):
             start, end, group, meaning = spans[n]
-            meanings = self.lexicon.relations[group]
-            others = [m for m in meanings if m != meaning]
+            others = [m for m in self.lexicon.relations[group] if m != meaning]
             for other in [others[i] for i in rng.permutation(len(others))][:MAX_REPLACEMENTS]:
-                phrases = self.steering.known([" ".join(words) for words in meanings[other]])
+                phrases = self.relation_options(group, other)
                 phrase = phrases[int(rng.integers(len(phrases)))]
                 edits.append([*p.words[:start], phrase, *[""] * (end - start - 1), *p.words[end:]])
         return edits
+
+    def _relation_options(self, group: str, meaning: str) -> list[str]:
+        """The phrases that may express ``meaning`` (the steering's vocabulary, when it knows any)."""
+        return self.steering.known([" ".join(words) for words in self.lexicon.relations[group][meaning]])
 
     def _relation_spans(self, p: Parse) -> list[tuple[int, int, str, str]]:
         """Non-overlapping ``(start, end, group, meaning)`` of the relation phrases, longest match first."""

@@ -43,7 +43,7 @@ def render(slots: list[Token], words: list[str]) -> str:
     """
     out = []
     for i, (slot, word) in enumerate(zip(slots, words, strict=True)):
-        following = [w for w in words[i + 1 :] if w]
+        following = next((w for w in words[i + 1 :] if w), "")
         out.append("" if not word else ("" if i == 0 else slot.space) + _article(word, following))
     first = next((i for i, t in enumerate(slots) if t.is_word), None)
     if first is not None and slots[first].text[:1].isupper() and out[first]:
@@ -60,10 +60,11 @@ def surface(token: Token, index: int) -> str:
     return text
 
 
-def _article(word: str, rest: list[str]) -> str:
-    if word.lower() not in ("a", "an") or not rest or not rest[0][:1].isalnum():
+def _article(word: str, following: str) -> str:
+    """``word``, or the article (``a``/``an``) that the next word ``following`` takes."""
+    if word.lower() not in ("a", "an") or not following[:1].isalnum():
         return word
-    vowel = bool(VOWEL_SOUND.match(rest[0])) and not CONSONANT_SOUND.match(rest[0])
+    vowel = bool(VOWEL_SOUND.match(following)) and not CONSONANT_SOUND.match(following)
     chosen = "an" if vowel else "a"
     return chosen.capitalize() if word[:1].isupper() else chosen
 
