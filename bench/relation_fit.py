@@ -64,7 +64,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = one_type(args.negatives, args.type, Path(tmp))
         config = DataConfig(batch_size=args.batch, k_negatives=1, pad=True, max_reject_share=1.0)
-        pairs = load_pairs(args.data, bundle.tokenizer, preprocess["size"], config, path, args.seed)
+        pairs = load_pairs(args.data, bundle.tokenizer, preprocess["size"], config, path)
     n = min(len(pairs.tokens), args.n_train + args.n_test)
     order = torch.randperm(len(pairs.tokens))[:n]
     train, test = order[: n - args.n_test], order[n - args.n_test :]
@@ -73,7 +73,8 @@ def main() -> None:
     def margins(idx: torch.Tensor) -> torch.Tensor:
         images = normalise(pairs.images[pairs.image_index[idx]], step=0)
         image = F.normalize(model.encode_image(images), dim=-1)
-        tokens = torch.cat([pairs.tokens[idx], pairs.negatives[idx, 0]])
+        negatives = pairs.negatives[pairs.negative_offsets[idx]]  # one per pair
+        tokens = torch.cat([pairs.tokens[idx], negatives])
         texts = F.normalize(model.encode_text(tokens), dim=-1)
         positive, negative = texts.chunk(2)
         return (image * positive).sum(-1) - (image * negative).sum(-1)

@@ -55,12 +55,13 @@ def step_times(model: str, method: str, batch: int, steps: int, warmup: int, wor
         images=torch.randint(0, 256, (n, 3, *image_shape(pre["size"])), dtype=torch.uint8, generator=g),
         image_index=torch.arange(n),
         tokens=tokens[torch.randint(0, 64, (n,), generator=g)],
-        negatives=tokens[torch.randint(0, 64, (n, k), generator=g)],
+        negatives=tokens[torch.randint(0, 64, (n * k,), generator=g)],
+        negative_offsets=torch.arange(0, n * k + 1, k),
         ids=[str(i) for i in range(n)],
         rejects=Rejects(),
     )
     config = TrainConfig(method=method, checkpoint_every=0, optim=OptimConfig(epochs=1))
-    loader = DataLoader(PairDataset(pairs), batch_size=batch, shuffle=True, drop_last=True)
+    loader = DataLoader(PairDataset(pairs, config.data), batch_size=batch, shuffle=True, drop_last=True)
     accelerator = Accelerator(
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=0)
     )

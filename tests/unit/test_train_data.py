@@ -13,6 +13,7 @@ from compclip.rejects import Rejects
 from compclip.train.data import (
     BatchAugment,
     DataConfig,
+    PairDataset,
     decode_images,
     load_pairs,
     pick_negatives,
@@ -25,15 +26,14 @@ def tokenizer():
     return create_model("compclip-tiny-rn").tokenizer
 
 
-def test_pick_negatives_seeded_choice_padding_and_refusal():
-    available = [f"neg {i}" for i in range(7)]
-    first = pick_negatives("img1", available, 4, seed=0, pad=False)
-    assert first == pick_negatives("img1", available, 4, seed=0, pad=False)
-    assert len(set(first)) == 4 and set(first) <= set(available)
-    assert any(pick_negatives("img1", available, 4, seed=s, pad=False) != first for s in range(1, 5))
-    assert pick_negatives("img1", ["a", "b"], 4, seed=0, pad=False) is None
-    assert pick_negatives("img1", ["a", "b"], 4, seed=0, pad=True) == ["a", "b", "a", "b"]
-    assert pick_negatives("img1", [], 4, seed=0, pad=True) is None
+def test_pick_negatives_seeded_choice_and_padding():
+    first = pick_negatives("img1", 7, 4, seed=0)
+    assert first == pick_negatives("img1", 7, 4, seed=0)
+    assert len(set(first)) == 4 and set(first) <= set(range(7))
+    assert any(pick_negatives("img1", 7, 4, seed=s) != first for s in range(1, 5))
+    assert any(pick_negatives("img1", 7, 4, seed=0, draw=d) != first for d in range(1, 5))
+    assert pick_negatives("img1", 4, 4, seed=0, draw=3) == [0, 1, 2, 3]
+    assert pick_negatives("img1", 2, 4, seed=0) == [0, 1, 0, 1]
 
 
 def test_malformed_negative_records_are_counted(tmp_path):
@@ -62,12 +62,33 @@ def test_malformed_negative_records_are_counted(tmp_path):
     }
 
 
-def test_load_pairs_tokenises_k_negatives(tmp_path, tokenizer):
+def test_load_pairs_tokenises_every_valid_negative(tmp_path, tokenizer):
     folder, negatives = write_dataset(tmp_path, n=6, k=5)
     pairs = load_pairs(folder, tokenizer, 64, DataConfig(k_negatives=4), negatives)
     assert pairs.images.shape == (6, 3, 64, 64) and pairs.images.dtype == torch.uint8
-    assert pairs.tokens.shape == (6, 24) and pairs.negatives.shape == (6, 4, 24)
+    assert pairs.tokens.shape == (6, 24) and pairs.negatives.shape == (30, 24)
+    assert pairs.negative_offsets.tolist() == [0, 5, 10, 15, 20, 25, 30]
     assert pairs.rejects.total == 0
+
+
+@pytest.mark.parametrize("redraw", [True, False])
+def test_k_negatives_of_the_pair_redrawn_each_epoch(tmp_path, tokenizer, redraw):
+    folder, negatives = write_dataset(tmp_path, n=6, k=5)
+    config = DataConfig(k_negatives=3, redraw=redraw)
+    pairs = load_pairs(folder, tokenizer, 64, config, negatives)
+    dataset = PairDataset(pairs, config, seed=0)
+    draws = []
+    for epoch in range(4):
+        dataset.set_epoch(epoch)
+        draws.append([dataset[i]["negatives"] for i in range(len(dataset))])
+    for i in range(len(dataset)):
+        own = {tuple(row.tolist()) for row in pairs.negatives[5 * i : 5 * i + 5]}
+        picked = [{tuple(row.tolist()) for row in epoch[i]} for epoch in draws]
+        assert all(len(p) == 3 and p <= own for p in picked)
+    differs = [not torch.equal(draws[0][i], draws[e][i]) for e in range(1, 4) for i in range(6)]
+    assert any(differs) == redraw
+    dataset.set_epoch(2)
+    assert all(torch.equal(dataset[i]["negatives"], draws[2][i]) for i in range(6))
 
 
 def test_too_few_negatives_refused_unless_padded(tmp_path, tokenizer):
@@ -78,9 +99,11 @@ def test_too_few_negatives_refused_unless_padded(tmp_path, tokenizer):
     negatives.write_text(json.dumps(records))
     with pytest.raises(UserError, match=r"2 of 6 images have fewer than K=4 valid negatives"):
         load_pairs(folder, tokenizer, 64, DataConfig(k_negatives=4), negatives)
-    pairs = load_pairs(folder, tokenizer, 64, DataConfig(k_negatives=4, pad=True), negatives)
+    config = DataConfig(k_negatives=4, pad=True)
+    pairs = load_pairs(folder, tokenizer, 64, config, negatives)
     assert len(pairs.tokens) == 6
-    assert torch.equal(pairs.negatives[0, 0], pairs.negatives[0, 2])
+    first = PairDataset(pairs, config)[0]["negatives"]
+    assert torch.equal(first[0], first[2]) and not torch.equal(first[0], first[1])
 
 
 def test_undecodable_image_skipped_and_counted(tmp_path, tokenizer):

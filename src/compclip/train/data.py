@@ -9,6 +9,7 @@ seeded by the step so a resumed run sees the same crops.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import zlib
@@ -41,6 +42,7 @@ class DataConfig:
     batch_size: int = 256
     k_negatives: int = 4
     pad: bool = False  # repeat available negatives when an image has fewer than K
+    redraw: bool = True  # draw an image's K negatives anew each epoch (False: once per run)
     crop_scale: tuple[float, float] = (0.9, 1.0)
     max_reject_share: float = 0.05
 
@@ -52,16 +54,26 @@ class Pairs:
     images: torch.Tensor  # M x 3 x S x S uint8
     image_index: torch.Tensor  # N
     tokens: torch.Tensor  # N x L
-    negatives: torch.Tensor | None  # N x K x L
+    negatives: torch.Tensor | None  # every valid negative of every pair, pair-major: R x L
+    negative_offsets: torch.Tensor | None  # N + 1: pair i's are rows offsets[i] .. offsets[i+1]-1
     ids: list[str]
     rejects: Rejects
 
 
 class PairDataset(Dataset):
-    """Items ``{"images": 3xSxS uint8, "text": L, ["negatives": KxL]}``."""
+    """Items ``{"images": 3xSxS uint8, "text": L, ["negatives": KxL]}``.
 
-    def __init__(self, pairs: Pairs) -> None:
-        self.pairs = pairs
+    A pair's K negatives are a seeded draw from all its valid ones (:func:`pick_negatives`), made
+    anew each epoch (:meth:`set_epoch`) when ``config.redraw``, as NegCLIP's loader does, else
+    once per run; the draw depends only on seed, image and epoch, so a resumed run sees the same.
+    """
+
+    def __init__(self, pairs: Pairs, config: DataConfig = DataConfig(), seed: int = 0) -> None:
+        self.pairs, self.config, self.seed = pairs, config, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.pairs.tokens)
@@ -70,7 +82,10 @@ class PairDataset(Dataset):
         p = self.pairs
         item = {"images": p.images[p.image_index[i]], "text": p.tokens[i]}
         if p.negatives is not None:
-            item["negatives"] = p.negatives[i]
+            start, end = int(p.negative_offsets[i]), int(p.negative_offsets[i + 1])
+            draw = self.epoch if self.config.redraw else 0
+            rows = pick_negatives(p.ids[i], end - start, self.config.k_negatives, self.seed, draw)
+            item["negatives"] = p.negatives[[start + r for r in rows]]
         return item
 
 
@@ -141,14 +156,13 @@ def read_negatives(path: Path, rejects: Rejects) -> dict[str, tuple[str, list[st
     return found
 
 
-def pick_negatives(image_id: str, negatives: list[str], k: int, seed: int, pad: bool) -> list[str] | None:
-    """K negatives: a seeded choice when more are available, repeated when fewer and ``pad``."""
-    if len(negatives) > k:
-        rng = np.random.default_rng([seed, zlib.crc32(image_id.encode())])
-        return [negatives[i] for i in sorted(rng.choice(len(negatives), k, replace=False))]
-    if len(negatives) == k or (pad and negatives):
-        return (negatives * math.ceil(k / len(negatives)))[:k]
-    return None
+def pick_negatives(image_id: str, available: int, k: int, seed: int, draw: int = 0) -> list[int]:
+    """Indices of K of an image's ``available`` (> 0) negatives: a choice seeded by
+    ``(seed, image_id, draw)`` when there are more, all of them (repeated) when fewer."""
+    if available > k:
+        rng = np.random.default_rng([seed, zlib.crc32(image_id.encode()), draw])
+        return sorted(rng.choice(available, k, replace=False).tolist())
+    return [i % available for i in range(k)]
 
 
 def load_pairs(
@@ -157,7 +171,6 @@ def load_pairs(
     image_size: int | tuple[int, int],
     config: DataConfig = DataConfig(),
     negatives_path: str | Path | None = None,
-    seed: int = 0,
 ) -> Pairs:
     """Read, validate and tokenise a dataset folder (and its negatives) into :class:`Pairs`."""
     folder = Path(folder)
@@ -170,17 +183,18 @@ def load_pairs(
             rejects.add("image undecodable", f"{folder / row['image']}: {failed[row['image']]}")
     rows = [r for r in rows if r["image"] in images]
     rejects.check(n_rows, config.max_reject_share, str(folder))
-    picked = None
+    available = None
     if negatives_path is not None:
-        rows, picked = _attach_negatives(rows, Path(negatives_path), config, seed, rejects)
+        rows, available = _attach_negatives(rows, Path(negatives_path), config, rejects)
     if not rows:
         raise UserError(f"{folder}: no usable image-caption pairs")
     paths = sorted({r["image"] for r in rows})
     position = {p: i for i, p in enumerate(paths)}
     tokens = tokenizer([r["caption"] for r in rows])
-    negatives = None
-    if picked is not None:
-        negatives = tokenizer([n for negs in picked for n in negs]).view(len(rows), config.k_negatives, -1)
+    negatives = offsets = None
+    if available is not None:
+        negatives = tokenizer([n for negs in available for n in negs])
+        offsets = torch.tensor([0, *itertools.accumulate(len(negs) for negs in available)])
     log.info(
         "read %d pairs over %d images from %s; rejected %s", len(rows), len(paths), folder, rejects.as_dict()
     )
@@ -189,30 +203,31 @@ def load_pairs(
         image_index=torch.tensor([position[r["image"]] for r in rows]),
         tokens=tokens,
         negatives=negatives,
+        negative_offsets=offsets,
         ids=[r["id"] for r in rows],
         rejects=rejects,
     )
 
 
 def _attach_negatives(
-    rows: list[dict[str, str]], path: Path, config: DataConfig, seed: int, rejects: Rejects
+    rows: list[dict[str, str]], path: Path, config: DataConfig, rejects: Rejects
 ) -> tuple[list[dict[str, str]], list[list[str]]]:
+    """The rows with enough valid negatives (K, or one when ``config.pad``) and those negatives."""
     available = read_negatives(path, rejects)
     known = {r["id"] for r in rows}
     unknown = [i for i in available if i not in known]
     rejects.add("negatives for an unknown image_id", f"{path}: {unknown[:1]}", len(unknown))
-    kept, picked, lacking = [], [], []
+    kept, kept_negatives, lacking = [], [], []
     for row in rows:
         original, negatives = available.get(row["id"], (row["caption"], []))
         if original.strip() != row["caption"].strip():
             rejects.add("negatives original differs from the caption", f"{path}: {row['id']}")
             negatives = []
-        chosen = pick_negatives(row["id"], negatives, config.k_negatives, seed, config.pad)
-        if chosen is None:
+        if len(negatives) < (1 if config.pad else config.k_negatives):
             lacking.append(row["id"])
             continue
         kept.append(row)
-        picked.append(chosen)
+        kept_negatives.append(negatives)
     if lacking and not config.pad:
         raise UserError(
             f"{len(lacking)} of {len(rows)} images have fewer than K={config.k_negatives} valid negatives in "
@@ -220,7 +235,7 @@ def _attach_negatives(
             "(--pad repeats the available ones)"
         )
     rejects.add("image without any valid negative", "", len(lacking))
-    return kept, picked
+    return kept, kept_negatives
 
 
 class BatchAugment:

@@ -200,6 +200,8 @@ def fit(
     while step < total:
         epoch = step // per_epoch
         loader.set_epoch(epoch)
+        if hasattr(loader.dataset, "set_epoch"):  # accelerate calls it only without a seedable sampler
+            loader.dataset.set_epoch(epoch)
         batches = (
             accelerator.skip_first_batches(loader, step - epoch * per_epoch) if step % per_epoch else loader
         )

@@ -74,14 +74,18 @@ def run(
         preprocess["size"],
         config.data,
         negatives if config.method != "clip" else None,
-        config.seed,
     )
     if len(pairs.tokens) < config.data.batch_size:
         raise UserError(
             f"{data}: {len(pairs.tokens)} usable pairs, fewer than one batch "
             f"(batch_size {config.data.batch_size}); lower the batch size"
         )
-    loader = DataLoader(PairDataset(pairs), batch_size=config.data.batch_size, shuffle=True, drop_last=True)
+    loader = DataLoader(
+        PairDataset(pairs, config.data, config.seed),
+        batch_size=config.data.batch_size,
+        shuffle=True,
+        drop_last=True,
+    )
     augment = BatchAugment(preprocess["mean"], preprocess["std"], config.data.crop_scale, seed=config.seed)
     accelerator = Accelerator(
         mixed_precision=config.precision,
