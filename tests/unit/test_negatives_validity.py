@@ -38,6 +38,21 @@ def test_reasons(validity, negative, kind, reason):
     assert validity.reason(ORIGINAL, negative, kind, set()) == reason
 
 
+def test_inverse_relations_refused_when_turned_off():
+    strict = ValidityFilter(FilterConfig(inverse_relations=False))
+    original = "a red cube to the left of a blue ball, and a cup behind it"
+    cases = {
+        "a red cube to the right of a blue ball, and a cup behind it": "inverse_relation",
+        "a red cube right of a blue ball, and a cup behind it": "inverse_relation",
+        "a red cube above a blue ball, and a cup behind it": None,
+        "a red cube to the left of a blue ball, and a cup in front of it": "inverse_relation",
+        "a red cube to the left of a blue ball, and a cup beside it": None,
+    }
+    for negative, reason in cases.items():
+        assert strict.reason(original, negative, "replace_relations", set()) == reason
+        assert ValidityFilter().reason(original, negative, "replace_relations", set()) is None
+
+
 def test_swaps_compare_nouns_in_the_singular(validity):
     assert validity.reason("two dogs and a cat", "two cats and a dog", "swap_nouns", set()) is None
 

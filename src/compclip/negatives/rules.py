@@ -208,16 +208,7 @@ class RuleGenerator:
         return self.steering.known([" ".join(words) for words in self.lexicon.relations[group][meaning]])
 
     def _relation_spans(self, p: Parse) -> list[tuple[int, int, str, str]]:
-        """Non-overlapping ``(start, end, group, meaning)`` of the relation phrases, longest match first."""
-        lowered, taken, spans = [w.lower() for w in p.words], set(), []
-        for phrase, group, meaning in self.lexicon.relation_phrases:
-            n = len(phrase)
-            for start in range(len(lowered) - n + 1):
-                span = set(range(start, start + n))
-                if tuple(lowered[start : start + n]) == phrase and not span & taken:
-                    taken |= span
-                    spans.append((start, start + n, group, meaning))
-        return sorted(spans)
+        return self.lexicon.relation_spans([w.lower() for w in p.words])
 
     def _reshuffle(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
         blocks = p.phrases if len(p.phrases) >= 2 else _blocks(p.tags)

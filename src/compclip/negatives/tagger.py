@@ -43,6 +43,7 @@ class Lexicon:
     adjectives: frozenset[str]
     attributes: dict[str, tuple[str, ...]]  # class -> adjectives
     relations: dict[str, dict[str, tuple[tuple[str, ...], ...]]]  # group -> meaning -> phrases as words
+    inverses: dict[str, str]  # relation meaning -> its opposite, both ways
 
     @classmethod
     def load(cls) -> Lexicon:
@@ -56,7 +57,8 @@ class Lexicon:
             group: {meaning: tuple(tuple(p.split()) for p in said) for meaning, said in meanings.items()}
             for group, meanings in data["relations"].items()
         }
-        return cls(function, frozenset(data["adjectives"]), attributes, relations)
+        inverses = {a: b for pair in data["inverses"] for a, b in (pair, pair[::-1])}
+        return cls(function, frozenset(data["adjectives"]), attributes, relations, inverses)
 
     def attribute_class(self, adjective: str) -> str | None:
         return next((name for name, words in self.attributes.items() if adjective in words), None)
@@ -71,6 +73,20 @@ class Lexicon:
             for phrase in phrases
         ]
         return sorted(found, key=lambda row: -len(row[0]))
+
+    def relation_spans(self, words: list[str]) -> list[tuple[int, int, str, str]]:
+        """Non-overlapping ``(start, end, group, meaning)`` of the relation phrases in lowercase
+        ``words``, longest match first, in caption order."""
+        taken: set[int] = set()
+        spans = []
+        for phrase, group, meaning in self.relation_phrases:
+            n = len(phrase)
+            for start in range(len(words) - n + 1):
+                span = set(range(start, start + n))
+                if tuple(words[start : start + n]) == phrase and not span & taken:
+                    taken |= span
+                    spans.append((start, start + n, group, meaning))
+        return sorted(spans)
 
     @cached_property
     def relation_words(self) -> frozenset[str]:

@@ -13,6 +13,8 @@ A candidate is rejected, under the first reason that applies, when it is
   (concepts by :class:`compclip.pmi.concepts.ConceptRules`, the PMI table's rules);
 - ``not_a_relation``: a relation replace that changes a word outside the spatial relation
   phrases and prepositions of ``lexicon.yaml`` (the other words, in order, must stay);
+- ``inverse_relation``: with ``inverse_relations`` off, a relation replace that makes a relation
+  its opposite (*left of* -> *right of*: what a reshuffle of the two objects already says);
 - ``duplicate``: the same as a negative already kept for this caption.
 """
 
@@ -28,7 +30,7 @@ from compclip.pmi.concepts import ConceptRules
 
 REASONS = (
     "empty", "unchanged", "too_short", "too_long", "words_changed", "not_one_concept", "not_a_relation",
-    "duplicate",
+    "inverse_relation", "duplicate",
 )  # fmt: skip
 
 
@@ -36,6 +38,7 @@ REASONS = (
 class FilterConfig:
     min_ratio: float = 0.5  # shortest negative, as a share of the original's word count
     max_ratio: float = 1.5
+    inverse_relations: bool = True  # False: a relation replace may not be the relation's opposite
 
 
 class ValidityFilter:
@@ -47,7 +50,7 @@ class ValidityFilter:
     ) -> None:
         self.config = config
         self.rules = rules or ConceptRules()
-        self.relation_words = (lexicon or Lexicon.load()).relation_words
+        self.lexicon = lexicon or Lexicon.load()
 
     def reason(self, original: str, negative: str, kind: str, kept: set[tuple[str, ...]]) -> str | None:
         """Why ``negative`` is not a valid ``kind`` negative of ``original`` (None when it is).
@@ -69,8 +72,11 @@ class ValidityFilter:
             old, new = set(self.rules.concepts(original)), set(self.rules.concepts(negative))
             if len(old - new) != 1 or len(new - old) != 1:
                 return "not_one_concept"
-        if kind in RELATIONS and self._kept(before) != self._kept(after):
-            return "not_a_relation"
+        if kind in RELATIONS:
+            if self._kept(before) != self._kept(after):
+                return "not_a_relation"
+            if not self.config.inverse_relations and self._inverted(before, after):
+                return "inverse_relation"
         key = tuple(after)
         if key in kept:
             return "duplicate"
@@ -78,7 +84,12 @@ class ValidityFilter:
         return None
 
     def _kept(self, words: list[str]) -> list[str]:
-        return [w for w in words if w not in self.relation_words]
+        return [w for w in words if w not in self.lexicon.relation_words]
+
+    def _inverted(self, before: list[str], after: list[str]) -> bool:
+        """Whether a relation of ``before`` became its opposite in ``after``."""
+        old, new = ([m for *_, m in self.lexicon.relation_spans(w)] for w in (before, after))
+        return any(b == self.lexicon.inverses.get(a) for a, b in zip(old, new, strict=False))
 
     def _bag(self, words: list[str]) -> Counter:
         return Counter(singular(w) for w in words)
