@@ -1,10 +1,11 @@
-"""Training data: images decoded once into a uint8 cache, captions and K hard negatives tokenised.
+"""Training data: images decoded once into a uint8 cache, captions and their hard negatives tokenised.
 
 Inputs are a dataset folder (``captions.parquet`` with ``id``, ``caption``, ``image`` = a PNG path
 relative to the folder) and, for NegCLIP and DeGLA, a ``negatives.json`` (a list of
 ``{"image_id", "original", "enhanced": [...], "types": [...]}``). Bad records are skipped and
-counted; augmentation (RandomResizedCrop + normalisation) runs on whole batches with torch ops,
-seeded by the step so a resumed run sees the same crops.
+counted; each epoch draws K of a caption's negatives, and augmentation (RandomResizedCrop +
+normalisation) runs on whole batches with torch ops, seeded by the step, so a resumed run sees the
+same negatives and crops.
 """
 
 from __future__ import annotations
