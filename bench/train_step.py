@@ -8,6 +8,7 @@ steadier number.
 
     .venv/bin/python bench/train_step.py [--batch 128] [--steps 8] [--threads 2]
     .venv/bin/python bench/train_step.py --model ViT-L-14-336 --batch 4 --steps 2 --warmup 1 --malloc tuned
+    .venv/bin/python bench/train_step.py --batch 64 --steps 6 --malloc tuned --precision bf16
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ MALLOC = {
 METHODS = ("clip", "negclip", "degla")
 
 
-def step_times(model: str, method: str, batch: int, steps: int, warmup: int, workdir: Path) -> list[float]:
+def step_times(
+    model: str, method: str, batch: int, steps: int, warmup: int, precision: str, workdir: Path
+) -> list[float]:
     import torch
     from accelerate import Accelerator, DataLoaderConfiguration
     from open_clip.model import get_model_preprocess_cfg
@@ -63,7 +66,8 @@ def step_times(model: str, method: str, batch: int, steps: int, warmup: int, wor
     config = TrainConfig(method=method, checkpoint_every=0, optim=OptimConfig(epochs=1))
     loader = DataLoader(PairDataset(pairs, config.data), batch_size=batch, shuffle=True, drop_last=True)
     accelerator = Accelerator(
-        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=0)
+        mixed_precision=precision,
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=0),
     )
     stamps: list[float] = []
     fit(
@@ -87,7 +91,9 @@ def child(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        times = step_times(args.model, args.child, args.batch, args.steps, args.warmup, Path(tmp))
+        times = step_times(
+            args.model, args.child, args.batch, args.steps, args.warmup, args.precision, Path(tmp)
+        )
     print(json.dumps({"median": statistics.median(times), "min": min(times)}))
 
 
@@ -98,13 +104,17 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3, help="steps before timing starts")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--model", default="compclip-tiny-rn", help="open_clip architecture name")
+    parser.add_argument("--precision", choices=("no", "bf16"), default="no", help="mixed precision")
     parser.add_argument("--malloc", choices=("both", "default", "tuned"), default="both")
     parser.add_argument("--child", choices=METHODS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)
         return
-    print(f"{args.model}, batch {args.batch}, K=4, {args.threads} threads, median of {args.steps} steps")
+    print(
+        f"{args.model}, batch {args.batch}, K=4, {args.threads} threads, precision {args.precision}, "
+        f"median of {args.steps} steps"
+    )
     settings = {"default": False, "tuned": True}
     for name, malloc in settings.items():
         if args.malloc not in ("both", name):
@@ -114,7 +124,8 @@ def main() -> None:
         times = {}
         for method in METHODS:
             flags = {"--child": method, "--model": args.model, "--batch": args.batch, "--steps": args.steps,
-                     "--warmup": args.warmup, "--threads": args.threads}  # fmt: skip
+                     "--warmup": args.warmup, "--threads": args.threads,
+                     "--precision": args.precision}  # fmt: skip
             cmd = [sys.executable, __file__, *(str(x) for item in flags.items() for x in item)]
             out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
             times[method] = json.loads(out.strip().splitlines()[-1])
