@@ -3,17 +3,31 @@
 Reads the ``metrics.json`` of several ``compclip evaluate`` folders and writes
 ``compare.json`` (the selected metrics per model, and each model's difference from the first,
 the baseline) and ``compare.md`` (the same as a table).
+
+Where two reports scored the same items (their ``results/*.parquet`` hold the same ids), each
+difference of an accuracy, a PMI tail gap or a family mean also gets a paired bootstrap CI: every
+replicate resamples the items once and scores both models on them, so what the two models share
+(the items' difficulty) cancels out. That is the test of "the tuned model is better on these
+items"; two separately bootstrapped CIs can overlap while the paired one excludes zero.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
+from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
+
 from compclip.errors import UserError
+from compclip.evaluate.results import read_results
+from compclip.evaluate.stats import StatsConfig, stratified_bootstrap, tails
 from compclip.storage import atomic_write_bytes
+
+log = logging.getLogger(__name__)
 
 # Metrics shown, in order: zero-shot accuracy and the PMI effect, then compositional accuracy.
 ROWS = (
@@ -43,11 +57,77 @@ def select(metrics: dict[str, float]) -> dict[str, float]:
     return chosen
 
 
-def compare(reports: dict[str, Path], out: Path) -> dict:
-    """Write compare.json and compare.md for ``name -> report folder``; the first is the baseline."""
+def _family(subset: str) -> str | None:
+    return next((family for family, prefix in FAMILIES.items() if subset.startswith(prefix)), None)
+
+
+def _interval(strata: list[np.ndarray], weights: list[float], config: StatsConfig) -> dict[str, float]:
+    change, low, high = stratified_bootstrap(strata, weights, config)
+    return {"change": change, "ci_low": low, "ci_high": high, "n": int(sum(len(s) for s in strata))}
+
+
+def _differences(base: Path, tuned: Path, key: str, columns: list[str]):
+    """The base's ``columns`` of table ``key`` and, per item, tuned minus base correctness (0, +-1);
+    None when either report lacks the table or they scored different items."""
+    columns = ["id", "correct", *columns]
+    ours, theirs = read_results(base, key, columns), read_results(tuned, key, columns)
+    if ours is None or theirs is None:
+        return None
+    ids = ours.column("id").to_pylist()
+    where = {item: i for i, item in enumerate(theirs.column("id").to_pylist())}
+    if len(where) != len(ids) or set(where) != set(ids):
+        log.warning("%s: %s and %s scored different items; no paired CI", key, base, tuned)
+        return None
+    correct = np.asarray(theirs.column("correct").to_pylist(), dtype=float)[[where[i] for i in ids]]
+    return ours, correct - np.asarray(ours.column("correct").to_pylist(), dtype=float)
+
+
+def paired_changes(base: Path, tuned: Path, base_metrics: dict, config: StatsConfig) -> dict[str, dict]:
+    """Tuned minus base, with a paired bootstrap CI, for every compared metric both reports scored
+    item by item: zero-shot accuracy and PMI tail gap (the base report's tails), benchmark subset
+    accuracy and the compositional family means."""
+    changes: dict[str, dict] = {}
+    families: dict[str, list[np.ndarray]] = defaultdict(list)
+    tables = sorted({k.rsplit("/", 1)[0] for k in base_metrics if re.fullmatch(r"zeroshot/[^/]+/acc", k)})
+    for key in tables:
+        found = _differences(base, tuned, key, ["pmi"])
+        if found is None:
+            continue
+        table, diff = found
+        changes[f"{key}/acc"] = _interval([diff], [1.0], config)
+        pmi = np.asarray(table.column("pmi").to_pylist(), dtype=float)
+        n_tail = base_metrics.get(f"{key}/n_tail")
+        if n_tail:
+            scored = diff[~np.isnan(pmi)]
+            low, high = tails(pmi[~np.isnan(pmi)], int(n_tail))
+            changes[f"{key}/gap"] = _interval([scored[low], scored[high]], [-1.0, 1.0], config)
+    benchmarks = sorted({k.split("/")[0] for k in base_metrics if re.fullmatch(ROWS[-1], k)})
+    for key in benchmarks:
+        found = _differences(base, tuned, key, ["subset"])
+        if found is None:
+            continue
+        table, diff = found
+        subsets = np.asarray(table.column("subset").to_pylist())
+        for subset in sorted(set(subsets)):
+            changes[f"{key}/{subset}/acc"] = _interval([diff[subsets == subset]], [1.0], config)
+            if (family := _family(subset)) is not None:
+                families[family].append(diff[subsets == subset])
+    for family, strata in families.items():
+        weights = [1 / len(strata)] * len(strata)
+        changes[f"compositional/{family}/mean_acc"] = _interval(strata, weights, config)
+    return changes
+
+
+def compare(reports: dict[str, Path], out: Path, config: StatsConfig | None = None) -> dict:
+    """Write compare.json and compare.md for ``name -> report folder``; the first is the baseline.
+
+    ``config`` sets the paired bootstrap (resamples, CI level, seed).
+    """
     if len(reports) < 2:
         raise UserError("compare needs at least two reports")
-    selected = {name: select(read_metrics(folder)) for name, folder in reports.items()}
+    config = config or StatsConfig()
+    raw = {name: read_metrics(folder) for name, folder in reports.items()}
+    selected = {name: select(metrics) for name, metrics in raw.items()}
     base_name = next(iter(selected))
     keys = list(dict.fromkeys(k for values in selected.values() for k in values))
     delta = {
@@ -55,7 +135,12 @@ def compare(reports: dict[str, Path], out: Path) -> dict:
         for name, values in selected.items()
         if name != base_name
     }
-    result = {"baseline": base_name, "metrics": selected, "delta": delta}
+    paired = {
+        name: paired_changes(reports[base_name], folder, raw[base_name], config)
+        for name, folder in reports.items()
+        if name != base_name
+    }
+    result = {"baseline": base_name, "ci": config.ci, "metrics": selected, "delta": delta, "paired": paired}
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / "compare.json", (json.dumps(result, indent=2) + "\n").encode())
     atomic_write_bytes(out / "compare.md", markdown(result, keys).encode())
@@ -76,7 +161,12 @@ def markdown(result: dict, keys: list[str]) -> str:
         for name in names:
             value = result["metrics"][name].get(key)
             change = result["delta"].get(name, {}).get(key)
+            interval = result["paired"].get(name, {}).get(key)
             cell = "-" if value is None else f"{value:.3f}"
-            cells.append(cell if change is None else f"{cell} ({change:+.3f})")
+            if change is not None:
+                ci = "" if interval is None else f" [{interval['ci_low']:+.3f}, {interval['ci_high']:+.3f}]"
+                cell += f" ({change:+.3f}{ci})"
+            cells.append(cell)
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    note = f"Change from {names[0]} in parentheses; brackets: its {result['ci']:.0%} paired bootstrap CI."
+    return "\n".join(lines) + "\n\n" + note + "\n"

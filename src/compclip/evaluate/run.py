@@ -24,6 +24,7 @@ from compclip.evaluate.benchmarks import aro, order, sugarcrepe, valse
 from compclip.evaluate.benchmarks.common import Item
 from compclip.evaluate.benchmarks.score import score_items, subset_metrics
 from compclip.evaluate.encode import Encoder, RuntimeConfig
+from compclip.evaluate.results import results_file
 from compclip.evaluate.stats import StatsConfig
 from compclip.evaluate.zeroshot import evaluate_zeroshot, load_evalset
 from compclip.models import load_model
@@ -161,7 +162,7 @@ def write_outputs(
     """metrics.json, per-image parquet files, bins.json, plots and the HTML report."""
     (out / "results").mkdir(parents=True, exist_ok=True)
     for key, table in tables.items():
-        pq.write_table(table, out / "results" / f"{key.replace('/', '_')}.parquet")
+        pq.write_table(table, results_file(out, key))
     atomic_write_bytes(out / "metrics.json", _json(dict(sorted(metrics.items()))))
     atomic_write_bytes(out / "bins.json", _json(bins))
     plots = report.write_plots(out / "plots", metrics, bins)

@@ -9,6 +9,7 @@ finite PMI minus one (:func:`finite_pmi`); Spearman r only uses ranks and is una
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,27 +101,49 @@ def correlations(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(sps.pearsonr(x, y).statistic), float(sps.spearmanr(x, y).statistic)
 
 
+def tails(pmi: np.ndarray, n_tail: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the ``n_tail`` lowest-PMI and the ``n_tail`` highest-PMI items."""
+    order = pmi_order(pmi)
+    return order[:n_tail], order[len(order) - n_tail :]
+
+
+def tail_size(n: int, share: float) -> int:
+    """``max(1, round(share * n))`` items per tail, at most half of them (0 when n < 2)."""
+    return min(max(1, round(share * n)), n // 2)
+
+
+def stratified_bootstrap(
+    strata: Sequence[np.ndarray], weights: Sequence[float], config: StatsConfig
+) -> tuple[float, float, float]:
+    """``sum(w * mean(stratum))`` and its percentile bootstrap CI.
+
+    Each of ``config.n_boot`` replicates resamples every stratum's values with replacement, in
+    stratum order, from one generator seeded with ``config.seed``.
+    """
+    rng = np.random.default_rng(config.seed)
+    estimate = sum(w * float(np.mean(s)) for s, w in zip(strata, weights, strict=True))
+    boot = sum(
+        w * s[rng.integers(0, len(s), (config.n_boot, len(s)))].mean(axis=1)
+        for s, w in zip(strata, weights, strict=True)
+    )
+    alpha = (1 - config.ci) / 2
+    ci_low, ci_high = np.quantile(boot, [alpha, 1 - alpha])
+    return estimate, float(ci_low), float(ci_high)
+
+
 def tail_gap(pmi: np.ndarray, correct: np.ndarray, config: StatsConfig) -> Gap:
     """Accuracy(top ``tail_share`` by PMI) - accuracy(bottom share), bootstrapped within each tail.
 
-    Each tail holds ``max(1, round(share * n))`` items (at most half of them). The CI resamples
-    items with replacement inside each tail ``n_boot`` times with ``seed``.
+    Each tail holds :func:`tail_size` items. The CI resamples items with replacement inside each
+    tail ``n_boot`` times with ``seed``.
     """
     correct = np.asarray(correct, dtype=float)
-    order = pmi_order(pmi)
-    n_tail = min(max(1, round(config.tail_share * len(order))), len(order) // 2)
+    n_tail = tail_size(len(correct), config.tail_share)
     if n_tail == 0:
         return Gap(math.nan, math.nan, math.nan, math.nan, math.nan, 0)
-    low, high = correct[order[:n_tail]], correct[order[-n_tail:]]
-    rng = np.random.default_rng(config.seed)
-    boot_low = low[rng.integers(0, n_tail, (config.n_boot, n_tail))].mean(axis=1)
-    boot_high = high[rng.integers(0, n_tail, (config.n_boot, n_tail))].mean(axis=1)
-    alpha = (1 - config.ci) / 2
-    ci_low, ci_high = np.quantile(boot_high - boot_low, [alpha, 1 - alpha])
-    return Gap(
-        float(high.mean() - low.mean()), float(ci_low), float(ci_high),
-        float(low.mean()), float(high.mean()), n_tail,
-    )  # fmt: skip
+    low, high = (correct[t] for t in tails(pmi, n_tail))
+    gap, ci_low, ci_high = stratified_bootstrap([low, high], [-1.0, 1.0], config)
+    return Gap(gap, ci_low, ci_high, float(low.mean()), float(high.mean()), n_tail)
 
 
 def pmi_metrics(pmi: np.ndarray, correct: np.ndarray, config: StatsConfig) -> tuple[dict, Bins]:

@@ -1,0 +1,90 @@
+"""compare: differences from the baseline and their paired bootstrap CIs, on hand-built reports."""
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from compclip.errors import UserError
+from compclip.evaluate.compare import compare
+from compclip.evaluate.results import results_file
+from compclip.evaluate.stats import StatsConfig, stratified_bootstrap
+
+
+def write_report(folder, zeroshot_correct, pmi, subsets, bench_correct, ids=None):
+    """A report folder as ``compclip evaluate`` writes it: metrics.json and the per-item tables."""
+    n = len(zeroshot_correct)
+    ids = ids or [f"z{i}" for i in range(n)]
+    (folder / "results").mkdir(parents=True)
+    pq.write_table(
+        pa.table({"id": ids, "pmi": pmi, "correct": zeroshot_correct}), results_file(folder, "zeroshot/set")
+    )
+    bench_ids = [f"{s}/{i}" for i, s in enumerate(subsets)]
+    bench = pa.table({"id": bench_ids, "subset": subsets, "correct": bench_correct})
+    pq.write_table(bench, results_file(folder, "sugarcrepe"))
+    zs, bench = np.asarray(zeroshot_correct, float), np.asarray(bench_correct, float)
+    scored = np.asarray(pmi, float)
+    by_pmi = zs[~np.isnan(scored)][np.argsort(scored[~np.isnan(scored)])]
+    metrics = {
+        "zeroshot/set/acc": zs.mean(),
+        "zeroshot/set/gap": by_pmi[-2:].mean() - by_pmi[:2].mean(),
+        "zeroshot/set/n_tail": 2,
+    }
+    for subset in sorted(set(subsets)):
+        metrics[f"sugarcrepe/{subset}/acc"] = bench[np.asarray(subsets) == subset].mean()
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    return folder
+
+
+PMI = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, None]  # the last item has no PMI: out of the tails
+SUBSETS = ["swap_att"] * 4 + ["swap_obj"] * 4 + ["replace_rel"] * 4
+
+
+def test_stratified_bootstrap_by_hand():
+    estimate, low, high = stratified_bootstrap([np.ones(5), np.zeros(3)], [1.0, -1.0], StatsConfig())
+    assert (estimate, low, high) == (1.0, 1.0, 1.0)
+    values = np.r_[np.zeros(50), np.ones(50)]
+    estimate, low, high = stratified_bootstrap([values], [0.5], StatsConfig(n_boot=400, seed=1))
+    assert estimate == 0.25 and 0.15 < low < 0.25 < high < 0.35
+    again = stratified_bootstrap([values], [0.5], StatsConfig(n_boot=400, seed=1))
+    assert again == (estimate, low, high)
+
+
+def test_paired_changes_of_accuracy_gap_and_family(tmp_path):
+    # base: wrong on the two lowest-PMI items (gap 1.0), on half of swap_att and all replace_rel
+    base = write_report(
+        tmp_path / "base", [0, 0, 1, 1, 1, 1, 1, 1], PMI, SUBSETS, [0, 0, 1, 1] + [1] * 4 + [0] * 4
+    )
+    tuned = write_report(tmp_path / "tuned", [1] * 8, PMI, SUBSETS, [1] * 12)
+    result = compare({"base": base, "tuned": tuned}, tmp_path / "out")
+    paired = result["paired"]["tuned"]
+    assert paired["zeroshot/set/acc"]["change"] == pytest.approx(0.25)
+    assert paired["zeroshot/set/gap"] == {"change": -1.0, "ci_low": -1.0, "ci_high": -1.0, "n": 4}
+    assert result["delta"]["tuned"]["zeroshot/set/gap"] == pytest.approx(-1.0)
+    assert paired["sugarcrepe/swap_obj/acc"] == {"change": 0.0, "ci_low": 0.0, "ci_high": 0.0, "n": 4}
+    assert paired["sugarcrepe/replace_rel/acc"]["ci_low"] == 1.0
+    swap = paired["compositional/swap/mean_acc"]  # (0.5 + 0) / 2, resampled within each subset
+    assert swap["change"] == pytest.approx(0.25) and swap["n"] == 8
+    assert 0.0 <= swap["ci_low"] <= 0.25 <= swap["ci_high"] <= 0.5
+    assert swap["change"] == pytest.approx(result["delta"]["tuned"]["compositional/swap/mean_acc"])
+    table = (tmp_path / "out" / "compare.md").read_text()
+    assert "| zeroshot/set/gap | 1.000 | 0.000 (-1.000 [-1.000, -1.000]) |" in table
+    assert json.loads((tmp_path / "out" / "compare.json").read_text())["paired"] == result["paired"]
+
+
+def test_reports_of_different_items_are_compared_without_a_paired_ci(tmp_path):
+    base = write_report(tmp_path / "base", [1] * 8, PMI, SUBSETS, [1] * 12)
+    other = write_report(tmp_path / "other", [1] * 8, PMI, SUBSETS, [1] * 12, ids=[f"y{i}" for i in range(8)])
+    result = compare({"base": base, "other": other}, tmp_path / "out")
+    assert "zeroshot/set/acc" not in result["paired"]["other"]
+    assert result["delta"]["other"]["zeroshot/set/acc"] == 0.0
+    assert result["paired"]["other"]["sugarcrepe/swap_att/acc"]["change"] == 0.0  # same benchmark ids
+
+
+def test_compare_needs_two_reports_with_metrics(tmp_path):
+    with pytest.raises(UserError, match="at least two"):
+        compare({"base": tmp_path}, tmp_path / "out")
+    with pytest.raises(UserError, match="no metrics"):
+        compare({"a": tmp_path / "a", "b": tmp_path / "b"}, tmp_path / "out")
