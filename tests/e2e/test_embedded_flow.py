@@ -60,6 +60,9 @@ def test_dvc_repro_runs_every_stage(tmp_path):
     assert set(stages) == expected | set(runs)
     compare = json.loads((tmp_path / "reports" / "compare" / "compare.json").read_text())
     assert compare["baseline"] == "base" and set(compare["delta"]) == {"degla", "negclip", "clip"}
+    assert set(compare["paired"]) == {"degla", "negclip", "clip"}
+    swap = compare["paired"]["degla"]["compositional/swap/mean_acc"]
+    assert swap["ci_low"] <= swap["change"] <= swap["ci_high"] and swap["n"] == 16  # 2 subsets x 8
     base = json.loads((tmp_path / "reports" / "base" / "metrics.json").read_text())
     assert 0.0 <= base["zeroshot/single-world/acc"] <= 1.0
     assert "sugarcrepe/swap_att/acc" in base
