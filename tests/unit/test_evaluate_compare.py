@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from compclip.errors import UserError
+from compclip.evaluate import stats
 from compclip.evaluate.compare import compare
 from compclip.evaluate.results import results_file
 from compclip.evaluate.stats import StatsConfig, stratified_bootstrap
@@ -50,6 +51,13 @@ def test_stratified_bootstrap_by_hand():
     assert estimate == 0.25 and 0.15 < low < 0.25 < high < 0.35
     again = stratified_bootstrap([values], [0.5], StatsConfig(n_boot=400, seed=1))
     assert again == (estimate, low, high)
+
+
+def test_stratified_bootstrap_draws_the_same_in_chunks(monkeypatch):
+    strata, config = [np.arange(7.0), np.arange(13.0) % 2], StatsConfig(n_boot=50, seed=2)
+    whole = stratified_bootstrap(strata, [1.0, -1.0], config)
+    monkeypatch.setattr(stats, "RESAMPLE_CHUNK", 20)  # 2 or 1 resamples per draw
+    assert stratified_bootstrap(strata, [1.0, -1.0], config) == whole
 
 
 def test_paired_changes_of_accuracy_gap_and_family(tmp_path):

@@ -112,6 +112,19 @@ def tail_size(n: int, share: float) -> int:
     return min(max(1, round(share * n)), n // 2)
 
 
+RESAMPLE_CHUNK = 1 << 22  # indices drawn at once (32 MiB): memory stays flat on large sets
+
+
+def _resampled_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Means of ``n_boot`` resamples of ``values``, drawn in row chunks (the same draws as one
+    ``(n_boot, n)`` call)."""
+    rows = max(1, RESAMPLE_CHUNK // len(values))
+    return np.concatenate([
+        values[rng.integers(0, len(values), (min(rows, n_boot - start), len(values)))].mean(axis=1)
+        for start in range(0, n_boot, rows)
+    ])  # fmt: skip
+
+
 def stratified_bootstrap(
     strata: Sequence[np.ndarray], weights: Sequence[float], config: StatsConfig
 ) -> tuple[float, float, float]:
@@ -122,10 +135,7 @@ def stratified_bootstrap(
     """
     rng = np.random.default_rng(config.seed)
     estimate = sum(w * float(np.mean(s)) for s, w in zip(strata, weights, strict=True))
-    boot = sum(
-        w * s[rng.integers(0, len(s), (config.n_boot, len(s)))].mean(axis=1)
-        for s, w in zip(strata, weights, strict=True)
-    )
+    boot = sum(w * _resampled_means(s, config.n_boot, rng) for s, w in zip(strata, weights, strict=True))
     alpha = (1 - config.ci) / 2
     ci_low, ci_high = np.quantile(boot, [alpha, 1 - alpha])
     return estimate, float(ci_low), float(ci_high)
