@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from compclip.cli import main
 from compclip.errors import UserError
 from compclip.evaluate import stats
 from compclip.evaluate.compare import compare
@@ -96,3 +97,19 @@ def test_compare_needs_two_reports_with_metrics(tmp_path):
         compare({"base": tmp_path}, tmp_path / "out")
     with pytest.raises(UserError, match="no metrics"):
         compare({"a": tmp_path / "a", "b": tmp_path / "b"}, tmp_path / "out")
+
+
+def test_cli_sets_the_bootstrap_and_refuses_a_bad_level(tmp_path, capsys):
+    base = write_report(tmp_path / "base", [0, 1] * 4, PMI, SUBSETS, [0, 1] * 6)
+    tuned = write_report(tmp_path / "tuned", [1] * 8, PMI, SUBSETS, [1] * 12)
+    out = tmp_path / "out"
+    assert main(["compare", f"base={base}", f"tuned={tuned}", "--out", str(out), "--ci", "0.5"]) == 0
+    result = json.loads((out / "compare.json").read_text())
+    narrow = result["paired"]["tuned"]["zeroshot/set/acc"]
+    assert result["ci"] == 0.5 and "50% paired bootstrap CI" in capsys.readouterr().out
+    assert main(["compare", str(base), str(tuned), "--out", str(out), "--ci", "0.99"]) == 0
+    wide = json.loads((out / "compare.json").read_text())["paired"]["tuned"]["zeroshot/set/acc"]
+    assert wide["ci_low"] <= narrow["ci_low"] <= narrow["ci_high"] <= wide["ci_high"]
+    assert wide["ci_high"] - wide["ci_low"] > narrow["ci_high"] - narrow["ci_low"]
+    assert main(["compare", str(base), str(tuned), "--out", str(out), "--ci", "1.5"]) == 2
+    assert "--ci in (0, 1)" in capsys.readouterr().err

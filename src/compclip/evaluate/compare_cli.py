@@ -8,10 +8,12 @@ from pathlib import Path
 from compclip.cli import add_command
 from compclip.errors import UserError
 from compclip.evaluate.compare import compare
+from compclip.evaluate.stats import StatsConfig
 
 EXAMPLES = """examples:
   compclip compare base=reports/base degla=reports/degla negclip=reports/negclip --out reports/compare
   compclip compare reports/base reports/degla --out reports/compare   # names from the folder names
+  compclip compare base=reports/base degla=reports/degla --out reports/compare --n-boot 5000 --ci 0.99
 """
 
 
@@ -21,6 +23,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("reports", nargs="+", help="[NAME=]REPORT_FOLDER, the baseline first")
     parser.add_argument("--out", type=Path, required=True)
+    defaults = StatsConfig()
+    parser.add_argument("--n-boot", type=int, default=defaults.n_boot, help="paired bootstrap resamples")
+    parser.add_argument("--ci", type=float, default=defaults.ci, help="confidence level of the paired CIs")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="bootstrap seed")
     parser.set_defaults(func=_compare)
 
 
@@ -33,5 +39,7 @@ def _compare(args: argparse.Namespace) -> None:
     reports = dict(_parse(r) for r in args.reports)
     if len(reports) < len(args.reports):
         raise UserError("two reports share a name; name them NAME=FOLDER")
-    compare(reports, args.out)
+    if args.n_boot < 1 or not 0 < args.ci < 1:
+        raise UserError("--n-boot must be >= 1 and --ci in (0, 1)")
+    compare(reports, args.out, StatsConfig(n_boot=args.n_boot, ci=args.ci, seed=args.seed))
     print((args.out / "compare.md").read_text(), end="")
