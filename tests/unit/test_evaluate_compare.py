@@ -20,9 +20,9 @@ def write_report(folder, zeroshot_correct, pmi, subsets, bench_correct, ids=None
     n = len(zeroshot_correct)
     ids = ids or [f"z{i}" for i in range(n)]
     (folder / "results").mkdir(parents=True)
-    pq.write_table(
-        pa.table({"id": ids, "pmi": pmi, "correct": zeroshot_correct}), results_file(folder, "zeroshot/set")
-    )
+    accessory = [None, None] + ["ring"] * (n - 2)  # two single-object scenes
+    zeroshot = pa.table({"id": ids, "pmi": pmi, "accessory": accessory, "correct": zeroshot_correct})
+    pq.write_table(zeroshot, results_file(folder, "zeroshot/set"))
     bench_ids = [f"{s}/{i}" for i, s in enumerate(subsets)]
     bench = pa.table({"id": bench_ids, "subset": subsets, "correct": bench_correct})
     pq.write_table(bench, results_file(folder, "sugarcrepe"))
@@ -33,6 +33,7 @@ def write_report(folder, zeroshot_correct, pmi, subsets, bench_correct, ids=None
         "zeroshot/set/acc": zs.mean(),
         "zeroshot/set/gap": by_pmi[-2:].mean() - by_pmi[:2].mean(),
         "zeroshot/set/n_tail": 2,
+        "zeroshot/set/single_object/acc": zs[:2].mean(),
     }
     for subset in sorted(set(subsets)):
         metrics[f"sugarcrepe/{subset}/acc"] = bench[np.asarray(subsets) == subset].mean()
@@ -70,6 +71,7 @@ def test_paired_changes_of_accuracy_gap_and_family(tmp_path):
     result = compare({"base": base, "tuned": tuned}, tmp_path / "out")
     paired = result["paired"]["tuned"]
     assert paired["zeroshot/set/acc"]["change"] == pytest.approx(0.25)
+    assert paired["zeroshot/set/single_object/acc"] == {"change": 1.0, "ci_low": 1.0, "ci_high": 1.0, "n": 2}
     assert paired["zeroshot/set/gap"] == {"change": -1.0, "ci_low": -1.0, "ci_high": -1.0, "n": 4}
     assert result["delta"]["tuned"]["zeroshot/set/gap"] == pytest.approx(-1.0)
     assert paired["sugarcrepe/swap_obj/acc"] == {"change": 0.0, "ci_low": 0.0, "ci_high": 0.0, "n": 4}

@@ -21,6 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from compclip.errors import UserError
 from compclip.evaluate.results import read_results
@@ -29,13 +30,15 @@ from compclip.storage import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
+ZEROSHOT_ACC = r"zeroshot/[^/]+/acc"
+SUBSET_ACC = r"(sugarcrepe|valse|aro)/[^/]+/acc"
 # Metrics shown, in order: zero-shot accuracy and the PMI effect, then compositional accuracy.
 ROWS = (
-    r"zeroshot/[^/]+/acc",
+    ZEROSHOT_ACC,
     r"zeroshot/[^/]+/single_object/acc",
     r"zeroshot/[^/]+/pearson_r",
     r"zeroshot/[^/]+/gap",
-    r"(sugarcrepe|valse|aro)/[^/]+/acc",
+    SUBSET_ACC,
 )
 FAMILIES = {"swap": "swap_", "replace": "replace_", "add": "add_"}
 
@@ -50,14 +53,18 @@ def read_metrics(folder: Path) -> dict[str, float]:
 def select(metrics: dict[str, float]) -> dict[str, float]:
     """The compared metrics of one report, plus the mean accuracy of each compositional family."""
     chosen = {k: v for pattern in ROWS for k, v in sorted(metrics.items()) if re.fullmatch(pattern, k)}
-    for family, prefix in FAMILIES.items():
-        values = [v for k, v in chosen.items() if k.split("/")[1].startswith(prefix) and v is not None]
-        if values:
-            chosen[f"compositional/{family}/mean_acc"] = sum(values) / len(values)
+    families = defaultdict(list)
+    for key, value in chosen.items():
+        if re.fullmatch(SUBSET_ACC, key) and value is not None and (family := _family(key.split("/")[1])):
+            families[family].append(value)
+    for family in FAMILIES:
+        if families[family]:
+            chosen[f"compositional/{family}/mean_acc"] = sum(families[family]) / len(families[family])
     return chosen
 
 
 def _family(subset: str) -> str | None:
+    """The compositional family (swap, replace, add) of a benchmark subset, if any."""
     return next((family for family, prefix in FAMILIES.items() if subset.startswith(prefix)), None)
 
 
@@ -66,7 +73,7 @@ def _interval(strata: list[np.ndarray], weights: list[float], config: StatsConfi
     return {"change": change, "ci_low": low, "ci_high": high, "n": int(sum(len(s) for s in strata))}
 
 
-def _differences(base: Path, tuned: Path, key: str, columns: list[str]):
+def _differences(base: Path, tuned: Path, key: str, columns: list[str]) -> tuple[pa.Table, np.ndarray] | None:
     """The base's ``columns`` of table ``key`` and, per item, tuned minus base correctness (0, +-1);
     None when either report lacks the table or they scored different items."""
     columns = ["id", "correct", *columns]
@@ -84,24 +91,27 @@ def _differences(base: Path, tuned: Path, key: str, columns: list[str]):
 
 def paired_changes(base: Path, tuned: Path, base_metrics: dict, config: StatsConfig) -> dict[str, dict]:
     """Tuned minus base, with a paired bootstrap CI, for every compared metric both reports scored
-    item by item: zero-shot accuracy and PMI tail gap (the base report's tails), benchmark subset
-    accuracy and the compositional family means."""
+    item by item: zero-shot accuracy (all items and single objects) and PMI tail gap (the base
+    report's tails), benchmark subset accuracy and the compositional family means."""
     changes: dict[str, dict] = {}
     families: dict[str, list[np.ndarray]] = defaultdict(list)
-    tables = sorted({k.rsplit("/", 1)[0] for k in base_metrics if re.fullmatch(r"zeroshot/[^/]+/acc", k)})
+    tables = sorted({k.rsplit("/", 1)[0] for k in base_metrics if re.fullmatch(ZEROSHOT_ACC, k)})
     for key in tables:
-        found = _differences(base, tuned, key, ["pmi"])
+        found = _differences(base, tuned, key, ["pmi", "accessory"])
         if found is None:
             continue
         table, diff = found
         changes[f"{key}/acc"] = _interval([diff], [1.0], config)
+        if f"{key}/single_object/acc" in base_metrics:
+            single = np.asarray([a is None for a in table.column("accessory").to_pylist()])
+            changes[f"{key}/single_object/acc"] = _interval([diff[single]], [1.0], config)
         pmi = np.asarray(table.column("pmi").to_pylist(), dtype=float)
         n_tail = base_metrics.get(f"{key}/n_tail")
         if n_tail:
             scored = diff[~np.isnan(pmi)]
             low, high = tails(pmi[~np.isnan(pmi)], int(n_tail))
             changes[f"{key}/gap"] = _interval([scored[low], scored[high]], [-1.0, 1.0], config)
-    benchmarks = sorted({k.split("/")[0] for k in base_metrics if re.fullmatch(ROWS[-1], k)})
+    benchmarks = sorted({k.split("/")[0] for k in base_metrics if re.fullmatch(SUBSET_ACC, k)})
     for key in benchmarks:
         found = _differences(base, tuned, key, ["subset"])
         if found is None:
