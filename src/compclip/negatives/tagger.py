@@ -46,7 +46,9 @@ class Lexicon:
     inverses: dict[str, str]  # relation meaning -> its opposite, both ways
 
     @classmethod
+    @cache
     def load(cls) -> Lexicon:
+        """The packaged lexicon, read once per process (a Lexicon is never changed)."""
         data = yaml.safe_load(resources.files(__package__).joinpath("lexicon.yaml").read_text())
         function: dict[str, str] = {}
         for tag in FUNCTION_TAGS:
