@@ -53,6 +53,8 @@ def test_stratified_bootstrap_by_hand():
     assert estimate == 0.25 and 0.15 < low < 0.25 < high < 0.35
     again = stratified_bootstrap([values], [0.5], StatsConfig(n_boot=400, seed=1))
     assert again == (estimate, low, high)
+    with pytest.raises(ValueError, match="stratum"):
+        stratified_bootstrap([values, np.array([])], [1.0, 1.0], StatsConfig())
 
 
 def test_stratified_bootstrap_draws_the_same_in_chunks(monkeypatch):

@@ -133,6 +133,8 @@ def stratified_bootstrap(
     Each of ``config.n_boot`` replicates resamples every stratum's values with replacement, in
     stratum order, from one generator seeded with ``config.seed``.
     """
+    if not strata or any(len(s) == 0 for s in strata):
+        raise ValueError("every stratum needs at least one value")
     rng = np.random.default_rng(config.seed)
     estimate = sum(w * float(np.mean(s)) for s, w in zip(strata, weights, strict=True))
     boot = sum(w * _resampled_means(s, config.n_boot, rng) for s, w in zip(strata, weights, strict=True))
