@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from compclip.errors import UserError
-from compclip.evaluate.results import read_results
+from compclip.evaluate.results import pmi_values, read_results, single_objects
 from compclip.evaluate.stats import StatsConfig, stratified_bootstrap, tails
 from compclip.storage import atomic_write_bytes
 
@@ -103,14 +103,13 @@ def paired_changes(base: Path, tuned: Path, base_metrics: dict, config: StatsCon
         table, diff = found
         changes[f"{key}/acc"] = _interval([diff], [1.0], config)
         if f"{key}/single_object/acc" in base_metrics:
-            single = np.asarray([a is None for a in table.column("accessory").to_pylist()])
-            changes[f"{key}/single_object/acc"] = _interval([diff[single]], [1.0], config)
-        pmi = np.asarray(table.column("pmi").to_pylist(), dtype=float)
+            changes[f"{key}/single_object/acc"] = _interval([diff[single_objects(table)]], [1.0], config)
         n_tail = base_metrics.get(f"{key}/n_tail")
         if n_tail:
-            scored = diff[~np.isnan(pmi)]
-            low, high = tails(pmi[~np.isnan(pmi)], int(n_tail))
-            changes[f"{key}/gap"] = _interval([scored[low], scored[high]], [-1.0, 1.0], config)
+            pmi = pmi_values(table)
+            scored = ~np.isnan(pmi)  # as the report's PMI metrics: items with a PMI only
+            low, high = tails(pmi[scored], int(n_tail))
+            changes[f"{key}/gap"] = _interval([diff[scored][low], diff[scored][high]], [-1.0, 1.0], config)
     benchmarks = sorted({k.split("/")[0] for k in base_metrics if re.fullmatch(SUBSET_ACC, k)})
     for key in benchmarks:
         found = _differences(base, tuned, key, ["subset"])

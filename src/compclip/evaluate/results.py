@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -17,3 +18,13 @@ def read_results(report: Path, key: str, columns: list[str]) -> pa.Table | None:
     """``columns`` of the table of ``key``, or None when the report has no such table."""
     path = results_file(report, key)
     return pq.read_table(path, columns=columns) if path.is_file() else None
+
+
+def pmi_values(table: pa.Table) -> np.ndarray:
+    """A zero-shot table's ``pmi`` as floats, NaN for items without one (left out of PMI metrics)."""
+    return np.asarray(table.column("pmi").to_pylist(), dtype=float)
+
+
+def single_objects(table: pa.Table) -> np.ndarray:
+    """True for a zero-shot table's items without an accessory (single-object scenes)."""
+    return np.asarray([a is None for a in table.column("accessory").to_pylist()], dtype=bool)

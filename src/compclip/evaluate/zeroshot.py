@@ -21,6 +21,7 @@ import yaml
 
 from compclip.errors import UserError
 from compclip.evaluate.encode import Encoder, ImageRef, existing
+from compclip.evaluate.results import pmi_values, single_objects
 from compclip.evaluate.stats import Bins, StatsConfig, pmi_metrics
 from compclip.rejects import Rejects
 
@@ -140,11 +141,11 @@ def summarize(table: pa.Table, stats: StatsConfig) -> tuple[dict[str, float], pa
     """Flat metrics of a results table (``correct``, ``pmi``, ``accessory``, ``stratum`` columns)."""
     correct = np.asarray(table.column("correct").to_pylist(), dtype=bool)
     metrics: dict[str, float] = {"n": len(correct), "acc": float(correct.mean())}
-    single = np.asarray([a is None for a in table.column("accessory").to_pylist()])
+    single = single_objects(table)
     if single.any() and not single.all():
         metrics["single_object/acc"] = float(correct[single].mean())
         metrics["single_object/n"] = int(single.sum())
-    pmi = np.asarray([np.nan if p is None else p for p in table.column("pmi").to_pylist()], dtype=float)
+    pmi = pmi_values(table)
     has_pmi = ~np.isnan(pmi)
     bins = None
     if has_pmi.sum() >= 2:
