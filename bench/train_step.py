@@ -1,7 +1,8 @@
 """Seconds per training step: plain CLIP fine-tuning vs NegCLIP vs DeGLA at the same batch.
 
 Runs the real loop (compclip.train.loop.fit) on an open_clip model (random weights) with
-synthetic images and captions at the model's image size, each method in a fresh subprocess,
+synthetic images at the model's image size and real captions (SugarCrepe's positives, from COCO,
+with K = 4 rule-based hard negatives each), each method in a fresh subprocess,
 with and without the glibc malloc settings, and prints the median and best step time per method
 and DeGLA's ratio to CLIP (target <= 1.6). On a shared machine the best (minimum) step is the
 steadier number.
@@ -29,6 +30,26 @@ MALLOC = {
     "MALLOC_TOP_PAD_": "536870912",
 }
 METHODS = ("clip", "negclip", "degla")
+SUGARCREPE = Path(__file__).resolve().parents[2] / "shared" / "data" / "sugarcrepe"
+
+
+def real_captions(n: int, k: int) -> tuple[list[str], list[str]]:
+    """``n`` SugarCrepe positive captions (COCO) with ``k`` rule-based hard negatives each."""
+    from compclip.negatives import PAPER_TYPES, RuleGenerator, Rules, ValidityFilter, select
+
+    files = sorted(SUGARCREPE.glob("*.json"))
+    unique = dict.fromkeys(item["caption"] for f in files for item in json.loads(f.read_text()).values())
+    generator, validity = Rules(RuleGenerator(), seed=0), ValidityFilter()
+    captions, negatives = [], []
+    for i, caption in enumerate(unique):
+        proposals = generator.generate([(str(i), caption, kind) for kind in PAPER_TYPES])
+        record, _ = select(str(i), caption, dict(zip(PAPER_TYPES, proposals, strict=True)), validity, 1)
+        if len(record.enhanced) >= k:
+            captions.append(caption)
+            negatives.extend(record.enhanced[:k])
+            if len(captions) == n:
+                return captions, negatives
+    raise SystemExit(f"only {len(captions)} SugarCrepe captions have {k} negatives; {n} needed")
 
 
 def step_times(
@@ -47,18 +68,14 @@ def step_times(
 
     bundle = create_model(model)
     pre = get_model_preprocess_cfg(bundle.model)
-    g = torch.Generator().manual_seed(0)
     n, k = batch * (steps + warmup), 4
-    words = ["red", "green", "blue", "cube", "ball", "left", "of", "a", "the", "small", "big", "on", "top"]
-    sentences = [
-        " ".join(words[j] for j in torch.randint(0, len(words), (10,), generator=g)) for _ in range(64)
-    ]
-    tokens = bundle.tokenizer(sentences)
+    captions, negatives = real_captions(n, k)
+    g = torch.Generator().manual_seed(0)
     pairs = Pairs(
         images=torch.randint(0, 256, (n, 3, *image_shape(pre["size"])), dtype=torch.uint8, generator=g),
         image_index=torch.arange(n),
-        tokens=tokens[torch.randint(0, 64, (n,), generator=g)],
-        negatives=tokens[torch.randint(0, 64, (n * k,), generator=g)],
+        tokens=bundle.tokenizer(captions),
+        negatives=bundle.tokenizer(negatives),
         negative_offsets=torch.arange(0, n * k + 1, k),
         ids=[str(i) for i in range(n)],
         rejects=Rejects(),

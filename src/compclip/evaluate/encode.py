@@ -156,9 +156,9 @@ class Encoder:
 
     @torch.inference_mode()
     def texts(self, texts: Sequence[str]) -> np.ndarray:
-        """Normalised embeddings of ``texts``, each unique string embedded once, in batches of
-        similar length (each batch's text transformer runs up to its longest caption only)."""
-        unique = sorted(dict.fromkeys(texts), key=len)
+        """Normalised embeddings of ``texts``, each unique string embedded once, in sorted order
+        (neighbours share prefixes, which :func:`~compclip.models.text.encode_text` computes once)."""
+        unique = sorted(dict.fromkeys(texts))
         size = self.runtime.batch_size
         chunks = []
         for start in tqdm(range(0, len(unique), size), total=math.ceil(len(unique) / size), desc="texts",

@@ -112,8 +112,8 @@ def checkpoint_steps(folder: Path) -> list[int]:
 
 
 class Features(nn.Module):
-    """The step's forward: normalised image and text features (text cut to the batch's longest
-    caption, :mod:`compclip.models.text`) and the logit scale, in one module call so that
+    """The step's forward: normalised image and text features (each distinct caption prefix of the
+    batch computed once, :mod:`compclip.models.text`) and the logit scale, in one module call so that
     accelerate's wrappers (DDP, autocast) see all of it."""
 
     def __init__(self, clip: nn.Module) -> None:
