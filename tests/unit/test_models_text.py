@@ -79,3 +79,24 @@ def test_towers_where_sharing_is_not_exact_use_encode_text(tiny):
             assert torch.equal(encode_text(model, tokens), model.encode_text(tokens))
     finally:
         model.text_pool_type = "argmax"
+
+
+def test_gradients_are_deterministic_across_runs(tiny):
+    """Resumed training must end with the same weights: no order-dependent accumulation on CPU."""
+    model, _ = tiny
+    g = torch.Generator().manual_seed(0)
+    words = ["a", "red", "blue", "cube", "ball", "left", "of", "above", "the", "small"]
+    captions = [" ".join(words[j] for j in torch.randint(0, 10, (8,), generator=g)) for _ in range(300)]
+    tokens = create_model("compclip-tiny-rn").tokenizer(captions)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        grads = []
+        for _ in range(3):
+            model.zero_grad()
+            encode_text(model, tokens).sum().backward()
+            grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
+    finally:
+        torch.set_num_threads(threads)
+    for other in grads[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(grads[0], other, strict=True))

@@ -117,11 +117,11 @@ def encode_text(model: torch.nn.Module, tokens: torch.Tensor, normalize: bool = 
     layout = prefix_layout(tokens, ends)
     cast = model.transformer.get_cast_dtype()
     x = model.token_embedding(tokens[layout.rows, layout.cols]).to(cast)
-    x = x + model.positional_embedding[layout.cols].to(cast)
+    x = x + model.positional_embedding.index_select(0, layout.cols).to(cast)  # deterministic backward
     mask = model.attn_mask[:length, :length].to(cast)
     for block in model.transformer.resblocks:
         x = _block(block, x, layout, mask)
-    x = model.ln_final(x[layout.index[torch.arange(len(tokens), device=tokens.device), ends]])
+    x = model.ln_final(x.index_select(0, layout.index.gather(1, ends.unsqueeze(1)).squeeze(1)))
     if isinstance(model.text_projection, torch.nn.Linear):
         x = model.text_projection(x)
     elif model.text_projection is not None:
