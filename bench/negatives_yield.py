@@ -11,14 +11,12 @@ Run: ``.venv/bin/python bench/negatives_yield.py [--limit N]``.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections import Counter
 from pathlib import Path
 
-from compclip.negatives import TYPES, RuleGenerator, Rules, ValidityFilter, select
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sugarcrepe"
+from compclip.negatives import TYPES, RuleGenerator, Rules, ValidityFilter, propose
+from sugarcrepe import DATA, positive_captions
 
 
 def main() -> None:
@@ -27,22 +25,13 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="first N unique captions (0: all)")
     parser.add_argument("--examples", type=int, default=0, help="print N sample negatives per type")
     args = parser.parse_args()
-    captions = list(
-        dict.fromkeys(
-            item["caption"]
-            for f in sorted(args.data.glob("*.json"))
-            for item in json.loads(f.read_text()).values()
-        )
-    )
+    captions = positive_captions(args.data)
     if args.limit:
         captions = captions[: args.limit]
     rules = RuleGenerator()
     generator, validity = Rules(rules, seed=0), ValidityFilter()
     started = time.perf_counter()
-    results = []
-    for n, caption in enumerate(captions):
-        proposals = generator.generate([(str(n), caption, kind) for kind in TYPES])
-        results.append(select(str(n), caption, dict(zip(TYPES, proposals, strict=True)), validity, 1))
+    results = propose([(str(n), c) for n, c in enumerate(captions)], generator, validity, TYPES, 1)
     seconds = time.perf_counter() - started
     needs = [rules.needs(c) for c in captions]
     total = sum((c for _, c in results), Counter())

@@ -24,31 +24,31 @@ import sys
 import time
 from pathlib import Path
 
+from sugarcrepe import positive_captions
+
 MALLOC = {
     "MALLOC_MMAP_THRESHOLD_": "33554432",
     "MALLOC_TRIM_THRESHOLD_": "4000000000",
     "MALLOC_TOP_PAD_": "536870912",
 }
 METHODS = ("clip", "negclip", "degla")
-SUGARCREPE = Path(__file__).resolve().parents[2] / "shared" / "data" / "sugarcrepe"
 
 
 def real_captions(n: int, k: int) -> tuple[list[str], list[str]]:
     """``n`` SugarCrepe positive captions (COCO) with ``k`` rule-based hard negatives each."""
-    from compclip.negatives import PAPER_TYPES, RuleGenerator, Rules, ValidityFilter, select
+    from compclip.negatives import PAPER_TYPES, RuleGenerator, Rules, ValidityFilter, propose
 
-    files = sorted(SUGARCREPE.glob("*.json"))
-    unique = dict.fromkeys(item["caption"] for f in files for item in json.loads(f.read_text()).values())
     generator, validity = Rules(RuleGenerator(), seed=0), ValidityFilter()
+    unique = list(enumerate(positive_captions()))
     captions, negatives = [], []
-    for i, caption in enumerate(unique):
-        proposals = generator.generate([(str(i), caption, kind) for kind in PAPER_TYPES])
-        record, _ = select(str(i), caption, dict(zip(PAPER_TYPES, proposals, strict=True)), validity, 1)
-        if len(record.enhanced) >= k:
-            captions.append(caption)
-            negatives.extend(record.enhanced[:k])
-            if len(captions) == n:
-                return captions, negatives
+    for start in range(0, len(unique), n):  # only as many captions as it takes
+        chunk = [(str(i), c) for i, c in unique[start : start + n]]
+        for record, _ in propose(chunk, generator, validity, PAPER_TYPES, 1):
+            if len(record.enhanced) >= k and len(captions) < n:
+                captions.append(record.original)
+                negatives.extend(record.enhanced[:k])
+        if len(captions) == n:
+            return captions, negatives
     raise SystemExit(f"only {len(captions)} SugarCrepe captions have {k} negatives; {n} needed")
 
 

@@ -2,7 +2,7 @@
 
 from compclip.negatives.llm import Examples, LLMConfig, LLMGenerator
 from compclip.negatives.rules import RuleGenerator
-from compclip.negatives.run import NegativesConfig, Rules, filter_file, generate, select
+from compclip.negatives.run import NegativesConfig, Rules, filter_file, generate, propose, select
 from compclip.negatives.steering import SteerConfig, Steering
 from compclip.negatives.types import PAPER_TYPES, TYPES, Record
 from compclip.negatives.validity import FilterConfig, ValidityFilter
@@ -23,5 +23,6 @@ __all__ = [
     "ValidityFilter",
     "filter_file",
     "generate",
+    "propose",
     "select",
 ]

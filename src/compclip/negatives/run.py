@@ -99,6 +99,19 @@ def select(
     return record, counts
 
 
+def propose(
+    captions: list[tuple[str, str]],
+    generator: Generator,
+    validity: ValidityFilter,
+    types: tuple[str, ...],
+    per_type: int,
+) -> list[tuple[Record, Counter]]:
+    """For each ``(image_id, caption)``: the generator's candidates of every type, in one call,
+    and :func:`select`'s record and counts."""
+    proposals = iter(generator.generate([(i, c, kind) for i, c in captions for kind in types]))
+    return [select(i, c, {kind: next(proposals) for kind in types}, validity, per_type) for i, c in captions]
+
+
 def make_generator(config: NegativesConfig) -> Generator:
     if config.generator not in GENERATORS:
         raise UserError(f"unknown generator {config.generator!r}; choose one of {', '.join(GENERATORS)}")
@@ -150,12 +163,7 @@ def generate(
     validity = ValidityFilter(config.filter)
     for start in tqdm(range(0, len(todo), config.chunk), desc="negatives", unit="chunk"):
         chunk = todo[start : start + config.chunk]
-        items = [(i, c, kind) for i, c in chunk for kind in config.types]
-        proposals = iter(generator.generate(items))
-        results = []
-        for image_id, caption in chunk:
-            candidates = {kind: next(proposals) for kind in config.types}
-            results.append(select(image_id, caption, candidates, validity, config.per_type))
+        results = propose(chunk, generator, validity, config.types, config.per_type)
         io.append_progress(out, results)
         done.extend(results)
     seconds = time.perf_counter() - started
