@@ -14,8 +14,12 @@ CAPTIONS = [
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    bundle = create_model("compclip-tiny-rn", seed=0)
+def bundle():
+    return create_model("compclip-tiny-rn", seed=0)
+
+
+@pytest.fixture(scope="module")
+def tiny(bundle):
     return bundle.model.eval(), bundle.tokenizer(CAPTIONS)
 
 
@@ -81,13 +85,13 @@ def test_towers_where_sharing_is_not_exact_use_encode_text(tiny):
         model.text_pool_type = "argmax"
 
 
-def test_gradients_are_deterministic_across_runs(tiny):
+def test_gradients_are_deterministic_across_runs(bundle):
     """Resumed training must end with the same weights: no order-dependent accumulation on CPU."""
-    model, _ = tiny
+    model = bundle.model
     g = torch.Generator().manual_seed(0)
     words = ["a", "red", "blue", "cube", "ball", "left", "of", "above", "the", "small"]
     captions = [" ".join(words[j] for j in torch.randint(0, 10, (8,), generator=g)) for _ in range(300)]
-    tokens = create_model("compclip-tiny-rn").tokenizer(captions)
+    tokens = bundle.tokenizer(captions)
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
