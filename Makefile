@@ -56,7 +56,7 @@ demo: setup
 
 # Speed benchmarks; the experiments in bench/ (world_seeds: ~7 min a seed; relation_*: on the
 # demo's outputs) run by hand (README, "Development").
-SPEED_BENCHMARKS := pmi_throughput world_render negatives_yield train_step evaluate_throughput
+SPEED_BENCHMARKS := pmi_throughput world_render negatives_yield train_step step_phases evaluate_throughput
 
 bench: setup
 	for b in $(SPEED_BENCHMARKS); do $(BIN)/python bench/$$b.py || exit 1; done
