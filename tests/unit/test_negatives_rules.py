@@ -89,6 +89,18 @@ def test_relations_become_another_meaning_of_their_group(rules):
     )
 
 
+def test_relations_are_inverted_one_at_a_time(rules):
+    caption = "A small star on the left side of a ring, next to a cup."
+    found = rules.candidates(caption, "invert_relations", np.random.default_rng(0))
+    distance = [c for c in found if c.startswith("A small star on the left side of a ring, ")]
+    plane = [c for c in found if c.endswith(", next to a cup.")]
+    assert len(found) == 2 and len(distance) == len(plane) == 1
+    assert distance[0].endswith(("far from a cup.", "far away from a cup."))
+    right = ("to the right of", "on the right side of", "on the right of", "right of")
+    assert plane[0].removeprefix("A small star ").split(" a ring")[0] in right
+    assert rules.candidates("A man left the room", "invert_relations", np.random.default_rng(0)) == []
+
+
 def test_render_takes_phrases_and_drops_empty_words():
     words = ["to the left of", "a", "owl", ",", "a", "cat", "."]
     assert render(tokens("Above an owl, a cat."), words) == "To the left of an owl, a cat."

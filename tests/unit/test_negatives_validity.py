@@ -53,6 +53,21 @@ def test_inverse_relations_refused_when_turned_off():
         assert ValidityFilter().reason(original, negative, "replace_relations", set()) is None
 
 
+def test_inversions_must_make_a_relation_its_opposite(validity):
+    original = "a red cube to the left of a blue ball, and a cup behind it"
+    cases = {
+        "a red cube to the right of a blue ball, and a cup behind it": None,
+        "a red cube to the left of a blue ball, and a cup in front of it": None,
+        "a red cube above a blue ball, and a cup behind it": "not_inverted",
+        "a red cube to the left of a blue ball, and a cup beside it": "not_inverted",
+        "a blue cube to the right of a blue ball, and a cup behind it": "not_a_relation",
+    }
+    for negative, reason in cases.items():
+        assert validity.reason(original, negative, "invert_relations", set()) == reason
+    strict = ValidityFilter(FilterConfig(inverse_relations=False))  # that switch is for replaces only
+    assert strict.reason(original, next(iter(cases)), "invert_relations", set()) is None
+
+
 def test_swaps_compare_nouns_in_the_singular(validity):
     assert validity.reason("two dogs and a cat", "two cats and a dog", "swap_nouns", set()) is None
 

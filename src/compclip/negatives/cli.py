@@ -1,6 +1,7 @@
 """``compclip negatives``: hard-negative captions of DeGLA's five types (rules or an LLM), filtered.
 
-A sixth type, ``replace_relations``, changes a spatial relation; ask for it with ``--types``.
+Two more types change a spatial relation: ``replace_relations`` its meaning, ``invert_relations``
+its direction; ask for them with ``--types``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ EXAMPLES = """examples:
   compclip negatives generate out/world --out out/negatives
   compclip negatives generate captions.parquet --out neg/ --pmi out/pmi --per-type 2 --seed 1
   compclip negatives generate out/world --out neg/ --types reshuffle swap_nouns swap_adjectives \
-      replace_adjectives replace_nouns replace_relations        # the five and spatial relations
+      replace_adjectives replace_nouns replace_relations invert_relations   # + spatial relations
   compclip negatives generate coco.parquet --out neg/ --generator llm \\
       --model meta-llama/Llama-3.1-8B-Instruct      # or a local folder or s3:// URI
   compclip negatives filter degla_negatives.json --out neg-clean/
@@ -43,7 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     gen.add_argument("--model", help="llm: hub name, local folder or s3:// URI")
     gen.add_argument("--pmi", help="rules: PMI table folder; replacements prefer low-PMI concept pairs")
     gen.add_argument("--per-type", type=int, help="valid negatives per caption and type (default 1)")
-    gen.add_argument("--types", nargs="+", help="default: the paper's five; also replace_relations")
+    gen.add_argument("--types", nargs="+", help="default: the paper's five; also replace_relations, invert_relations")
     _common(gen)
     gen.set_defaults(func=_generate)
     check = add_command(

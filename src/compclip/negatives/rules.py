@@ -10,6 +10,9 @@
 - ``replace_relations`` (not one of the paper's five): one spatial relation phrase becomes a phrase
   of another meaning of its group in ``lexicon.yaml`` (*to the left of* -> *above*); with a PMI
   table, only phrases whose words it has seen (when there are any).
+- ``invert_relations`` (not one of the paper's five): one spatial relation phrase becomes a phrase
+  of its opposite (*to the left of* -> *to the right of*, *on top of* -> *beneath*); the two objects
+  and their attributes stay where they are, so only the relation's direction tells them apart.
 - ``reshuffle``: whole noun phrases (with their determiners and adjectives) move to each
   other's places (a derangement); with fewer than two noun phrases, the words between
   prepositions and verbs move as blocks.
@@ -21,6 +24,7 @@ steered to low PMI when a table is given). Generators propose candidates; the va
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -91,6 +95,7 @@ class RuleGenerator:
             "replace_adjectives": bool(parse.adjectives),
             "replace_nouns": bool(parse.nouns),
             "replace_relations": bool(self._relation_spans(parse)),
+            "invert_relations": any(m in self.lexicon.inverses for *_, m in self._relation_spans(parse)),
         }
 
     def _swap_nouns(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
@@ -192,12 +197,26 @@ class RuleGenerator:
         return sorted(found, key=lambda w: (-found[w], w))[:POOL_SIZE]
 
     def _replace_relations(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
-        # The new phrase fills the span's first slot; the span's other slots are emptied.
+        def others(group: str, meaning: str) -> list[str]:
+            options = [m for m in self.lexicon.relations[group] if m != meaning]
+            return [options[i] for i in rng.permutation(len(options))][:MAX_REPLACEMENTS]
+
+        return self._relation_edits(p, rng, others)
+
+    def _invert_relations(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
+        inverses = self.lexicon.inverses
+        return self._relation_edits(p, rng, lambda _, m: [inverses[m]] if m in inverses else [])
+
+    def _relation_edits(
+        self, p: Parse, rng: np.random.Generator, meanings: Callable[[str, str], list[str]]
+    ) -> list[list[str]]:
+        """Per relation span (in a seeded order), the caption with the span expressing each of
+        ``meanings(group, meaning)`` instead, in one of its phrases. The new phrase fills the span's
+        first slot; the span's other slots are emptied."""
         spans, edits = self._relation_spans(p), []
         for n in rng.permutation(len(spans)):
             start, end, group, meaning = spans[n]
-            others = [m for m in self.lexicon.relations[group] if m != meaning]
-            for other in [others[i] for i in rng.permutation(len(others))][:MAX_REPLACEMENTS]:
+            for other in meanings(group, meaning):
                 phrases = self.relation_options(group, other)
                 phrase = phrases[int(rng.integers(len(phrases)))]
                 edits.append([*p.words[:start], phrase, *[""] * (end - start - 1), *p.words[end:]])

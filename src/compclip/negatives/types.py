@@ -1,15 +1,16 @@
-"""Hard-negative types (DeGLA's five and spatial relations) and the record every generator produces."""
+"""Hard-negative types (DeGLA's five and two of spatial relations) and the record every generator produces."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 PAPER_TYPES = ("reshuffle", "swap_nouns", "swap_adjectives", "replace_adjectives", "replace_nouns")
-# The paper's five never change a spatial relation ("left of" -> "above"); this sixth type does.
-TYPES = (*PAPER_TYPES, "replace_relations")
+# The paper's five never change a spatial relation; these two do: its meaning ("left of" -> "above")
+# and its direction ("left of" -> "right of").
+TYPES = (*PAPER_TYPES, "replace_relations", "invert_relations")
 SWAPS = ("reshuffle", "swap_nouns", "swap_adjectives")  # keep the words, change their order
 REPLACES = ("replace_adjectives", "replace_nouns")  # change exactly one concept
-RELATIONS = ("replace_relations",)  # change a spatial relation phrase, nothing else
+RELATIONS = ("replace_relations", "invert_relations")  # change a spatial relation phrase, nothing else
 
 
 @dataclass

@@ -14,7 +14,8 @@ A candidate is rejected, under the first reason that applies, when it is
 - ``not_a_relation``: a relation replace that changes a word outside the spatial relation
   phrases and prepositions of ``lexicon.yaml`` (the other words, in order, must stay);
 - ``inverse_relation``: with ``inverse_relations`` off, a relation replace that makes a relation
-  its opposite (*left of* -> *right of*: what a reshuffle of the two objects already says);
+  its opposite (*left of* -> *right of*: that is the ``invert_relations`` type's job);
+- ``not_inverted``: a relation inversion that does not make a relation its opposite;
 - ``duplicate``: the same as a negative already kept for this caption.
 """
 
@@ -30,7 +31,7 @@ from compclip.pmi.concepts import ConceptRules
 
 REASONS = (
     "empty", "unchanged", "too_short", "too_long", "words_changed", "not_one_concept", "not_a_relation",
-    "inverse_relation", "duplicate",
+    "inverse_relation", "not_inverted", "duplicate",
 )  # fmt: skip
 
 
@@ -75,8 +76,11 @@ class ValidityFilter:
         if kind in RELATIONS:
             if self._kept(before) != self._kept(after):
                 return "not_a_relation"
-            if not self.config.inverse_relations and self._inverted(before, after):
+            inverted = self._inverted(before, after)
+            if kind == "replace_relations" and inverted and not self.config.inverse_relations:
                 return "inverse_relation"
+            if kind == "invert_relations" and not inverted:
+                return "not_inverted"
         key = tuple(after)
         if key in kept:
             return "duplicate"
