@@ -5,7 +5,8 @@ phrases gains one more negative, typed ``replace_relations``, with the phrase ch
 of another of the world's relations (unlike the rule generator's ``replace_relations``, only
 phrases the world's captions use):
 
-- ``--change inverse``: the inverse relation ("left of" -> "right of", "over" -> "under");
+- ``--change inverse``: the inverse relation ("left of" -> "right of", "over" -> "under"), what the
+  rule generator's ``invert_relations`` does with the lexicon's phrases;
 - ``--change axis``: a relation on the other axis ("left of" -> "above");
 - ``--change any``: any other relation (as the world's ``replace_rel`` eval set does).
 
