@@ -10,11 +10,16 @@ is what any exact implementation of the method pays; what DeGLA costs above it i
 
     .venv/bin/python bench/step_phases.py --model ViT-B-32 --batch 16
     .venv/bin/python bench/step_phases.py --model compclip-tiny-rn --batch 64 --steps 12
+    .venv/bin/python bench/step_phases.py --teacher-bf16    # the teacher's forwards in bf16 autocast
+
+``--teacher-bf16`` is not what the trainer does: it measures one way to a cheaper teacher and how
+far its targets move (1 - cosine to the fp32 targets, the same weights and inputs).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
 from collections import defaultdict
@@ -54,6 +59,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6, help="timed steps of each method")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--teacher-bf16", action="store_true", help="teacher forwards in bf16 autocast")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -68,6 +74,11 @@ def main() -> None:
     images = images.contiguous(memory_format=torch.channels_last)
     n = args.steps + args.warmup
     captions, negatives = real_captions(args.batch * n, K)
+
+    def precision() -> contextlib.AbstractContextManager:
+        if args.teacher_bf16:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     clock = Clock()
     for step in range(n):
@@ -90,7 +101,7 @@ def main() -> None:
         clock.lap("degla: image forward")
         text = encode_text(student, texts, normalize=True)
         clock.lap("degla: text forward (positives + negatives)")
-        with torch.no_grad():
+        with torch.no_grad(), precision():
             teacher_image = teacher.encode_image(images, normalize=True)
             clock.lap("degla: teacher image forward")
             teacher_text = encode_text(teacher, texts, normalize=True)
@@ -108,6 +119,11 @@ def main() -> None:
         clock.lap("degla: optimizer")
         ema_update(teacher, student, 0.9996)
         clock.lap("degla: EMA update")
+        if args.teacher_bf16 and step == n - 1:  # untimed: how far bf16 moves the teacher's targets
+            with torch.no_grad():
+                exact = [teacher.encode_image(images, normalize=True), encode_text(teacher, texts, True)]
+            moved = 1 - (torch.cat(exact) * torch.cat([teacher_image, teacher_text]).float()).sum(-1)
+            print(f"  bf16 teacher: 1 - cosine to fp32, mean {moved.mean():.1e}, max {moved.max():.1e}")
 
     def total(method: str) -> float:
         return sum(clock.median(p, args.warmup) for p in clock.times if p.startswith(method))
