@@ -44,7 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     gen.add_argument("--model", help="llm: hub name, local folder or s3:// URI")
     gen.add_argument("--pmi", help="rules: PMI table folder; replacements prefer low-PMI concept pairs")
     gen.add_argument("--per-type", type=int, help="valid negatives per caption and type (default 1)")
-    gen.add_argument("--types", nargs="+", help="default: the paper's five; also replace_relations, invert_relations")
+    gen.add_argument("--types", nargs="+", help="default: the paper's five; also the two relation types")
     _common(gen)
     gen.set_defaults(func=_generate)
     check = add_command(
