@@ -134,8 +134,8 @@ def main() -> None:
             print(f"  {phase:45s} {clock.median(phase, args.warmup):7.3f} s")
     step_clip, step_degla = total("clip"), total("degla")
     added = sum(
-        clock.median(degla, args.warmup) - (clock.median(clip, args.warmup) if clip else 0.0)
-        for degla, clip in (
+        clock.median(ours, args.warmup) - (clock.median(theirs, args.warmup) if theirs else 0.0)
+        for ours, theirs in (
             ("degla: teacher image forward", None),
             ("degla: teacher text forward", None),
             ("degla: text forward (positives + negatives)", "clip: text forward"),
