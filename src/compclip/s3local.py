@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -25,6 +26,7 @@ from pathlib import Path
 from compclip.errors import UserError
 
 STATE = "s3local.json"
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 DEFAULT_KEY, DEFAULT_SECRET = "compclip", "compclip-secret"
 PORTS = (
     "master.port",
@@ -77,8 +79,18 @@ def _weed() -> str:
     return found
 
 
+def check_bucket_name(bucket: str) -> None:
+    """Refuse a name S3 (and SeaweedFS) would refuse: 3-63 lowercase letters, digits, dots, hyphens."""
+    if not BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
+        raise UserError(
+            f"invalid bucket name {bucket!r}: use 3-63 lowercase letters, digits, '.' or '-', "
+            "starting and ending with a letter or digit"
+        )
+
+
 def start(folder: Path, bucket: str = "compclip", timeout: float = 60.0) -> LocalS3:
     """Start ``weed mini`` with its data in ``folder``; return once S3 answers."""
+    check_bucket_name(bucket)
     folder = folder.resolve()
     (folder / "data").mkdir(parents=True, exist_ok=True)
     ports = dict(zip(PORTS, _free_ports(len(PORTS)), strict=True))
@@ -171,7 +183,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.action == "stop":
         stop(args.dir)
         return
-    server = start(args.dir, args.bucket)
+    try:
+        server = start(args.dir, args.bucket)
+    except UserError as err:
+        sys.exit(f"compclip s3local: error: {err}")
     for key, value in server.env().items():
         print(f"export {key}={value}")
 

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -94,11 +95,22 @@ def sha256_file(uri: str) -> str:
     return digest.hexdigest()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a local file so that a killed process leaves either the old file or the new one."""
+    """Write a local file so that a killed process leaves either the old file or the new one.
+
+    The file gets the mode a plain ``open`` would give it (0666 less the umask), not
+    ``mkstemp``'s 0600, so reports stay readable by a web server or another container user.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)
@@ -107,9 +119,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def write_json(path: Path, data: dict) -> None:
-    """Indented, key-sorted JSON, written atomically."""
-    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+def write_json(path: Path, data: dict, sort_keys: bool = True) -> None:
+    """Indented JSON (keys sorted unless told otherwise), written atomically."""
+    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=sort_keys) + "\n").encode())
 
 
 def write_parquet(path: Path, table: pa.Table) -> None:
@@ -134,3 +146,63 @@ def local_dir(uri: str) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="compclip-") as tmp:
         fs.get(path.rstrip("/") + "/", tmp, recursive=True)
         yield Path(tmp)
+
+
+@contextmanager
+def local_out(uri: str) -> Iterator[Path]:
+    """A fresh local folder to write a stage's output into, published to ``uri`` only on success.
+
+    Local ``uri``: the folder is staged beside the destination and renamed into place, replacing
+    an old output whole. ``s3://``: staged in a temp folder, then uploaded; objects left under the
+    prefix by an older output are deleted, and an upload that fails part-way removes what it wrote.
+    Either way a stage that raises leaves nothing new under ``uri``.
+    """
+    scheme, path = split_uri(uri)
+    if scheme == "file":
+        final = Path(path)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.staging-"))
+        try:
+            stage.chmod(0o777 & ~_umask())
+            yield stage
+            _replace_dir(stage, final)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+        return
+    with tempfile.TemporaryDirectory(prefix="compclip-out-") as tmp:
+        yield Path(tmp)
+        upload_dir(Path(tmp), uri)
+
+
+def _replace_dir(stage: Path, final: Path) -> None:
+    old = None
+    if final.exists():
+        if not final.is_dir():
+            raise UserError(f"output {final} exists and is not a folder")
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+    os.replace(stage, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def upload_dir(folder: Path, uri: str) -> None:
+    """Make the prefix ``uri`` hold exactly the files of ``folder`` (removing a partial upload on failure)."""
+    fs, prefix = filesystem(uri)
+    prefix = prefix.rstrip("/")
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    stale = set(fs.find(prefix)) if fs.exists(prefix) else set()
+    written: list[str] = []
+    try:
+        for file in files:
+            key = f"{prefix}/{file.relative_to(folder).as_posix()}"
+            fs.put_file(str(file), key)
+            written.append(key)
+            stale.discard(key)
+    except BaseException:
+        for key in written:
+            fs.rm_file(key)
+        raise
+    for key in sorted(stale):
+        fs.rm_file(key)
+    fs.invalidate_cache(prefix)
