@@ -21,6 +21,7 @@ EXAMPLES = """examples:
       replace_adjectives replace_nouns replace_relations invert_relations   # + spatial relations
   compclip negatives generate coco.parquet --out neg/ --generator llm \\
       --model meta-llama/Llama-3.1-8B-Instruct      # or a local folder or s3:// URI
+  compclip negatives generate s3://bucket/coco.parquet --out s3://bucket/negatives/ --progress work/neg
   compclip negatives filter degla_negatives.json --out neg-clean/
 """
 
@@ -29,7 +30,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
         commands,
         "negatives",
-        "hard-negative captions (5 types, or 6) for DeGLA training",
+        "hard-negative captions of seven types for DeGLA training",
         EXAMPLES,
         description=__doc__,
     )
@@ -45,6 +46,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     gen.add_argument("--pmi", help="rules: PMI table folder; replacements prefer low-PMI concept pairs")
     gen.add_argument("--per-type", type=int, help="valid negatives per caption and type (default 1)")
     gen.add_argument("--types", nargs="+", help="default: the paper's five; also the two relation types")
+    gen.add_argument(
+        "--progress", help="local folder for the resume log (default: OUT.progress; s3:// --out: none)"
+    )
     _common(gen)
     gen.set_defaults(func=_generate)
     check = add_command(
@@ -53,13 +57,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         "re-check a negatives JSON file; drop and count malformed records and invalid negatives",
         EXAMPLES,
     )
-    check.add_argument("negatives", help="negatives.json (DeGLA format)")
+    check.add_argument("negatives", help="negatives.json (DeGLA format), local or s3://")
     _common(check)
     check.set_defaults(func=_filter)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--out", required=True, help="output folder or s3:// prefix")
     parser.add_argument("--params", type=Path, help="params.yaml; its `negatives` section sets defaults")
     parser.add_argument("--seed", type=int)
 
@@ -79,7 +83,7 @@ def _config(args: argparse.Namespace) -> NegativesConfig:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    metrics = generate(args.inputs, args.out, _config(args))
+    metrics = generate(args.inputs, args.out, _config(args), progress=args.progress)
     _report(args.out, metrics)
 
 
@@ -88,7 +92,7 @@ def _filter(args: argparse.Namespace) -> None:
     _report(args.out, metrics)
 
 
-def _report(out: Path, metrics: dict) -> None:
+def _report(out: str, metrics: dict) -> None:
     yields = {k[len("yield_") :]: v for k, v in metrics.items() if k.startswith("yield_")}
     print(
         f"wrote {out}: {metrics['n_negatives']} negatives for {metrics['n_records']} "
