@@ -23,6 +23,7 @@ EXAMPLES = """examples:
       --model meta-llama/Llama-3.1-8B-Instruct      # or a local folder or s3:// URI
   compclip negatives generate s3://bucket/coco.parquet --out s3://bucket/negatives/ --progress work/neg
   compclip negatives filter degla_negatives.json --out neg-clean/
+  compclip negatives audit neg/negatives.json --corpus ../shared/data/flickr8k/Flickr8k.token.txt --out audit/
 """
 
 
@@ -60,6 +61,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     check.add_argument("negatives", help="negatives.json (DeGLA format), local or s3://")
     _common(check)
     check.set_defaults(func=_filter)
+    audit = add_command(
+        verbs,
+        "audit",
+        "per type: yield, blind-model preference, WordNet-related replacements, a sample (JSON + HTML)",
+        EXAMPLES,
+    )
+    audit.add_argument("negatives", help="negatives.json (DeGLA format), local or s3://")
+    audit.add_argument(
+        "--corpus", required=True, help="caption file or dataset folder the blind model learns"
+    )
+    audit.add_argument("--out", required=True, help="output folder or s3:// prefix")
+    audit.add_argument("--order", type=int, default=2, help="the blind model's n-gram order (2 or 3)")
+    audit.add_argument("--sample", type=int, default=10, help="pairs shown per type")
+    audit.add_argument("--seed", type=int, default=0)
+    audit.set_defaults(func=_audit)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -90,6 +106,20 @@ def _generate(args: argparse.Namespace) -> None:
 def _filter(args: argparse.Namespace) -> None:
     metrics = filter_file(args.negatives, args.out, _config(args))
     _report(args.out, metrics)
+
+
+def _audit(args: argparse.Namespace) -> None:
+    from compclip.negatives.audit import AuditConfig, audit
+
+    config = AuditConfig(order=args.order, sample=args.sample, seed=args.seed)
+    report = audit(args.negatives, args.corpus, args.out, config)
+    print(f"wrote {args.out}: audit.json, audit.html")
+    for kind, row in report["types"].items():
+        related = f", WordNet-related {row['wordnet_related']:.1%}" if "wordnet_related" in row else ""
+        print(
+            f"{kind}: yield {row['yield']:.1%}, "
+            f"blind prefers positive {row['blind_prefers_positive']:.1%}{related}"
+        )
 
 
 def _report(out: str, metrics: dict) -> None:

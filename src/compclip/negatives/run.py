@@ -27,6 +27,7 @@ from tqdm import tqdm
 from compclip.captions import ReadConfig
 from compclip.errors import UserError
 from compclip.negatives import io
+from compclip.negatives.blind import BlindModel
 from compclip.negatives.llm import LLMConfig, LLMGenerator
 from compclip.negatives.rules import RuleGenerator
 from compclip.negatives.steering import SteerConfig, Steering
@@ -132,6 +133,18 @@ def make_generator(config: NegativesConfig) -> Generator:
     return Rules(RuleGenerator(Steering(table, config.steer)), config.seed)
 
 
+def make_filter(config: FilterConfig, captions: list[str]) -> ValidityFilter:
+    """The validity filter, with a blind model trained on ``captions`` (the corpus at hand) when
+    asked and when there are at least ``blind_min_captions`` of them."""
+    if not config.blind or len(captions) < config.blind_min_captions:
+        if config.blind:
+            log.warning(
+                "no blind model: %d captions, fewer than %d", len(captions), config.blind_min_captions
+            )
+        return ValidityFilter(config)
+    return ValidityFilter(config, blind=BlindModel(captions, config.blind_order))
+
+
 def work_folder(out: str) -> Path | None:
     """Where a run's resume log lives: ``OUT.progress`` beside a local output, None for ``s3://``."""
     return None if is_remote(out) else Path(f"{str(out).rstrip('/')}.progress")
@@ -186,7 +199,7 @@ def _generate(
         "read %d captions from %s (%d to do, rejected %s)", len(seen), inputs, len(todo), rejects.as_dict()
     )
     generator = generator or make_generator(config)
-    validity = ValidityFilter(config.filter)
+    validity = make_filter(config.filter, [c for _, c in todo] + [r.original for r, _ in done])
     for start in tqdm(range(0, len(todo), config.chunk), desc="negatives", unit="chunk"):
         chunk = todo[start : start + config.chunk]
         results = propose(chunk, generator, validity, config.types, config.per_type)
@@ -235,7 +248,7 @@ def filter_file(uri: str, out: str, config: NegativesConfig = NegativesConfig())
     rejects = Rejects()
     records = io.read_negatives(uri, rejects)
     rejects.check(len(records) + rejects.total, config.max_reject_share, uri)
-    validity = ValidityFilter(config.filter)
+    validity = make_filter(config.filter, [r.original for r in records])
     results = []
     for record in records:
         candidates: dict[str, list[str]] = {kind: [] for kind in config.types}
