@@ -72,7 +72,7 @@ def summarize(records: list[Record], model: BlindModel, n_captions: int, config:
     types = {}
     for kind in [t for t in TYPES if t in pairs] + sorted(set(pairs) - set(TYPES)):
         found = pairs[kind]
-        gaps = [model.score(a) - model.score(b) for a, b in found]
+        gaps = [model.gap(a, b) for a, b in found]
         captions = len({a for a, _ in found})
         row = {
             "pairs": len(found),

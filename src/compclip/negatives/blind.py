@@ -6,7 +6,8 @@ Words are :func:`compclip.negatives.text.normalize`'s (lowercase, *an* read as *
 sentence start and end marks. Probabilities are interpolated absolute discounting (discount
 ``d``) down to an add-one unigram, so unseen words and n-grams get a small, non-zero share.
 :meth:`BlindModel.score` is a caption's log-probability (nats); the model *prefers the
-positive* of a pair when it scores higher than the negative.
+positive* of a pair when it scores higher than the negative, with the positive left out of the
+counts when the model was trained on it (:meth:`BlindModel.gap`).
 """
 
 from __future__ import annotations
@@ -30,19 +31,29 @@ class BlindModel:
         self.counts: list[Counter] = [Counter() for _ in range(order + 1)]  # n-gram counts by n
         self.context: list[Counter] = [Counter() for _ in range(order + 1)]  # context totals by n
         self.followers: list[Counter] = [Counter() for _ in range(order + 1)]  # distinct next words
+        self.seen: Counter = Counter()  # training captions, as normalised words
+        self.total, self.vocabulary = 0, 1  # words counted; distinct words + an unknown word
         for caption in captions:
-            words = self._words(caption)
-            for n in range(1, order + 1):
-                for i in range(len(words) - n + 1):
-                    gram = tuple(words[i : i + n])
-                    if gram[-1] == START:
-                        continue
-                    if self.counts[n][gram] == 0 and n > 1:
-                        self.followers[n][gram[:-1]] += 1
-                    self.counts[n][gram] += 1
-                    self.context[n][gram[:-1]] += 1
-        self.total = sum(self.counts[1].values())
-        self.vocabulary = len(self.counts[1]) + 1  # + an unknown word
+            self._add(self._words(caption), 1)
+
+    def _add(self, words: list[str], sign: int) -> None:
+        """Count (``sign`` 1) or uncount (-1) one caption's n-grams."""
+        self.seen[tuple(words)] += sign
+        for n in range(1, self.order + 1):
+            for i in range(len(words) - n + 1):
+                gram = tuple(words[i : i + n])
+                if gram[-1] == START:
+                    continue
+                before = self.counts[n][gram]
+                self.counts[n][gram] += sign
+                self.context[n][gram[:-1]] += sign
+                if (before == 0) != (self.counts[n][gram] == 0):  # a new n-gram, or one gone
+                    if n > 1:
+                        self.followers[n][gram[:-1]] += sign
+                    else:
+                        self.vocabulary += sign
+                if n == 1:
+                    self.total += sign
 
     def _words(self, caption: str) -> list[str]:
         return [START] * (self.order - 1) + normalize(caption) + [END]
@@ -66,5 +77,18 @@ class BlindModel:
             math.log(self._probability(tuple(words[i - n + 1 : i + 1]))) for i in range(n - 1, len(words))
         )
 
+    def gap(self, positive: str, negative: str) -> float:
+        """``score(positive) - score(negative)`` with the positive left out of the counts when it
+        was trained on (leave-one-out: a model that has read the caption prefers it for that alone)."""
+        words = self._words(positive)
+        held_out = self.seen[tuple(words)] > 0
+        if held_out:
+            self._add(words, -1)
+        try:
+            return self.score(positive) - self.score(negative)
+        finally:
+            if held_out:
+                self._add(words, 1)
+
     def prefers_positive(self, positive: str, negative: str) -> bool:
-        return self.score(positive) > self.score(negative)
+        return self.gap(positive, negative) > 0

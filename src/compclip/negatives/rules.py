@@ -234,6 +234,7 @@ class RuleGenerator:
         blocks = p.phrases if len(p.phrases) >= 2 else _blocks(p.tags)
         if len(blocks) < 2:
             return []
+        inside = {i for s, e in blocks for i in range(s, e)}
         edits = []
         for order in _rotations(len(blocks), rng):
             words, last = [], 0
@@ -241,7 +242,8 @@ class RuleGenerator:
                 s, e = blocks[source]
                 words += p.words[last:start] + p.words[s:e]
                 last = end
-                if end < len(p.words) and p.penn[end] in FINITE_TAGS and p.tags[e - 1] == "noun":
+                verb = end < len(p.words) and end not in inside and p.penn[end] in FINITE_TAGS
+                if verb and p.tags[e - 1] == "noun":
                     plural = _plural(p, e - 1)
                     if plural != _plural(p, end - 1):  # the verb's subject changed number
                         words.append(verb_form(p.words[end], plural))

@@ -155,4 +155,4 @@ class ValidityFilter:
         """How many nats the blind model scores the negative below the original (0 without a model)."""
         if self.blind is None or not self.config.blind:
             return 0.0
-        return self.blind.score(original) - self.blind.score(negative)
+        return self.blind.gap(original, negative)
