@@ -8,8 +8,10 @@
   material, ... in ``lexicon.yaml``) that WordNet does not relate to it (*small* -> *large*, never
   *tiny*), else a WordNet antonym; other adjectives are left alone.
 - ``replace_nouns``: one head noun of a concrete sense becomes a co-hyponym of it
-  (:func:`compclip.negatives.wordnet.co_hyponyms`: *dog* -> *cat*, never *puppy* or *animal*), in
-  the same number; a noun that ends a WordNet compound (*traffic light*) is left alone.
+  (:func:`compclip.negatives.wordnet.co_hyponyms`: *dog* -> *cat*, never *puppy* or *animal*) or,
+  with a PMI table, a word of the table's vocabulary of the same kind
+  (:func:`compclip.negatives.wordnet.same_kind`), in the same number; a noun that ends a WordNet
+  compound (*traffic light*) is left alone.
 - ``replace_relations`` (not one of the paper's five): one spatial relation phrase becomes a phrase
   of another meaning of its group in ``lexicon.yaml`` (*to the left of* -> *above*); with a PMI
   table, only phrases whose words it has seen (when there are any). A relation with no object after
@@ -46,10 +48,10 @@ from compclip.negatives.inflection import (
 from compclip.negatives.steering import Steering
 from compclip.negatives.tagger import Lexicon, Tagger
 from compclip.negatives.text import Token, render, surface, tokens
-from compclip.negatives.wordnet import co_hyponyms, related
+from compclip.negatives.wordnet import co_hyponyms, related, same_kind
 
 MAX_PAIRS = 6  # swap pairs tried per caption
-MAX_REPLACEMENTS = 4  # replacement words tried per edited word
+MAX_REPLACEMENTS = 6  # replacement words tried per edited word
 POOL_SIZE = 24  # co-hyponyms kept per noun, nearest and most frequent first
 BREAKS = ("preposition", "verb", "auxiliary", "conjunction", "punct")
 OBJECT_TAGS = ("determiner", "number", "adj", "noun", "pronoun")  # a relation phrase's object starts so
@@ -79,6 +81,8 @@ class RuleGenerator:
         self.tagger = Tagger(self.lexicon)
         self.steering = steering or Steering()
         self.relation_options = cache(self._relation_options)
+        self.vocabulary = self.steering.vocabulary()
+        self.noun_pool = cache(self._noun_pool)
 
     def parse(self, caption: str) -> Parse:
         slots = tokens(caption)
@@ -184,11 +188,16 @@ class RuleGenerator:
             if end - start > 1 and self.tagger.wordnet.synsets("_".join(p.words[i - 1 : end]).lower(), "n"):
                 continue  # "traffic light": the head alone is another thing
             head = noun_lemma(p.words[i].lower())
-            pool = [w for w in co_hyponyms(head)[:POOL_SIZE] if w not in present]
+            pool = [w for w in self.noun_pool(head) if w not in present]
             for new in self.steering.order(pool, caption, head, rng)[:MAX_REPLACEMENTS]:
                 word = noun_form(new, _plural(p, i))
                 edits.append([*p.words[:i], word, *p.words[i + 1 :]])
         return edits
+
+    def _noun_pool(self, noun: str) -> list[str]:
+        """WordNet co-hyponyms of ``noun``, then the steering vocabulary's nouns of its kind."""
+        kind = [w for w in same_kind(noun, self.vocabulary) if self.tagger.base_tag(w) == "noun"]
+        return list(dict.fromkeys([*co_hyponyms(noun)[:POOL_SIZE], *kind[:POOL_SIZE]]))
 
     def _replace_relations(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
         def others(group: str, meaning: str) -> list[str]:

@@ -10,7 +10,9 @@ A negative that makes such a replacement may still describe the image.
 frequent sense (its parents' other children, then its grandparents' grandchildren, in the same
 lexicographer file, e.g. ``noun.animal``) whose own most frequent sense lies there too, never
 related to it; only for concrete senses (animals, artifacts, food, plants, people, objects, body
-parts).
+parts, shapes). :func:`same_kind`: the words of a vocabulary (a PMI table's) whose most frequent
+sense lies in the noun's lexicographer file, never related to it: animals for animals in the
+corpus's own words.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from __future__ import annotations
 from functools import cache
 
 CONCRETE = frozenset(
-    ("noun.animal", "noun.artifact", "noun.food", "noun.plant", "noun.person", "noun.object", "noun.body")
+    (
+        "noun.animal",
+        "noun.artifact",
+        "noun.food",
+        "noun.plant",
+        "noun.person",
+        "noun.object",
+        "noun.body",
+        "noun.shape",
+    )
 )
 
 
@@ -115,3 +126,22 @@ def co_hyponyms(noun: str) -> tuple[str, ...]:
                 if main.lexname() == sense.lexname() and not related(noun, name):
                     found[name] = (distance, -lemma.count())
     return tuple(sorted(found, key=lambda w: (found[w], w)))
+
+
+def same_kind(noun: str, vocabulary: tuple[str, ...]) -> tuple[str, ...]:
+    """The words of ``vocabulary`` whose most frequent noun sense shares ``noun``'s concrete
+    lexicographer file, never related to it; nearest first (WordNet path similarity of the most
+    frequent senses: *shirt* -> *jacket* before *street*)."""
+    kind = _kind(noun)
+    if kind not in CONCRETE:
+        return ()
+    found = [w for w in vocabulary if w != noun and _kind(w) == kind and not related(noun, w)]
+    sense = _wordnet().synsets(noun, "n")[0]
+    near = {w: sense.path_similarity(_wordnet().synsets(w, "n")[0]) or 0.0 for w in found}
+    return tuple(sorted(found, key=lambda w: -near[w]))
+
+
+@cache
+def _kind(noun: str) -> str | None:
+    senses = _wordnet().synsets(noun, "n")
+    return senses[0].lexname() if senses else None
