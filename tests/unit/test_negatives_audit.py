@@ -27,6 +27,12 @@ RECORDS = [
         "enhanced": ["A jet flying over a <city>.", "A city flying over an airplane."],
         "types": ["replace_nouns", "swap_nouns"],
     },
+    {  # another image with the same caption (COCO-style): a caption of its own
+        "image_id": "3",
+        "original": "A small dog is running on the grass.",
+        "enhanced": ["A small grass is running on the dog."],
+        "types": ["swap_nouns"],
+    },
 ]
 
 
@@ -52,9 +58,8 @@ def test_audit_reports_every_type(files, tmp_path):
     )
     types = report["types"]
     assert list(types) == ["swap_nouns", "replace_adjectives", "replace_nouns"]
-    assert (
-        types["swap_nouns"]["pairs"] == 2 and types["swap_nouns"]["yield"] == 0.5
-    )  # 2 of the run's 4 captions
+    swap = types["swap_nouns"]
+    assert swap["pairs"] == swap["captions"] == 3 and swap["yield"] == 0.75  # of the run's 4 captions
     assert types["replace_adjectives"]["wordnet_related"] == 1.0  # small -> tiny
     assert types["replace_nouns"]["wordnet_related"] == 0.5  # airplane -> jet, not dog -> cat
     assert "wordnet_related" not in types["swap_nouns"]
@@ -67,7 +72,7 @@ def test_audit_reports_every_type(files, tmp_path):
     ]
     assert (
         types["swap_nouns"]["blind_prefers_positive"]
-        == sum(model.prefers_positive(a, b) for a, b in swaps) / 2
+        == sum(model.prefers_positive(a, b) for a, b in swaps) / 3
     )
     assert all(len(row["sample"]) == 1 for row in types.values())
     page = (tmp_path / "out" / "audit.html").read_text()

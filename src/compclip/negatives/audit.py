@@ -65,15 +65,17 @@ def summarize(records: list[Record], model: BlindModel, n_captions: int, config:
     """The audit's numbers per type (see the module docstring)."""
     rules, lexicon = ConceptRules(), Lexicon.load()
     pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    holders: dict[str, set[tuple[str, str]]] = defaultdict(set)  # the captions with a negative of a type
     for record in records:
         for negative, kind in zip(record.enhanced, record.types, strict=True):
             pairs[kind].append((record.original, negative))
+            holders[kind].add((record.image_id, record.original))
     rng = np.random.default_rng(config.seed)
     types = {}
     for kind in [t for t in TYPES if t in pairs] + sorted(set(pairs) - set(TYPES)):
         found = pairs[kind]
         gaps = [model.gap(a, b) for a, b in found]
-        captions = len({a for a, _ in found})
+        captions = len(holders[kind])
         row = {
             "pairs": len(found),
             "captions": captions,
