@@ -21,9 +21,9 @@ EXAMPLES = """examples:
       replace_adjectives replace_nouns replace_relations invert_relations   # + spatial relations
   compclip negatives generate coco.parquet --out neg/ --generator llm \\
       --model meta-llama/Llama-3.1-8B-Instruct      # or a local folder or s3:// URI
-  compclip negatives generate s3://bucket/coco.parquet --out s3://bucket/negatives/ --progress work/neg
+  compclip negatives generate s3://bucket/coco.parquet --out s3://bucket/neg/ --progress work/neg
   compclip negatives filter degla_negatives.json --out neg-clean/
-  compclip negatives audit neg/negatives.json --corpus ../shared/data/flickr8k/Flickr8k.token.txt --out audit/
+  compclip negatives audit neg/negatives.json --corpus flickr8k/Flickr8k.token.txt --out audit/
 """
 
 
