@@ -7,13 +7,12 @@ alias and tries again (or, for a rollback, stops).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from compclip.errors import UserError
 from compclip.registry.layout import alias_key, check_stage, join, version_dir
-from compclip.registry.store import Store
+from compclip.registry.store import Store, json_body
 
 
 @dataclass(frozen=True)
@@ -42,12 +41,17 @@ def read(store: Store, name: str, stage: str) -> tuple[Alias, str] | None:
         raise UserError(f"{store.root}/{alias_key(name, stage)}: not an alias ({err})") from err
 
 
+def current(store: Store, name: str, stage: str) -> Alias:
+    """The alias of ``stage``; a UserError when it points nowhere yet."""
+    found = read(store, name, check_stage(stage))
+    if found is None:
+        raise UserError(f"{name} has no {stage} version in {store.root}; promote one first")
+    return found[0]
+
+
 def resolve(root: str, name: str, stage: str) -> str:
     """The URI of the version ``stage`` of ``name`` points to (``R/registry/NAME/vN/``)."""
-    found = read(Store(root), name, check_stage(stage))
-    if found is None:
-        raise UserError(f"{name} has no {stage} version in {root}; promote one first")
-    return found[0].uri
+    return current(Store(root), name, stage).uri
 
 
 def move(
@@ -64,7 +68,7 @@ def move(
         updated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         by=by,
     )
-    body = (json.dumps(alias.as_dict(), indent=2) + "\n").encode()
+    body = json_body(alias.as_dict())
     key = alias_key(name, stage)
     done = store.create(key, body) if current is None else store.swap(key, body, current[1])
     return alias if done else None

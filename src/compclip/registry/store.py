@@ -29,6 +29,11 @@ MISSING = {"NoSuchKey", "404", "NotFound"}
 DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "Forbidden"}
 
 
+def json_body(data: dict) -> bytes:
+    """An object's bytes for ``data``: indented JSON, keys sorted."""
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+
+
 class Store:
     """The objects under one registry root; keys are relative to the root."""
 
@@ -37,7 +42,8 @@ class Store:
         self.bucket, self.prefix = parse_root(root)
         config = Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 3})
         try:
-            self.client = boto3.client("s3", config=config)
+            # a new session reads the environment's settings now (boto3's default one keeps its first)
+            self.client = boto3.session.Session().client("s3", config=config)
         except BotoCoreError as err:
             raise UserError(f"S3 client for bucket {self.bucket}: {err}") from err
         self.endpoint = self.client.meta.endpoint_url
