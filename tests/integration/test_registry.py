@@ -18,7 +18,7 @@ from compclip.errors import UserError
 from compclip.evaluate.compare import compare
 from compclip.evaluate.results import results_file
 from compclip.evaluate.stats import StatsConfig
-from compclip.registry import audit, promote, read, resolve
+from compclip.registry import audit, promotion, read, resolve
 from compclip.registry.gates import GatesConfig
 from compclip.registry.publish import PublishConfig, publish
 from compclip.registry.store import Store
@@ -164,13 +164,13 @@ def test_versions_are_immutable(inputs, root):
 def test_gates_pass_promote_and_rollback(inputs, root):
     for _ in range(2):
         publish_good(inputs, root)
-    move = promote.promote(root, "world", "v1", "staging", GATES)
+    move = promotion.promote(root, "world", "v1", "staging", GATES)
     assert move.event["forced"] is False and all(g.passed for g in move.gates)
     assert resolve(root, "world", "staging") == f"{root}/registry/world/v1/"
-    promote.promote(root, "world", "v2", "staging", GATES)
+    promotion.promote(root, "world", "v2", "staging", GATES)
     with pytest.raises(UserError, match="already points to v2"):
-        promote.promote(root, "world", "v2", "staging", GATES)
-    back = promote.rollback(root, "world", "staging", reason="smoke test failed")
+        promotion.promote(root, "world", "v2", "staging", GATES)
+    back = promotion.rollback(root, "world", "staging", reason="smoke test failed")
     assert (back.alias.version, back.alias.previous) == ("v1", "v2")
     assert resolve(root, "world", "staging").endswith("/registry/world/v1/")
     events = audit.events(Store(root), "world")
@@ -185,17 +185,17 @@ def test_gates_pass_promote_and_rollback(inputs, root):
     with pytest.raises(UserError, match="no production version"):
         resolve(root, "world", "production")
     with pytest.raises(UserError, match="nothing to roll back"):
-        promote.rollback(root, "world", "production")
+        promotion.rollback(root, "world", "production")
 
 
 def test_failed_gates_change_nothing_and_force_is_audited(inputs, root, capsys):
     publish_good(inputs, root)
-    promote.promote(root, "world", "v1", "production", GATES)
+    promotion.promote(root, "world", "v1", "production", GATES)
     publish_bad(inputs, root)
     store = Store(root)
     alias_before = store.get("aliases/world/production.json")
     with pytest.raises(UserError) as failed:
-        promote.promote(root, "world", "v2", "production", GATES)
+        promotion.promote(root, "world", "v2", "production", GATES)
     message = str(failed.value)
     failing = [line.split(":")[0].strip() for line in message.splitlines()[1:]]
     assert failing == ["compositional/swap", "compositional/replace", "zeroshot/set"]  # the gap held
@@ -204,22 +204,22 @@ def test_failed_gates_change_nothing_and_force_is_audited(inputs, root, capsys):
     assert [e["action"] for e in audit.events(store, "world")] == ["publish", "promote", "publish"]
 
     with pytest.raises(UserError, match="needs --reason"):
-        promote.promote(root, "world", "v2", "production", GATES, force=True)
-    move = promote.promote(root, "world", "v2", "production", GATES, force=True, reason="accepted by QA")
+        promotion.promote(root, "world", "v2", "production", GATES, force=True)
+    move = promotion.promote(root, "world", "v2", "production", GATES, force=True, reason="accepted by QA")
     event = audit.events(store, "world")[-1]
     assert event == move.event
     assert event["forced"] is True and event["reason"] == "accepted by QA" and event["from"] == "v1"
     assert any(not g["passed"] for g in event["gates"])
 
-    assert promote.promote_if_gates_pass(root, "world", "v2", GATES, "staging")[0] is None
+    assert promotion.promote_if_gates_pass(root, "world", "v2", GATES, "staging")[0] is None
     assert read.stages(store, "world").keys() == {"production"}
-    moved, results = promote.promote_if_gates_pass(root, "world", "v1", GATES, "staging")
+    moved, results = promotion.promote_if_gates_pass(root, "world", "v1", GATES, "staging")
     assert moved.alias.version == "v1" and all(r.passed for r in results)
 
 
 def test_pull_verifies_and_refuses_a_tampered_or_missing_file(inputs, root, tmp_path):
     publish_good(inputs, root)
-    promote.promote(root, "world", "v1", "staging", GATES)
+    promotion.promote(root, "world", "v1", "staging", GATES)
     store = Store(root)
     assert read.pull(store, "world", "staging", str(tmp_path / "ok")) == "v1"
     assert (tmp_path / "ok" / "open_clip_model.safetensors").is_file()
@@ -243,7 +243,7 @@ def test_incomplete_version_is_skipped_and_refused(inputs, root):
     assert publish_good(inputs, root) == "v2"
     assert [r["complete"] for r in read.versions(store, "world")] == [False, True]
     with pytest.raises(UserError, match="incomplete"):
-        promote.promote(root, "world", "v1", "staging", GATES, force=True, reason="x")
+        promotion.promote(root, "world", "v1", "staging", GATES, force=True, reason="x")
 
 
 def test_clear_errors_for_credentials_and_endpoint(root, monkeypatch):
@@ -269,7 +269,7 @@ def _publish_and_promote(args):
     inputs, root, worker = args
     os.environ["COMPCLIP_ACTOR"] = f"worker-{worker}"
     version = publish_good(inputs, root, run_id=f"run-{worker}")
-    promote.promote(root, "world", version, "staging", GATES)
+    promotion.promote(root, "world", version, "staging", GATES)
     return worker, version
 
 

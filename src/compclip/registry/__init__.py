@@ -7,7 +7,7 @@ commands. :func:`resolve` is what a deployment asks (which version does a stage 
 
 from compclip.registry.aliases import resolve
 from compclip.registry.gates import GateResult, GatesConfig, evaluate_gates
-from compclip.registry.promote import promote, promote_if_gates_pass, rollback
+from compclip.registry.promotion import promote, promote_if_gates_pass, rollback
 from compclip.registry.publish import PublishConfig, publish
 
 __all__ = [

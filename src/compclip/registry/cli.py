@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ import yaml
 from compclip.cli import add_command
 from compclip.config import load_section
 from compclip.errors import UserError
-from compclip.registry import audit, promote, read
+from compclip.registry import audit, promotion, read
 from compclip.registry.gates import GatesConfig, failures
 from compclip.registry.layout import STAGES
 from compclip.registry.publish import PublishConfig, publish
@@ -49,6 +50,7 @@ class RegistryConfig:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    logging.getLogger("botocore").setLevel(logging.WARNING)  # not a line per client about credentials
     parser = add_command(commands, "registry", "model registry in S3: publish, promote, roll back", EXAMPLES)
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
@@ -193,13 +195,13 @@ def _diff(args: argparse.Namespace) -> None:
 
 
 def _gates(args: argparse.Namespace) -> int:
-    results = promote.check(Store(_root(args)), args.name, args.version, _gates_config(args))
+    results = promotion.check(Store(_root(args)), args.name, args.version, _gates_config(args))
     _print(args, [g.as_dict() for g in results], [g.describe() for g in results])
     return 1 if failures(results) else 0
 
 
 def _promote(args: argparse.Namespace) -> None:
-    move = promote.promote(
+    move = promotion.promote(
         _root(args), args.name, args.version, args.stage, _gates_config(args), args.force, args.reason
     )
     forced = " (gates forced)" if move.event["forced"] else ""
@@ -208,7 +210,7 @@ def _promote(args: argparse.Namespace) -> None:
 
 
 def _rollback(args: argparse.Namespace) -> None:
-    move = promote.rollback(_root(args), args.name, args.stage, args.reason)
+    move = promotion.rollback(_root(args), args.name, args.stage, args.reason)
     _print(args, move.as_dict(), [f"{args.name} {args.stage}: {move.alias.previous} -> {move.alias.version}"])
 
 

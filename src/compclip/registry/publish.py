@@ -38,7 +38,7 @@ from compclip.registry.layout import (
 from compclip.registry.lineage import lineage
 from compclip.registry.read import numbered
 from compclip.registry.store import Store, json_body
-from compclip.storage import local_dir, sha256_file, verify_files
+from compclip.storage import local_dir, sha256_file, split_uri, verify_files
 
 PICKLES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 MAX_CLAIMS = 1000
@@ -70,7 +70,7 @@ def publish(
         candidate = candidate_of(comparison, config.candidate)
         _check_report(report_dir / METRICS, comparison, candidate)
         files = _version_files(model_dir, manifest, report_dir, compare_dir)
-        sources = {"model": model, "report": report, "compare": compare}
+        sources = {"model": _where(model), "report": _where(report), "compare": _where(compare)}
         training = manifest.get("training") or {}
         record = lineage(name, by, created_at, candidate, sources, training, config.run_id, params)
         version, lineage_body = _claim(store, name, record)
@@ -78,6 +78,12 @@ def publish(
         _write_version(store, name, version, manifest, files, lineage_body, comparison, gates)
     audit.record(store, name, "publish", version, gates=gates, by=by)
     return version
+
+
+def _where(uri: str) -> str:
+    """An input as the lineage records it: an s3:// URI as given, a local path made absolute."""
+    scheme, path = split_uri(uri)
+    return uri if scheme != "file" else path
 
 
 def _read_json(path: Path) -> dict:
