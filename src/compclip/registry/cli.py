@@ -47,6 +47,7 @@ class RegistryConfig:
 
     root: str | None = None
     name: str | None = None
+    candidate: str | None = None
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -67,7 +68,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     sub.add_argument("--name", help="model name in the registry (default: registry.name of --params)")
     sub.add_argument("--report", required=True, help="the model's `compclip evaluate` folder")
     sub.add_argument("--compare", required=True, help="the `compclip compare` folder against its base")
-    sub.add_argument("--candidate", help="the model's name in compare.json (default: its only non-baseline)")
+    sub.add_argument(
+        "--candidate", help="its name in compare.json (default: registry.candidate, else the non-baseline)"
+    )
     sub.add_argument("--run-id", help="pipeline run id, kept in the lineage")
 
     sub = verb("list", "models, or the versions of one", _list)
@@ -135,11 +138,12 @@ def _table(rows: list[list]) -> list[str]:
 
 
 def _publish(args: argparse.Namespace) -> None:
-    name = args.name or _settings(args).name
+    settings = _settings(args)
+    name = args.name or settings.name
     if not name:
         raise UserError("publish needs --name NAME (or registry.name in --params)")
     params = yaml.safe_load(Path(args.params).read_text()) if args.params else None
-    config = PublishConfig(name, args.candidate, args.run_id, _gates_config(args))
+    config = PublishConfig(name, args.candidate or settings.candidate, args.run_id, _gates_config(args))
     root = _root(args)
     version = publish(args.model, args.report, args.compare, root, config, params)
     shown = read.show(Store(root), name, version)
