@@ -51,7 +51,8 @@ class RegistryConfig:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    logging.getLogger("botocore").setLevel(logging.WARNING)  # not a line per client about credentials
+    for library in ("botocore", "aiobotocore"):  # not a line per S3 client about where credentials came from
+        logging.getLogger(library).setLevel(logging.WARNING)
     parser = add_command(commands, "registry", "model registry in S3: publish, promote, roll back", EXAMPLES)
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 

@@ -107,6 +107,8 @@ def show(store: Store, name: str, version: str) -> dict:
 
 def diff(store: Store, name: str, a: str, b: str) -> list[dict]:
     """Each metric of either version: its value in ``a``, in ``b``, and ``b - a``."""
+    if a == b:
+        raise UserError(f"diff needs two different versions, not {a} twice")
     left, right = (_metrics(store, name, version) for version in (a, b))
     rows = []
     for key in dict.fromkeys([*left, *right]):
