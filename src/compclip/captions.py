@@ -50,7 +50,7 @@ class ReadConfig:
     fmt: str = "auto"
     caption_column: str = "caption"
     id_column: str = "id"
-    max_chars: int = 10_000
+    max_chars: int | None = 10_000  # None: no cap
     batch_size: int = 1 << 16
 
 
@@ -84,11 +84,16 @@ def detect_format(uri: str, head: bytes) -> str:
     return "text"
 
 
-def read_captions(uri: str, config: ReadConfig, rejects: Rejects) -> Iterator[CaptionBatch]:
-    """Yield valid caption batches from one file; count what is dropped in ``rejects``."""
+def read_captions(
+    uri: str, config: ReadConfig, rejects: Rejects, source: str | None = None
+) -> Iterator[CaptionBatch]:
+    """Yield valid caption batches from one file; count what is dropped in ``rejects``.
+
+    ``source`` reads a local copy of ``uri`` instead (messages still name ``uri``).
+    """
     if config.fmt not in FORMATS:
         raise UserError(f"unknown format {config.fmt!r}; choose one of {', '.join(FORMATS)}")
-    with open_uri(uri) as raw:
+    with open_uri(source or uri) as raw:
         compression = infer_compression(uri)
         handle = compr[compression](raw, mode="rb") if compression else raw
         fmt = config.fmt
@@ -230,7 +235,8 @@ def _validate(
     missing = pc.is_null(captions)
     lengths = pc.fill_null(pc.utf8_length(captions), 0)
     empty = pc.and_(pc.invert(missing), pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(captions)), 0))
-    too_long = pc.greater(lengths, config.max_chars)
+    no_cap = pa.array(np.zeros(len(captions), dtype=bool))
+    too_long = no_cap if config.max_chars is None else pc.greater(lengths, config.max_chars)
     no_id = pc.or_(pc.is_null(ids), pc.equal(pc.fill_null(pc.utf8_length(ids), 0), 0))
     bad = pa.array(np.zeros(len(captions), dtype=bool))
     for reason, mask in (
