@@ -4,6 +4,8 @@ and apply to a fake Kubernetes API server on loopback that records what the clie
 from __future__ import annotations
 
 import json
+import os
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -170,6 +172,22 @@ def test_apply_refused_by_the_server_is_one_line(fake_cluster, registry, tmp_pat
         "compclip deploy: error: applying InferenceService/compclip: 422 Unprocessable Entity: "
         "admission webhook denied it"
     )
+
+
+def test_apply_to_an_unreachable_cluster_is_one_line(fake_cluster, registry, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "isvc.yaml"
+    render_cli(registry, out)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    kubeconfig = yaml.safe_load(Path(os.environ["KUBECONFIG"]).read_text())
+    kubeconfig["clusters"][0]["cluster"]["server"] = f"http://127.0.0.1:{port}"
+    (tmp_path / "gone").write_text(yaml.safe_dump(kubeconfig))
+    capsys.readouterr()
+    assert main(["deploy", "apply", "--file", str(out), "--kubeconfig", str(tmp_path / "gone")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"compclip deploy: error: cannot reach the cluster at http://127.0.0.1:{port}")
+    assert len(err.splitlines()) == 1 and not fake_cluster.requests
 
 
 def test_apply_needs_a_file_or_an_alias(capsys):

@@ -14,6 +14,7 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from compclip.deploy.service import KIND, PLURAL
 from compclip.errors import UserError
 
 FIELD_MANAGER = "compclip"
@@ -22,14 +23,15 @@ TIMEOUT = 30.0
 
 
 def connect(kubeconfig: str | None = None, context: str | None = None) -> client.ApiClient:
-    """A client for the cluster in ``kubeconfig`` (default ``$KUBECONFIG``, then ``~/.kube/config``),
-    or, inside a pod, the cluster the pod runs in."""
+    """A client for the cluster in ``kubeconfig``, else ``$KUBECONFIG``, else (inside a pod) the
+    pod's own cluster, else ``~/.kube/config``."""
+    path = kubeconfig or os.environ.get("KUBECONFIG")
     try:
-        if kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ:
+        if path is None and "KUBERNETES_SERVICE_HOST" in os.environ:
             configuration = client.Configuration()
             config.load_incluster_config(client_configuration=configuration)
             return client.ApiClient(configuration)
-        path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+        path = path or os.path.expanduser("~/.kube/config")
         return config.new_client_from_config(config_file=path, context=context)
     except (ConfigException, FileNotFoundError) as err:
         raise UserError(
@@ -39,12 +41,11 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> client
 
 
 def _path(service: dict) -> str:
-    group_version = service.get("apiVersion", "")
+    """The API path of an InferenceService that names its namespace."""
     metadata = service.get("metadata", {})
-    if "/" not in group_version or not metadata.get("name") or not metadata.get("namespace"):
-        raise UserError("the manifest needs apiVersion GROUP/VERSION, metadata.name and metadata.namespace")
-    plural = service["kind"].lower() + "s"
-    return f"/apis/{group_version}/namespaces/{metadata['namespace']}/{plural}/{metadata['name']}"
+    if service.get("kind") != KIND or not metadata.get("name") or not metadata.get("namespace"):
+        raise UserError(f"the manifest must be an {KIND} with metadata.name and metadata.namespace")
+    return f"/apis/{service['apiVersion']}/namespaces/{metadata['namespace']}/{PLURAL}/{metadata['name']}"
 
 
 def apply(service: dict, api: client.ApiClient, dry_run: bool = False) -> dict:

@@ -12,6 +12,7 @@ from compclip.errors import UserError
 from compclip.registry.layout import check_name, check_stage, version_number
 
 KIND = "InferenceService"
+PLURAL = "inferenceservices"
 API_GROUP = "serving.kserve.io"
 CONTAINER = "kserve-container"
 STORAGE_ENV = "STORAGE_URI"
