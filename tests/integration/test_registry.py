@@ -250,8 +250,12 @@ def test_clear_errors_for_credentials_and_endpoint(root, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
     with pytest.raises(UserError, match=r"refused access .*compclip-test.* at http://127\.0\.0\.1"):
         resolve(root, "world", "staging")
-    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    with pytest.raises(
+        UserError, match=r"S3 client for bucket compclip-test at http://127\.0\.0\.1.*AWS_SECRET_ACCESS_KEY"
+    ):
+        resolve(root, "world", "staging")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     with pytest.raises(UserError, match=r"no S3 credentials .*compclip-test"):

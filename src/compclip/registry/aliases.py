@@ -7,7 +7,7 @@ alias and tries again (or, for a rollback, stops).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 
 from compclip.errors import UserError
@@ -26,7 +26,7 @@ class Alias:
     by: str
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 def read(store: Store, name: str, stage: str) -> tuple[Alias, str] | None:
@@ -35,8 +35,9 @@ def read(store: Store, name: str, stage: str) -> tuple[Alias, str] | None:
     if found is None:
         return None
     data, etag = found
+    known = {f.name for f in fields(Alias)}
     try:
-        return Alias(**data), etag
+        return Alias(**{k: v for k, v in data.items() if k in known}), etag
     except TypeError as err:
         raise UserError(f"{store.root}/{alias_key(name, stage)}: not an alias ({err})") from err
 

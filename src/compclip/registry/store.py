@@ -66,7 +66,8 @@ class Store:
         try:
             self.client = _client(settings, os.getpid())
         except BotoCoreError as err:
-            raise UserError(f"S3 client for bucket {self.bucket}: {err}") from err
+            endpoint = settings[0] or "the default AWS endpoint"
+            raise UserError(f"S3 client for bucket {self.bucket} at {endpoint}: {err}") from err
         self.endpoint = self.client.meta.endpoint_url
 
     def _key(self, key: str) -> str:
