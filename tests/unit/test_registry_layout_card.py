@@ -1,5 +1,7 @@
 """Registry layout (roots, names, versions, keys) and the model card, both pure."""
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -92,3 +94,9 @@ def test_card_holds_identity_inputs_every_benchmark_and_the_gap():
     assert "| w | 0.2500 | 0.1000 | -0.1500 | [-0.2000, -0.1000] | 110 |" in card  # the PMI gap table
     assert "- compositional/swap: pass" in card and "- zeroshot/w: pass" in card
     assert f"| `open_clip_model.safetensors` | `{'a' * 64}` |" in card
+
+
+def test_the_registry_never_imports_torch():
+    """Publishing, promoting and resolving stay light: a deploy or a promotion must not pay for torch."""
+    code = "import sys, compclip.registry.cli; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
