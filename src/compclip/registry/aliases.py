@@ -56,20 +56,20 @@ def resolve(root: str, name: str, stage: str) -> str:
 
 
 def move(
-    store: Store, name: str, stage: str, version: str, by: str, current: tuple[Alias, str] | None
+    store: Store, name: str, stage: str, version: str, by: str, held: tuple[Alias, str] | None
 ) -> Alias | None:
-    """Point ``stage`` at ``version`` if the alias is still ``current`` (None: absent); the new
-    alias, or None when another writer moved it first."""
+    """Point ``stage`` at ``version`` if the alias is still ``held`` (the alias and ETag read; None:
+    no alias yet); the new alias, or None when another writer moved it first."""
     alias = Alias(
         name=name,
         stage=stage,
         version=version,
         uri=join(store.root, version_dir(name, version)),
-        previous=current[0].version if current else None,
+        previous=held[0].version if held else None,
         updated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         by=by,
     )
     body = json_body(alias.as_dict())
     key = alias_key(name, stage)
-    done = store.create(key, body) if current is None else store.swap(key, body, current[1])
+    done = store.create(key, body) if held is None else store.swap(key, body, held[1])
     return alias if done else None
