@@ -177,6 +177,7 @@ class CheckpointDir:
 
     def clear(self) -> None:
         """Remove every checkpoint of the run (after it finished)."""
+        self.fs.invalidate_cache(self.path)
         if self.fs.exists(self.path):
             self.fs.rm(self.path, recursive=True)
         shutil.rmtree(self.local, ignore_errors=True)

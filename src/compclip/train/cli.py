@@ -48,7 +48,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-steps", type=int, help="stop (and end the schedule) after this many steps")
     parser.add_argument("--batch-size", type=int, help="images per process and step")
     parser.add_argument("--lr", type=float)
-    parser.add_argument("--k-negatives", type=int, help="hard negatives per image (default 4)")
+    parser.add_argument("--k-negatives", type=int, help="hard negatives per caption (default 4)")
     parser.add_argument("--pad", action="store_true", default=None, help="repeat negatives when fewer than K")
     parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: none)")
     parser.add_argument("--seed", type=int)

@@ -147,7 +147,8 @@ def _resume_point(store: CheckpointDir, done: list[int], fingerprint: dict) -> P
     if changed:
         raise UserError(
             f"{store.uri}/step_{done[-1]} was made by another run; it differs in {'; '.join(changed)}. "
-            "Resume with the same config and inputs, or start over with another --checkpoint-dir"
+            f"Resume with the same config and inputs, or remove {store.uri} (or pass another "
+            "--checkpoint-dir) to start over"
         )
     return store.fetch(done[-1])
 
