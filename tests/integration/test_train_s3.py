@@ -1,6 +1,8 @@
 """`compclip pretrain` and `compclip train` with every input and output on S3 (SeaweedFS on loopback):
 the same model files as on local paths, and a run killed mid-way resumed from its S3 checkpoints."""
 
+import json
+
 import fsspec
 import pytest
 
@@ -44,6 +46,13 @@ def test_s3_run_writes_the_same_model_files_as_a_local_run(runs, model):
     local, s3, fs = runs
     for name in SAME:
         assert fs.cat(f"{s3}/{model}/{name}") == (local / model / name).read_bytes(), name
+    manifests = [
+        json.loads(fs.cat(f"{s3}/{model}/manifest.json")),
+        json.loads((local / model / "manifest.json").read_text()),
+    ]
+    assert (
+        manifests[0]["training"]["fingerprint"] == manifests[1]["training"]["fingerprint"]
+    )  # content, not paths
     left = CheckpointDir(f"{s3}/checkpoints/{model}", local)
     assert left.steps() == []  # a finished run removes its checkpoints
     assert not fs.exists(f"{left.uri}/step_2/student.safetensors")
