@@ -1,0 +1,73 @@
+"""The inspection service on loopback in a child process, for the demo, the tests and the load benchmark.
+
+``start`` runs ``python -m compclip.serve`` on a free port of 127.0.0.1, waits until the model
+reports ready, and returns its URL and process id; ``stop`` ends its process group.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from compclip.errors import UserError
+from compclip.s3local import stop_pid
+
+
+@dataclass(frozen=True)
+class LocalService:
+    url: str
+    name: str
+    pid: int
+    log: str
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(
+    model: str, name: str, log: Path, args: tuple[str, ...] = (), timeout: float = 300.0
+) -> LocalService:
+    """Serve ``model`` as ``name`` (extra ``compclip serve`` flags in ``args``); return once it is ready."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "compclip.serve",
+        "--model",
+        str(model),
+        "--name",
+        name,
+        "--port",
+        str(port),
+    ]
+    with Path(log).open("wb") as out:
+        process = subprocess.Popen(
+            [*command, *args], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    service = LocalService(f"http://127.0.0.1:{port}", name, process.pid, str(log))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise UserError(f"compclip serve exited with {process.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(f"{service.url}/v2/models/{name}/ready", timeout=5) as response:
+                if response.status == 200:
+                    return service
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    stop(service)
+    raise UserError(f"compclip serve was not ready in {timeout:.0f}s; see {log}")
+
+
+def stop(service: LocalService) -> None:
+    stop_pid(service.pid)
