@@ -35,6 +35,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", help="address to bind (default 127.0.0.1; 0.0.0.0 in a container)")
     parser.add_argument("--port", type=int, help="HTTP port (default 8080)")
     parser.add_argument("--device", help="cpu, cuda or auto (default cpu)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads of the forward (default 1)")
     parser.add_argument("--params", type=Path, help="params.yaml; its `serve` section sets defaults")
     parser.add_argument("--max-batch", type=int, help="instances per forward pass across requests (1: off)")
     parser.add_argument("--batch-wait-ms", type=float, help="how long a batch waits for more requests")
@@ -46,6 +47,6 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _serve(args: argparse.Namespace) -> None:
     config = load_section(ServeConfig, args.params, "serve")
-    flags = ("host", "port", "device", "max_batch", "batch_wait_ms", "max_payload_bytes", "max_pixels")
-    config = override_from(config, args, *flags, "max_candidates")
+    runtime = ("host", "port", "device", "threads", "max_batch", "batch_wait_ms")
+    config = override_from(config, args, *runtime, "max_payload_bytes", "max_pixels", "max_candidates")
     serve(args.model, args.name, config)

@@ -13,6 +13,9 @@ class ServeConfig:
     host: str = "127.0.0.1"  # 0.0.0.0 only inside a container or pod
     port: int = 8080
     device: str = "cpu"  # cpu | cuda | auto
+    # torch CPU threads of the forward: on shared or CPU-limited machines more threads wait on
+    # each other (tiny model, busy 2-core VM: 150 ms a pass with 2 threads, 5 ms with 1)
+    threads: int = 1
     max_payload_bytes: int = 8 << 20  # request body; larger bodies get 413
     max_pixels: int = 4096 * 4096  # per decoded image
     max_candidates: int = 64  # candidate captions or labels per instance

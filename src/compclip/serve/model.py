@@ -9,6 +9,7 @@ import io
 import logging
 
 import kserve
+import torch
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferRequest, InferResponse
 from PIL import Image
@@ -50,6 +51,7 @@ class InspectionModel(kserve.Model):
                 "give a folder, s3://BUCKET/registry/NAME/vN/ or /mnt/models"
             )
         device = resolve_device(self.config.device)
+        torch.set_num_threads(self.config.threads)
         bundle = load_model(self.source, device=str(device))
         engine = Engine(bundle, device, self.config.text_cache)
         negatives = HardNegatives(self.config.per_type, self.config.seed, self.config.filter)
