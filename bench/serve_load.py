@@ -10,8 +10,10 @@ latency of that first pass is reported too). Runs, each against a fresh server:
 
 - ``single``: one instance per request, no server batching (``--max-batch 1``);
 - ``micro``: one instance per request, the server batching concurrent requests (``--max-batch 16``);
+- ``micro-wait5``: the same, a batch waiting up to 5 ms for more requests;
 - ``v2-micro``: the same over the V2 protocol;
-- ``client8``: eight instances per request (``--max-batch 16``).
+- ``client8``: eight instances per request (``--max-batch 16``);
+- ``single-threads2``: ``single`` with two torch threads instead of one.
 
     .venv/bin/python bench/serve_load.py [--seconds 60] [--clients 16] [--runs single micro]
 """
@@ -41,8 +43,10 @@ NAME = "compclip"
 RUNS = {  # name: (server flags, instances per request, protocol)
     "single": (("--max-batch", "1"), 1, "v1"),
     "micro": (("--max-batch", "16"), 1, "v1"),
+    "micro-wait5": (("--max-batch", "16", "--batch-wait-ms", "5"), 1, "v1"),
     "v2-micro": (("--max-batch", "16"), 1, "v2"),
     "client8": (("--max-batch", "16"), 8, "v1"),
+    "single-threads2": (("--max-batch", "1", "--threads", "2"), 1, "v1"),
 }
 
 
