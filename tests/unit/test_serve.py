@@ -249,3 +249,20 @@ def test_body_limit_refuses_large_bodies_declared_or_streamed():
     assert status == 413 and b"exceeds the limit of 10 bytes" in body
     status, body = run_asgi(app, [b"1"], [(b"content-length", b"11")])
     assert status == 413 and b"11 bytes" in body
+
+
+def test_params_serve_section_and_cli_flags_build_the_config(capsys):
+    from compclip.cli import build_parser, main
+    from compclip.config import load_section
+    from compclip.serve.cli import _config
+
+    config = load_section(ServeConfig, "params.yaml", "serve")
+    assert config.types == TYPES and not config.filter.inverse_relations and config.max_batch == 16
+    argv = ["serve", "--model", "m", "--name", "n", "--params", "params.yaml", "--host", "0.0.0.0"]
+    args = build_parser(argv).parse_args([*argv, "--max-batch", "1", "--max-pixels", "99"])
+    assert _config(args) == ServeConfig(
+        host="0.0.0.0", max_batch=1, max_pixels=99, types=config.types, filter=config.filter
+    )
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--help"])
+    assert exit_.value.code == 0 and "--host 0.0.0.0 --port 8080" in capsys.readouterr().out

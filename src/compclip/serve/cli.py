@@ -45,8 +45,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_serve)
 
 
-def _serve(args: argparse.Namespace) -> None:
+def _config(args: argparse.Namespace) -> ServeConfig:
     config = load_section(ServeConfig, args.params, "serve")
     runtime = ("host", "port", "device", "threads", "max_batch", "batch_wait_ms")
-    config = override_from(config, args, *runtime, "max_payload_bytes", "max_pixels", "max_candidates")
-    serve(args.model, args.name, config)
+    return override_from(config, args, *runtime, "max_payload_bytes", "max_pixels", "max_candidates")
+
+
+def _serve(args: argparse.Namespace) -> None:
+    serve(args.model, args.name, _config(args))

@@ -27,6 +27,6 @@ class ServeConfig:
     # which generated negatives are valid; a relation replace is never the relation's opposite
     # (that is what invert_relations generates)
     filter: FilterConfig = field(default_factory=lambda: FilterConfig(inverse_relations=False))
-    max_batch: int = 1  # instances per forward pass across concurrent requests (1: no batching)
+    max_batch: int = 16  # instances per forward pass across concurrent requests (1: no batching)
     batch_wait_ms: float = 0.0  # how long a batch waits for more requests (0: only those queued)
     text_cache: int = 4096  # text embeddings kept (0: none)
