@@ -6,6 +6,7 @@ import asyncio
 import base64
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -256,9 +257,10 @@ def test_params_serve_section_and_cli_flags_build_the_config(capsys):
     from compclip.config import load_section
     from compclip.serve.cli import _config
 
-    config = load_section(ServeConfig, "params.yaml", "serve")
+    params = str(Path(__file__).resolve().parents[2] / "params.yaml")
+    config = load_section(ServeConfig, params, "serve")
     assert config.types == TYPES and not config.filter.inverse_relations and config.max_batch == 16
-    argv = ["serve", "--model", "m", "--name", "n", "--params", "params.yaml", "--host", "0.0.0.0"]
+    argv = ["serve", "--model", "m", "--name", "n", "--params", params, "--host", "0.0.0.0"]
     args = build_parser(argv).parse_args([*argv, "--max-batch", "1", "--max-pixels", "99"])
     assert _config(args) == ServeConfig(
         host="0.0.0.0", max_batch=1, max_pixels=99, types=config.types, filter=config.filter
