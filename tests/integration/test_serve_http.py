@@ -116,6 +116,13 @@ def test_v2_answers_like_v1_and_carries_several_instances(service):
     assert {c["type"] for c in by_v1["candidates"]} == {"given"}
 
 
+def test_local_predict_returns_answers_and_raises_refusals(service):
+    (answer,) = local.predict(service, [{"image": scene(), "labels": ["a cube", "a ring"]}])
+    assert answer["kind"] == "zeroshot" and answer["top_label"] in ("a cube", "a ring")
+    with pytest.raises(UserError, match=r"answered 400: .*not valid base64"):
+        local.predict(service, [{"image": "%%%", "labels": ["a"]}])
+
+
 def test_zeroshot_over_v2(service):
     (answer,) = v2(service, scene(), {"labels": ["a cube", "a ring", "a dog"]})
     assert answer["kind"] == "zeroshot"

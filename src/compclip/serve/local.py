@@ -1,11 +1,13 @@
 """The inspection service on loopback in a child process, for the demo, the tests and the load benchmark.
 
 ``start`` runs ``python -m compclip.serve`` on a free port of 127.0.0.1, waits until the model
-reports ready, and returns its URL and process id; ``stop`` ends its process group.
+reports ready, and returns its URL and process id; ``predict`` sends V1 instances and returns the
+answers; ``stop`` ends its process group.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -67,6 +69,22 @@ def start(
         time.sleep(0.5)
     stop(service)
     raise UserError(f"compclip serve was not ready in {timeout:.0f}s; see {log}")
+
+
+def predict(service: LocalService, instances: list[dict], timeout: float = 120.0) -> list[dict]:
+    """The answers to V1 ``instances`` (see :mod:`compclip.serve.payloads`); a refusal is a UserError
+    carrying the service's message."""
+    request = urllib.request.Request(
+        f"{service.url}/v1/models/{service.name}:predict",
+        data=json.dumps({"instances": instances}).encode(),
+        headers={"content-type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read())["predictions"]
+    except urllib.error.HTTPError as err:
+        message = err.read().decode(errors="replace")
+        raise UserError(f"inspection service answered {err.code}: {message}") from None
 
 
 def stop(service: LocalService) -> None:
