@@ -282,6 +282,8 @@ def test_metrics_count_queries_outcomes_and_refusals(service):
     assert change("compclip_serve_inspections_total", model=NAME, outcome="pass") == passes
     assert change("compclip_serve_inspections_total", model=NAME, outcome="fail") == 2 - passes
     assert change("compclip_serve_refused_requests_total", reason="invalid_input") == 1
+    assert change("compclip_serve_pass_seconds_count", model=NAME) >= 1
+    assert change("compclip_serve_batch_queries_sum", model=NAME) == 2
     assert metric(after, "request_predict_seconds_count", model_name=NAME) > 0  # kserve's own
 
 

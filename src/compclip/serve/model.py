@@ -60,7 +60,7 @@ class InspectionModel(kserve.Model):
             engine.answer,
             self.config.max_batch,
             self.config.batch_wait_ms,
-            lambda n, _: metrics.BATCH.labels(self.name).observe(n),
+            lambda n, seconds: metrics.observe_pass(self.name, n, seconds),
         )
         engine.answer(self.parser.v1({"instances": [{"image": blank_png(), "specification": WARM_UP}]}))
         log.info("model %s loaded from %s (%s) on %s", self.name, self.source, bundle.name, device)
