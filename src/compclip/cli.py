@@ -24,6 +24,7 @@ COMMANDS = {
     "train": ("compclip.train.cli", "fine-tune with DeGLA, NegCLIP or plain CLIP"),
     "evaluate": ("compclip.evaluate.cli", "zero-shot accuracy against PMI and compositional benchmarks"),
     "compare": ("compclip.evaluate.compare_cli", "compare evaluation reports against a baseline"),
+    "serve": ("compclip.serve.cli", "the inspection service: a model answering over KServe V1/V2"),
     "registry": ("compclip.registry.cli", "model registry in S3: publish, promote behind gates, roll back"),
     "deploy": ("compclip.deploy.cli", "render or apply the inspection service's InferenceService"),
 }
