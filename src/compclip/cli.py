@@ -24,6 +24,9 @@ COMMANDS = {
     "train": ("compclip.train.cli", "fine-tune with DeGLA, NegCLIP or plain CLIP"),
     "evaluate": ("compclip.evaluate.cli", "zero-shot accuracy against PMI and compositional benchmarks"),
     "compare": ("compclip.evaluate.compare_cli", "compare evaluation reports against a baseline"),
+    "genpairs": ("compclip.genpairs.cli", "GenPairs: LLM captions and FLUX images by PMI stratum"),
+    "paste": ("compclip.paste.cli", "ImageNet-paste: accessories pasted on ImageNet images by PMI stratum"),
+    "vqa-pmi": ("compclip.vqa.cli", "LMM (LLaVA) VQA accuracy against question-answer PMI"),
 }
 
 
