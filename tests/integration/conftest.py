@@ -37,7 +37,7 @@ def pmi_table(tmp_path_factory):
     return root / "table"
 
 
-def word_tokenizer(words: list[str], max_length: int, chat: bool = False):
+def word_tokenizer(words: list[str], max_length: int, chat: bool = False, special: tuple[str, ...] = ()):
     """A word-level fast tokenizer built in-process (nothing downloaded)."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
@@ -45,6 +45,7 @@ def word_tokenizer(words: list[str], max_length: int, chat: bool = False):
     vocab = {w: i for i, w in enumerate(["[UNK]", "<pad>", "<s>", "</s>", *words])}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.add_special_tokens(list(special))
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, unk_token="[UNK]", pad_token="<pad>", bos_token="<s>", eos_token="</s>",
         model_max_length=max_length, chat_template=CHAT if chat else None,
@@ -63,13 +64,13 @@ def tiny_llama_config(vocab_size: int):
 
 @pytest.fixture(scope="session")
 def tiny_llm(tmp_path_factory):
-    """A tiny random Llama and its chat tokenizer, saved as a model folder."""
+    """A tiny random Llama and its chat tokenizer, saved as a model folder (the prompt's own words
+    are unknown to it, so it writes class and concept words)."""
     import torch
     from transformers import LlamaForCausalLM
 
     folder = tmp_path_factory.mktemp("llm")
-    words = [*WORDS, "system", "user", "assistant", ":", "You", "write", "captions", "Write", "caption"]
-    tokenizer = word_tokenizer(words, 1024, chat=True)
+    tokenizer = word_tokenizer(WORDS, 1024, chat=True)
     torch.manual_seed(0)
     LlamaForCausalLM(tiny_llama_config(len(tokenizer))).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -116,3 +117,34 @@ def tiny_flux(tmp_path_factory):
 def tiny_classes() -> list[str]:
     """The class names of the small PMI table's corpus."""
     return list(CLASSES)
+
+
+@pytest.fixture(scope="session")
+def tiny_llava(tmp_path_factory):
+    """A tiny random LLaVA (CLIP vision tower + Llama) and its processor, saved as a model folder."""
+    import torch
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
+
+    folder = tmp_path_factory.mktemp("llava")
+    tokenizer = word_tokenizer(WORDS, 2048, special=("<image>",))
+    vision = CLIPVisionConfig(
+        hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, image_size=32,
+        patch_size=8, projection_dim=32,
+    )  # fmt: skip
+    config = LlavaConfig(vision_config=vision, text_config=tiny_llama_config(len(tokenizer)),
+                         image_token_id=tokenizer.convert_tokens_to_ids("<image>"), vision_feature_layer=-2,
+                         vision_feature_select_strategy="default")  # fmt: skip
+    torch.manual_seed(0)
+    LlavaForConditionalGeneration(config).save_pretrained(folder)
+    image_processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    processor = LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=8,
+                               image_token="<image>", vision_feature_select_strategy="default",
+                               num_additional_image_tokens=1)  # fmt: skip
+    processor.save_pretrained(folder)
+    return folder

@@ -30,9 +30,9 @@ def config(tmp_path_factory, tiny_llm, tiny_flux, tiny_classes):
     classes = tmp_path_factory.mktemp("classes") / "classes.txt"
     classes.write_text("# test classes\n" + "\n".join(tiny_classes) + "\n")
     return GenPairsConfig(
-        classes=str(classes), min_count=1, n_strata=3, per_stratum=3, chunk=2, images_per_caption=2,
+        classes=str(classes), min_count=1, n_strata=3, per_stratum=2, chunk=2, images_per_caption=2,
         max_reject_share=1.0,
-        captions=CaptionConfig(model=str(tiny_llm), batch_size=4, samples=6, max_new_tokens=8,
+        captions=CaptionConfig(model=str(tiny_llm), batch_size=4, samples=6, max_new_tokens=16,
                                dtype="float32", device="cpu"),
         flux=FluxConfig(model=str(tiny_flux), size=32, steps=2, max_sequence_length=16, batch_size=3,
                         dtype="float32", device="cpu"),
@@ -67,7 +67,7 @@ def test_cli_writes_a_zeroshot_set_of_captioned_pairs(pmi_table, config, tiny_cl
     metrics = json.loads((out / "metrics.json").read_text())
     table = PMITable.load(pmi_table)
     assert header["kind"] == "zeroshot" and header["classes"] == tiny_classes and header["n"] == len(items)
-    assert metrics["pairs"] == header["selection"]["pairs"] == 3 * len(header["strata"])
+    assert metrics["pairs"] == header["selection"]["pairs"] == 2 * len(header["strata"])
     assert metrics["pairs_captioned"] + metrics["rejects/pair_without_caption"] == metrics["pairs"]
     assert metrics["pairs_captioned"] > 0 and len(items) == 2 * metrics["pairs_captioned"]
     strata = {s["stratum"] for s in header["strata"]}
@@ -107,9 +107,13 @@ def test_shards_merge_into_the_one_run_set(pmi_table, config, models, baseline, 
     assert main(["genpairs", "merge", *parts, "--out", str(tmp_path / "gp")]) == 0
     merged, reference = read(tmp_path / "gp"), read(baseline[0])
     assert merged[:2] == reference[:2]
-    assert {k: v for k, v in merged[2].items() if k != "shards"} == {**reference[2], "shard": "0/2"}
+    assert merged[2]["shards"] == 2 and "shard" not in merged[2]
+    assert {k: v for k, v in merged[2].items() if k != "shards"} == {
+        k: v for k, v in reference[2].items() if k != "shard"
+    }
+    full = next(p for p in parts if json.loads((tmp_path / p / "evalset.json").read_text())["n"])
     with pytest.raises(UserError, match="more than one shard"):
-        merge_evalsets([parts[0], parts[0]], str(tmp_path / "twice"))
+        merge_evalsets([full, full], str(tmp_path / "twice"))
 
 
 def test_a_work_folder_of_another_run_is_refused(pmi_table, config, models, tmp_path):

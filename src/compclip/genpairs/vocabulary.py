@@ -36,10 +36,10 @@ class ClassConcepts:
     concepts: tuple[str, ...]
 
 
-def read_classes(source: str = IMAGENET) -> list[str]:
-    """Class names, one a line (``#`` comments and blank lines skipped), unique in first-seen order.
+def class_lines(source: str = IMAGENET) -> list[str]:
+    """Class names, one a line (``#`` comments and blank lines skipped), in file order.
 
-    ``source`` is ``imagenet`` (the packaged list) or a text file's path or s3:// URI.
+    ``source`` is ``imagenet`` (the packaged list, line = class index) or a text file's path or s3:// URI.
     """
     if source == IMAGENET:
         text = resources.files(__package__).joinpath("imagenet_classes.txt").read_text()
@@ -48,7 +48,12 @@ def read_classes(source: str = IMAGENET) -> list[str]:
     names = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
     if not names:
         raise UserError(f"{source}: no class names")
-    return list(dict.fromkeys(names))
+    return names
+
+
+def read_classes(source: str = IMAGENET) -> list[str]:
+    """:func:`class_lines` without repeats, in first-seen order."""
+    return list(dict.fromkeys(class_lines(source)))
 
 
 def class_concepts(names: list[str], table: Concepts, rejects: Rejects) -> list[ClassConcepts]:
@@ -63,11 +68,11 @@ def class_concepts(names: list[str], table: Concepts, rejects: Rejects) -> list[
     return found
 
 
-def is_nameable(concept: str) -> bool:
-    """True when WordNet has ``concept`` as a noun below physical_entity, or as an adjective."""
+def is_nameable(concept: str, adjectives: bool = True) -> bool:
+    """True when WordNet has ``concept`` as a noun below physical_entity (or as an adjective)."""
     from nltk.corpus import wordnet as wn
 
-    if wn.synsets(concept, pos=wn.ADJ):
+    if adjectives and wn.synsets(concept, pos=wn.ADJ):
         return True
     for synset in wn.synsets(concept, pos=wn.NOUN):
         if any(PHYSICAL in {h.name() for h in path} for path in synset.hypernym_paths()):
@@ -76,14 +81,14 @@ def is_nameable(concept: str) -> bool:
 
 
 def nameable_concepts(
-    vocabulary: list[str], min_count: int, counts: list[int], rejects: Rejects
+    vocabulary: list[str], min_count: int, counts: list[int], rejects: Rejects, adjectives: bool = True
 ) -> list[str]:
     """The vocabulary's concepts seen in at least ``min_count`` captions that WordNet can name."""
     kept = []
     for concept, count in zip(vocabulary, counts, strict=True):
         if count < min_count:
             rejects.add("concept_below_min_count", concept)
-        elif not is_nameable(concept):
+        elif not is_nameable(concept, adjectives):
             rejects.add("concept_not_nameable", concept)
         else:
             kept.append(concept)

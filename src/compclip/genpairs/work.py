@@ -149,10 +149,7 @@ def merge_evalsets(inputs: list[str], out: str) -> dict:
                 raise UserError(f"{uri}: not an evaluation set (no evalset.json)")
             headers.append(json.loads((folder / "evalset.json").read_text()))
             metrics.append(json.loads((folder / "metrics.json").read_text()))
-            table = pq.read_table(folder / "items.parquet")
-            for image in table.column("image").to_pylist():
-                link_or_copy(folder / image, target / image)
-            tables.append(table)
+            tables.append(pq.read_table(folder / "items.parquet"))
         common = [{k: v for k, v in h.items() if k not in ("n", "shard")} for h in headers]
         if any(c != common[0] for c in common):
             raise UserError(f"merge: the shards come from different runs ({inputs[0]} vs the others)")
@@ -160,6 +157,9 @@ def merge_evalsets(inputs: list[str], out: str) -> dict:
         ids = items.column("id").to_pylist()
         if len(set(ids)) != len(ids):
             raise UserError("merge: an item id occurs in more than one shard (a shard given twice?)")
+        for folder, table in zip(folders, tables, strict=True):
+            for image in table.column("image").to_pylist():
+                link_or_copy(folder / image, target / image)
         write_parquet(target / "items.parquet", items)
         write_json(target / "evalset.json", {**common[0], "n": len(items), "shards": len(inputs)})
         merged = sum_metrics(metrics)
