@@ -104,9 +104,8 @@ def genpairs(
         "config": dataclasses.asdict(config),
         "shard": dataclasses.asdict(shard),
     }
-    for volatile in ("device", "dtype"):
-        fingerprint["config"]["captions"].pop(volatile)
-        fingerprint["config"]["flux"].pop(volatile)
+    fingerprint["config"]["captions"].pop("device")  # the run may resume on another node
+    fingerprint["config"]["flux"].pop("device")
     work = Work(Path(work_dir) if work_dir else storage.work_dir(out, "genpairs"), fingerprint)
     models: dict = {}
 

@@ -104,7 +104,8 @@ def analyze(
     answers = read_predictions(predictions, rejects)
     table = PMITable.load(pmi)
     rows = question_rows(found, answers, table, rejects, skipped)
-    rejects.check(len(found) + rejects.counts["malformed_question"], config.max_reject_share, "vqa-pmi")
+    n_seen = len(found) + rejects.counts["malformed_question"] + rejects.counts["no_answers"]
+    rejects.check(n_seen, config.max_reject_share, f"vqa-pmi {questions}")
     metrics, bins = analyze_rows(rows, config.stats)
     metrics.update({f"rejects/{k}": v for k, v in rejects.as_dict().items()})
     metrics.update({f"skipped/{k}": v for k, v in skipped.as_dict().items()})
