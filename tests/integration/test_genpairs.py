@@ -30,11 +30,11 @@ def config(tmp_path_factory, tiny_llm, tiny_flux, tiny_classes):
     classes = tmp_path_factory.mktemp("classes") / "classes.txt"
     classes.write_text("# test classes\n" + "\n".join(tiny_classes) + "\n")
     return GenPairsConfig(
-        classes=str(classes), min_count=1, n_strata=3, per_stratum=2, chunk=2, images_per_caption=2,
+        classes=str(classes), min_count=1, n_strata=3, per_stratum=2, chunk=3, images_per_caption=2,
         max_reject_share=1.0,
-        captions=CaptionConfig(model=str(tiny_llm), batch_size=4, samples=6, max_new_tokens=16,
+        captions=CaptionConfig(model=str(tiny_llm), batch_size=3, samples=6, max_new_tokens=16,
                                dtype="float32", device="cpu"),
-        flux=FluxConfig(model=str(tiny_flux), size=32, steps=2, max_sequence_length=16, batch_size=3,
+        flux=FluxConfig(model=str(tiny_flux), size=32, steps=2, max_sequence_length=16, batch_size=6,
                         dtype="float32", device="cpu"),
     )  # fmt: skip
 

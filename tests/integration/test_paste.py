@@ -14,6 +14,7 @@ from PIL import Image
 from compclip.cli import main
 from compclip.evaluate.zeroshot import load_evalset
 from compclip.genpairs.images import FluxConfig
+from compclip.genpairs.work import Shard
 from compclip.paste.run import PasteConfig, paste_set
 
 pytestmark = pytest.mark.integration
@@ -132,3 +133,25 @@ def test_cli_shards_and_merge(imagenet, cutouts, pmi_table, tmp_path):
     )
     assert merged == one
     assert main(["paste", "run", *common, "--out", part, "--shard", "3/3"]) == 2
+
+
+def test_images_and_outputs_on_s3(imagenet, cutouts, pmi_table, s3_server, tmp_path):
+    import fsspec
+
+    fs = fsspec.filesystem("s3")
+    root = f"s3://{s3_server.bucket}/paste-test"
+    fs.put(str(imagenet) + "/", f"{root}/imagenet/", recursive=True)
+    fs.put(str(cutouts) + "/", f"{root}/cutouts/", recursive=True)
+    config = PasteConfig(n_strata=3, chunk=5, max_reject_share=0.5)
+    shards = [f"{root}/shards/{i}" for i in range(2)]
+    for i, out in enumerate(shards):
+        images, accessories = f"{root}/imagenet", f"{root}/cutouts"
+        paste_set(images, pmi_table, out, config, accessories, shard=Shard(i, 2), work_dir=tmp_path / f"w{i}")
+    assert main(["paste", "merge", *shards, "--out", f"{root}/merged"]) == 0
+    local = paste_set(imagenet, pmi_table, tmp_path / "local", config, accessories=str(cutouts))
+    fs.invalidate_cache()
+    items = pq.read_table(fs.open(f"{root}/merged/items.parquet")).to_pylist()
+    assert len(items) == local["n"] and items[0]["base_image"].startswith(f"{root}/imagenet/")
+    assert (
+        fs.cat(f"{root}/merged/{items[0]['image']}") == (tmp_path / "local" / items[0]["image"]).read_bytes()
+    )
