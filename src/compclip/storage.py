@@ -263,3 +263,14 @@ def upload_dir(folder: Path, uri: str) -> None:
     for key in sorted(stale):
         fs.rm_file(key)
     fs.invalidate_cache(prefix)
+
+
+def verify_files(folder: Path, files: dict[str, str], where: str | Path) -> None:
+    """Check every ``name -> sha256`` of a manifest against the files of ``folder``; a UserError
+    prefixed ``where`` names the first file that is missing or differs."""
+    for name, expected in files.items():
+        path = folder / name
+        if not path.is_file():
+            raise UserError(f"{where}: {name} listed in the manifest is missing")
+        if sha256_file(str(path)) != expected:
+            raise UserError(f"{where}: {name} does not match its sha256 in the manifest")
