@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from compclip.errors import UserError
 from compclip.rejects import Rejects
-from compclip.storage import local_dir, local_out, write_json, write_parquet
+from compclip.storage import atomic_write_bytes, local_dir, local_out, write_json, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class Work:
         text = json.dumps(fingerprint, sort_keys=True, default=str)
         if plan.is_file() and plan.read_text() != text:
             raise UserError(f"{folder} holds the work of another run; delete it or pass another --work-dir")
-        plan.write_text(text)
+        atomic_write_bytes(plan, text.encode())
 
     @property
     def images(self) -> Path:
