@@ -180,6 +180,18 @@ def local_dir(uri: str, include: Callable[[str], bool] | None = None) -> Iterato
         yield Path(tmp)
 
 
+def work_dir(out: str, stage: str) -> Path:
+    """Where a stage keeps work files until its output ``out`` is written, so a killed run resumes.
+
+    Beside a local ``out`` (``.NAME.STAGE-work``); for an s3:// ``out``, a temp folder named after it.
+    """
+    scheme, path = split_uri(out)
+    if scheme == "file":
+        return Path(path).with_name(f".{Path(path).name}.{stage}-work")
+    digest = hashlib.sha256(out.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"compclip-{stage}-work-{digest}"
+
+
 def exists(uri: str) -> bool:
     fs, path = filesystem(uri)
     return fs.exists(path)
