@@ -5,10 +5,10 @@ adjectives (each among themselves), shuffle all other words, shuffle words withi
 and shuffle the trigrams. Captions are normalised first as ARO's ``pre_caption`` (lowercase,
 ``.!"()*#:;~`` removed, at most 30 words). Perturbations equal to the caption are dropped.
 
-ARO tags parts of speech with spaCy; compclip has no spaCy model offline, so it tags with the
-caption tagger of the negatives (:class:`compclip.negatives.tagger.Tagger`: closed-class lists,
-then NLTK's averaged perceptron), which tags real captions better than the WordNet-reading rules
-used before and than the perceptron alone (BENCHMARKS.md, "Part-of-speech tags on real captions").
+ARO tags parts of speech with spaCy; compclip has no spaCy model offline, so it tags with NLTK's
+averaged perceptron (Penn ``NN*`` a noun, ``JJ*`` an adjective), which tags real captions better
+than the earlier WordNet-reading rules (BENCHMARKS.md, "Part-of-speech tags on real captions");
+stopwords, numerals and words WordNet does not know are neither (word lists in ``order_words.yaml``).
 
 Generation is deterministic: caption ``i`` uses ``numpy.random.default_rng([seed, i])``. The result
 is stored as JSON (``compclip-aro-order-v1``), which :func:`load` also accepts, so a run can be
@@ -21,10 +21,11 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from compclip.errors import UserError
 from compclip.evaluate.benchmarks.common import Item, get_fields, image_path, read_json
@@ -37,8 +38,9 @@ log = logging.getLogger(__name__)
 FORMAT = "compclip-aro-order-v1"
 MAX_WORDS = 30
 PUNCT = re.compile(r'[.!"()*#:;~]')
+WORDS = yaml.safe_load((Path(__file__).parent / "order_words.yaml").read_text())
 SUBSETS = ("coco_order", "flickr_order")
-TAGS = {"noun": "n", "adj": "a"}
+PENN = {"NN": "n", "JJ": "a"}
 
 
 def pre_caption(caption: str, max_words: int = MAX_WORDS) -> str:
@@ -48,17 +50,51 @@ def pre_caption(caption: str, max_words: int = MAX_WORDS) -> str:
 
 
 class Tagger:
-    """Noun (``n``), adjective (``a``) or other (``x``) per token, by the negatives' caption tagger."""
+    """Noun (``n``), adjective (``a``) or other (``x``) per token, by the perceptron's tags."""
 
     @cached_property
-    def _tagger(self):
-        from compclip.negatives.tagger import Lexicon
-        from compclip.negatives.tagger import Tagger as CaptionTagger
+    def _perceptron(self):
+        try:
+            from nltk.tag import PerceptronTagger
 
-        return CaptionTagger(Lexicon.load())
+            return PerceptronTagger(lang="eng")
+        except LookupError as err:
+            raise UserError("NLTK data missing (averaged_perceptron_tagger_eng): run `make setup`") from err
+
+    @cached_property
+    def _wordnet(self):
+        try:
+            from nltk.corpus import stopwords, wordnet
+
+            return wordnet, frozenset(stopwords.words("english"))
+        except LookupError as err:
+            raise UserError("NLTK data missing (stopwords/WordNet): run `make setup`") from err
+
+    @cache  # noqa: B019 - one tagger per run; the cache is the point
+    def readings(self, word: str) -> dict[str, float]:
+        """Lemma counts of ``word`` per WordNet POS (``n``, ``v``, ``a``, ``r``)."""
+        wordnet, stop = self._wordnet
+        if word in stop or word in WORDS["numerals"] or not word.isalpha():
+            return {}
+        counts = {}
+        for pos in "nvar":
+            base = wordnet.morphy(word, pos)
+            if base is None:
+                continue
+            lemmas = [
+                lemma for s in wordnet.synsets(base, pos) for lemma in s.lemmas() if lemma.name() == base
+            ]
+            if lemmas:
+                counts[pos] = sum(lemma.count() for lemma in lemmas) + 1e-3 * len(lemmas)
+        return counts
 
     def tags(self, tokens: list[str]) -> list[str]:
-        return [TAGS.get(tag, "x") for tag in self._tagger.tag(tokens)] if tokens else []
+        """``n``/``a`` by the perceptron's Penn tag, for words with a WordNet reading; else ``x``."""
+        penn = [tag for _, tag in self._perceptron.tag(tokens)] if tokens else []
+        return [
+            PENN.get(tag[:2], "x") if self.readings(token) else "x"
+            for token, tag in zip(tokens, penn, strict=True)
+        ]
 
 
 def trigrams(tokens: list[str]) -> list[list[str]]:
