@@ -61,6 +61,7 @@ def test_outputs_follow_the_degla_schema(tmp_path, rules):
     saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert saved["yield_swap_adjectives"] == 0.75  # the beach caption has no two adjectives
     assert saved["no_valid_swap_adjectives"] == 1 and saved["yield_replace_nouns"] == 1.0
+    assert saved["blind_model"] is False  # four captions train no blind model
     assert all(isinstance(v, int | float | str) for v in saved.values())
 
 

@@ -210,6 +210,7 @@ def _generate(
     metrics = summarize([counts for _, counts in done], config.types, rejects, progress_rejects)
     metrics.update(
         generator=config.generator,
+        blind_model=validity.blind is not None,  # whether the blind filter ran (enough captions)
         resumed=len(finished),
         seconds=round(seconds, 3),
         captions_per_s=round(len(todo) / seconds, 2) if seconds > 0 else 0.0,
