@@ -19,7 +19,7 @@ COMMANDS = {
     "pmi": ("compclip.pmi.cli", "concept co-occurrence (PMI) tables"),
     "world": ("compclip.world.cli", "the compositional world: scenes, captions, corpora"),
     "evalsets": ("compclip.evalsets.cli", "evaluation sets built from the world and a PMI table"),
-    "negatives": ("compclip.negatives.cli", "hard-negative captions of five (or six) types"),
+    "negatives": ("compclip.negatives.cli", "hard-negative captions of seven types"),
     "pretrain": ("compclip.pretrain.cli", "pretrain a tiny CLIP from scratch on an image-caption folder"),
     "train": ("compclip.train.cli", "fine-tune with DeGLA, NegCLIP or plain CLIP"),
     "evaluate": ("compclip.evaluate.cli", "zero-shot accuracy against PMI and compositional benchmarks"),

@@ -12,7 +12,7 @@ COCO = [  # two captions of image 1, the first one's negatives split over two re
     {
         "image_id": "1",
         "original": "a red car ",
-        "enhanced": ["a blue car", "a red bus"],
+        "enhanced": ["a blue car", "a red boat"],
         "types": ["replace_adjectives", "replace_nouns"],
     },
 ]
@@ -23,7 +23,7 @@ def test_records_are_keyed_by_caption_not_by_image(tmp_path):
     path.write_text(json.dumps(COCO))
     records = read_negatives(str(path), Rejects())
     assert [(r.image_id, r.original) for r in records] == [("1", "a red car"), ("1", "a car on a road")]
-    assert records[0].enhanced == ["a blue car", "a blue car", "a red bus"]
+    assert records[0].enhanced == ["a blue car", "a blue car", "a red boat"]
     assert records[0].types == ["replace_adjectives", "replace_adjectives", "replace_nouns"]
     assert records[1].enhanced == ["a road on a car"]
 
@@ -37,7 +37,7 @@ def test_filter_keeps_each_caption_its_own_negatives_once(tmp_path):
         {
             "image_id": "1",
             "original": "a red car",
-            "enhanced": ["a blue car", "a red bus"],
+            "enhanced": ["a blue car", "a red boat"],
             "types": ["replace_adjectives", "replace_nouns"],
         },
         {
