@@ -126,14 +126,14 @@ def test_seed_changes_replacements_and_is_reproducible(tmp_path, rules):
     assert texts[0] == texts[1] != texts[2]
 
 
-def test_bad_caption_rows_and_duplicate_ids_are_counted(tmp_path, rules):
+def test_bad_caption_rows_and_duplicate_captions_are_counted(tmp_path, rules):
     path = tmp_path / "caps.jsonl"
     lines = [
         json.dumps({"id": "a", "caption": CAPTIONS[0]}),
         "{not json",
         json.dumps({"id": "b", "caption": ""}),
     ]
-    lines += [json.dumps({"id": "a", "caption": CAPTIONS[1]})] + [
+    lines += [json.dumps({"id": "a", "caption": CAPTIONS[0]})] + [
         json.dumps({"id": f"c{i}", "caption": c}) for i, c in enumerate(CAPTIONS * 10)
     ]
     path.write_text("\n".join(lines) + "\n")
@@ -142,10 +142,22 @@ def test_bad_caption_rows_and_duplicate_ids_are_counted(tmp_path, rules):
     assert (
         metrics["input_malformed_json"],
         metrics["input_empty_caption"],
-        metrics["input_duplicate_id"],
+        metrics["input_duplicate_caption"],
     ) == (1, 1, 1)
     with pytest.raises(UserError, match="rejected"):
         generate(str(path), tmp_path / "strict", NegativesConfig(max_reject_share=0.01), Rules(rules, 0))
+
+
+def test_every_caption_of_an_image_gets_its_own_negatives(tmp_path, rules):
+    """COCO-style data: five captions an image, each a record of its own under the image's id."""
+    data = dataset(tmp_path / "coco", CAPTIONS + CAPTIONS[:2], ids=["x"] * 4 + ["y"] * 2)
+    generate(str(data), tmp_path / "out", NegativesConfig(), Rules(rules, 0))
+    records = json.loads((tmp_path / "out" / "negatives.json").read_text())
+    assert [(r["image_id"], r["original"]) for r in records] == [
+        *(("x", c) for c in CAPTIONS),
+        *(("y", c) for c in CAPTIONS[:2]),
+    ]
+    assert all(r["enhanced"] for r in records)
 
 
 def test_filter_counts_malformed_records_and_invalid_negatives(tmp_path):

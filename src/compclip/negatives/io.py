@@ -2,8 +2,9 @@
 
 - Input: a dataset folder (its ``captions.parquet``: ``id``, ``caption``, ``image``) or any
   caption file :func:`compclip.captions.read_captions` reads; local or s3://.
-- ``progress.jsonl`` (in the output folder): one finished caption a line, with its negatives and
-  its counts, appended after every chunk; ``progress.json`` records the config it belongs to.
+- ``progress.jsonl`` (in the local work folder, ``--progress``, until the output is published; then
+  a copy in the output): one finished caption a line, with its negatives and its counts, appended
+  after every chunk; ``progress.json`` records the config it belongs to.
 - ``negatives.json``: DeGLA's format, a list of ``{"image_id", "original", "enhanced": [...],
   "types": [...]}`` (``types`` parallel to ``enhanced``), captions without any negative left out.
 - ``negatives.parquet``: one row per negative: ``image_id``, ``original``, ``negative``, ``type``.

@@ -181,17 +181,19 @@ def _generate(
     fingerprint = {"inputs_sha256": sha256_file(io.caption_file(inputs)), **dataclasses.asdict(config)}
     fingerprint.pop("chunk")
     done, progress_rejects = io.start_progress(work, fingerprint)
-    finished = {record.image_id for record, _ in done}
+    # a caption is an (image_id, caption) pair: COCO-style data has several captions an image
+    finished = {io.caption_key(record.image_id, record.original) for record, _ in done}
     if done:
         log.info("resuming %s: %d captions already done", work, len(done))
     rejects = Rejects()
     todo, seen = [], set(finished)
     for image_id, caption in io.read_inputs(inputs, config.read, rejects):
-        if image_id in seen:
-            if image_id not in finished:
-                rejects.add("duplicate_id", f"{inputs}: id {image_id}")
+        key = io.caption_key(image_id, caption)
+        if key in seen:
+            if key not in finished:
+                rejects.add("duplicate_caption", f"{inputs}: id {image_id}")
             continue
-        seen.add(image_id)
+        seen.add(key)
         todo.append((image_id, caption))
     n_read = len(seen) + rejects.total
     rejects.check(n_read, config.max_reject_share, inputs)
