@@ -27,15 +27,24 @@ def from_dict(cls: type[T], values: dict[str, Any], where: str = "") -> T:
     if unknown:
         raise UserError(f"{where or cls.__name__}: unknown keys {unknown}; known: {sorted(fields)}")
     kwargs = {}
+    hints = _hints(cls)
     for name, value in values.items():
         kind = fields[name].type
         nested = _dataclass_type(cls, name)
+        if hints.get(name) in (int, int | None) and isinstance(value, float) and value.is_integer():
+            value = int(value)  # a JSON/protobuf number (Kubeflow passes every number as a double)
         if nested is not None and isinstance(value, dict):
             value = from_dict(nested, value, f"{where}.{name}" if where else name)
         elif isinstance(value, list) and "tuple" in str(kind):
             value = tuple(value)
         kwargs[name] = value
     return cls(**kwargs)
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    import typing
+
+    return typing.get_type_hints(cls)
 
 
 def _dataclass_type(cls: type, name: str) -> type | None:

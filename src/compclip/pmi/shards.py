@@ -265,6 +265,30 @@ def merge_table(shards: list[Path], vocab_dir: Path, out: Path, config: CountCon
     return write_table(out, names, captions, keys, counts, table_header, marginals)
 
 
+def split_files(files: list[str], n: int) -> list[list[str]]:
+    """Deal sorted files round-robin into ``n`` shards (some empty when there are fewer files)."""
+    if n < 1:
+        raise UserError(f"the number of shards must be at least 1, not {n}")
+    return [files[i::n] for i in range(n)]
+
+
+def parse_part(part: str) -> tuple[int, int]:
+    """``"I/N"`` (shard I of N, from 0) as ``(I, N)``; raises a UserError on anything else."""
+    index, sep, total = part.partition("/")
+    if not (sep and index.isdigit() and total.isdigit() and int(index) < int(total)):
+        raise UserError(f"shard part {part!r} must be I/N with 0 <= I < N, e.g. 0/4")
+    return int(index), int(total)
+
+
+def plan_parts(inputs: list[str], n: int) -> list[str]:
+    """The non-empty parts (``"I/N"``) of a corpus dealt into ``n`` shards, for a fan-out."""
+    files = expand(inputs, keep=is_caption_file)
+    if not files:
+        raise UserError(f"no caption files in {' '.join(inputs)}")
+    n = min(n, len(files))
+    return [f"{i}/{n}" for i, part in enumerate(split_files(files, n)) if part]
+
+
 def count_corpus(inputs: list[str], out: Path, config: CountConfig) -> dict:
     """Count a whole corpus on this machine: the files split into one shard per worker, then reduced.
 
@@ -277,7 +301,7 @@ def count_corpus(inputs: list[str], out: Path, config: CountConfig) -> dict:
     shards = [work / f"shard-{i:03d}" for i in range(n)]
     vocab = work / "vocab"
     with _pool(n) as pool:
-        list(pool.map(scan_shard, [files[i::n] for i in range(n)], shards, [config] * n, [work / UNITS] * n))
+        list(pool.map(scan_shard, split_files(files, n), shards, [config] * n, [work / UNITS] * n))
         merge_vocab(shards, vocab, config)
         list(pool.map(count_shard_pairs, shards, [vocab] * n, [config] * n))
     header = merge_table(shards, vocab, out, config)
