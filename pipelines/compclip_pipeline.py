@@ -33,6 +33,12 @@ NAME = "compclip"
 # The params.yaml sections the pipeline reads, each the config of one stage (dvc.yaml names the same).
 SECTIONS = ("world", "finetune", "pmi", "evalsets", "pretrain", "negatives", "train", "evaluate")
 METHODS = ("degla", "negclip", "clip")
+# dvc.yaml's stages and the params.yaml section each reads: the pipeline runs the same stages
+# (a test holds the two in step).
+STAGES = {
+    "world": "world", "finetune_world": "finetune", "pmi": "pmi", "evalsets": "evalsets", "pretrain": "pretrain",
+    "negatives": "negatives", "train": "train", "evaluate": "evaluate", "compare": None,
+}  # fmt: skip
 # The S3 settings every task reads from the Kubernetes Secret named by the `s3_secret` parameter.
 S3_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL")
 CPU = {"core": ("1", "2", "2Gi", "4Gi"), "train": ("4", "8", "16Gi", "32Gi")}
@@ -55,6 +61,28 @@ def _gpu(task: dsl.PipelineTask, enabled: bool, accelerator: Any, gpus: Any, sel
         task.set_accelerator_type(accelerator).set_accelerator_limit(gpus)
     kubernetes.add_node_selector_json(task, selector)
     kubernetes.add_toleration_json(task, tolerations)
+
+
+@dsl.pipeline(name="pmi")
+def pmi_count(corpus: str, world: Input[Dataset], shards: int, config: dict, s3_secret: str) -> Dataset:
+    """The PMI table of ``corpus`` (empty: the world's captions), counted in two map-reduce rounds
+    over at most ``shards`` parts; a merge starts only once every part of its round succeeded."""
+    plan = _task(pmi_plan(corpus=corpus, world=world, shards=shards), "core", "pmi plan", s3_secret)
+    with dsl.ParallelFor(plan.output) as part:
+        scan = pmi_scan(corpus=corpus, world=world, part=part, config=config)
+        _task(scan, "core", "pmi scan", s3_secret).set_retry(MAP_RETRIES)
+    vocab = pmi_merge_vocab(
+        shards=dsl.Collected(scan.outputs["shard"]), shard_uris=dsl.Collected(scan.outputs["Output"]),
+        config=config,
+    )  # fmt: skip
+    _task(vocab, "core", "pmi merge vocabulary", s3_secret)
+    with dsl.ParallelFor(vocab.outputs["Output"]) as shard_uri:
+        pairs = pmi_pairs(shard_uri=shard_uri, vocab=vocab.outputs["vocab"], config=config)
+        _task(pairs, "core", "pmi pairs", s3_secret).set_retry(MAP_RETRIES)
+    merged = pmi_merge_table(
+        shards=dsl.Collected(pairs.outputs["shard"]), vocab=vocab.outputs["vocab"], config=config
+    )
+    return _task(merged, "core", "pmi merge table", s3_secret).outputs["table"]
 
 
 def build(params: dict[str, dict], accelerators: bool = True):
@@ -145,23 +173,8 @@ def build(params: dict[str, dict], accelerators: bool = True):
         def on_gpu(task: dsl.PipelineTask) -> None:
             _gpu(task, accelerators, accelerator, gpus, gpu_node_selector, gpu_tolerations)
 
-        plan = _task(pmi_plan(corpus=corpus, world=world_data, shards=shards), "core", "pmi plan", s3_secret)
-        with dsl.ParallelFor(plan.output) as part:
-            scan = pmi_scan(corpus=corpus, world=world_data, part=part, config=pmi)
-            _task(scan, "core", "pmi scan", s3_secret).set_retry(MAP_RETRIES)
-        vocab = pmi_merge_vocab(
-            shards=dsl.Collected(scan.outputs["shard"]),
-            shard_uris=dsl.Collected(scan.outputs["Output"]),
-            config=pmi,
-        )
-        _task(vocab, "core", "pmi merge vocabulary", s3_secret)
-        with dsl.ParallelFor(vocab.outputs["Output"]) as shard_uri:
-            pairs = pmi_pairs(shard_uri=shard_uri, vocab=vocab.outputs["vocab"], config=pmi)
-            _task(pairs, "core", "pmi pairs", s3_secret).set_retry(MAP_RETRIES)
-        table_task = pmi_merge_table(
-            shards=dsl.Collected(pairs.outputs["shard"]), vocab=vocab.outputs["vocab"], config=pmi
-        )
-        table = _task(table_task, "core", "pmi merge table", s3_secret).outputs["table"]
+        counted = pmi_count(corpus=corpus, world=world_data, shards=shards, config=pmi, s3_secret=s3_secret)
+        table = counted.set_display_name("pmi").output
 
         sets = _task(evalsets_build(pmi=table, config=evalsets), "core", "evalsets", s3_secret)
         negs = negatives_generate(data=fine_task.outputs["corpus"], pmi=table, config=negatives)
