@@ -26,7 +26,8 @@ def validate_cron(expression: str) -> str:
         for atom in text.split(","):
             if not ATOM.fullmatch(atom) or (atom == "?" and name not in ("day of month", "day of week")):
                 raise UserError(f"cron {expression!r}: bad {name} field {text!r}")
-            values = re.split(r"[-/]", atom.split("/")[0]) if atom not in ("*", "?") else []
+            base = atom.split("/")[0]
+            values = [] if base in ("*", "?") else base.split("-")
             for value in values:
                 number = _number(value, name)
                 if number is None or not low <= number <= high:
