@@ -37,7 +37,8 @@ METHODS = ("degla", "negclip", "clip")
 # (a test holds the two in step).
 STAGES = {
     "world": "world", "finetune_world": "finetune", "pmi": "pmi", "evalsets": "evalsets",
-    "pretrain": "pretrain", "negatives": "negatives", "train": "train", "evaluate": "evaluate", "compare": None,
+    "pretrain": "pretrain", "negatives": "negatives", "train": "train", "evaluate": "evaluate",
+    "compare": None,
 }  # fmt: skip
 # The S3 settings every task reads from the Kubernetes Secret named by the `s3_secret` parameter.
 S3_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL")
