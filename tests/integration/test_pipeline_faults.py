@@ -69,13 +69,7 @@ def test_the_pipeline_counts_shards_exactly_and_a_bad_shard_stops_the_merge(
     with pytest.raises(RuntimeError, match="pmi-scan"):
         _count(corpus=f"{prefix}/*.parquet", shards=2, config=PMI)
     (run,) = set((tmp_path / "kfp").iterdir()) - before
-    assert not list(run.rglob("pmi-merge-vocab"))  # the merge never ran on the two good shards
-    logs = (
-        "\n".join(p.read_text(errors="replace") for p in run.rglob("*.log"))
-        if list(run.rglob("*.log"))
-        else ""
-    )
-    del logs
+    assert not list(run.rglob("pmi-merge-vocab"))  # the merge never ran on the good shard alone
 
 
 def test_a_failed_shard_names_itself(s3_server, flickr_captions, tmp_path, capsys):
