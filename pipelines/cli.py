@@ -51,7 +51,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--no-cache", action="store_true", help="run every task even if its inputs did not change"
     )
-    run.add_argument("--push", action="store_true", help="push the outputs to the DVC remote (runs/RUN_ID/)")
+    run.add_argument(
+        "--push", action="store_true", help="push the outputs to the DVC remote (lineage/RUN_ID/)"
+    )
     run.add_argument("--repo", type=Path, default=Path("."), help="the DVC repository for --push")
     _common(run)
     run.set_defaults(func=_run)
@@ -140,5 +142,7 @@ def _run(args: argparse.Namespace) -> None:
     print(f"run {manifest['run_id']}: lineage in {json.dumps(manifest['outputs']['compare']['uri'])}")
     if args.push:
         folder = push(manifest, args.repo.resolve())
-        print(f"pushed the run's outputs; get them with: dvc pull {folder.relative_to(args.repo.resolve())}")
+        print(
+            f"pushed the run's outputs; get them with: dvc pull -R {folder.relative_to(args.repo.resolve())}"
+        )
     print(local.comparison_table(manifest), end="")

@@ -101,7 +101,9 @@ def build(params: dict[str, dict], accelerators: bool = True):
     def tune_and_compare(
         base: Input[Model], world: Input[Dataset], finetune: Input[Dataset], pmi: Input[Dataset],
         evalsets: Input[Dataset], negatives: Input[Dataset], methods: list, zeroshot: list, sugarcrepe: str,
-        train: dict, evaluate: dict, params: dict, base_model: str, corpus: str, git_commit: str,
+        train: dict, evaluate: dict, world_params: dict, finetune_params: dict, pmi_params: dict,
+        evalsets_params: dict, pretrain_params: dict, negatives_params: dict, base_model: str, corpus: str,
+        git_commit: str,
         s3_secret: str, accelerator: str, gpus: int, gpu_node_selector: dict, gpu_tolerations: list,
     ):  # fmt: skip
         """Evaluate ``base``, fine-tune it with each of ``methods`` and evaluate that, compare, record."""
@@ -132,7 +134,10 @@ def build(params: dict[str, dict], accelerators: bool = True):
         )
         _task(comparison, "train", "compare", s3_secret)
         record = lineage_record(
-            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, commit=git_commit, params=params, base_model=base_model,
+            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, commit=git_commit, world_params=world_params,
+            finetune_params=finetune_params, pmi_params=pmi_params, evalsets_params=evalsets_params,
+            pretrain_params=pretrain_params, negatives_params=negatives_params, train_params=train,
+            evaluate_params=evaluate, base_model=base_model,
             corpus=corpus, world=world, finetune=finetune, pmi=pmi, evalsets=evalsets, negatives=negatives,
             base_report=base_eval.outputs["report"], models=dsl.Collected(tuned.outputs["model"]),
             reports=dsl.Collected(tuned_eval.outputs["report"]), comparison=comparison.outputs["comparison"],
@@ -186,8 +191,8 @@ def build(params: dict[str, dict], accelerators: bool = True):
             evalsets=sets.outputs["evalsets"], negatives=negs.outputs["negatives"], methods=methods,
             zeroshot=zeroshot, sugarcrepe=sugarcrepe, train=train, evaluate=evaluate, base_model=base_model,
             corpus=corpus, git_commit=git_commit,
-            params={"world": world, "finetune": finetune, "pmi": pmi, "evalsets": evalsets,
-                    "pretrain": pretrain, "negatives": negatives, "train": train, "evaluate": evaluate},
+            world_params=world, finetune_params=finetune, pmi_params=pmi, evalsets_params=evalsets,
+            pretrain_params=pretrain, negatives_params=negatives,
             s3_secret=s3_secret, accelerator=accelerator, gpus=gpus, gpu_node_selector=gpu_node_selector,
             gpu_tolerations=gpu_tolerations,
         )  # fmt: skip

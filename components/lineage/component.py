@@ -10,7 +10,14 @@ from compclip.images import image
 def lineage_record(
     run_id: str,
     commit: str,
-    params: dict,
+    world_params: dict,
+    finetune_params: dict,
+    pmi_params: dict,
+    evalsets_params: dict,
+    pretrain_params: dict,
+    negatives_params: dict,
+    train_params: dict,
+    evaluate_params: dict,
     base_model: str,
     corpus: str,
     world: Input[Dataset],
@@ -24,7 +31,7 @@ def lineage_record(
     comparison: Input[Dataset],
     lineage: Output[Dataset],
 ):
-    """lineage.json: run id, commit, ``params``, the inputs given and every output's file hashes."""
+    """lineage.json: run id, commit, every stage's params, the inputs given and every output's file hashes."""
     import json
     import tempfile
     from pathlib import Path
@@ -40,5 +47,8 @@ def lineage_record(
     argv += [f"--input=base_model={base_model}"] if base_model.startswith("s3://") else []
     argv += [f"--output={name}={artifact.path}" for name, artifact in outputs.items()]
     with tempfile.TemporaryDirectory() as tmp:
+        params = {"world": world_params, "finetune": finetune_params, "pmi": pmi_params,
+                  "evalsets": evalsets_params, "pretrain": pretrain_params, "negatives": negatives_params,
+                  "train": train_params, "evaluate": evaluate_params}  # fmt: skip
         (Path(tmp) / "params.json").write_text(json.dumps(params))
         run([*argv, "--params", str(Path(tmp) / "params.json")])

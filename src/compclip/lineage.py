@@ -3,10 +3,10 @@
 ``record`` writes ``lineage.json``: the run id, the git commit of the code, the params of every
 stage, and the content hash (sha256) of every file of every input and output. ``push`` hands
 each output to DVC (``dvc add --to-remote``: DVC hashes it and uploads it to the repository's
-remote, writing ``runs/RUN_ID/NAME.dvc``) and copies the manifest beside them. Commit
-``runs/RUN_ID`` and anyone with the repository gets the run's data with one command::
+remote, writing ``lineage/RUN_ID/NAME.dvc``) and copies the manifest beside them. Commit
+``lineage/RUN_ID`` and anyone with the repository gets the run's data with one command::
 
-    dvc pull runs/RUN_ID
+    dvc pull -R lineage/RUN_ID
 
 Command line::
 
@@ -21,6 +21,7 @@ import argparse
 import json
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -32,13 +33,14 @@ from compclip.errors import UserError
 from compclip.storage import expand, sha256_file, split_uri, write_json
 
 MANIFEST = "lineage.json"
-RUNS = "runs"
+RUNS = "lineage"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 EXAMPLES = """examples:
   compclip lineage record --out out/lineage --run-id demo-1 --commit "$(git rev-parse HEAD)" \\
       --params params.yaml --input corpus=s3://bucket/laion --output pmi=data/pmi --output base=models/base
-  compclip lineage push out/lineage/lineage.json --repo .   # then commit runs/demo-1; dvc pull runs/demo-1
+  compclip lineage push out/lineage/lineage.json --repo .   # commit lineage/demo-1; then anywhere:
+  dvc pull -R lineage/demo-1
 """
 
 
@@ -83,11 +85,20 @@ def record(
 
 
 def push(manifest: dict, repo: Path, remote: str | None = None) -> Path:
-    """Upload every output to the DVC remote of ``repo``; write ``runs/RUN_ID/*.dvc`` and the manifest."""
+    """Upload every output to the DVC remote of ``repo``; write ``lineage/RUN_ID/*.dvc`` and the manifest."""
     folder = repo / RUNS / manifest["run_id"]
     folder.mkdir(parents=True, exist_ok=True)
     for name, output in manifest["outputs"].items():
-        command = ["dvc", "add", "--to-remote", "--out", str(folder / name), output["uri"]]
+        command = [
+            sys.executable,
+            "-m",
+            "dvc",
+            "add",
+            "--to-remote",
+            "--out",
+            str(folder / name),
+            output["uri"],
+        ]
         if remote:
             command += ["--remote", remote]
         done = subprocess.run(command, cwd=repo, capture_output=True, text=True)
@@ -124,7 +135,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     rec.add_argument("--input", action="append", metavar="NAME=URI", help="an input to hash (repeatable)")
     rec.add_argument("--output", action="append", metavar="NAME=URI", help="an output to hash (repeatable)")
     rec.set_defaults(func=_record)
-    up = add_command(verbs, "push", "push a run's outputs to the DVC remote; write runs/RUN_ID/", EXAMPLES)
+    up = add_command(verbs, "push", "push a run's outputs to the DVC remote; write lineage/RUN_ID/", EXAMPLES)
     up.add_argument("manifest", type=Path, help="lineage.json")
     up.add_argument("--repo", type=Path, default=Path("."), help="the DVC repository (default: here)")
     up.add_argument("--remote", help="DVC remote name (default: the repository's default remote)")
@@ -148,4 +159,4 @@ def _push(args: argparse.Namespace) -> None:
     manifest = json.loads(args.manifest.read_text())
     folder = push(manifest, args.repo.resolve(), args.remote)
     print(f"pushed {len(manifest['outputs'])} outputs of run {manifest['run_id']}; get them with: "
-          f"dvc pull {folder.relative_to(args.repo.resolve())}")  # fmt: skip
+          f"dvc pull -R {folder.relative_to(args.repo.resolve())}")  # fmt: skip
