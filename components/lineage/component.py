@@ -45,7 +45,9 @@ def lineage_record(
     argv = ["lineage", "record", "--out", lineage.path, "--run-id", run_id, "--commit", commit]
     argv += [f"--input=corpus-{i}={uri}" for i, uri in enumerate(corpus.split())]
     argv += [f"--input=base_model={base_model}"] if base_model.startswith("s3://") else []
-    argv += [f"--output={name}={artifact.path}" for name, artifact in outputs.items()]
+    # an s3:// artifact (a cluster's pipeline root) is recorded where DVC and users can reach it
+    where = {name: a.uri if a.uri.startswith("s3://") else a.path for name, a in outputs.items()}
+    argv += [f"--output={name}={uri}" for name, uri in where.items()]
     with tempfile.TemporaryDirectory() as tmp:
         params = {"world": world_params, "finetune": finetune_params, "pmi": pmi_params,
                   "evalsets": evalsets_params, "pretrain": pretrain_params, "negatives": negatives_params,
