@@ -40,8 +40,11 @@ STAGES = {
     "pretrain": "pretrain", "negatives": "negatives", "train": "train", "evaluate": "evaluate",
     "compare": None,
 }  # fmt: skip
-# The S3 settings every task reads from the Kubernetes Secret named by the `s3_secret` parameter.
-S3_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL")
+# S3 credentials every task reads from the Kubernetes Secret named by the `s3_secret` parameter
+# (k8s/base/s3-credentials.yaml), and the endpoint, when not AWS, from an optional ConfigMap of the
+# same name (key AWS_ENDPOINT_URL).
+S3_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+S3_ENDPOINT = "AWS_ENDPOINT_URL"
 CPU = {"core": ("1", "2", "2Gi", "4Gi"), "train": ("4", "8", "16Gi", "32Gi")}
 MAP_RETRIES = 2
 
@@ -52,7 +55,8 @@ def _task(task: dsl.PipelineTask, family: str, name: str, secret: Any) -> dsl.Pi
     task.set_cpu_request(cpu).set_cpu_limit(cpu_limit)
     task.set_memory_request(memory).set_memory_limit(memory_limit)
     task.set_display_name(name)
-    kubernetes.use_secret_as_env(task, secret_name=secret, secret_key_to_env={k: k for k in S3_ENV})
+    kubernetes.use_secret_as_env(task, secret_name=secret, secret_key_to_env={k: k for k in S3_KEYS})
+    kubernetes.use_config_map_as_env(task, secret, {S3_ENDPOINT: S3_ENDPOINT}, optional=True)
     return task
 
 

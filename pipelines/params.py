@@ -7,10 +7,7 @@ against its stage's config dataclass (unknown keys, wrong types) and every param
 type the pipeline declares, so a typo fails at compile or submit time with one line.
 """
 
-import dataclasses
 import importlib
-import types
-import typing
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +76,6 @@ def check_section(section: str, values: Any) -> None:
     cls = getattr(importlib.import_module(module), name)
     if not isinstance(values, dict):
         raise UserError(f"{section}: expected a mapping of settings, got {type(values).__name__}")
-    _check_types(cls, values, section)
     from_dict(cls, values, section)
 
 
@@ -96,40 +92,3 @@ def check_arguments(spec_inputs: dict[str, str], arguments: dict[str, Any]) -> N
             )
         if name in CONFIGS:
             check_section(name, value)
-
-
-def _check_types(cls: type, values: dict, where: str) -> None:
-    hints = typing.get_type_hints(cls)
-    for key, value in values.items():
-        if key in hints and not _matches(hints[key], value, f"{where}.{key}"):
-            raise UserError(f"{where}.{key}={value!r}: expected {_describe(hints[key])}")
-
-
-def _matches(hint: Any, value: Any, where: str) -> bool:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches(h, value, where) for h in typing.get_args(hint))
-    if dataclasses.is_dataclass(hint):
-        if not isinstance(value, dict):
-            return False
-        _check_types(hint, value, where)
-        return True
-    if hint is type(None):
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if hint is str:
-        return isinstance(value, str)
-    if origin is tuple or hint is tuple:
-        return isinstance(value, list | tuple)
-    if origin is dict or hint is dict:
-        return isinstance(value, dict)
-    return True  # Any and the like: the stage checks
-
-
-def _describe(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")

@@ -31,6 +31,9 @@ COMMANDS = {
     "models": ("compclip.models.cli", "model sources: check one before a run"),
     "lineage": ("compclip.lineage", "record a pipeline run's lineage and push its outputs for `dvc pull`"),
     "pipeline": ("pipelines.cli", "the Kubeflow pipeline: compile, submit, schedule, run locally"),
+    "serve": ("compclip.serve.cli", "the inspection service: a model answering over KServe V1/V2"),
+    "registry": ("compclip.registry.cli", "model registry in S3: publish, promote behind gates, roll back"),
+    "deploy": ("compclip.deploy.cli", "render or apply the inspection service's InferenceService"),
 }
 
 

@@ -13,6 +13,7 @@ from compclip.config import load_section, override_from
 from compclip.errors import UserError
 from compclip.pmi.shards import (
     MODES,
+    SHARD,
     CountConfig,
     count_corpus,
     count_shard_pairs,
@@ -25,11 +26,11 @@ from compclip.pmi.shards import (
 )
 from compclip.pmi.summary import summarize
 from compclip.pmi.table import PMITable
-from compclip.storage import expand
+from compclip.storage import exists, expand
 
 EXAMPLES = """examples:
   compclip pmi count ../shared/data/flickr8k/Flickr8k.token.txt --out pmi/ --min-count 5
-  compclip pmi count 's3://bucket/laion/*.parquet' --out pmi/ --min-count 10000 --workers 8
+  compclip pmi count 's3://bucket/laion/*.parquet' --out s3://bucket/pmi --min-count 10000 --workers 8
 
   # sharded (one map per worker, two rounds):
   compclip pmi count --shard part-00.parquet --out work/00            # map 1: scan
@@ -56,17 +57,20 @@ def register(commands: argparse._SubParsersAction) -> None:
     count.add_argument(
         "inputs", nargs="*", help="caption files: paths, globs, folders or s3:// URIs (none: a scanned shard)"
     )
-    count.add_argument("--out", type=Path, required=True, help="table folder (or shard folder with --shard)")
+    count.add_argument(
+        "--out", required=True, help="table folder (or shard folder with --shard): a path or s3:// URI"
+    )
     count.add_argument("--shard", action="store_true", help="map step: scan (and with --vocab, count pairs)")
-    count.add_argument("--vocab", type=Path, help="with --shard: the merged vocabulary folder")
+    count.add_argument("--vocab", help="with --shard: the merged vocabulary folder")
     count.add_argument("--part", help="with --shard: scan only part I/N of the files (dealt round-robin)")
+    count.add_argument("--work-dir", help="whole-corpus count: where work files wait for a resumed run")
     _config_flags(count)
     count.set_defaults(func=_count)
 
     merge = add_command(verbs, "merge", "reduce shard folders into a vocabulary or a table", EXAMPLES)
-    merge.add_argument("shards", nargs="+", type=Path)
-    merge.add_argument("--out", type=Path, required=True)
-    merge.add_argument("--vocab", type=Path, help="merge pair counts into the table for this vocabulary")
+    merge.add_argument("shards", nargs="+", help="shard folders: paths or s3:// URIs")
+    merge.add_argument("--out", required=True, help="vocabulary or table folder: a path or s3:// URI")
+    merge.add_argument("--vocab", help="merge pair counts into the table for this vocabulary")
     _config_flags(merge)
     merge.set_defaults(func=_merge)
 
@@ -121,22 +125,25 @@ def _config(args: argparse.Namespace) -> CountConfig:
 
 def _count(args: argparse.Namespace) -> None:
     config = _config(args)
+    if args.part is not None and not args.shard:
+        raise UserError("--part needs --shard")
+    if not args.shard and not args.inputs:
+        raise UserError("give caption files to count")
     if not args.shard:
-        header = count_corpus(args.inputs, args.out, config)
+        header = count_corpus(args.inputs, args.out, config, args.work_dir)
         print(
             f"wrote {args.out}: {header['n_captions']} captions, {header['n_concepts']} concepts, "
             f"{header['n_pairs']} pairs; rejected {header['rejects'] or 'none'}"
         )
         return
-    inputs = args.inputs
-    if args.part is not None and not args.shard:
-        raise UserError("--part needs --shard")
-    if not inputs and not (args.shard and args.vocab is not None and (args.out / "shard.json").is_file()):
+    scanned = exists(f"{args.out.rstrip('/')}/{SHARD}")
+    if not args.inputs and not (args.vocab is not None and scanned):
         raise UserError("give caption files to count (only a scanned shard with --vocab needs none)")
+    inputs = args.inputs
     if args.part is not None:
         index, n = parse_part(args.part)
         inputs = split_files(expand(inputs, keep=is_caption_file), n)[index]
-    if not (args.out / "shard.json").is_file() or args.vocab is None:
+    if args.vocab is None or not scanned:
         try:
             summary = scan_shard(inputs, args.out, config)
         except UserError as err:
