@@ -69,18 +69,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _prepare(args: argparse.Namespace, accelerators: bool = True):
     """The pipeline (params file sections as defaults) and the checked arguments."""
-    from pipelines.compclip_pipeline import SECTIONS, build
+    from pipelines.compclip_pipeline import PUBLISH_SECTIONS, SECTIONS, build
     from pipelines.params import apply, check_arguments, load_params
 
     params, arguments = apply(load_params(args.params), args.param)
-    missing = [s for s in SECTIONS if s not in params]
+    sections = (*SECTIONS, *PUBLISH_SECTIONS)
+    missing = [s for s in sections if s not in params]
     if missing:
         raise UserError(f"{args.params}: no section {', '.join(missing)}")
     arguments.setdefault("git_commit", _git_commit())
     pipeline = build(params, accelerators)
     inputs = pipeline.pipeline_spec.root.input_definitions.parameters
     declared = {name: _type_name(spec.parameter_type) for name, spec in inputs.items()}
-    check_arguments(declared, {**{s: params[s] for s in SECTIONS}, **arguments})
+    check_arguments(declared, {**{s: params[s] for s in sections}, **arguments})
     return pipeline, arguments
 
 

@@ -24,6 +24,7 @@ from components.lineage.component import lineage_record
 from components.negatives.component import negatives_generate
 from components.pmi.component import pmi_merge_table, pmi_merge_vocab, pmi_pairs, pmi_plan, pmi_scan
 from components.pretrain.component import pretrain as pretrain_op
+from components.publish.component import publish as publish_op
 from components.train.component import train as train_op
 from components.world.component import world_corpus
 from kfp import dsl, kubernetes
@@ -32,6 +33,8 @@ from kfp.dsl import Dataset, Input, Model
 NAME = "compclip"
 # The params.yaml sections the pipeline reads, each the config of one stage (dvc.yaml names the same).
 SECTIONS = ("world", "finetune", "pmi", "evalsets", "pretrain", "negatives", "train", "evaluate")
+# The sections only the pipeline reads: its last stage publishes to the S3 registry (not a DVC output).
+PUBLISH_SECTIONS = ("registry", "gates")
 METHODS = ("degla", "negclip", "clip")
 # dvc.yaml's stages and the params.yaml section each reads: the pipeline runs the same stages
 # (a test holds the two in step).
@@ -96,10 +99,10 @@ def build(params: dict[str, dict], accelerators: bool = True):
     ``accelerators=False`` leaves out the GPU requests, whose parameters kfp's local runner cannot
     resolve inside loops and conditions (it ignores resources anyway); everything else is the same.
     """
-    missing = [s for s in SECTIONS if s not in params]
+    missing = [s for s in (*SECTIONS, *PUBLISH_SECTIONS) if s not in params]
     if missing:
         raise ValueError(f"params lack the sections {missing}")
-    defaults = {s: params[s] for s in SECTIONS}
+    defaults = {s: params[s] for s in (*SECTIONS, *PUBLISH_SECTIONS)}
 
     @dsl.pipeline(name="tune-and-compare")
     def tune_and_compare(
@@ -107,7 +110,7 @@ def build(params: dict[str, dict], accelerators: bool = True):
         evalsets: Input[Dataset], negatives: Input[Dataset], methods: list, zeroshot: list, sugarcrepe: str,
         train: dict, evaluate: dict, world_params: dict, finetune_params: dict, pmi_params: dict,
         evalsets_params: dict, pretrain_params: dict, negatives_params: dict, base_model: str, corpus: str,
-        git_commit: str,
+        git_commit: str, registry: dict, gates: dict,
         s3_secret: str, accelerator: str, gpus: int, gpu_node_selector: dict, gpu_tolerations: list,
     ):  # fmt: skip
         """Evaluate ``base``, fine-tune it with each of ``methods`` and evaluate that, compare, record."""
@@ -147,6 +150,13 @@ def build(params: dict[str, dict], accelerators: bool = True):
             reports=dsl.Collected(tuned_eval.outputs["report"]), comparison=comparison.outputs["comparison"],
         )  # fmt: skip
         _task(record, "core", "lineage", s3_secret).set_caching_options(False)
+        published = publish_op(
+            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, models=dsl.Collected(tuned.outputs["model"]),
+            reports=dsl.Collected(tuned_eval.outputs["report"]),
+            comparison=comparison.outputs["comparison"],
+            registry=registry, gates=gates,
+        )  # fmt: skip
+        _task(published, "core", "publish", s3_secret).set_caching_options(False)
 
     @dsl.pipeline(name=NAME, description="PMI analysis, DeGLA fine-tuning and their evaluation")
     def compclip(
@@ -158,6 +168,8 @@ def build(params: dict[str, dict], accelerators: bool = True):
         negatives: dict = defaults["negatives"],
         train: dict = defaults["train"],
         evaluate: dict = defaults["evaluate"],
+        registry: dict = defaults["registry"],
+        gates: dict = defaults["gates"],
         corpus: str = "",
         shards: int = 4,
         base_model: str = "",
@@ -194,7 +206,7 @@ def build(params: dict[str, dict], accelerators: bool = True):
             world=world_data, finetune=fine_task.outputs["corpus"], pmi=table,
             evalsets=sets.outputs["evalsets"], negatives=negs.outputs["negatives"], methods=methods,
             zeroshot=zeroshot, sugarcrepe=sugarcrepe, train=train, evaluate=evaluate, base_model=base_model,
-            corpus=corpus, git_commit=git_commit,
+            corpus=corpus, git_commit=git_commit, registry=registry, gates=gates,
             world_params=world, finetune_params=finetune, pmi_params=pmi, evalsets_params=evalsets,
             pretrain_params=pretrain, negatives_params=negatives,
             s3_secret=s3_secret, accelerator=accelerator, gpus=gpus, gpu_node_selector=gpu_node_selector,

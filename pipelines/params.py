@@ -26,6 +26,8 @@ CONFIGS = {
     "negatives": ("compclip.negatives.run", "NegativesConfig"),
     "train": ("compclip.train.loop", "TrainConfig"),
     "evaluate": ("compclip.evaluate.run", "EvaluateConfig"),
+    "registry": ("compclip.registry.cli", "RegistryConfig"),
+    "gates": ("compclip.registry.gates", "GatesConfig"),
 }
 # KFP parameter types (as compiled) and the Python values they accept.
 KFP_TYPES = {

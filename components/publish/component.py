@@ -1,5 +1,4 @@
-"""Publishing as a Kubeflow component: `compclip registry publish`, the candidate model into the S3 registry."""
-
+"""Publishing as a Kubeflow component: `compclip registry publish`, the candidate into the S3 registry."""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Model, Output
@@ -18,12 +17,16 @@ def publish(
     published: Output[Dataset],
 ):
     """A new version of ``registry['name']``: the tuned model named ``registry['candidate']`` (its
-    method), with its report and the comparison; ``registry``/``gates``: the params.yaml sections."""
+    method), with its report and the comparison, under ``registry['root']`` (empty: publish nothing);
+    ``registry``/``gates``: the params.yaml sections."""
     import json
     from pathlib import Path
 
     from compclip.cli import run
 
+    if not registry.get("root"):
+        print("registry.root is empty: nothing published")
+        return
     candidate = registry["candidate"]
     model = next((m for m in models if m.metadata["method"] == candidate), None)
     report = next((r for r in reports if r.metadata["name"] == candidate), None)

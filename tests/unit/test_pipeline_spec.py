@@ -52,7 +52,7 @@ def test_the_flow_has_every_stage_and_both_pmi_rounds_fan_out(compiled):
     components = {t.component_ref.name for t in _all_tasks(spec)}
     for stage in ("world-corpus", "pmi-plan", "pmi-scan", "pmi-merge-vocab", "pmi-pairs", "pmi-merge-table",
                   "evalsets-build", "negatives-generate", "pretrain", "base-model", "train", "evaluate",
-                  "compare", "lineage-record"):  # fmt: skip
+                  "compare", "lineage-record", "publish"):  # fmt: skip
         assert any(c.startswith(f"comp-{stage}") for c in components), stage
     loops = {
         t.parameter_iterator.items.input_parameter
@@ -66,8 +66,11 @@ def test_the_flow_has_every_stage_and_both_pmi_rounds_fan_out(compiled):
     assert retried["comp-pmi-scan"] >= 1 and retried["comp-pmi-pairs"] >= 1
     stages = [t for t in _all_tasks(spec) if spec.components[t.component_ref.name].HasField("executor_label")]
     uncached = {t.component_ref.name for t in stages if not t.caching_options.enable_cache}
-    assert {n.rsplit("-", 1)[0] if n[-1].isdigit() else n for n in uncached} == {"comp-lineage-record"}
-    # (a run's own record: its run id differs every run)
+    # a run's own record and publication: each run has its own id and makes a new registry version
+    assert {n.rsplit("-", 1)[0] if n[-1].isdigit() else n for n in uncached} == {
+        "comp-lineage-record",
+        "comp-publish",
+    }
 
 
 def test_gpu_stages_ask_for_accelerators_and_every_task_has_resources(compiled):
