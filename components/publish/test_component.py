@@ -13,7 +13,8 @@ def test_runs_in_the_core_image_and_takes_the_collected_models_and_reports():
 def test_an_empty_registry_root_publishes_nothing(tmp_path):
     out = Dataset(name="published", uri=str(tmp_path / "published"))
     model = Model(name="m", uri=str(tmp_path / "m"), metadata={"method": "degla"})
-    publish.python_func(run_id="r", models=[model], reports=[], comparison=Dataset(name="c", uri=str(tmp_path)),
-                        registry={"root": "", "name": "world-degla", "candidate": "degla"}, gates={},
-                        published=out)  # fmt: skip
+    registry = {"root": "", "name": "world-degla", "candidate": "degla"}
+    comparison = Dataset(name="c", uri=str(tmp_path))
+    publish.python_func(run_id="r", models=[model], reports=[], comparison=comparison, registry=registry,
+                        gates={}, published=out)  # fmt: skip
     assert not (tmp_path / "published").exists()
