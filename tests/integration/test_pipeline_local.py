@@ -16,10 +16,11 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 # A small world and one fine-tuning: every stage runs, in minutes on two cores.
 SMALL = {
-    "world.n": 1000, "finetune.n": 150, "pmi.min_count": 1, "pmi.workers": 1, "evalsets.per_stratum": 6,
-    "evalsets.single_per_class": 3, "evalsets.per_subset": 10, "evalsets.max_reject_share": 0.9,
+    "world.n": 800, "finetune.n": 100, "pmi.min_count": 1, "pmi.workers": 1, "evalsets.per_stratum": 4,
+    "evalsets.single_per_class": 2, "evalsets.per_subset": 6, "evalsets.max_reject_share": 0.95,
     "pretrain.epochs": 1, "pretrain.batch_size": 32, "pretrain.threads": 1, "train.optim.epochs": 1,
-    "train.threads": 1, "train.data.batch_size": 16, "evaluate.stats.n_boot": 20, "methods": "[degla]",
+    "train.threads": 1, "train.data.batch_size": 16, "evaluate.stats.n_boot": 20,
+    "evaluate.runtime.batch_size": 64, "methods": "[degla]",
     "shards": 2,
 }  # fmt: skip
 
@@ -51,13 +52,16 @@ def test_the_pipeline_runs_locally_caches_and_its_outputs_round_trip_through_dvc
     repo = _clone(REPO, tmp_path / "repo", s3_server.bucket)
     root = tmp_path / "kfp"
     argv = ["pipeline", "run", "--root", str(root), "--params", str(repo / "params.yaml"), "--push"]
-    argv += ["--repo", str(repo), *[f"--param={k}={v}" for k, v in SMALL.items()]]
+    argv += ["--repo", str(repo), f"--param=registry.root=s3://{s3_server.bucket}/registry"]
+    argv += [f"--param={k}={v}" for k, v in SMALL.items()]
     assert main(argv) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "| metric | base | degla |" in out and "dvc pull -R lineage/" in out
     (run_folder,) = (repo / "lineage").iterdir()
     manifest = json.loads((run_folder / "lineage.json").read_text())
-    assert manifest["params"]["world"]["n"] == 1000 and manifest["git_commit"] != "unknown"
+    assert manifest["params"]["world"]["n"] == 800 and manifest["git_commit"] != "unknown"
+    assert main(["registry", "list", "world-degla", "--root", f"s3://{s3_server.bucket}/registry"]) == 0
+    assert "v1" in capsys.readouterr().out  # the candidate was published
     assert {
         "world",
         "pmi",
@@ -69,11 +73,12 @@ def test_the_pipeline_runs_locally_caches_and_its_outputs_round_trip_through_dvc
         "compare",
     } <= set(manifest["outputs"])
 
-    # a second run reruns nothing but its own lineage record
+    # a second run reruns nothing but its own lineage record and publication
     runs = set(root.iterdir())
-    assert main(argv[: -len(SMALL)] + [f"--param={k}={v}" for k, v in SMALL.items()]) == 0
+    assert main(argv) == 0
     (second,) = set(root.iterdir()) - runs
-    assert {p.name for p in second.iterdir() if p.is_dir()} <= {"lineage-record"}, sorted(second.iterdir())
+    rerun = {p.name for p in second.iterdir() if p.is_dir()}
+    assert rerun <= {"lineage-record", "publish"}, sorted(rerun)
 
     # a fresh clone gets the first run's data from S3, byte for byte
     _git("add", "lineage", cwd=repo)
