@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -86,31 +84,19 @@ def record(
 
 def push(manifest: dict, repo: Path, remote: str | None = None) -> Path:
     """Upload every output to the DVC remote of ``repo``; write ``lineage/RUN_ID/*.dvc`` and the manifest."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
     folder = repo / RUNS / manifest["run_id"]
     folder.mkdir(parents=True, exist_ok=True)
-    for name, output in manifest["outputs"].items():
-        command = [
-            sys.executable,
-            "-m",
-            "dvc",
-            "add",
-            "--to-remote",
-            "--out",
-            str(folder / name),
-            output["uri"],
-        ]
-        if remote:
-            command += ["--remote", remote]
-        done = subprocess.run(command, cwd=repo, capture_output=True, text=True)
-        if done.returncode:
-            raise UserError(f"dvc could not push output {name} ({output['uri']}): {_last_line(done.stderr)}")
+    with Repo(str(repo)) as dvc:
+        for name, output in manifest["outputs"].items():
+            try:  # `dvc add --to-remote --out FOLDER/NAME URI`
+                dvc.add(output["uri"], out=str(folder / name), to_remote=True, remote=remote)
+            except DvcException as err:
+                raise UserError(f"dvc could not push output {name} ({output['uri']}): {err}") from err
     write_json(folder / MANIFEST, manifest)
     return folder
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "no message"
 
 
 def _pairs(items: list[str] | None, flag: str) -> dict[str, str]:
