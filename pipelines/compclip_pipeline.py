@@ -7,7 +7,7 @@
       ├──► pretrain (no base model given) or check the base model ──┐        evalsets ◄┤
     finetune world ─────────────────────────────► negatives ◄───────┼─────────────────┘
                                                       │              ├──► evaluate base ──┐
-                                  ParallelFor(methods: train ─► evaluate) ──► compare ─► lineage
+                      ParallelFor(methods: train ─► evaluate) ──► compare ─► lineage, publish
 
 Every stage's settings are one dict parameter named after its ``params.yaml`` section, with the
 section's values as the default (``build(params)``), so a run records exactly what it ran with
