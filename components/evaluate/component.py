@@ -42,6 +42,9 @@ def evaluate(
     run(argv, params={"evaluate": config})
     out = Path(report.path)
     shutil.copyfile(out / "report.html", html.path)
-    for key, value in report_headline(json.loads((out / "metrics.json").read_text())).items():
+    headline = report_headline(json.loads((out / "metrics.json").read_text()))
+    for key, value in headline.items():
         metrics.log_metric(key, value)
+    # the same numbers as a file: an artifact without one is a cache miss for kfp's local runner
+    Path(metrics.path).write_text(json.dumps(headline, indent=2, sort_keys=True))
     report.metadata["name"] = name

@@ -24,8 +24,9 @@ def publish(
 
     from compclip.cli import run
 
+    Path(published.path).mkdir(parents=True, exist_ok=True)
     if not registry.get("root"):
-        print("registry.root is empty: nothing published")
+        (Path(published.path) / "published.json").write_text(json.dumps({"published": False}))
         return
     candidate = registry["candidate"]
     model = next((m for m in models if m.metadata["method"] == candidate), None)
