@@ -35,7 +35,5 @@ def publish(
         raise RuntimeError(f"no tuned model named {candidate!r} in this run (registry.candidate)")
     argv = ["registry", "publish", model.path, "--report", report.path, "--compare", comparison.path]
     run([*argv, "--run-id", run_id, "--json"], params={"registry": registry, "gates": gates})
-    Path(published.path).mkdir(parents=True, exist_ok=True)
-    (Path(published.path) / "published.json").write_text(
-        json.dumps({"name": registry["name"], "run_id": run_id})
-    )
+    record = {"published": True, "name": registry["name"], "candidate": candidate, "run_id": run_id}
+    (Path(published.path) / "published.json").write_text(json.dumps(record))

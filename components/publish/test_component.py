@@ -1,3 +1,5 @@
+import json
+
 from kfp.dsl import Dataset, Model
 
 from compclip.images import image
@@ -17,4 +19,4 @@ def test_an_empty_registry_root_publishes_nothing(tmp_path):
     comparison = Dataset(name="c", uri=str(tmp_path))
     publish.python_func(run_id="r", models=[model], reports=[], comparison=comparison, registry=registry,
                         gates={}, published=out)  # fmt: skip
-    assert not (tmp_path / "published").exists()
+    assert json.loads((tmp_path / "published" / "published.json").read_text()) == {"published": False}
