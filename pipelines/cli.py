@@ -1,7 +1,6 @@
 """``compclip pipeline``: compile the Kubeflow pipeline, submit or schedule it on a cluster, run it here."""
 
 import argparse
-import json
 import subprocess
 import time
 from pathlib import Path
@@ -139,8 +138,8 @@ def _run(args: argparse.Namespace) -> None:
     from pipelines import local
 
     pipeline, arguments = _prepare(args, accelerators=False)
-    manifest = local.run(pipeline, arguments, args.root.resolve(), cache=not args.no_cache)
-    print(f"run {manifest['run_id']}: lineage in {json.dumps(manifest['outputs']['compare']['uri'])}")
+    path, manifest = local.run(pipeline, arguments, args.root.resolve(), cache=not args.no_cache)
+    print(f"run {manifest['run_id']}: every output and its hashes in {path}")
     if args.push:
         folder = push(manifest, args.repo.resolve())
         print(

@@ -15,8 +15,8 @@ from compclip.errors import UserError
 log = logging.getLogger(__name__)
 
 
-def run(pipeline, arguments: dict[str, Any], root: Path, cache: bool = True) -> dict:
-    """Run ``pipeline`` with ``arguments``; return the run's lineage manifest (lineage.json)."""
+def run(pipeline, arguments: dict[str, Any], root: Path, cache: bool = True) -> tuple[Path, dict]:
+    """Run ``pipeline`` with ``arguments``; return the run's lineage manifest: its path and content."""
     from kfp import local
 
     local.init(
@@ -36,7 +36,7 @@ def run(pipeline, arguments: dict[str, Any], root: Path, cache: bool = True) -> 
     found = [m for run_dir in set(root.glob("*/")) - before for m in run_dir.rglob("lineage/lineage.json")]
     if len(found) != 1:
         raise UserError(f"the local run under {root} wrote {len(found)} lineage manifests, not one")
-    return json.loads(found[0].read_text())
+    return found[0], json.loads(found[0].read_text())
 
 
 def comparison_table(manifest: dict) -> str:
