@@ -49,7 +49,8 @@ unit: setup
 # The embedded default: Flickr8k PMI (real captions), then the Kubeflow pipeline on the world through
 # kfp's local runner, cached in $(OUT)/kfp (a second `make demo` reruns nothing), its outputs pushed
 # to the DVC remote on a local S3 server (SeaweedFS, stopped at the end). A smaller world, e.g.:
-#   make demo DEMO_PARAMS="--param world.n=3000 --param finetune.n=1000 --param train.optim.epochs=1"
+#   make demo DEMO_PARAMS="--param world.n=3000 --param finetune.n=600 --param pmi.min_count=1 \
+#     --param evalsets.max_reject_share=0.5 --param pretrain.epochs=1 --param train.optim.epochs=1"
 DEMO_PARAMS ?=
 demo: setup
 	$(BIN)/compclip pmi count $(SHARED)/data/flickr8k/Flickr8k.token.txt --out $(OUT)/pmi-flickr8k --min-count 5
