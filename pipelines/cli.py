@@ -66,7 +66,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def _prepare(args: argparse.Namespace, accelerators: bool = True):
+def _prepare(args: argparse.Namespace, local: bool = False):
     """The pipeline (params file sections as defaults) and the checked arguments."""
     from pipelines.compclip_pipeline import PUBLISH_SECTIONS, SECTIONS, build
     from pipelines.params import apply, check_arguments, load_params
@@ -77,7 +77,7 @@ def _prepare(args: argparse.Namespace, accelerators: bool = True):
     if missing:
         raise UserError(f"{args.params}: no section {', '.join(missing)}")
     arguments.setdefault("git_commit", _git_commit())
-    pipeline = build(params, accelerators)
+    pipeline = build(params, accelerators=not local, parallel_training=1 if local else 0)
     inputs = pipeline.pipeline_spec.root.input_definitions.parameters
     declared = {name: _type_name(spec.parameter_type) for name, spec in inputs.items()}
     check_arguments(declared, {**{s: params[s] for s in sections}, **arguments})
@@ -137,7 +137,7 @@ def _run(args: argparse.Namespace) -> None:
     from compclip.lineage import push
     from pipelines import local
 
-    pipeline, arguments = _prepare(args, accelerators=False)
+    pipeline, arguments = _prepare(args, local=True)
     path, manifest = local.run(pipeline, arguments, args.root.resolve(), cache=not args.no_cache)
     print(f"run {manifest['run_id']}: every output and its hashes in {path}")
     if args.push:

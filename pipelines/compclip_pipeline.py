@@ -93,11 +93,12 @@ def pmi_count(corpus: str, world: Input[Dataset], shards: int, config: dict, s3_
     return _task(merged, "core", "pmi merge table", s3_secret).outputs["table"]
 
 
-def build(params: dict[str, dict], accelerators: bool = True):
+def build(params: dict[str, dict], accelerators: bool = True, parallel_training: int = 0):
     """The pipeline with ``params`` (a parsed params.yaml: one dict per section) as its defaults.
 
     ``accelerators=False`` leaves out the GPU requests, whose parameters kfp's local runner cannot
-    resolve inside loops and conditions (it ignores resources anyway); everything else is the same.
+    resolve inside loops and conditions (it ignores resources anyway); ``parallel_training`` caps the
+    fine-tunings that run at once (0: all; one machine trains one at a time). Nothing else differs.
     """
     missing = [s for s in (*SECTIONS, *PUBLISH_SECTIONS) if s not in params]
     if missing:
@@ -131,7 +132,7 @@ def build(params: dict[str, dict], accelerators: bool = True):
             return task
 
         base_eval = evaluation("base", base)
-        with dsl.ParallelFor(methods) as method:
+        with dsl.ParallelFor(methods, parallelism=parallel_training) as method:
             tuned = train_op(base=base, method=method, data=finetune, negatives=negatives, config=train)
             on_gpu(_task(tuned, "train", "train", s3_secret))
             tuned_eval = evaluation(method, tuned.outputs["model"])
