@@ -11,6 +11,10 @@ import argparse
 import importlib
 import logging
 import sys
+import tempfile
+from pathlib import Path
+
+import yaml
 
 from compclip import __version__
 from compclip.errors import UserError
@@ -24,6 +28,9 @@ COMMANDS = {
     "train": ("compclip.train.cli", "fine-tune with DeGLA, NegCLIP or plain CLIP"),
     "evaluate": ("compclip.evaluate.cli", "zero-shot accuracy against PMI and compositional benchmarks"),
     "compare": ("compclip.evaluate.compare_cli", "compare evaluation reports against a baseline"),
+    "models": ("compclip.models.cli", "model sources: check one before a run"),
+    "lineage": ("compclip.lineage", "record a pipeline run's lineage and push its outputs for `dvc pull`"),
+    "pipeline": ("pipelines.cli", "the Kubeflow pipeline: compile, submit, schedule, run locally"),
     "serve": ("compclip.serve.cli", "the inspection service: a model answering over KServe V1/V2"),
     "registry": ("compclip.registry.cli", "model registry in S3: publish, promote behind gates, roll back"),
     "deploy": ("compclip.deploy.cli", "render or apply the inspection service's InferenceService"),
@@ -76,6 +83,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def run(argv: list[str], params: dict | None = None) -> None:
+    """Run one command in-process (how a pipeline component calls its stage); raise if it fails.
+
+    ``params`` (``{section: values}``) is written to a temporary params file passed as ``--params``.
+    """
+    with tempfile.TemporaryDirectory(prefix="compclip-params-") as tmp:
+        full = argv
+        if params is not None:
+            path = Path(tmp) / "params.yaml"
+            path.write_text(yaml.safe_dump(params, sort_keys=True))
+            full = [*argv, "--params", str(path)]
+        code = main(full)
+    if code:
+        raise RuntimeError(f"`compclip {' '.join(argv)}` failed with exit status {code} (see the log above)")
 
 
 if __name__ == "__main__":

@@ -61,7 +61,8 @@ def expand(inputs: list[str], keep: Callable[[str], bool] | None = None) -> list
     for item in inputs:
         scheme, path = split_uri(item)
         fs = fsspec.filesystem(scheme)
-        matches = fs.glob(path) if glob.has_magic(path) else ([path] if fs.exists(path) else [])
+        with s3_access(item):
+            matches = fs.glob(path) if glob.has_magic(path) else ([path] if fs.exists(path) else [])
         if not matches:
             raise UserError(f"no such file: {item}")
         for match in matches:
@@ -75,7 +76,8 @@ def expand(inputs: list[str], keep: Callable[[str], bool] | None = None) -> list
 def open_uri(uri: str, mode: str = "rb") -> Iterator[IO]:
     fs, path = filesystem(uri)
     try:
-        handle = fs.open(path, mode)
+        with s3_access(uri):
+            handle = fs.open(path, mode)
     except FileNotFoundError as err:
         raise UserError(f"no such file: {uri}") from err
     with handle:
@@ -165,18 +167,20 @@ def local_dir(uri: str, include: Callable[[str], bool] | None = None) -> Iterato
         yield Path(path)
         return
     fs = fsspec.filesystem(scheme)
-    if not fs.isdir(path):
-        raise UserError(f"no such folder: {uri}")
+    with s3_access(uri):
+        if not fs.isdir(path):
+            raise UserError(f"no such folder: {uri}")
     with tempfile.TemporaryDirectory(prefix="compclip-") as tmp:
-        if include is None:
-            fs.get(path.rstrip("/") + "/", tmp, recursive=True)
-        else:
-            root = path.rstrip("/") + "/"
-            for key in fs.find(root):
-                relative = key[len(root) :]
-                if include(relative):
-                    (Path(tmp) / relative).parent.mkdir(parents=True, exist_ok=True)
-                    fs.get_file(key, str(Path(tmp) / relative))
+        with s3_access(uri):
+            if include is None:
+                fs.get(path.rstrip("/") + "/", tmp, recursive=True)
+            else:
+                root = path.rstrip("/") + "/"
+                for key in fs.find(root):
+                    relative = key[len(root) :]
+                    if include(relative):
+                        (Path(tmp) / relative).parent.mkdir(parents=True, exist_ok=True)
+                        fs.get_file(key, str(Path(tmp) / relative))
         yield Path(tmp)
 
 
@@ -194,7 +198,8 @@ def work_dir(out: str, stage: str) -> Path:
 
 def exists(uri: str) -> bool:
     fs, path = filesystem(uri)
-    return fs.exists(path)
+    with s3_access(uri):
+        return fs.exists(path)
 
 
 @contextmanager
@@ -248,7 +253,8 @@ def upload_dir(folder: Path, uri: str) -> None:
     fs, prefix = filesystem(uri)
     prefix = prefix.rstrip("/")
     files = sorted(p for p in folder.rglob("*") if p.is_file())
-    stale = set(fs.find(prefix)) if fs.exists(prefix) else set()
+    with s3_access(uri):
+        stale = set(fs.find(prefix)) if fs.exists(prefix) else set()
     written: list[str] = []
     try:
         for file in files:
@@ -263,6 +269,29 @@ def upload_dir(folder: Path, uri: str) -> None:
     for key in sorted(stale):
         fs.rm_file(key)
     fs.invalidate_cache(prefix)
+
+
+@contextmanager
+def s3_access(uri: str) -> Iterator[None]:
+    """Turn an S3 credential or connection failure into one UserError naming the endpoint and bucket."""
+    from botocore.exceptions import BotoCoreError, NoCredentialsError
+
+    try:
+        yield
+    except (PermissionError, BotoCoreError) as err:
+        scheme, path = split_uri(uri)
+        if scheme != "s3":
+            raise
+        endpoint = os.environ.get("AWS_ENDPOINT_URL") or "the AWS default endpoint"
+        if isinstance(err, NoCredentialsError):
+            cause = (
+                "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (on Kubeflow: the s3_secret)"
+            )
+        elif isinstance(err, PermissionError):
+            cause = f"access denied ({err}): a wrong key or secret, or no right to the bucket"
+        else:
+            cause = f"cannot connect ({err})"
+        raise UserError(f"S3 at {endpoint}, bucket {path.split('/')[0]!r}: {cause}") from err
 
 
 def verify_files(folder: Path, files: dict[str, str], where: str | Path) -> None:

@@ -37,6 +37,7 @@ WEIGHTS = "open_clip_model.safetensors"
 CONFIG = "open_clip_config.json"
 MANIFEST = "manifest.json"
 FOLDER_SCHEMES = ("local-dir", "s3", "file")
+REFERENCE = "model_source.json"  # a folder holding only this names another source
 open_clip.add_model_config(CONFIG_DIR)
 
 
@@ -99,6 +100,8 @@ def load_model(source: str, device: str = "cpu") -> ModelBundle:
         model, train_tf, eval_tf = open_clip.create_model_and_transforms(spec, device=device)
         return ModelBundle(model, spec, train_tf, eval_tf, open_clip.get_tokenizer(spec), {"source": source})
     with local_dir(parsed.name) as folder:
+        if (folder / REFERENCE).is_file():
+            return load_model(read_reference(folder), device)
         manifest = verify_folder(folder)
         spec = f"local-dir:{folder}"
         model, train_tf, eval_tf = open_clip.create_model_and_transforms(spec, device=device)
@@ -106,6 +109,16 @@ def load_model(source: str, device: str = "cpu") -> ModelBundle:
     return ModelBundle(
         model, manifest.get("model_name", spec), train_tf, eval_tf, tokenizer, {"source": source, **manifest}
     )
+
+
+def write_reference(source: str, out: Path) -> None:
+    """A folder that names a model source instead of holding weights (a pipeline's base model)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / REFERENCE).write_text(json.dumps({"source": source}) + "\n")
+
+
+def read_reference(folder: Path) -> str:
+    return json.loads((folder / REFERENCE).read_text())["source"]
 
 
 def verify_folder(folder: Path) -> dict:

@@ -7,9 +7,10 @@ import json
 import math
 from pathlib import Path
 
-from compclip.captions import FORMATS
+from compclip.captions import FORMATS, is_caption_file
 from compclip.cli import add_command
 from compclip.config import load_section, override_from
+from compclip.errors import UserError
 from compclip.pmi.shards import (
     MODES,
     SHARD,
@@ -18,11 +19,14 @@ from compclip.pmi.shards import (
     count_shard_pairs,
     merge_table,
     merge_vocab,
+    parse_part,
+    plan_parts,
     scan_shard,
+    split_files,
 )
 from compclip.pmi.summary import summarize
 from compclip.pmi.table import PMITable
-from compclip.storage import exists
+from compclip.storage import exists, expand
 
 EXAMPLES = """examples:
   compclip pmi count ../shared/data/flickr8k/Flickr8k.token.txt --out pmi/ --min-count 5
@@ -33,6 +37,10 @@ EXAMPLES = """examples:
   compclip pmi merge work/* --out work/vocab --min-count 10000        # reduce 1: vocabulary
   compclip pmi count --shard part-00.parquet --out work/00 --vocab work/vocab   # map 2: pairs
   compclip pmi merge work/0* --vocab work/vocab --out pmi/            # reduce 2: the table
+
+  # a fan-out over the files of a corpus: the parts, then one map per part
+  compclip pmi plan 's3://bucket/laion/*.parquet' --shards 64         # ["0/64", "1/64", ...]
+  compclip pmi count --shard 's3://bucket/laion/*.parquet' --part 3/64 --out work/03
 
   compclip pmi query dog frisbee --table pmi/
   compclip pmi top dog --lowest -k 10 --table pmi/ --json
@@ -46,12 +54,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     count = add_command(verbs, "count", "count a corpus (or one shard)", EXAMPLES)
-    count.add_argument("inputs", nargs="+", help="caption files: paths, globs, folders or s3:// URIs")
+    count.add_argument(
+        "inputs", nargs="*", help="caption files: paths, globs, folders or s3:// URIs (none: a scanned shard)"
+    )
     count.add_argument(
         "--out", required=True, help="table folder (or shard folder with --shard): a path or s3:// URI"
     )
     count.add_argument("--shard", action="store_true", help="map step: scan (and with --vocab, count pairs)")
     count.add_argument("--vocab", help="with --shard: the merged vocabulary folder")
+    count.add_argument("--part", help="with --shard: scan only part I/N of the files (dealt round-robin)")
     count.add_argument("--work-dir", help="whole-corpus count: where work files wait for a resumed run")
     _config_flags(count)
     count.set_defaults(func=_count)
@@ -62,6 +73,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     merge.add_argument("--vocab", help="merge pair counts into the table for this vocabulary")
     _config_flags(merge)
     merge.set_defaults(func=_merge)
+
+    plan = add_command(verbs, "plan", "the non-empty parts I/N of a corpus for a sharded count", EXAMPLES)
+    plan.add_argument("inputs", nargs="+", help="caption files: paths, globs, folders or s3:// URIs")
+    plan.add_argument("--shards", type=int, required=True, help="at most this many parts")
+    plan.set_defaults(func=_plan)
 
     query = add_command(verbs, "query", "counts and PMI of one pair", EXAMPLES)
     query.add_argument("c1")
@@ -109,6 +125,10 @@ def _config(args: argparse.Namespace) -> CountConfig:
 
 def _count(args: argparse.Namespace) -> None:
     config = _config(args)
+    if args.part is not None and not args.shard:
+        raise UserError("--part needs --shard")
+    if not args.shard and not args.inputs:
+        raise UserError("give caption files to count")
     if not args.shard:
         header = count_corpus(args.inputs, args.out, config, args.work_dir)
         print(
@@ -116,12 +136,26 @@ def _count(args: argparse.Namespace) -> None:
             f"{header['n_pairs']} pairs; rejected {header['rejects'] or 'none'}"
         )
         return
-    if args.vocab is None or not exists(f"{args.out.rstrip('/')}/{SHARD}"):
-        summary = scan_shard(args.inputs, args.out, config)
+    scanned = exists(f"{args.out.rstrip('/')}/{SHARD}")
+    if not args.inputs and not (args.vocab is not None and scanned):
+        raise UserError("give caption files to count (only a scanned shard with --vocab needs none)")
+    inputs = args.inputs
+    if args.part is not None:
+        index, n = parse_part(args.part)
+        inputs = split_files(expand(inputs, keep=is_caption_file), n)[index]
+    if args.vocab is None or not scanned:
+        try:
+            summary = scan_shard(inputs, args.out, config)
+        except UserError as err:
+            raise UserError(f"shard {args.part or args.out}: {err}") from err
         print(f"scanned {len(summary['files'])} files into {args.out}: {summary['n_captions']} captions")
     if args.vocab is not None:
         record = count_shard_pairs(args.out, args.vocab, config)
         print(f"counted {record['n_pairs']} pairs into {args.out}")
+
+
+def _plan(args: argparse.Namespace) -> None:
+    print(json.dumps(plan_parts(args.inputs, args.shards)))
 
 
 def _merge(args: argparse.Namespace) -> None:

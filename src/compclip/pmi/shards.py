@@ -319,6 +319,30 @@ def _merge_table(shards: list[Path], vocab_dir: Path, out: Path, config: CountCo
     return write_table(out, names, captions, keys, counts, table_header, marginals)
 
 
+def split_files(files: list[str], n: int) -> list[list[str]]:
+    """Deal sorted files round-robin into ``n`` shards (some empty when there are fewer files)."""
+    if n < 1:
+        raise UserError(f"the number of shards must be at least 1, not {n}")
+    return [files[i::n] for i in range(n)]
+
+
+def parse_part(part: str) -> tuple[int, int]:
+    """``"I/N"`` (shard I of N, from 0) as ``(I, N)``; raises a UserError on anything else."""
+    index, sep, total = part.partition("/")
+    if not (sep and index.isdigit() and total.isdigit() and int(index) < int(total)):
+        raise UserError(f"shard part {part!r} must be I/N with 0 <= I < N, e.g. 0/4")
+    return int(index), int(total)
+
+
+def plan_parts(inputs: list[str], n: int) -> list[str]:
+    """The non-empty parts (``"I/N"``) of a corpus dealt into ``n`` shards, for a fan-out."""
+    files = expand(inputs, keep=is_caption_file)
+    if not files:
+        raise UserError(f"no caption files in {' '.join(inputs)}")
+    n = min(n, len(files))
+    return [f"{i}/{n}" for i, part in enumerate(split_files(files, n)) if part]
+
+
 def work_dir(out: str) -> Path:
     """Where a whole-corpus count keeps its work files, so that a killed run resumes (``.NAME.pmi-work``)."""
     return storage.work_dir(out, "pmi")
@@ -339,7 +363,7 @@ def count_corpus(
     shards = [work / f"shard-{i:03d}" for i in range(n)]
     vocab = work / "vocab"
     with _pool(n) as pool:
-        parts = [files[i::n] for i in range(n)]
+        parts = split_files(files, n)
         list(pool.map(_scan_into, parts, shards, [config] * n, [work / UNITS] * n))
         vocab.mkdir(parents=True, exist_ok=True)
         _merge_vocab(shards, vocab, config)

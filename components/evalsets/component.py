@@ -1,0 +1,16 @@
+"""The evaluation sets as a Kubeflow component: `compclip evalsets build` against the corpus' PMI table."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Output
+
+from compclip.images import image
+
+
+@dsl.component(base_image=image("core"), install_kfp_package=False)
+def evalsets_build(pmi: Input[Dataset], config: dict, evalsets: Output[Dataset]):
+    """GenPairs-world, Paste-world, single objects and SugarCrepe-style sets.
+
+    ``config`` is the params.yaml section `evalsets`."""
+    from compclip.cli import run
+
+    run(["evalsets", "build", "--pmi", pmi.path, "--out", evalsets.path], params={"evalsets": config})

@@ -1,0 +1,50 @@
+"""Evaluation as a Kubeflow component: `compclip evaluate`, its headline as Metrics, its HTML report."""
+
+from kfp import dsl
+from kfp.dsl import HTML, Dataset, Input, Metrics, Model, Output
+
+from compclip.images import image
+
+
+@dsl.component(base_image=image("train"), install_kfp_package=False)
+def evaluate(
+    name: str,
+    model: Input[Model],
+    evalsets: Input[Dataset],
+    zeroshot: list[str],
+    sugarcrepe: str,
+    config: dict,
+    report: Output[Dataset],
+    html: Output[HTML],
+    metrics: Output[Metrics],
+):
+    """Zero-shot accuracy against PMI on the ``zeroshot`` sets of ``evalsets`` and the compositional
+    set ``sugarcrepe`` (empty: none) for ``model``; ``name`` labels the report."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from compclip.cli import run
+    from compclip.evaluate.headline import report_headline
+
+    sets = Path(evalsets.path)
+    argv = [
+        "evaluate",
+        "--model",
+        model.path,
+        "--out",
+        report.path,
+        "--zeroshot",
+        *[str(sets / z) for z in zeroshot],
+    ]
+    if sugarcrepe:
+        argv += ["--sugarcrepe", str(sets / sugarcrepe), "--sugarcrepe-images", str(sets / sugarcrepe)]
+    run(argv, params={"evaluate": config})
+    out = Path(report.path)
+    shutil.copyfile(out / "report.html", html.path)
+    headline = report_headline(json.loads((out / "metrics.json").read_text()))
+    for key, value in headline.items():
+        metrics.log_metric(key, value)
+    # the same numbers as a file: an artifact without one is a cache miss for kfp's local runner
+    Path(metrics.path).write_text(json.dumps(headline, indent=2, sort_keys=True))
+    report.metadata["name"] = name

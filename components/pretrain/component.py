@@ -1,0 +1,14 @@
+"""Pretraining as a Kubeflow component: `compclip pretrain`, a tiny CLIP from scratch."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Model, Output
+
+from compclip.images import image
+
+
+@dsl.component(base_image=image("train"), install_kfp_package=False)
+def pretrain(data: Input[Dataset], config: dict, model: Output[Model]):
+    """Train ``config['model']`` from random weights on ``data``; ``config``: params `pretrain`."""
+    from compclip.cli import run
+
+    run(["pretrain", "--data", data.path, "--out", model.path], params={"pretrain": config})

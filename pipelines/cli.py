@@ -1,0 +1,148 @@
+"""``compclip pipeline``: compile the Kubeflow pipeline, submit or schedule it on a cluster, run it here."""
+
+import argparse
+import subprocess
+import time
+from pathlib import Path
+
+from compclip.cli import add_command
+from compclip.errors import UserError
+
+EXAMPLES = """examples:
+  compclip pipeline compile --out pipeline.yaml
+  compclip pipeline submit --host https://kfp.example.com --token "$KFP_TOKEN" --namespace team-a \\
+      --experiment compclip --param world.n=20000 --param methods='[degla, negclip]'
+  compclip pipeline submit --host http://localhost:8080 --param corpus='s3://bucket/laion/*.parquet' \\
+      --param base_model=ViT-B-32:laion400m_e32 --param shards=64 --pipeline-root s3://bucket/kfp
+  compclip pipeline schedule --host http://localhost:8080 --cron '0 0 3 * * 0'   # Sundays 03:00
+  compclip pipeline run --root out/kfp --param world.n=400 --param train.optim.epochs=1   # locally
+  compclip pipeline run --root out/kfp --push     # and push the outputs to the DVC remote
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = add_command(commands, "pipeline", "the Kubeflow pipeline", EXAMPLES, description=__doc__)
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    build = add_command(
+        verbs, "compile", "write the pipeline spec (PipelineSpec + PlatformSpec YAML)", EXAMPLES
+    )
+    build.add_argument("--out", type=Path, required=True, help="pipeline YAML to write")
+    _common(build)
+    build.set_defaults(func=_compile)
+    for verb, text in (("submit", "start one run on a cluster"), ("schedule", "create a recurring run")):
+        sub = add_command(verbs, verb, text, EXAMPLES)
+        sub.add_argument("--host", required=True, help="Kubeflow Pipelines API, e.g. https://kfp.example.com")
+        sub.add_argument("--token", help="bearer token (e.g. a service account token); default: none")
+        sub.add_argument("--namespace", help="profile namespace of a multi-user deployment")
+        sub.add_argument("--experiment", default="compclip", help="experiment name (default: compclip)")
+        sub.add_argument("--name", help="run or schedule name (default: compclip-TIMESTAMP)")
+        sub.add_argument(
+            "--pipeline-root", help="where artifacts go, e.g. s3://bucket/kfp (default: the cluster's)"
+        )
+        _common(sub)
+        sub.set_defaults(func=_remote)
+    schedule = verbs.choices["schedule"]
+    schedule.add_argument("--cron", required=True, help="six fields: second minute hour day month weekday")
+    run = add_command(verbs, "run", "run the pipeline here through kfp's local runner", EXAMPLES)
+    run.add_argument(
+        "--root", type=Path, default=Path("out/kfp"), help="local pipeline root (default out/kfp)"
+    )
+    run.add_argument(
+        "--no-cache", action="store_true", help="run every task even if its inputs did not change"
+    )
+    run.add_argument(
+        "--push", action="store_true", help="push the outputs to the DVC remote (lineage/RUN_ID/)"
+    )
+    run.add_argument("--repo", type=Path, default=Path("."), help="the DVC repository for --push")
+    _common(run)
+    run.set_defaults(func=_run)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml (default)")
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE",
+        help="a pipeline parameter or SECTION.KEY setting (repeatable; VALUE is YAML)",
+    )  # fmt: skip
+
+
+def _prepare(args: argparse.Namespace, local: bool = False):
+    """The pipeline (params file sections as defaults) and the checked arguments."""
+    from pipelines.compclip_pipeline import PUBLISH_SECTIONS, SECTIONS, build
+    from pipelines.params import apply, check_arguments, load_params
+
+    params, arguments = apply(load_params(args.params), args.param)
+    sections = (*SECTIONS, *PUBLISH_SECTIONS)
+    missing = [s for s in sections if s not in params]
+    if missing:
+        raise UserError(f"{args.params}: no section {', '.join(missing)}")
+    arguments.setdefault("git_commit", _git_commit())
+    pipeline = build(params, accelerators=not local, parallel_training=1 if local else 0)
+    inputs = pipeline.pipeline_spec.root.input_definitions.parameters
+    declared = {name: _type_name(spec.parameter_type) for name, spec in inputs.items()}
+    check_arguments(declared, {**{s: params[s] for s in sections}, **arguments})
+    return pipeline, arguments
+
+
+def _type_name(value: int) -> str:
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    return pipeline_spec_pb2.ParameterType.ParameterTypeEnum.Name(value)
+
+
+def _git_commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True)
+    if done.returncode:
+        return "unknown"
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+    )
+    return done.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def _compile(args: argparse.Namespace) -> None:
+    from kfp import compiler
+
+    pipeline, arguments = _prepare(args)
+    compiler.Compiler().compile(pipeline, str(args.out), pipeline_parameters=arguments)
+    print(f"wrote {args.out}")
+
+
+def _remote(args: argparse.Namespace) -> None:
+    import tempfile
+
+    from kfp import compiler
+
+    from pipelines import remote
+
+    pipeline, arguments = _prepare(args)
+    if args.verb == "schedule":
+        remote.validate_cron(args.cron)
+    name = args.name or f"compclip-{time.strftime('%Y%m%d-%H%M%S')}"
+    kfp_client = remote.client(args.host, args.token, args.namespace)
+    with tempfile.TemporaryDirectory() as tmp:
+        package = str(Path(tmp) / "pipeline.yaml")
+        compiler.Compiler().compile(pipeline, package)
+        if args.verb == "submit":
+            run_id = remote.submit(kfp_client, package, arguments, args.experiment, name, args.namespace,
+                                   args.pipeline_root)  # fmt: skip
+            print(f"submitted run {run_id} ({name}) to {args.host}")
+        else:
+            job = remote.schedule(kfp_client, package, arguments, args.experiment, name, args.cron,
+                                  args.namespace, args.pipeline_root)  # fmt: skip
+            print(f"scheduled {job} ({name}, cron {args.cron!r}) on {args.host}")
+
+
+def _run(args: argparse.Namespace) -> None:
+    from compclip.lineage import push
+    from pipelines import local
+
+    pipeline, arguments = _prepare(args, local=True)
+    path, manifest = local.run(pipeline, arguments, args.root.resolve(), cache=not args.no_cache)
+    print(f"run {manifest['run_id']}: every output and its hashes in {path}")
+    if args.push:
+        folder = push(manifest, args.repo.resolve())
+        print(
+            f"pushed the run's outputs; get them with: dvc pull -R {folder.relative_to(args.repo.resolve())}"
+        )
+    print(local.comparison_table(manifest), end="")

@@ -1,0 +1,226 @@
+"""The whole compclip flow as one Kubeflow pipeline, on the world (the default) or a real corpus.
+
+::
+
+    world ──► pmi plan ─► ParallelFor(scan) ─► merge vocab ─► ParallelFor(pairs) ─► merge table
+      │                                                                               │
+      ├──► pretrain (no base model given) or check the base model ──┐        evalsets ◄┤
+    finetune world ─────────────────────────────► negatives ◄───────┼─────────────────┘
+                                                      │              ├──► evaluate base ──┐
+                      ParallelFor(methods: train ─► evaluate) ──► compare ─► lineage, publish
+
+Every stage's settings are one dict parameter named after its ``params.yaml`` section, with the
+section's values as the default (``build(params)``), so a run records exactly what it ran with
+and a changed setting reruns the stages downstream of it (and only those: caching is on).
+"""
+
+from typing import Any
+
+from components.base_model.component import base_model as base_model_op
+from components.compare.component import compare as compare_op
+from components.evalsets.component import evalsets_build
+from components.evaluate.component import evaluate as evaluate_op
+from components.lineage.component import lineage_record
+from components.negatives.component import negatives_generate
+from components.pmi.component import pmi_merge_table, pmi_merge_vocab, pmi_pairs, pmi_plan, pmi_scan
+from components.pretrain.component import pretrain as pretrain_op
+from components.publish.component import publish as publish_op
+from components.train.component import train as train_op
+from components.world.component import world_corpus
+from kfp import dsl, kubernetes
+from kfp.dsl import Dataset, Input, Model
+
+NAME = "compclip"
+# The params.yaml sections the pipeline reads, each the config of one stage (dvc.yaml names the same).
+SECTIONS = ("world", "finetune", "pmi", "evalsets", "pretrain", "negatives", "train", "evaluate")
+# The sections only the pipeline reads: its last stage publishes to the S3 registry (not a DVC output).
+PUBLISH_SECTIONS = ("registry", "gates")
+METHODS = ("degla", "negclip", "clip")
+# dvc.yaml's stages and the params.yaml section each reads: the pipeline runs the same stages
+# (a test holds the two in step).
+STAGES = {
+    "world": "world", "finetune_world": "finetune", "pmi": "pmi", "evalsets": "evalsets",
+    "pretrain": "pretrain", "negatives": "negatives", "train": "train", "evaluate": "evaluate",
+    "compare": None,
+}  # fmt: skip
+# S3 credentials every task reads from the Kubernetes Secret named by the `s3_secret` parameter
+# (k8s/base/s3-credentials.yaml), and the endpoint, when not AWS, from an optional ConfigMap of the
+# same name (key AWS_ENDPOINT_URL).
+S3_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+S3_ENDPOINT = "AWS_ENDPOINT_URL"
+CPU = {"core": ("1", "2", "2Gi", "4Gi"), "train": ("4", "8", "16Gi", "32Gi")}
+MAP_RETRIES = 2
+
+
+def _task(task: dsl.PipelineTask, family: str, name: str, secret: Any) -> dsl.PipelineTask:
+    """Resources of the image family, S3 credentials from the Secret, a display name."""
+    cpu, cpu_limit, memory, memory_limit = CPU[family]
+    task.set_cpu_request(cpu).set_cpu_limit(cpu_limit)
+    task.set_memory_request(memory).set_memory_limit(memory_limit)
+    task.set_display_name(name)
+    kubernetes.use_secret_as_env(task, secret_name=secret, secret_key_to_env={k: k for k in S3_KEYS})
+    kubernetes.use_config_map_as_env(task, secret, {S3_ENDPOINT: S3_ENDPOINT}, optional=True)
+    return task
+
+
+def _gpu(task: dsl.PipelineTask, enabled: bool, accelerator: Any, gpus: Any, selector: Any, tolerations: Any):
+    """GPUs (type and count), node selector and tolerations, each a pipeline parameter."""
+    if enabled:
+        task.set_accelerator_type(accelerator).set_accelerator_limit(gpus)
+    kubernetes.add_node_selector_json(task, selector)
+    kubernetes.add_toleration_json(task, tolerations)
+
+
+@dsl.pipeline(name="pmi")
+def pmi_count(corpus: str, world: Input[Dataset], shards: int, config: dict, s3_secret: str) -> Dataset:
+    """The PMI table of ``corpus`` (empty: the world's captions), counted in two map-reduce rounds
+    over at most ``shards`` parts; a merge starts only once every part of its round succeeded."""
+    plan = _task(pmi_plan(corpus=corpus, world=world, shards=shards), "core", "pmi plan", s3_secret)
+    with dsl.ParallelFor(plan.output) as part:
+        scan = pmi_scan(corpus=corpus, world=world, part=part, config=config)
+        _task(scan, "core", "pmi scan", s3_secret).set_retry(MAP_RETRIES)
+    vocab = pmi_merge_vocab(
+        shards=dsl.Collected(scan.outputs["shard"]), shard_uris=dsl.Collected(scan.outputs["Output"]),
+        config=config,
+    )  # fmt: skip
+    _task(vocab, "core", "pmi merge vocabulary", s3_secret)
+    with dsl.ParallelFor(vocab.outputs["Output"]) as shard_uri:
+        pairs = pmi_pairs(shard_uri=shard_uri, vocab=vocab.outputs["vocab"], config=config)
+        _task(pairs, "core", "pmi pairs", s3_secret).set_retry(MAP_RETRIES)
+    merged = pmi_merge_table(
+        shards=dsl.Collected(pairs.outputs["shard"]), vocab=vocab.outputs["vocab"], config=config
+    )
+    return _task(merged, "core", "pmi merge table", s3_secret).outputs["table"]
+
+
+def build(params: dict[str, dict], accelerators: bool = True, parallel_training: int = 0):
+    """The pipeline with ``params`` (a parsed params.yaml: one dict per section) as its defaults.
+
+    ``accelerators=False`` leaves out the GPU requests, whose parameters kfp's local runner cannot
+    resolve inside loops and conditions (it ignores resources anyway); ``parallel_training`` caps the
+    fine-tunings that run at once (0: all; one machine trains one at a time). Nothing else differs.
+    """
+    missing = [s for s in (*SECTIONS, *PUBLISH_SECTIONS) if s not in params]
+    if missing:
+        raise ValueError(f"params lack the sections {missing}")
+    defaults = {s: params[s] for s in (*SECTIONS, *PUBLISH_SECTIONS)}
+
+    @dsl.pipeline(name="tune-and-compare")
+    def tune_and_compare(
+        base: Input[Model], world: Input[Dataset], finetune: Input[Dataset], pmi: Input[Dataset],
+        evalsets: Input[Dataset], negatives: Input[Dataset], methods: list, zeroshot: list, sugarcrepe: str,
+        train: dict, evaluate: dict, world_params: dict, finetune_params: dict, pmi_params: dict,
+        evalsets_params: dict, pretrain_params: dict, negatives_params: dict, base_model: str, corpus: str,
+        git_commit: str, registry: dict, gates: dict,
+        s3_secret: str, accelerator: str, gpus: int, gpu_node_selector: dict, gpu_tolerations: list,
+    ):  # fmt: skip
+        """Evaluate ``base``, fine-tune it with each of ``methods`` and evaluate that, compare, record."""
+
+        def on_gpu(task: dsl.PipelineTask) -> None:
+            _gpu(task, accelerators, accelerator, gpus, gpu_node_selector, gpu_tolerations)
+
+        def evaluation(name: Any, model: Any) -> dsl.PipelineTask:
+            task = evaluate_op(
+                name=name,
+                model=model,
+                evalsets=evalsets,
+                zeroshot=zeroshot,
+                sugarcrepe=sugarcrepe,
+                config=evaluate,
+            )
+            on_gpu(_task(task, "train", "evaluate", s3_secret))
+            return task
+
+        base_eval = evaluation("base", base)
+        with dsl.ParallelFor(methods, parallelism=parallel_training) as method:
+            tuned = train_op(base=base, method=method, data=finetune, negatives=negatives, config=train)
+            on_gpu(_task(tuned, "train", "train", s3_secret))
+            tuned_eval = evaluation(method, tuned.outputs["model"])
+        # one Collected per consumer: the compiler rewrites a Collected channel as it wires it
+        comparison = compare_op(
+            base=base_eval.outputs["report"], tuned=dsl.Collected(tuned_eval.outputs["report"])
+        )
+        _task(comparison, "train", "compare", s3_secret)
+        record = lineage_record(
+            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, commit=git_commit, world_params=world_params,
+            finetune_params=finetune_params, pmi_params=pmi_params, evalsets_params=evalsets_params,
+            pretrain_params=pretrain_params, negatives_params=negatives_params, train_params=train,
+            evaluate_params=evaluate, base_model=base_model,
+            corpus=corpus, world=world, finetune=finetune, pmi=pmi, evalsets=evalsets, negatives=negatives,
+            base_report=base_eval.outputs["report"], models=dsl.Collected(tuned.outputs["model"]),
+            reports=dsl.Collected(tuned_eval.outputs["report"]), comparison=comparison.outputs["comparison"],
+        )  # fmt: skip
+        _task(record, "core", "lineage", s3_secret).set_caching_options(False)
+        published = publish_op(
+            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, models=dsl.Collected(tuned.outputs["model"]),
+            reports=dsl.Collected(tuned_eval.outputs["report"]),
+            comparison=comparison.outputs["comparison"],
+            registry=registry, gates=gates,
+        )  # fmt: skip
+        _task(published, "core", "publish", s3_secret).set_caching_options(False)
+
+    @dsl.pipeline(name=NAME, description="PMI analysis, DeGLA fine-tuning and their evaluation")
+    def compclip(
+        world: dict = defaults["world"],
+        finetune: dict = defaults["finetune"],
+        pmi: dict = defaults["pmi"],
+        evalsets: dict = defaults["evalsets"],
+        pretrain: dict = defaults["pretrain"],
+        negatives: dict = defaults["negatives"],
+        train: dict = defaults["train"],
+        evaluate: dict = defaults["evaluate"],
+        registry: dict = defaults["registry"],
+        gates: dict = defaults["gates"],
+        corpus: str = "",
+        shards: int = 4,
+        base_model: str = "",
+        methods: list = list(METHODS),  # noqa: B006
+        zeroshot: list = ["single", "genpairs", "paste"],  # noqa: B006
+        sugarcrepe: str = "compositional",
+        s3_secret: str = "compclip-s3",
+        accelerator: str = "nvidia.com/gpu",
+        gpus: int = 1,
+        gpu_node_selector: dict = {},  # noqa: B006
+        gpu_tolerations: list = [],  # noqa: B006
+        git_commit: str = "unknown",
+    ):
+        """``corpus``: caption shards (space-separated URIs or globs, e.g. LAION parquet on S3) whose PMI
+        is counted instead of the world's; ``base_model``: an open_clip NAME:TAG, hf-hub:ID or s3://
+        model folder fine-tuned instead of pretraining one; ``methods``: the fine-tunings to run."""
+        corpus_task = _task(world_corpus(config=world, section="world"), "core", "world", s3_secret)
+        fine_task = _task(
+            world_corpus(config=finetune, section="finetune"), "core", "finetune world", s3_secret
+        )
+        world_data = corpus_task.outputs["corpus"]
+
+        def on_gpu(task: dsl.PipelineTask) -> None:
+            _gpu(task, accelerators, accelerator, gpus, gpu_node_selector, gpu_tolerations)
+
+        counted = pmi_count(corpus=corpus, world=world_data, shards=shards, config=pmi, s3_secret=s3_secret)
+        table = counted.set_display_name("pmi").output
+
+        sets = _task(evalsets_build(pmi=table, config=evalsets), "core", "evalsets", s3_secret)
+        negs = negatives_generate(data=fine_task.outputs["corpus"], pmi=table, config=negatives)
+        _task(negs, "core", "negatives", s3_secret)
+
+        rest = dict(
+            world=world_data, finetune=fine_task.outputs["corpus"], pmi=table,
+            evalsets=sets.outputs["evalsets"], negatives=negs.outputs["negatives"], methods=methods,
+            zeroshot=zeroshot, sugarcrepe=sugarcrepe, train=train, evaluate=evaluate, base_model=base_model,
+            corpus=corpus, git_commit=git_commit, registry=registry, gates=gates,
+            world_params=world, finetune_params=finetune, pmi_params=pmi, evalsets_params=evalsets,
+            pretrain_params=pretrain, negatives_params=negatives,
+            s3_secret=s3_secret, accelerator=accelerator, gpus=gpus, gpu_node_selector=gpu_node_selector,
+            gpu_tolerations=gpu_tolerations,
+        )  # fmt: skip
+        # The rest of the flow runs in both branches on their base model (kfp's local runner cannot
+        # pick an artifact out of two branches, dsl.OneOf, so each branch carries the rest itself).
+        with dsl.If(base_model == "", name="pretrain-a-base-model"):
+            pre = _task(pretrain_op(data=world_data, config=pretrain), "train", "pretrain", s3_secret)
+            on_gpu(pre)
+            tune_and_compare(base=pre.outputs["model"], **rest).set_display_name("tune and compare")
+        with dsl.Else(name="base-model-given"):
+            given = _task(base_model_op(source=base_model), "core", "check base model", s3_secret)
+            tune_and_compare(base=given.outputs["model"], **rest).set_display_name("tune and compare")
+
+    return compclip

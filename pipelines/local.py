@@ -1,0 +1,44 @@
+"""Run the pipeline on this machine through Kubeflow's local runner (the same definition a cluster runs).
+
+Every task runs as a subprocess of this Python (``SubprocessRunner(use_venv=False)``); outputs land
+under ``root`` and, with caching on, a task whose inputs did not change is not run again.
+"""
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from compclip.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+def run(pipeline, arguments: dict[str, Any], root: Path, cache: bool = True) -> tuple[Path, dict]:
+    """Run ``pipeline`` with ``arguments``; return the run's lineage manifest: its path and content."""
+    from kfp import local
+
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False),
+        pipeline_root=str(root),
+        enable_caching=cache,
+        cache_root=str(root / ".cache"),
+        raise_on_error=True,
+    )
+    before = set(root.glob("*/"))
+    try:
+        pipeline(**arguments)
+    except RuntimeError as err:
+        message = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip().splitlines()[-1]
+        raise UserError(f"the local pipeline run failed: {message}") from err
+    # The lineage task never comes from the cache (each run has its own id): it is in the new run's folder.
+    found = [m for run_dir in set(root.glob("*/")) - before for m in run_dir.rglob("lineage/lineage.json")]
+    if len(found) != 1:
+        raise UserError(f"the local run under {root} wrote {len(found)} lineage manifests, not one")
+    return found[0], json.loads(found[0].read_text())
+
+
+def comparison_table(manifest: dict) -> str:
+    """The comparison's table (compare.md) of a run."""
+    return (Path(manifest["outputs"]["compare"]["uri"]) / "compare.md").read_text()

@@ -1,0 +1,148 @@
+"""Lineage of a pipeline run: one manifest per run, and the run's outputs on the DVC remote.
+
+``record`` writes ``lineage.json``: the run id, the git commit of the code, the params of every
+stage, and the content hash (sha256) of every file of every input and output. ``push`` hands
+each output to DVC (``dvc add --to-remote``: DVC hashes it and uploads it to the repository's
+remote, writing ``lineage/RUN_ID/NAME.dvc``) and copies the manifest beside them. Commit
+``lineage/RUN_ID`` and anyone with the repository gets the run's data with one command::
+
+    dvc pull -R lineage/RUN_ID
+
+Command line::
+
+    compclip lineage record --out out/lineage --run-id demo-1 --commit "$(git rev-parse HEAD)" \\
+        --params params.yaml --input corpus=s3://bucket/laion --output pmi=out/pmi
+    compclip lineage push out/lineage/lineage.json --repo .
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from pathlib import Path
+
+import yaml
+
+from compclip import __version__
+from compclip.cli import add_command
+from compclip.errors import UserError
+from compclip.storage import expand, sha256_file, split_uri, write_json
+
+MANIFEST = "lineage.json"
+RUNS = "lineage"
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+EXAMPLES = """examples:
+  compclip lineage record --out out/lineage --run-id demo-1 --commit "$(git rev-parse HEAD)" \\
+      --params params.yaml --input corpus=s3://bucket/laion --output pmi=data/pmi --output base=models/base
+  compclip lineage push out/lineage/lineage.json --repo .   # commit lineage/demo-1; then anywhere:
+  dvc pull -R lineage/demo-1
+"""
+
+
+def content_hashes(uri: str) -> dict[str, str]:
+    """``relative path -> sha256`` of every file at ``uri`` (a file, a folder or an s3:// prefix)."""
+    scheme, path = split_uri(uri)
+    root = path.rstrip("/") if scheme == "file" else uri.rstrip("/")
+    return {_relative(f, root): sha256_file(f) for f in expand([uri])}
+
+
+def _relative(file: str, root: str) -> str:
+    if file == root:
+        return Path(file).name
+    return file[len(root) + 1 :] if file.startswith(root + "/") else file
+
+
+def record(
+    run_id: str,
+    commit: str,
+    params: dict,
+    inputs: dict[str, str],
+    outputs: dict[str, str],
+) -> dict:
+    """The manifest of one run: ``inputs`` and ``outputs`` map names to URIs, each hashed file by file."""
+    for name in (run_id, *inputs, *outputs):
+        if not NAME.fullmatch(name):
+            raise UserError(f"lineage name {name!r}: use letters, digits, '.', '_' or '-'")
+
+    def entry(uri: str) -> dict:
+        return {"uri": uri, "files": content_hashes(uri)}
+
+    return {
+        "kind": "compclip-run",
+        "run_id": run_id,
+        "git_commit": commit,
+        "compclip_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "params": params,
+        "inputs": {name: entry(uri) for name, uri in inputs.items()},
+        "outputs": {name: entry(uri) for name, uri in outputs.items()},
+    }
+
+
+def push(manifest: dict, repo: Path, remote: str | None = None) -> Path:
+    """Upload every output to the DVC remote of ``repo``; write ``lineage/RUN_ID/*.dvc`` and the manifest."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    folder = repo / RUNS / manifest["run_id"]
+    folder.mkdir(parents=True, exist_ok=True)
+    with Repo(str(repo)) as dvc:
+        for name, output in manifest["outputs"].items():
+            try:  # `dvc add --to-remote --out FOLDER/NAME URI`
+                dvc.add(output["uri"], out=str(folder / name), to_remote=True, remote=remote)
+            except DvcException as err:
+                raise UserError(f"dvc could not push output {name} ({output['uri']}): {err}") from err
+    write_json(folder / MANIFEST, manifest)
+    return folder
+
+
+def _pairs(items: list[str] | None, flag: str) -> dict[str, str]:
+    pairs = {}
+    for item in items or []:
+        name, sep, uri = item.partition("=")
+        if not sep or not name or not uri:
+            raise UserError(f"{flag} {item!r}: give NAME=URI")
+        pairs[name] = uri
+    return pairs
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = add_command(commands, "lineage", "a run's lineage manifest and its outputs on DVC", EXAMPLES,
+                         description=__doc__)  # fmt: skip
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    rec = add_command(verbs, "record", "write lineage.json for one run", EXAMPLES)
+    rec.add_argument("--out", type=Path, required=True, help="folder to write lineage.json into")
+    rec.add_argument("--run-id", required=True)
+    rec.add_argument("--commit", default="unknown", help="git commit of the code that ran")
+    rec.add_argument("--params", type=Path, help="params YAML (or JSON) file of the run")
+    rec.add_argument("--input", action="append", metavar="NAME=URI", help="an input to hash (repeatable)")
+    rec.add_argument("--output", action="append", metavar="NAME=URI", help="an output to hash (repeatable)")
+    rec.set_defaults(func=_record)
+    up = add_command(verbs, "push", "push a run's outputs to the DVC remote; write lineage/RUN_ID/", EXAMPLES)
+    up.add_argument("manifest", type=Path, help="lineage.json")
+    up.add_argument("--repo", type=Path, default=Path("."), help="the DVC repository (default: here)")
+    up.add_argument("--remote", help="DVC remote name (default: the repository's default remote)")
+    up.set_defaults(func=_push)
+
+
+def _record(args: argparse.Namespace) -> None:
+    params = yaml.safe_load(args.params.read_text()) if args.params else {}
+    outputs = _pairs(args.output, "--output")
+    if not outputs:
+        raise UserError("give at least one --output NAME=URI")
+    manifest = record(args.run_id, args.commit, params, _pairs(args.input, "--input"), outputs)
+    write_json(args.out / MANIFEST, manifest)
+    n = sum(len(o["files"]) for o in manifest["outputs"].values())
+    print(f"wrote {args.out / MANIFEST}: run {args.run_id}, {len(outputs)} outputs, {n} files hashed")
+
+
+def _push(args: argparse.Namespace) -> None:
+    if not args.manifest.is_file():
+        raise UserError(f"no such manifest: {args.manifest}")
+    manifest = json.loads(args.manifest.read_text())
+    folder = push(manifest, args.repo.resolve(), args.remote)
+    print(f"pushed {len(manifest['outputs'])} outputs of run {manifest['run_id']}; get them with: "
+          f"dvc pull -R {folder.relative_to(args.repo.resolve())}")  # fmt: skip

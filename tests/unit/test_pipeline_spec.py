@@ -1,0 +1,185 @@
+"""The compiled pipeline: a PipelineSpec + PlatformSpec, every stage wired, and in step with dvc.yaml."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+from pipelines.compclip_pipeline import METHODS, SECTIONS, STAGES
+from pipelines.params import apply, check_arguments
+from pipelines.remote import validate_cron
+
+from compclip.cli import main
+from compclip.errors import UserError
+from compclip.images import image
+
+REPO = Path(__file__).resolve().parents[2]
+PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory) -> tuple[pipeline_spec_pb2.PipelineSpec, pipeline_spec_pb2.PlatformSpec, str]:
+    out = tmp_path_factory.mktemp("spec") / "pipeline.yaml"
+    assert main(["pipeline", "compile", "--out", str(out), "--params", str(REPO / "params.yaml")]) == 0
+    text = out.read_text()
+    docs = list(yaml.safe_load_all(text))
+    assert len(docs) == 2
+    spec = json_format.ParseDict(docs[0], pipeline_spec_pb2.PipelineSpec())
+    platform = json_format.ParseDict(docs[1], pipeline_spec_pb2.PlatformSpec())
+    return spec, platform, text
+
+
+def _executors(spec):
+    return json_format.MessageToDict(spec.deployment_spec)["executors"]
+
+
+def _all_tasks(spec):
+    dags = [spec.root.dag, *(c.dag for c in spec.components.values() if c.HasField("dag"))]
+    return [task for dag in dags for task in dag.tasks.values()]
+
+
+def test_every_stage_runs_in_a_versioned_compclip_image(compiled):
+    spec, _, _ = compiled
+    images = {e["container"]["image"] for e in _executors(spec).values()}
+    assert images <= {image("core"), image("train")}
+    assert image("train") in images and image("core") in images
+    assert not any(i.endswith(":latest") for i in images)
+
+
+def test_the_flow_has_every_stage_and_both_pmi_rounds_fan_out(compiled):
+    spec, _, _ = compiled
+    components = {t.component_ref.name for t in _all_tasks(spec)}
+    for stage in ("world-corpus", "pmi-plan", "pmi-scan", "pmi-merge-vocab", "pmi-pairs", "pmi-merge-table",
+                  "evalsets-build", "negatives-generate", "pretrain", "base-model", "train", "evaluate",
+                  "compare", "lineage-record", "publish"):  # fmt: skip
+        assert any(c.startswith(f"comp-{stage}") for c in components), stage
+    loops = {
+        t.parameter_iterator.items.input_parameter
+        for t in _all_tasks(spec)
+        if t.HasField("parameter_iterator")
+    }
+    # the scan parts, the scanned shards (the pairs round) and the fine-tuning methods
+    assert {"pipelinechannel--pmi-plan-Output", "pipelinechannel--pmi-merge-vocab-Output",
+            "pipelinechannel--methods"} <= loops  # fmt: skip
+    retried = {t.component_ref.name: t.retry_policy.max_retry_count for t in _all_tasks(spec)}
+    assert retried["comp-pmi-scan"] >= 1 and retried["comp-pmi-pairs"] >= 1
+    stages = [t for t in _all_tasks(spec) if spec.components[t.component_ref.name].HasField("executor_label")]
+    uncached = {t.component_ref.name for t in stages if not t.caching_options.enable_cache}
+    # a run's own record and publication: each run has its own id and makes a new registry version
+    assert {n.rsplit("-", 1)[0] if n[-1].isdigit() else n for n in uncached} == {
+        "comp-lineage-record",
+        "comp-publish",
+    }
+
+
+def test_gpu_stages_ask_for_accelerators_and_every_task_has_resources(compiled):
+    spec, platform, _ = compiled
+    executors = _executors(spec)
+    for name, executor in executors.items():
+        resources = executor["container"]["resources"]
+        assert {"cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit"} <= set(resources), name
+    for stage in ("exec-pretrain", "exec-train", "exec-evaluate"):
+        accelerator = executors[stage]["container"]["resources"]["accelerator"]
+        assert accelerator["resourceType"] or accelerator.get("resourceTypeParameter"), stage
+        kubernetes = json_format.MessageToDict(platform.platforms["kubernetes"])["deploymentSpec"][
+            "executors"
+        ]
+        assert "nodeSelector" in kubernetes[stage] and "tolerations" in kubernetes[stage]
+
+
+def test_s3_credentials_come_from_a_secret_never_from_the_spec(compiled):
+    spec, platform, text = compiled
+    kubernetes = json_format.MessageToDict(platform.platforms["kubernetes"])["deploymentSpec"]["executors"]
+    assert set(kubernetes) == set(_executors(spec))
+    for config in kubernetes.values():
+        envs = {e["envVar"] for s in config["secretAsEnv"] for e in s["keyToEnv"]}
+        assert envs == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+        (endpoint,) = config["configMapAsEnv"]
+        assert endpoint["optional"] and endpoint["keyToEnv"][0]["envVar"] == "AWS_ENDPOINT_URL"
+    inputs = spec.root.input_definitions.parameters
+    assert not any("secret_key" in n or "password" in n for n in inputs)
+    assert "compclip-secret" not in text  # the local server's secret never leaks into the spec
+
+
+def test_parameters_default_to_the_params_file_sections(compiled):
+    spec, _, _ = compiled
+    inputs = spec.root.input_definitions.parameters
+    for section in SECTIONS:
+        default = json_format.MessageToDict(inputs[section].default_value)
+        assert _numbers_equal(default, PARAMS[section]), section
+    assert list(json_format.MessageToDict(inputs["methods"].default_value)) == list(METHODS)
+
+
+def _numbers_equal(a, b) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_numbers_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_numbers_equal(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def test_dvc_yaml_and_the_pipeline_name_the_same_stages_and_params_sections():
+    dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    assert set(dvc) == set(STAGES)
+    for stage, section in STAGES.items():
+        assert dvc[stage].get("do", dvc[stage]).get("params", []) == ([section] if section else []), stage
+    assert {s for s in STAGES.values() if s} == set(SECTIONS)
+
+
+def test_param_overrides_change_only_their_key_and_are_checked():
+    params, arguments = apply(PARAMS, ["world.n=500", "train.optim.epochs=1", "shards=8", "methods=[degla]"])
+    assert params["world"]["n"] == 500 and PARAMS["world"]["n"] == 60000
+    assert params["train"]["optim"] == {**PARAMS["train"]["optim"], "epochs": 1}
+    assert arguments == {"shards": 8, "methods": ["degla"]}
+    declared = {"shards": "NUMBER_INTEGER", "methods": "LIST", "world": "STRUCT", "corpus": "STRING"}
+    check_arguments(declared, {"world": params["world"], **arguments})
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        (["shards=many"], "shards='many': expected number_integer"),
+        (["shards=true"], "expected number_integer"),
+        (["nonsense=1"], "unknown pipeline parameter 'nonsense'"),
+        (["world.n=lots"], "world.n: expected int, got 'lots'"),
+        (["world.colour=red"], "unknown keys ['colour']"),
+        (["train.optim.epochs=1.5"], "train.optim.epochs: expected int, got 1.5"),
+        (["corpus=3"], "corpus=3: expected string"),
+        (["nosuch.key=1"], "unknown section 'nosuch'"),
+    ],
+)
+def test_a_wrong_parameter_fails_before_anything_runs(items, message):
+    declared = {"shards": "NUMBER_INTEGER", "corpus": "STRING", "world": "STRUCT", "train": "STRUCT"}
+    with pytest.raises(UserError, match=None) as err:
+        params, arguments = apply(PARAMS, items)
+        check_arguments(declared, {"world": params["world"], "train": params["train"], **arguments})
+    assert message in str(err.value)
+
+
+def test_compile_rejects_a_bad_parameter_with_one_line(tmp_path, capsys):
+    argv = ["pipeline", "compile", "--out", str(tmp_path / "p.yaml"), "--params", str(REPO / "params.yaml")]
+    code = main([*argv, "--param", "pretrain.epochs=two"])
+    err = capsys.readouterr().err
+    assert code == 2 and not (tmp_path / "p.yaml").exists()
+    assert err.count("\n") == 1 and "pretrain.epochs: expected int, got 'two'" in err
+
+
+@pytest.mark.parametrize("cron", ["0 0 3 * * 0", "*/30 * * * * ?", "0 15 10 ? * MON-FRI", "0 0 0 1 JAN *"])
+def test_six_field_cron_expressions_pass(cron):
+    assert validate_cron(cron) == cron
+
+
+@pytest.mark.parametrize(
+    ("cron", "message"),
+    [
+        ("0 3 * * 0", "has 5 fields"),
+        ("0 0 25 * * 0", "hour '25' is outside 0-23"),
+        ("0 0 3 * * 9", "day of week '9' is outside 0-6"),
+        ("0 0 3 * FOO *", "month 'FOO'"),
+        ("0 x 3 * * *", "minute 'x'"),
+    ],
+)
+def test_bad_cron_expressions_name_the_field(cron, message):
+    with pytest.raises(UserError, match=message.replace("*", r"\*")):
+        validate_cron(cron)
