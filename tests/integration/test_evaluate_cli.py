@@ -63,7 +63,7 @@ def test_cli_writes_metrics_results_plots_and_report(shared, tmp_path):
     assert metrics["aro/flickr_order/n"] == 5 and metrics["rejects/aro/missing_image"] == 5
     assert json.loads((out / "aro" / "flickr_order.json").read_text())["seed"] == 0
     assert len(pq.read_table(out / "results" / "sugarcrepe.parquet")) == metrics["sugarcrepe/swap_obj/n"]
-    assert len(json.loads((out / "bins.json").read_text())["toy"]) == 3
+    assert len(json.loads((out / "bins.json").read_text())["toy"]["bins"]) == 3
     plots = sorted(p.name for p in (out / "plots").iterdir())
     assert plots == ["aro_acc.png", "sugarcrepe_acc.png", "zeroshot_toy_pmi.png"]
     html = (out / "report.html").read_text()

@@ -21,13 +21,20 @@ def write_report(folder, zeroshot_correct, pmi, subsets, bench_correct, ids=None
     ids = ids or [f"z{i}" for i in range(n)]
     (folder / "results").mkdir(parents=True)
     accessory = [None, None] + ["ring"] * (n - 2)  # two single-object scenes
-    zeroshot = pa.table({"id": ids, "pmi": pmi, "accessory": accessory, "correct": zeroshot_correct})
+    scored = np.asarray(pmi, float)
+    order = np.argsort(np.where(np.isnan(scored), np.inf, scored))[: int((~np.isnan(scored)).sum())]
+    tail = [None] * n
+    for i in order[:2]:
+        tail[i] = "low"
+    for i in order[-2:]:
+        tail[i] = "high"
+    zeroshot = pa.table({"id": ids, "pmi": pmi, "accessory": accessory, "correct": zeroshot_correct,
+                         "pmi_tail": pa.array(tail, pa.string())})  # fmt: skip
     pq.write_table(zeroshot, results_file(folder, "zeroshot/set"))
     bench_ids = [f"{s}/{i}" for i, s in enumerate(subsets)]
     bench = pa.table({"id": bench_ids, "subset": subsets, "correct": bench_correct})
     pq.write_table(bench, results_file(folder, "sugarcrepe"))
     zs, bench = np.asarray(zeroshot_correct, float), np.asarray(bench_correct, float)
-    scored = np.asarray(pmi, float)
     by_pmi = zs[~np.isnan(scored)][np.argsort(scored[~np.isnan(scored)])]
     metrics = {
         "zeroshot/set/acc": zs.mean(),

@@ -24,8 +24,8 @@ import numpy as np
 import pyarrow as pa
 
 from compclip.errors import UserError
-from compclip.evaluate.results import pmi_values, read_results, single_objects
-from compclip.evaluate.stats import StatsConfig, stratified_bootstrap, tails
+from compclip.evaluate.results import TAIL_COLUMN, read_results, single_objects, tail_masks
+from compclip.evaluate.stats import StatsConfig, stratified_bootstrap
 from compclip.storage import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -92,24 +92,21 @@ def _differences(base: Path, tuned: Path, key: str, columns: list[str]) -> tuple
 def paired_changes(base: Path, tuned: Path, base_metrics: dict, config: StatsConfig) -> dict[str, dict]:
     """Tuned minus base, with a paired bootstrap CI, for every compared metric both reports scored
     item by item: zero-shot accuracy (all items and single objects) and PMI tail gap (the base
-    report's tails), benchmark subset accuracy and the compositional family means."""
+    report's tails, its ``pmi_tail`` column), benchmark subset accuracy and the compositional family means."""
     changes: dict[str, dict] = {}
     families: dict[str, list[np.ndarray]] = defaultdict(list)
     tables = sorted({k.rsplit("/", 1)[0] for k in base_metrics if re.fullmatch(ZEROSHOT_ACC, k)})
     for key in tables:
-        found = _differences(base, tuned, key, ["pmi", "accessory"])
+        found = _differences(base, tuned, key, ["accessory", TAIL_COLUMN])
         if found is None:
             continue
         table, diff = found
         changes[f"{key}/acc"] = _interval([diff], [1.0], config)
         if f"{key}/single_object/acc" in base_metrics:
             changes[f"{key}/single_object/acc"] = _interval([diff[single_objects(table)]], [1.0], config)
-        n_tail = base_metrics.get(f"{key}/n_tail")
-        if n_tail:
-            pmi = pmi_values(table)
-            scored = ~np.isnan(pmi)  # as the report's PMI metrics: items with a PMI only
-            low, high = tails(pmi[scored], int(n_tail))
-            changes[f"{key}/gap"] = _interval([diff[scored][low], diff[scored][high]], [-1.0, 1.0], config)
+        low, high = tail_masks(table)
+        if low.any() and high.any():
+            changes[f"{key}/gap"] = _interval([diff[low], diff[high]], [-1.0, 1.0], config)
     benchmarks = sorted({k.split("/")[0] for k in base_metrics if re.fullmatch(SUBSET_ACC, k)})
     for key in benchmarks:
         found = _differences(base, tuned, key, ["subset"])

@@ -19,21 +19,41 @@ import numpy as np
 SUBSET_ACC = re.compile(r"^(?P<family>[^/]+)/(?P<subset>[^/]+)/acc$")
 
 
-def pmi_plot(path: Path, name: str, rows: list[dict], metrics: dict) -> Path:
-    """Accuracy per equal-count PMI bin with a least-squares line; r in the title."""
-    x = np.array([r["pmi_mean"] for r in rows])
-    y = np.array([r["accuracy"] for r in rows])
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    ax.plot(x, y, "o", label="bin accuracy")
-    if len(x) >= 2 and np.ptp(x) > 0:
-        slope, intercept = np.polyfit(x, y, 1)
-        ax.plot(x, slope * x + intercept, "-", label=f"fit: {slope:+.3f} / PMI unit")
-    r, rho = metrics.get(f"zeroshot/{name}/pearson_r"), metrics.get(f"zeroshot/{name}/spearman_r")
-    ax.set_title(f"{name}: Pearson r = {_num(r)}, Spearman ρ = {_num(rho)}")
-    ax.set_xlabel("PMI (bin mean; -inf counted as min finite - 1)")
-    ax.set_ylabel("zero-shot accuracy")
-    ax.set_ylim(-0.02, 1.02)
-    ax.legend(loc="lower right")
+def pmi_plot(path: Path, title: str, series: dict[str, dict]) -> Path:
+    """Accuracy per PMI bin with each bin's CI, one line per series (``label -> bins.json entry``).
+
+    Finite-PMI bins sit on a PMI axis; the items that never co-occur (PMI -inf) get a panel of
+    their own on the left, so no stand-in PMI is drawn.
+    """
+    never = any(entry.get("never_together") for entry in series.values())
+    fig, axes = plt.subplots(
+        1, 2 if never else 1, figsize=(6.4, 4), sharey=True, squeeze=False,
+        gridspec_kw={"width_ratios": [1, 6] if never else [1]},
+    )  # fmt: skip
+    main_ax = axes[0, -1]
+    for k, (label, entry) in enumerate(series.items()):
+        rows = entry["bins"]
+        x = np.array([r["pmi_mean"] for r in rows])
+        y = np.array([r["accuracy"] for r in rows])
+        err = np.array(
+            [[r["accuracy"] - r["ci_low"] for r in rows], [r["ci_high"] - r["accuracy"] for r in rows]]
+        )
+        main_ax.errorbar(x, y, yerr=err, fmt="o-", color=f"C{k}", capsize=3, label=label)
+        if never and (row := entry.get("never_together")):
+            offset = 0.1 * (k - (len(series) - 1) / 2)
+            axes[0, 0].errorbar(
+                [offset], [row["accuracy"]], yerr=_errors([row]), fmt="s", color=f"C{k}", capsize=3
+            )
+    if never:
+        axes[0, 0].set_xlim(-0.5, 0.5)
+        axes[0, 0].set_xticks([0], ["never\ntogether"])
+        axes[0, 0].set_ylabel("zero-shot accuracy")
+    else:
+        main_ax.set_ylabel("zero-shot accuracy")
+    main_ax.set_xlabel("PMI of the concept pair (bin mean)")
+    main_ax.set_ylim(-0.02, 1.02)
+    main_ax.legend(loc="lower right")
+    fig.suptitle(title)
     return _save(fig, path)
 
 
@@ -51,6 +71,18 @@ def bar_plot(path: Path, family: str, accuracies: dict[str, float]) -> Path:
     return _save(fig, path)
 
 
+def _errors(rows: list[dict]) -> np.ndarray:
+    """Error bar lengths below and above each row's accuracy, from its CI."""
+    return np.array(
+        [[r["accuracy"] - r["ci_low"] for r in rows], [r["ci_high"] - r["accuracy"] for r in rows]]
+    )
+
+
+def _pmi_title(name: str, metrics: dict) -> str:
+    r, rho = metrics.get(f"zeroshot/{name}/pearson_r"), metrics.get(f"zeroshot/{name}/spearman_r")
+    return f"{name}: Pearson r = {_num(r)}, Spearman ρ = {_num(rho)} (finite-PMI bins)"
+
+
 def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
@@ -66,7 +98,8 @@ def _num(value) -> str:
 def write_plots(folder: Path, metrics: dict, bins: dict[str, list[dict]]) -> list[Path]:
     """One PMI plot per eval set with bins, one bar chart per benchmark family."""
     plots = [
-        pmi_plot(folder / f"zeroshot_{name}_pmi.png", name, rows, metrics) for name, rows in bins.items()
+        pmi_plot(folder / f"zeroshot_{name}_pmi.png", _pmi_title(name, metrics), {"accuracy (95% CI)": entry})
+        for name, entry in bins.items()
     ]
     families: dict[str, dict[str, float]] = defaultdict(dict)
     for key, value in metrics.items():
@@ -96,9 +129,9 @@ def write_html(path: Path, model: str, metrics: dict, bins: dict, plots: list[Pa
         groups[family].append([rest, _cell(value)])
     for family, rows in groups.items():
         sections.append(f"<h2>{html.escape(family)}</h2>" + _table(rows, ["metric", "value"]))
-    for name, rows in bins.items():
+    for name, entry in bins.items():
         cells = [[r["bin"], r["count"], _cell(r["pmi_min"]), _cell(r["pmi_max"]), _cell(r["pmi_mean"]),
-                  _cell(r["accuracy"])] for r in rows]  # fmt: skip
+                  _cell(r["accuracy"])] for r in entry["bins"]]  # fmt: skip
         header = ["bin", "items", "PMI min", "PMI max", "PMI mean", "accuracy"]
         sections.append(f"<h2>PMI bins: {html.escape(name)}</h2>" + _table(cells, header))
     for plot in plots:

@@ -21,8 +21,8 @@ import yaml
 
 from compclip.errors import UserError
 from compclip.evaluate.encode import Encoder, ImageRef, existing
-from compclip.evaluate.results import pmi_values, single_objects
-from compclip.evaluate.stats import Bins, StatsConfig, pmi_metrics
+from compclip.evaluate.results import TAIL_COLUMN, pmi_values, single_objects
+from compclip.evaluate.stats import Bins, StatsConfig, pmi_metrics, tails, tie_keys
 from compclip.rejects import Rejects
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,8 @@ def evaluate_zeroshot(
 
 
 def summarize(table: pa.Table, stats: StatsConfig) -> tuple[dict[str, float], pa.Table, Bins | None]:
-    """Flat metrics of a results table (``correct``, ``pmi``, ``accessory``, ``stratum`` columns)."""
+    """Flat metrics of a results table (``id``, ``correct``, ``pmi``, ``accessory``, ``stratum``
+    columns); the table comes back with a ``pmi_tail`` column naming each item's gap tail."""
     correct = np.asarray(table.column("correct").to_pylist(), dtype=bool)
     metrics: dict[str, float] = {"n": len(correct), "acc": float(correct.mean())}
     single = single_objects(table)
@@ -148,9 +149,15 @@ def summarize(table: pa.Table, stats: StatsConfig) -> tuple[dict[str, float], pa
     pmi = pmi_values(table)
     has_pmi = ~np.isnan(pmi)
     bins = None
+    tail = np.full(len(table), None, dtype=object)
     if has_pmi.sum() >= 2:
-        pmi_stats, bins = pmi_metrics(pmi[has_pmi], correct[has_pmi], stats)
+        keys = tie_keys(np.asarray(table.column("id").to_pylist(), dtype=object)[has_pmi], stats.seed)
+        pmi_stats, bins = pmi_metrics(pmi[has_pmi], correct[has_pmi], keys, stats)
         metrics.update(pmi_stats, n_pmi=int(has_pmi.sum()))
+        scored = np.flatnonzero(has_pmi)
+        low, high = tails(pmi[has_pmi], keys, pmi_stats["n_tail"])
+        tail[scored[low]], tail[scored[high]] = "low", "high"
+    table = table.append_column(TAIL_COLUMN, pa.array(tail.tolist(), pa.string()))
     strata = table.column("stratum").to_pylist()
     for stratum in sorted({s for s in strata if s is not None}):
         mask = np.asarray([s == stratum for s in strata])
