@@ -40,6 +40,11 @@ def split_uri(uri: str) -> tuple[str, str]:
     return scheme, path if scheme == "s3" else str(Path(path).resolve())
 
 
+def uri_name(uri: str) -> str:
+    """The last part of a path or URI (``s3://b/reports/base/`` -> ``base``)."""
+    return uri.rstrip("/").rsplit("/", 1)[-1]
+
+
 def filesystem(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
     scheme, path = split_uri(uri)
     return fsspec.filesystem(scheme), path
@@ -146,6 +151,28 @@ def local_dir(uri: str) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="compclip-") as tmp:
         fs.get(path.rstrip("/") + "/", tmp, recursive=True)
         yield Path(tmp)
+
+
+@contextmanager
+def local_path(uri: str) -> Iterator[Path]:
+    """A local file or folder holding ``uri`` (a remote file is downloaded under its own name)."""
+    scheme, path = split_uri(uri)
+    if scheme == "file":
+        if not Path(path).exists():
+            raise UserError(f"no such file or folder: {uri}")
+        yield Path(path)
+        return
+    fs = fsspec.filesystem(scheme)
+    if fs.isdir(path):
+        with local_dir(uri) as folder:
+            yield folder
+        return
+    if not fs.isfile(path):
+        raise UserError(f"no such file or folder: {uri}")
+    with tempfile.TemporaryDirectory(prefix="compclip-") as tmp:
+        local = Path(tmp) / Path(path).name
+        fs.get_file(path, str(local))
+        yield local
 
 
 @contextmanager

@@ -11,10 +11,11 @@ from compclip.evalsets.build import EvalsetsConfig, build_evalsets
 
 EXAMPLES = """examples:
   compclip evalsets build --pmi out/pmi --out out/evalsets
-  compclip evalsets build --pmi s3://bucket/pmi --out out/evalsets --seed 1 --params params.yaml
+  compclip evalsets build --pmi s3://bucket/pmi --out s3://bucket/evalsets --seed 1 --params params.yaml
 
   # then, e.g.:
-  compclip evaluate --model out/pretrain --zeroshot out/evalsets/genpairs --zeroshot out/evalsets/single \\
+  compclip evaluate --model out/pretrain --out out/eval \\
+      --zeroshot out/evalsets/genpairs out/evalsets/single \\
       --sugarcrepe out/evalsets/compositional --sugarcrepe-images out/evalsets/compositional
 """
 
@@ -38,7 +39,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--pmi", required=True, help="PMI table folder (or s3:// URI) of the pretraining corpus"
     )
-    build.add_argument("--out", type=Path, required=True, help="folder to write the eval sets into")
+    build.add_argument("--out", required=True, help="folder or s3:// prefix to write the eval sets into")
     build.add_argument("--seed", type=int, help="sampling seed (default 0)")
     build.add_argument("--preset", help="world preset; must match the corpus' (default: default)")
     build.add_argument("--n-strata", type=int, help="equal-count strata of finite PMI (default 10)")

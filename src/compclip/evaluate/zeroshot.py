@@ -62,8 +62,9 @@ def check_templates(templates: tuple[str, ...], where: str) -> tuple[str, ...]:
     return templates
 
 
-def load_evalset(folder: Path) -> EvalSet:
-    """Read and check an eval set folder's header and item table."""
+def load_evalset(folder: Path, fallback_name: str | None = None) -> EvalSet:
+    """Read and check an eval set folder's header and item table; a header without a name takes
+    ``fallback_name`` (else the folder's name)."""
     header_path, items_path = folder / "evalset.json", folder / "items.parquet"
     for path in (header_path, items_path):
         if not path.is_file():
@@ -84,7 +85,7 @@ def load_evalset(folder: Path) -> EvalSet:
             items = items.append_column(
                 column, pa.nulls(len(items), pa.float64() if column == "pmi" else None)
             )
-    name = header.get("name") or folder.name
+    name = header.get("name") or fallback_name or folder.name
     return EvalSet(name, folder, tuple(map(str, classes)), templates, items)
 
 
