@@ -52,9 +52,22 @@ def test_evalsets_evaluate_and_compare_on_s3_match_local_byte_for_byte(s3_server
     def run(root: str, pmi: str, model: str) -> None:
         sets = f"{root}/evalsets"
         assert main(["evalsets", "build", "--pmi", pmi, "--out", sets, "--params", str(params)]) == 0
-        evaluate = ["evaluate", "--model", model, "--out", f"{root}/report", "--params", str(params),
-                    "--zeroshot", f"{sets}/genpairs", f"{sets}/single", "--sugarcrepe", f"{sets}/compositional",
-                    "--sugarcrepe-images", f"{sets}/compositional"]  # fmt: skip
+        evaluate = [
+            "evaluate",
+            "--model",
+            model,
+            "--out",
+            f"{root}/report",
+            "--params",
+            str(params),
+            "--zeroshot",
+            f"{sets}/genpairs",
+            f"{sets}/single",
+            "--sugarcrepe",
+            f"{sets}/compositional",
+            "--sugarcrepe-images",
+            f"{sets}/compositional",
+        ]
         assert main(evaluate) == 0
         report = f"{root}/report"
         assert main(["compare", f"base={report}", f"again={report}", "--out", f"{root}/compare"]) == 0
