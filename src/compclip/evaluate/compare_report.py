@@ -42,6 +42,10 @@ def forest_plot(path: Path, result: dict) -> Path | None:
         err = [[c["change"] - c["ci_low"] for c in found], [c["ci_high"] - c["change"] for c in found]]
         ax.errorbar(x, ys, xerr=err, fmt="o", color=f"C{k}", capsize=3, label=model)
     ax.axvline(0, color="grey", lw=1)
+    groups = [next(i for i, pattern in enumerate(FOREST) if re.fullmatch(pattern, key)) for key in rows]
+    for i in range(1, len(rows)):
+        if groups[i] != groups[i - 1]:
+            ax.axhline(i - 0.5, color="lightgrey", lw=0.8, ls="--")
     ax.set_yticks(range(len(rows)), [_label(k) for k in rows])
     ax.invert_yaxis()
     ax.set_xlabel(f"change from {result['baseline']} ({result['ci']:.0%} paired bootstrap CI)")
@@ -69,12 +73,13 @@ def _change(change: dict | None) -> str:
 
 
 def headline(result: dict) -> str:
-    """Per tuned model, each forest row's change with its CI."""
-    rows = forest_rows(result["paired"])
-    cells = [
-        [model, *(_change(changes.get(key)) for key in rows)] for model, changes in result["paired"].items()
+    """Per forest row, each tuned model's change with its CI."""
+    paired = result["paired"]
+    rows = [
+        [_label(key), *(_change(changes.get(key)) for changes in paired.values())]
+        for key in forest_rows(paired)
     ]
-    return report.table(cells, ["model", *(_label(k) for k in rows)])
+    return report.table(rows, ["change from " + result["baseline"], *paired])
 
 
 def write_html(folder: Path, result: dict, bins: dict[str, dict]) -> Path:

@@ -26,43 +26,42 @@ def pmi_plot(path: Path, title: str, series: dict[str, dict]) -> Path:
     """Accuracy per PMI bin with each bin's CI, one line per series (``label -> bins.json entry``).
 
     Finite-PMI bins sit on a PMI axis; the items that never co-occur (PMI -inf) get a panel of
-    their own on the left, so no stand-in PMI is drawn.
+    their own on the left, so no stand-in PMI is drawn. Series are nudged apart along x so that
+    their CIs do not hide each other.
     """
     never = any(entry.get("never_together") for entry in series.values())
     fig, axes = plt.subplots(
-        1, 2 if never else 1, figsize=(6.4, 4), sharey=True, squeeze=False,
+        1, 2 if never else 1, figsize=(5.6, 4), sharey=True, squeeze=False,
         gridspec_kw={"width_ratios": [1, 6] if never else [1]},
     )  # fmt: skip
     main_ax = axes[0, -1]
+    means = [r["pmi_mean"] for entry in series.values() for r in entry["bins"]]
+    width = float(np.ptp(means)) if means else 0.0
     for k, (label, entry) in enumerate(series.items()):
-        rows = entry["bins"]
-        x = np.array([r["pmi_mean"] for r in rows])
-        y = np.array([r["accuracy"] for r in rows])
-        err = np.array(
-            [[r["accuracy"] - r["ci_low"] for r in rows], [r["ci_high"] - r["accuracy"] for r in rows]]
-        )
-        main_ax.errorbar(x, y, yerr=err, fmt="o-", color=f"C{k}", capsize=3, label=label)
+        nudge = (k - (len(series) - 1) / 2) / max(1, len(series))
+        x = np.array([r["pmi_mean"] for r in entry["bins"]]) + 0.02 * width * nudge
+        y = [r["accuracy"] for r in entry["bins"]]
+        main_ax.errorbar(x, y, yerr=_errors(entry["bins"]), fmt="o-", color=f"C{k}", capsize=3, label=label)
         if never and (row := entry.get("never_together")):
-            offset = 0.1 * (k - (len(series) - 1) / 2)
-            axes[0, 0].errorbar(
-                [offset], [row["accuracy"]], yerr=_errors([row]), fmt="s", color=f"C{k}", capsize=3
-            )
+            axes[0, 0].errorbar([0.3 * nudge], [row["accuracy"]], yerr=_errors([row]), fmt="s", color=f"C{k}",
+                                capsize=3)  # fmt: skip
     if never:
         axes[0, 0].set_xlim(-0.5, 0.5)
         axes[0, 0].set_xticks([0], ["never\ntogether"])
-        axes[0, 0].set_ylabel("zero-shot accuracy")
-    else:
-        main_ax.set_ylabel("zero-shot accuracy")
+    axes[0, 0].set_ylabel("zero-shot accuracy")
     main_ax.set_xlabel("PMI of the concept pair (bin mean)")
     main_ax.set_ylim(-0.02, 1.02)
-    main_ax.legend(loc="lower right")
-    fig.suptitle(title)
+    if len(series) > 1:
+        main_ax.legend(
+            loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(series), frameon=False, fontsize=8
+        )
+    fig.suptitle(title, fontsize=10)
     return save(fig, path)
 
 
 def bar_plot(path: Path, family: str, accuracies: dict[str, float]) -> Path:
     """Accuracy per subset of one benchmark."""
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.8 * len(accuracies) + 2), 4))
+    fig, ax = plt.subplots(figsize=(min(11.0, max(4.0, 0.6 * len(accuracies) + 1.5)), 4))
     names = list(accuracies)
     ax.bar(names, [accuracies[n] for n in names])
     ax.set_ylim(0, 1)
@@ -142,7 +141,7 @@ def page(title: str, body: str) -> str:
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:1.5em;max-width:1200px}}
 table{{border-collapse:collapse;margin:.5em 0 1em}}
-td,th{{border:1px solid #ccc;padding:2px 8px;text-align:left}}
+td,th{{border:1px solid #ccc;padding:2px 8px;text-align:left;white-space:nowrap}}
 th{{background:#f3f3f3}} img{{max-width:100%}} figure{{display:inline-block;margin:0 1em 1em 0}}
 details{{margin:.5em 0}} summary{{cursor:pointer;font-weight:bold}}
 .note{{color:#555;font-size:90%;max-width:60em}}</style></head>
