@@ -17,7 +17,6 @@ import argparse
 import itertools
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -45,14 +44,26 @@ def replicate_flickr(folder: Path, n_captions: int, n_files: int = 8) -> list[Pa
     return paths
 
 
-def run_count(inputs: list[Path], out: Path, args: list[str]) -> tuple[float, int, dict]:
-    """Run the CLI in a child process; return (seconds, peak RSS of the children in MiB, metrics)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def measured(cmd: list[str]) -> tuple[float, int]:
+    """Run ``cmd``; return (seconds, its own peak RSS in MiB).
+
+    ``os.wait4`` reports this child alone (with the worker processes it waited for), unlike
+    ``RUSAGE_CHILDREN``, whose maximum never goes down and so repeats an earlier child's peak.
+    """
     start = time.perf_counter()
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+        _, status, usage = os.wait4(process.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            log.seek(0)
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{log.read().decode()[-2000:]}")
+    return time.perf_counter() - start, usage.ru_maxrss // 1024
+
+
+def run_count(inputs: list[Path], out: Path, args: list[str]) -> tuple[float, int, dict]:
+    """Run the CLI in a child process; return (seconds, its peak RSS in MiB, metrics)."""
     cmd = [sys.executable, "-m", "compclip.cli", "pmi", "count", *map(str, inputs), "--out", str(out), *args]
-    subprocess.run(cmd, check=True, capture_output=True)
-    seconds = time.perf_counter() - start
-    peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) // 1024
+    seconds, peak = measured(cmd)
     return seconds, peak, json.loads((out / "metrics.json").read_text())
 
 
@@ -101,35 +112,20 @@ def vocab22k(folder: Path, n_shards: int, per_shard: int, min_count: int) -> dic
     parts = synthetic_corpus(folder, n_shards, per_shard)
     cli = [sys.executable, "-m", "compclip.cli", "pmi"]
     shards = [folder / f"w{k:02d}" for k in range(n_shards)]
-    for part, shard in zip(parts, shards, strict=True):
-        subprocess.run(
-            [*cli, "count", "--shard", str(part), "--out", str(shard)], check=True, capture_output=True
-        )
+    scans = [
+        measured([*cli, "count", "--shard", str(p), "--out", str(s)])
+        for p, s in zip(parts, shards, strict=True)
+    ]
     vocab = folder / "vocab"
-    subprocess.run(
-        [*cli, "merge", *map(str, shards), "--out", str(vocab), "--min-count", str(min_count)],
-        check=True,
-        capture_output=True,
-    )
+    measured([*cli, "merge", *map(str, shards), "--out", str(vocab), "--min-count", str(min_count)])
     n_vocab = json.loads((vocab / "vocab.json").read_text())
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    for part, shard in zip(parts, shards, strict=True):
-        subprocess.run(
-            [*cli, "count", "--shard", str(part), "--out", str(shard), "--vocab", str(vocab)],
-            check=True,
-            capture_output=True,
-        )
-    pairs_seconds = time.perf_counter() - start
-    peak_pairs = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
-    start = time.perf_counter()
-    subprocess.run(
-        [*cli, "merge", *map(str, shards), "--vocab", str(vocab), "--out", str(folder / "table")],
-        check=True,
-        capture_output=True,
+    counts = [
+        measured([*cli, "count", "--shard", str(part), "--out", str(shard), "--vocab", str(vocab)])
+        for part, shard in zip(parts, shards, strict=True)
+    ]
+    merge_seconds, peak_merge = measured(
+        [*cli, "merge", *map(str, shards), "--vocab", str(vocab), "--out", str(folder / "table")]
     )
-    merge_seconds = time.perf_counter() - start
-    peak_merge = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
     header = json.loads((folder / "table" / "header.json").read_text())
     return {
         "shards": n_shards,
@@ -137,8 +133,9 @@ def vocab22k(folder: Path, n_shards: int, per_shard: int, min_count: int) -> dic
         "concepts_seen": n_vocab["n_concepts_seen"],
         "vocabulary": header["n_concepts"],
         "pairs": header["n_pairs"],
-        "pair_pass_seconds_per_shard": round(pairs_seconds / n_shards, 2),
-        "peak_rss_mib_worker": max(peak_pairs, before // 1024),
+        "pair_pass_seconds_per_shard": round(sum(s for s, _ in counts) / n_shards, 2),
+        "peak_rss_mib_scan_worker": max(peak for _, peak in scans),
+        "peak_rss_mib_pairs_worker": max(peak for _, peak in counts),
         "merge_seconds": round(merge_seconds, 1),
         "peak_rss_mib_merge": peak_merge,
     }
@@ -152,12 +149,13 @@ def main() -> None:
     parser.add_argument("--per-shard", type=int, default=50_000)
     parser.add_argument("--min-count", type=int, default=60)
     parser.add_argument("--skip-vocab22k", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true", help="only the large-vocabulary part")
     args = parser.parse_args()
     results: dict = {"cpu_count": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="compclip-bench-") as tmp:
         folder = Path(tmp)
-        inputs = replicate_flickr(folder, args.captions)
-        for workers in (1, 2):
+        inputs = [] if args.skip_throughput else replicate_flickr(folder, args.captions)
+        for workers in (1, 2) if inputs else ():
             seconds, peak, metrics = run_count(
                 inputs, folder / f"t{workers}", ["--min-count", "5", "--workers", str(workers)]
             )
@@ -168,10 +166,11 @@ def main() -> None:
                 "captions_per_second_per_core": round(metrics["n_captions"] / seconds / workers),
                 "peak_rss_mib": peak,
             }
-        results["python_loop_captions_per_second"] = round(python_baseline(args.baseline))
-        results["speedup_vs_python_loop"] = round(
-            results["workers_1"]["captions_per_second"] / results["python_loop_captions_per_second"], 1
-        )
+        if inputs:
+            results["python_loop_captions_per_second"] = round(python_baseline(args.baseline))
+            results["speedup_vs_python_loop"] = round(
+                results["workers_1"]["captions_per_second"] / results["python_loop_captions_per_second"], 1
+            )
         if not args.skip_vocab22k:
             (folder / "v22k").mkdir()
             results["vocab22k"] = vocab22k(folder / "v22k", args.shards, args.per_shard, args.min_count)

@@ -6,7 +6,8 @@ from a local path or s3:// URI, and counts every record it drops in a
 
 ``missing_caption`` (null or absent), ``empty_caption`` (empty or whitespace only),
 ``too_long`` (over ``max_chars``), ``missing_id``, ``not_utf8``, ``malformed_line`` (TSV row
-without a tab), ``malformed_json``.
+without a tab), ``malformed_json``, ``not_text`` (a JSON caption that is a number, list, ...).
+A Parquet caption column that does not hold text is an error naming the file.
 
 Formats (``fmt``): ``laion`` (Parquet with ``SAMPLE_ID``/``TEXT``), ``parquet`` (caption
 column ``caption_column``, optional ``id_column``), ``tsv`` (``id<TAB>caption``, any file
@@ -49,7 +50,7 @@ class ReadConfig:
     fmt: str = "auto"
     caption_column: str = "caption"
     id_column: str = "id"
-    max_chars: int = 10_000
+    max_chars: int | None = 10_000  # None: no cap
     batch_size: int = 1 << 16
 
 
@@ -83,11 +84,16 @@ def detect_format(uri: str, head: bytes) -> str:
     return "text"
 
 
-def read_captions(uri: str, config: ReadConfig, rejects: Rejects) -> Iterator[CaptionBatch]:
-    """Yield valid caption batches from one file; count what is dropped in ``rejects``."""
+def read_captions(
+    uri: str, config: ReadConfig, rejects: Rejects, source: str | None = None
+) -> Iterator[CaptionBatch]:
+    """Yield valid caption batches from one file; count what is dropped in ``rejects``.
+
+    ``source`` reads a local copy of ``uri`` instead (messages still name ``uri``).
+    """
     if config.fmt not in FORMATS:
         raise UserError(f"unknown format {config.fmt!r}; choose one of {', '.join(FORMATS)}")
-    with open_uri(uri) as raw:
+    with open_uri(source or uri) as raw:
         compression = infer_compression(uri)
         handle = compr[compression](raw, mode="rb") if compression else raw
         fmt = config.fmt
@@ -154,8 +160,11 @@ def _line_batches(handle, uri: str, fmt: str, config: ReadConfig, rejects: Rejec
                 record = _json_record(text, uri, number, rejects)
                 if record is not None:
                     key, value = record.get(config.id_column), record.get(config.caption_column)
+                    if value is not None and not isinstance(value, str):
+                        rejects.add("not_text", f"{uri}:{number}")
+                        continue
                     ids.append(None if key is None else str(key))
-                    captions.append(value if isinstance(value, str) or value is None else str(value))
+                    captions.append(value)
             yield pa.array(ids, pa.string()), pa.array(captions, pa.string())
 
 
@@ -219,12 +228,15 @@ def _validate(
     """Drop invalid rows, counting each under its first failing reason."""
     if pa.types.is_binary(captions.type) or pa.types.is_large_binary(captions.type):
         ids, captions = _decode_binary(ids, captions, uri, rejects)
-    elif not pa.types.is_string(captions.type):
+    elif pa.types.is_large_string(captions.type) or pa.types.is_null(captions.type):
         captions = pc.cast(captions, pa.string())
+    elif not pa.types.is_string(captions.type):
+        raise UserError(f"{uri}: the caption column holds {captions.type}, not text; is it the right column?")
     missing = pc.is_null(captions)
     lengths = pc.fill_null(pc.utf8_length(captions), 0)
     empty = pc.and_(pc.invert(missing), pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(captions)), 0))
-    too_long = pc.greater(lengths, config.max_chars)
+    no_cap = pa.array(np.zeros(len(captions), dtype=bool))
+    too_long = no_cap if config.max_chars is None else pc.greater(lengths, config.max_chars)
     no_id = pc.or_(pc.is_null(ids), pc.equal(pc.fill_null(pc.utf8_length(ids), 0), 0))
     bad = pa.array(np.zeros(len(captions), dtype=bool))
     for reason, mask in (

@@ -24,6 +24,7 @@ COMMANDS = {
     "train": ("compclip.train.cli", "fine-tune with DeGLA, NegCLIP or plain CLIP"),
     "evaluate": ("compclip.evaluate.cli", "zero-shot accuracy against PMI and compositional benchmarks"),
     "compare": ("compclip.evaluate.compare_cli", "compare evaluation reports against a baseline"),
+    "deploy": ("compclip.deploy.cli", "render or apply the inspection service's InferenceService"),
 }
 
 

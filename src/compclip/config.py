@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import types
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,28 +23,84 @@ T = TypeVar("T")
 
 
 def from_dict(cls: type[T], values: dict[str, Any], where: str = "") -> T:
-    """Build a (possibly nested) dataclass from a dict, rejecting unknown keys."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(fields))
+    """Build a (possibly nested) dataclass from a dict, checking every value against its field type.
+
+    Unknown keys are refused with the list of valid keys; a value of the wrong type is converted
+    when that is lossless (``"1e-3"`` to a float field, an int to a float, a list to a tuple) and
+    refused otherwise, in one line naming the key.
+    """
+    where = where or cls.__name__
+    if not isinstance(values, dict):
+        raise UserError(f"{where}: expected a mapping of settings, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
     if unknown:
-        raise UserError(f"{where or cls.__name__}: unknown keys {unknown}; known: {sorted(fields)}")
-    kwargs = {}
-    for name, value in values.items():
-        kind = fields[name].type
-        nested = _dataclass_type(cls, name)
-        if nested is not None and isinstance(value, dict):
-            value = from_dict(nested, value, f"{where}.{name}" if where else name)
-        elif isinstance(value, list) and "tuple" in str(kind):
-            value = tuple(value)
-        kwargs[name] = value
+        raise UserError(f"{where}: unknown keys {unknown}; valid keys: {sorted(names)}")
+    kwargs = {name: _convert(value, hints[name], f"{where}.{name}") for name, value in values.items()}
     return cls(**kwargs)
 
 
-def _dataclass_type(cls: type, name: str) -> type | None:
-    import typing
-
-    hint = typing.get_type_hints(cls).get(name)
-    return hint if dataclasses.is_dataclass(hint) else None
+def _convert(value: Any, kind: Any, key: str) -> Any:
+    """``value`` as an instance of the type annotation ``kind``; UserError naming ``key`` if it is not one."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if kind is Any:
+        return value
+    if dataclasses.is_dataclass(kind):
+        return value if isinstance(value, kind) else from_dict(kind, value, key)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _convert(value, option, key)
+            except UserError as err:
+                errors.append(err)
+        raise errors[0]
+    if origin is typing.Literal:
+        if value in args:
+            return value
+        raise UserError(f"{key}: expected one of {list(args)}, got {value!r}")
+    if origin in (tuple, list):
+        if not isinstance(value, list | tuple):
+            raise UserError(f"{key}: expected a list, got {value!r}")
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(args) != len(value):
+                raise UserError(f"{key}: expected {len(args)} values, got {list(value)!r}")
+            items = [_convert(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True))]
+        else:
+            item = args[0] if args else Any
+            items = [_convert(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict or kind is dict:
+        if not isinstance(value, dict):
+            raise UserError(f"{key}: expected a mapping, got {value!r}")
+        return value
+    if kind is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            return int(value)
+    elif kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif isinstance(kind, type):
+        if isinstance(value, kind):
+            return value
+    else:
+        return value
+    raise UserError(f"{key}: expected {getattr(kind, '__name__', kind)}, got {value!r}")
 
 
 def load_section(cls: type[T], path: str | Path | None, section: str) -> T:

@@ -137,8 +137,32 @@ def write_parquet(path: Path, table: pa.Table) -> None:
 
 
 @contextmanager
-def local_dir(uri: str) -> Iterator[Path]:
-    """A local folder holding the contents of ``uri`` (downloaded to a temp dir when remote)."""
+def local_copy(uri: str) -> Iterator[tuple[Path, str]]:
+    """A local path holding the file ``uri`` and its content sha256, reading a remote file once.
+
+    A local file is hashed where it is; a remote one is downloaded to a temp folder (keeping its
+    name, so its extension still tells its format) and hashed on the way.
+    """
+    scheme, path = split_uri(uri)
+    if scheme == "file":
+        yield Path(path), sha256_file(uri)
+        return
+    digest = hashlib.sha256()
+    with tempfile.TemporaryDirectory(prefix="compclip-") as tmp:
+        local = Path(tmp) / Path(path).name
+        with open_uri(uri) as source, local.open("wb") as target:
+            while chunk := source.read(HASH_CHUNK):
+                digest.update(chunk)
+                target.write(chunk)
+        yield local, digest.hexdigest()
+
+
+@contextmanager
+def local_dir(uri: str, include: Callable[[str], bool] | None = None) -> Iterator[Path]:
+    """A local folder holding the contents of ``uri`` (downloaded to a temp dir when remote).
+
+    ``include`` picks, by path relative to ``uri``, which remote files to download (default: all).
+    """
     scheme, path = split_uri(uri)
     if scheme == "file":
         if not Path(path).is_dir():
@@ -149,8 +173,21 @@ def local_dir(uri: str) -> Iterator[Path]:
     if not fs.isdir(path):
         raise UserError(f"no such folder: {uri}")
     with tempfile.TemporaryDirectory(prefix="compclip-") as tmp:
-        fs.get(path.rstrip("/") + "/", tmp, recursive=True)
+        if include is None:
+            fs.get(path.rstrip("/") + "/", tmp, recursive=True)
+        else:
+            root = path.rstrip("/") + "/"
+            for key in fs.find(root):
+                relative = key[len(root) :]
+                if include(relative):
+                    (Path(tmp) / relative).parent.mkdir(parents=True, exist_ok=True)
+                    fs.get_file(key, str(Path(tmp) / relative))
         yield Path(tmp)
+
+
+def exists(uri: str) -> bool:
+    fs, path = filesystem(uri)
+    return fs.exists(path)
 
 
 @contextmanager
@@ -211,6 +248,14 @@ def _replace_dir(stage: Path, final: Path) -> None:
     os.replace(stage, final)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def put_files(folder: Path, uri: str, names: list[str]) -> None:
+    """Upload the named files of ``folder`` under the prefix ``uri``, in the order given."""
+    fs, prefix = filesystem(uri)
+    for name in names:
+        fs.put_file(str(folder / name), f"{prefix.rstrip('/')}/{name}")
+    fs.invalidate_cache(prefix)
 
 
 def upload_dir(folder: Path, uri: str) -> None:

@@ -32,9 +32,11 @@ def parts(flickr_captions, tmp_path_factory):
 def test_s3_in_and_out_and_queries(parts, s3_server, tmp_path):
     fs = fsspec.filesystem("s3")
     fs.put(str(parts) + "/", f"{s3_server.bucket}/corpus/", recursive=True)
-    run("pmi", "count", f"s3://{s3_server.bucket}/corpus/*.tsv", "--out", tmp_path / "t", "--min-count", 3)
-    fs.put(str(tmp_path / "t") + "/", f"{s3_server.bucket}/pmi/", recursive=True)
     table = f"s3://{s3_server.bucket}/pmi"
+    run("pmi", "count", f"s3://{s3_server.bucket}/corpus/*.tsv", "--out", table, "--min-count", 3)
+    run("pmi", "count", parts, "--out", tmp_path / "local", "--min-count", 3)
+    for name in ("concepts.parquet", "pairs.parquet", "header.json"):
+        assert fs.cat(f"{table}/{name}") == (tmp_path / "local" / name).read_bytes(), name
     query = json.loads(run("pmi", "query", "dogs", "frisbee", "--table", table, "--json").stdout)
     assert query["c1"] == "dog" and query["count_pair"] > 0 and query["n_captions"] == 40460
     top = json.loads(run("pmi", "top", "dog", "--lowest", "-k", "3", "--table", table, "--json").stdout)
@@ -61,26 +63,53 @@ def test_sharded_cli_equals_one_run(parts, tmp_path):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "merged" / name).read_bytes()
 
 
+def test_sharded_run_on_s3_equals_one_local_run(parts, s3_server, tmp_path):
+    root = f"s3://{s3_server.bucket}/sharded"
+    run("pmi", "count", parts, "--out", tmp_path / "one", "--min-count", 3)
+    files = sorted(parts.iterdir())
+    shards = [f"{root}/w{i}" for i in range(len(files))]
+    for part, shard in zip(files, shards, strict=True):
+        run("pmi", "count", "--shard", part, "--out", shard)
+    run("pmi", "merge", *shards, "--out", f"{root}/vocab", "--min-count", 3)
+    for part, shard in zip(files, shards, strict=True):
+        run("pmi", "count", "--shard", part, "--out", shard, "--vocab", f"{root}/vocab")
+    run("pmi", "merge", *shards, "--vocab", f"{root}/vocab", "--out", f"{root}/table")
+    fs = fsspec.filesystem("s3")
+    for name in ("concepts.parquet", "pairs.parquet", "header.json"):
+        assert fs.cat(f"{root}/table/{name}") == (tmp_path / "one" / name).read_bytes(), name
+
+
+def test_a_failed_count_leaves_nothing_at_its_s3_output(s3_server, tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("\n".join(["", " ", "ok caption", "   "]) + "\n")
+    out = f"s3://{s3_server.bucket}/failed-table"
+    result = run("pmi", "count", bad, "--out", out, "--format", "text", check=False)
+    assert result.returncode == 2 and "3 of 4 records rejected" in result.stderr
+    assert not fsspec.filesystem("s3").exists(out)
+
+
 def test_killed_run_resumes_without_double_counting(parts, tmp_path):
     run("pmi", "count", parts, "--out", tmp_path / "clean", "--min-count", 3)
     out = tmp_path / "killed"
+    work = tmp_path / ".killed.pmi-work"
     process = subprocess.Popen(
         [*CLI, "pmi", "count", str(parts), "--out", str(out), "--min-count", "3"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
-    while not list((out / "_work" / "units").glob("*.json")) and time.monotonic() < deadline:
+    while not list((work / "units").glob("*.json")) and time.monotonic() < deadline:
         time.sleep(0.05)
     process.kill()
     process.wait()
-    finished = len(list((out / "_work" / "units").glob("*.json")))
+    finished = len(list((work / "units").glob("*.json")))
+    assert not out.exists(), "a killed count leaves nothing at its output"
     assert 1 <= finished < 6, "the run should have been killed between files"
     resumed = run("pmi", "count", parts, "--out", out, "--min-count", 3)
     assert resumed.stderr.count("already scanned") == finished
     for name in ("concepts.parquet", "pairs.parquet", "header.json"):
         assert (tmp_path / "clean" / name).read_bytes() == (out / name).read_bytes()
-    assert not (out / "_work").exists()
+    assert not work.exists()
 
 
 def test_user_errors_are_one_line(tmp_path):
@@ -104,3 +133,26 @@ def test_one_bad_shard_does_not_affect_others(parts, tmp_path):
     run("pmi", "count", "--shard", sorted(parts.iterdir())[0], "--out", tmp_path / "good")
     assert json.loads((tmp_path / "good" / "shard.json").read_text())["n_captions"] > 0
     assert os.path.exists(tmp_path / "good" / "concepts.parquet")
+
+
+def test_an_s3_corpus_file_is_read_once(parts, s3_server, tmp_path, monkeypatch):
+    """Hashing (for resumption and the corpus fingerprint) and scanning share one download."""
+    from compclip import captions, storage
+    from compclip.pmi import CountConfig, count_corpus
+
+    fs = fsspec.filesystem("s3")
+    files = sorted(parts.iterdir())[:2]
+    for part in files:
+        fs.put_file(str(part), f"{s3_server.bucket}/read-once/{part.name}")
+    opened = []
+    real_open = storage.open_uri
+
+    def counting_open(uri, mode="rb"):
+        opened.append(uri)
+        return real_open(uri, mode)
+
+    monkeypatch.setattr(storage, "open_uri", counting_open)
+    monkeypatch.setattr(captions, "open_uri", counting_open)
+    count_corpus([f"s3://{s3_server.bucket}/read-once/"], tmp_path / "t", CountConfig(min_count=3))
+    remote = sorted(u for u in opened if u.startswith("s3://"))
+    assert remote == [f"s3://{s3_server.bucket}/read-once/{p.name}" for p in files]

@@ -117,3 +117,19 @@ def test_folders_expand_to_caption_files_only(tmp_path):
     found = [p.removeprefix(str(tmp_path) + "/") for p in expand([str(tmp_path)], keep=is_caption_file)]
     assert found == ["captions.parquet", "more/b.tsv.gz"]
     assert expand([str(tmp_path / "dataset.json")], keep=is_caption_file)[0].endswith("dataset.json")
+
+
+def test_a_caption_column_that_is_not_text_is_an_error(tmp_path):
+    path = tmp_path / "ints.parquet"
+    pq.write_table(pa.table({"id": ["a", "b"], "caption": [1, 2]}), path)
+    with pytest.raises(UserError, match=r"ints\.parquet: the caption column holds int64, not text"):
+        _read(path)
+
+
+def test_jsonl_captions_that_are_not_text_are_counted(tmp_path):
+    path = tmp_path / "c.jsonl"
+    rows = [{"id": "a", "caption": "a dog"}, {"id": "b", "caption": 7}, {"id": "c", "caption": ["x"]}]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    ids, captions, rejects = _read(path)
+    assert (ids, captions) == (["a"], ["a dog"])
+    assert rejects.as_dict() == {"not_text": 2}

@@ -47,3 +47,43 @@ def test_only_given_flags_override():
     args = argparse.Namespace(seed=None, name="c", lr=0.5)
     optim = override_from(config.optim, args, "lr")
     assert override_from(config, args, "seed", "name", optim=optim) == Stage(3, "c", Optim(lr=0.5))
+
+
+@dataclass(frozen=True)
+class Typed:
+    lr: float = 1e-3
+    steps: int = 10
+    pad: bool = False
+    crop: tuple[float, float] = (0.8, 1.0)
+    names: tuple[str, ...] = ()
+    device: str | None = None
+
+
+def _load(tmp_path, text: str) -> Typed:
+    params = tmp_path / "params.yaml"
+    params.write_text(text)
+    return load_section(Typed, params, "stage")
+
+
+def test_values_are_converted_to_their_field_types_when_lossless(tmp_path):
+    # PyYAML reads `1e-3` as a string (YAML 1.1 floats need a dot); `4.0` steps is a whole number
+    config = _load(tmp_path, "stage: {lr: 1e-3, steps: 4.0, crop: [1, 1], names: [a, b], device: cpu}\n")
+    assert config == Typed(lr=0.001, steps=4, crop=(1.0, 1.0), names=("a", "b"), device="cpu")
+    assert isinstance(config.lr, float) and isinstance(config.crop, tuple)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("stage: {lr: fast}", r"stage\.lr: expected float, got 'fast'"),
+        ("stage: {steps: 2.5}", r"stage\.steps: expected int, got 2\.5"),
+        ("stage: {pad: 'yes please'}", r"stage\.pad: expected bool"),
+        ("stage: {crop: [0.8]}", r"stage\.crop: expected 2 values"),
+        ("stage: {names: a}", r"stage\.names: expected a list"),
+        ("stage: {stepz: 3}", r"unknown keys \['stepz'\]; valid keys: \['crop', 'device', 'lr'"),
+        ("stage: 7", r"expected a mapping of settings"),
+    ],
+)
+def test_values_of_the_wrong_type_are_refused_naming_the_key(tmp_path, text, message):
+    with pytest.raises(UserError, match=message):
+        _load(tmp_path, text + "\n")

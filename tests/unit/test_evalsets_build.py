@@ -25,7 +25,7 @@ CONFIG = EvalsetsConfig(seed=3, per_stratum=20, single_per_class=5, per_subset=1
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("evalsets")
-    write_corpus(CorpusConfig(n=3000, seed=1, overrides=SMALL), root / "corpus")
+    write_corpus(str(root / "corpus"), CorpusConfig(n=3000, seed=1, overrides=SMALL))
     count_corpus([str(root / "corpus" / "captions.parquet")], root / "pmi", CountConfig(min_count=1))
     metrics = build_evalsets(str(root / "pmi"), str(root / "sets"), CONFIG)
     return root, metrics

@@ -174,3 +174,14 @@ def test_bad_config_is_a_user_error():
         CountConfig(mode="nope")
     with pytest.raises(UserError):
         CountConfig(min_count=0)
+
+
+def test_released_code_mode_counts_captions_of_any_length(tmp_path):
+    long = "red dog " + "walking " * 2000  # 16,008 characters: over exact mode's 10,000 cap
+    corpus = _write(tmp_path, "c.txt", ["red dog", "blue cat", long])
+    exact = count_corpus([str(corpus)], tmp_path / "e", CountConfig(min_count=1, max_reject_share=0.5))
+    released = count_corpus([str(corpus)], tmp_path / "r", CountConfig(mode="released-code", top_k=10))
+    assert (exact["n_captions"], exact["rejects"]) == (2, {"too_long": 1})
+    assert (released["n_captions"], released["rejects"]) == (3, {})
+    assert released["max_caption_chars"] is None
+    assert PMITable.load(tmp_path / "r").count("walking") == 1

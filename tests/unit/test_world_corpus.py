@@ -20,7 +20,7 @@ SMALL = {"mention": {"accessory": 1.0}, "skew": {"zipf_exponent": 1.3}}
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("world")
-    write_corpus(CorpusConfig(n=1500, seed=5, overrides=SMALL), out / "corpus")
+    write_corpus(str(out / "corpus"), CorpusConfig(n=1500, seed=5, overrides=SMALL))
     count_corpus([str(out / "corpus" / "captions.parquet")], out / "pmi", CountConfig(min_count=1))
     return out
 
@@ -44,7 +44,7 @@ def test_folder_follows_the_dataset_contract(corpus):
 
 
 def test_same_seed_writes_identical_files(corpus, tmp_path):
-    write_corpus(CorpusConfig(n=30, seed=5, overrides=SMALL), tmp_path)
+    write_corpus(str(tmp_path), CorpusConfig(n=30, seed=5, overrides=SMALL))
     first = pq.read_table(corpus / "corpus" / "captions.parquet").slice(0, 30)
     again = pq.read_table(tmp_path / "captions.parquet")
     assert first.equals(again)
@@ -61,3 +61,11 @@ def test_pmi_of_objects_and_accessories_spans_a_wide_range(corpus):
     finite = values[~never]
     assert finite.max() - finite.min() > 3.0
     assert math.isfinite(table.pmi("cube", "red"))  # attributes co-occur with every object
+
+
+def test_a_non_positive_size_is_one_clear_error(tmp_path, capsys):
+    from compclip.cli import main
+
+    assert main(["world", "corpus", "--n", "-5", "--out", str(tmp_path / "w")]) == 2
+    assert "n must be at least 1 (got -5)" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()

@@ -12,6 +12,7 @@ from compclip.cli import add_command
 from compclip.config import load_section, override_from
 from compclip.pmi.shards import (
     MODES,
+    SHARD,
     CountConfig,
     count_corpus,
     count_shard_pairs,
@@ -21,10 +22,11 @@ from compclip.pmi.shards import (
 )
 from compclip.pmi.summary import summarize
 from compclip.pmi.table import PMITable
+from compclip.storage import exists
 
 EXAMPLES = """examples:
   compclip pmi count ../shared/data/flickr8k/Flickr8k.token.txt --out pmi/ --min-count 5
-  compclip pmi count 's3://bucket/laion/*.parquet' --out pmi/ --min-count 10000 --workers 8
+  compclip pmi count 's3://bucket/laion/*.parquet' --out s3://bucket/pmi --min-count 10000 --workers 8
 
   # sharded (one map per worker, two rounds):
   compclip pmi count --shard part-00.parquet --out work/00            # map 1: scan
@@ -45,16 +47,19 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     count = add_command(verbs, "count", "count a corpus (or one shard)", EXAMPLES)
     count.add_argument("inputs", nargs="+", help="caption files: paths, globs, folders or s3:// URIs")
-    count.add_argument("--out", type=Path, required=True, help="table folder (or shard folder with --shard)")
+    count.add_argument(
+        "--out", required=True, help="table folder (or shard folder with --shard): a path or s3:// URI"
+    )
     count.add_argument("--shard", action="store_true", help="map step: scan (and with --vocab, count pairs)")
-    count.add_argument("--vocab", type=Path, help="with --shard: the merged vocabulary folder")
+    count.add_argument("--vocab", help="with --shard: the merged vocabulary folder")
+    count.add_argument("--work-dir", help="whole-corpus count: where work files wait for a resumed run")
     _config_flags(count)
     count.set_defaults(func=_count)
 
     merge = add_command(verbs, "merge", "reduce shard folders into a vocabulary or a table", EXAMPLES)
-    merge.add_argument("shards", nargs="+", type=Path)
-    merge.add_argument("--out", type=Path, required=True)
-    merge.add_argument("--vocab", type=Path, help="merge pair counts into the table for this vocabulary")
+    merge.add_argument("shards", nargs="+", help="shard folders: paths or s3:// URIs")
+    merge.add_argument("--out", required=True, help="vocabulary or table folder: a path or s3:// URI")
+    merge.add_argument("--vocab", help="merge pair counts into the table for this vocabulary")
     _config_flags(merge)
     merge.set_defaults(func=_merge)
 
@@ -105,13 +110,13 @@ def _config(args: argparse.Namespace) -> CountConfig:
 def _count(args: argparse.Namespace) -> None:
     config = _config(args)
     if not args.shard:
-        header = count_corpus(args.inputs, args.out, config)
+        header = count_corpus(args.inputs, args.out, config, args.work_dir)
         print(
             f"wrote {args.out}: {header['n_captions']} captions, {header['n_concepts']} concepts, "
             f"{header['n_pairs']} pairs; rejected {header['rejects'] or 'none'}"
         )
         return
-    if not (args.out / "shard.json").is_file() or args.vocab is None:
+    if args.vocab is None or not exists(f"{args.out.rstrip('/')}/{SHARD}"):
         summary = scan_shard(args.inputs, args.out, config)
         print(f"scanned {len(summary['files'])} files into {args.out}: {summary['n_captions']} captions")
     if args.vocab is not None:

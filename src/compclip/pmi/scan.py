@@ -19,17 +19,18 @@ import logging
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tqdm import tqdm
 
 from compclip.captions import ReadConfig, read_captions
 from compclip.pmi.concepts import ConceptRules
 from compclip.pmi.encode import ConceptEncoder, Encoded
 from compclip.rejects import Rejects
-from compclip.storage import atomic_write_bytes, sha256_file
+from compclip.storage import atomic_write_bytes, sha256_file, write_json
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +57,23 @@ def load_rules() -> ConceptRules:
     return ConceptRules()
 
 
-def scan_file(uri: str, read: ReadConfig, max_reject_share: float, digest: str | None = None) -> Unit:
-    """Read and encode one caption file; raise a UserError when too many records are bad."""
+def scan_file(
+    uri: str, read: ReadConfig, max_reject_share: float, digest: str | None = None, source: str | None = None
+) -> Unit:
+    """Read and encode one caption file (from a local copy ``source`` if given); raise a UserError
+    when too many records are bad."""
     start = time.perf_counter()
     encoder = ConceptEncoder(load_rules())
     rejects = Rejects()
     offsets, ids, n = [np.zeros(1, np.int64)], [], 0
-    for batch in read_captions(uri, read, rejects):
+    progress = tqdm(desc=PurePosixPath(uri).name, unit="caption", unit_scale=True, leave=False, mininterval=2)
+    for batch in read_captions(uri, read, rejects, source):
         encoded = encoder.encode(batch.captions)
         offsets.append(encoded.offsets[1:] + offsets[-1][-1])
         ids.append(encoded.ids)
         n += len(batch)
+        progress.update(len(batch))
+    progress.close()
     rejects.check(n + rejects.total, max_reject_share, uri)
     all_ids = np.concatenate(ids) if ids else np.zeros(0, np.int32)
     n_concepts = len(encoder.names)
@@ -103,7 +110,7 @@ def save_unit(unit: Unit, folder: Path) -> None:
         "rejects": unit.rejects.as_dict(),
         "reject_examples": unit.rejects.examples,
     }
-    atomic_write_bytes(folder / f"{name}.json", json.dumps(record, indent=2).encode())
+    write_json(folder / f"{name}.json", record, sort_keys=False)
 
 
 def load_unit_record(folder: Path, uri: str) -> dict | None:

@@ -26,11 +26,12 @@ import logging
 import multiprocessing
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,17 @@ from compclip.pmi.concepts import ConceptRules
 from compclip.pmi.pairs import DENSE_LIMIT_BYTES, PairCounter, caption_pair_keys, tri_pairs
 from compclip.pmi.table import write_table
 from compclip.rejects import Rejects
-from compclip.storage import expand, sha256_file, write_json, write_parquet
+from compclip.storage import (
+    expand,
+    is_remote,
+    local_copy,
+    local_dir,
+    local_out,
+    put_files,
+    split_uri,
+    write_json,
+    write_parquet,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +78,11 @@ class CountConfig:
     max_reject_share: float = 0.5
     workers: int = 1
     dense_limit_bytes: int = DENSE_LIMIT_BYTES
+
+    @property
+    def reading(self) -> ReadConfig:
+        """How captions are read: in released-code mode, as that code does (no length cap)."""
+        return replace(self.read, max_chars=None) if self.mode == "released-code" else self.read
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -92,24 +108,29 @@ class _Inline(Executor):
 
 
 def _scan_one(uri: str, units: Path, config: CountConfig) -> dict:
-    """Scan one file unless a finished unit for the same content exists; return its record."""
-    digest = sha256_file(uri)
-    done = scan.load_unit_record(units, uri)
-    if done is not None and done["sha256"] == digest:
-        log.info("%s: already scanned, skipping", uri)
-        return done
-    unit = scan.scan_file(uri, config.read, config.max_reject_share, digest)
+    """Scan one file unless a finished unit for the same content exists; return its record.
+
+    A remote file is read once: downloaded while hashing, then scanned from the local copy.
+    """
+    with local_copy(uri) as (path, digest):
+        done = scan.load_unit_record(units, uri)
+        if done is not None and done["sha256"] == digest:
+            log.info("%s: already scanned, skipping", uri)
+            return done
+        unit = scan.scan_file(uri, config.reading, config.max_reject_share, digest, source=str(path))
     scan.save_unit(unit, units)
     return scan.load_unit_record(units, uri)
 
 
-def scan_shard(inputs: list[str], out: Path, config: CountConfig, units: Path | None = None) -> dict:
-    """Map 1: scan every input file into ``out`` and write the shard's concept counts.
-
-    Scanned files go to ``units`` (default ``out/units``); a restarted scan skips finished ones.
-    """
+def scan_shard(inputs: list[str], out: str | os.PathLike, config: CountConfig) -> dict:
+    """Map 1: scan every input file into the shard folder ``out`` (a path or s3:// URI)."""
     files = expand(inputs, keep=is_caption_file)
-    units = units or out / UNITS
+    with local_out(str(out)) as folder:
+        return _scan_into(files, folder, config, folder / UNITS)
+
+
+def _scan_into(files: list[str], out: Path, config: CountConfig, units: Path) -> dict:
+    """Scan ``files`` (units into ``units``; a restarted scan skips finished ones) and summarise them."""
     progress = tqdm(files, "scan", unit="file", disable=len(files) < 2)
     records = [_scan_one(uri, units, config) for uri in progress]
     tables = [scan.load_unit(units, r["uri"], with_encoding=False).concepts for r in records]
@@ -156,8 +177,20 @@ def _file_top_k(concepts: pa.Table, k: int) -> list[str]:
     return ordered.column("concept").to_pylist()[:k]
 
 
-def merge_vocab(shards: list[Path], out: Path, config: CountConfig) -> dict:
-    """Reduce 1: the global vocabulary from shard concept counts."""
+def merge_vocab(shards: list[str | os.PathLike], out: str | os.PathLike, config: CountConfig) -> dict:
+    """Reduce 1: the global vocabulary (written to ``out``) from shard concept counts."""
+    released = config.mode == "released-code"
+
+    def needed(name: str) -> bool:  # the per-file concept tables only where the mode reads them
+        return name in (SHARD, "concepts.parquet") or (released and not name.endswith(".npz"))
+
+    with ExitStack() as stack:
+        folders = [stack.enter_context(local_dir(str(s), include=needed)) for s in shards]
+        with local_out(str(out)) as folder:
+            return _merge_vocab(folders, folder, config)
+
+
+def _merge_vocab(shards: list[Path], out: Path, config: CountConfig) -> dict:
     summaries = [_read_shard(s) for s in shards]
     files = [f for s in summaries for f in s["files"]]
     if len({f["sha256"] for f in files}) < len(files):
@@ -185,7 +218,6 @@ def merge_vocab(shards: list[Path], out: Path, config: CountConfig) -> dict:
         "n_concepts_seen": totals.num_rows,
         **_settings(config),
     }
-    out.mkdir(parents=True, exist_ok=True)
     write_parquet(out / "vocab.parquet", vocab.select(["concept", "captions"]))
     write_json(out / VOCAB, header)
     log.info("vocabulary: %d of %d concepts", vocab.num_rows, totals.num_rows)
@@ -199,7 +231,7 @@ def _settings(config: CountConfig) -> dict:
         "min_count": config.min_count if config.mode == "exact" else None,
         "top_k_per_file": config.top_k if config.mode == "released-code" else None,
         "smoothing": {"pair_k": config.smoothing, "log_base": "e"},
-        "max_caption_chars": config.read.max_chars,
+        "max_caption_chars": config.reading.max_chars,
     }
 
 
@@ -213,9 +245,22 @@ def _read_vocab(folder: Path) -> tuple[dict, list[str], np.ndarray]:
     return header, vocab.column("concept").to_pylist(), vocab.column("captions").to_numpy()
 
 
-def count_shard_pairs(shard: Path, vocab_dir: Path, config: CountConfig) -> dict:
+def count_shard_pairs(shard: str | os.PathLike, vocab: str | os.PathLike, config: CountConfig) -> dict:
+    """Map 2: count the shard's in-vocabulary pairs from its stored encodings, into the shard folder.
+
+    ``pairs.json``, written (or uploaded) after ``pairs.parquet``, marks the shard's pairs done.
+    """
+    shard = str(shard)
+    with local_dir(shard, include=lambda name: not name.startswith("pairs.")) as folder:
+        with local_dir(str(vocab)) as vocab_dir:
+            record = _count_pairs(folder, vocab_dir, config)
+        if is_remote(shard):
+            put_files(folder, shard, [SHARD_PAIRS, "pairs.json"])
+    return record
+
+
+def _count_pairs(shard: Path, vocab_dir: Path, config: CountConfig) -> dict:
     # Mode and per-file vocabulary size come from the vocabulary, so every shard agrees.
-    """Map 2: count the shard's in-vocabulary pairs from its stored encodings."""
     summary = _read_shard(shard)
     header, names, _ = _read_vocab(vocab_dir)
     index = {c: i for i, c in enumerate(names)}
@@ -234,8 +279,20 @@ def count_shard_pairs(shard: Path, vocab_dir: Path, config: CountConfig) -> dict
     return record
 
 
-def merge_table(shards: list[Path], vocab_dir: Path, out: Path, config: CountConfig) -> dict:
-    """Reduce 2: sum shard pair counts and write the PMI table."""
+def merge_table(
+    shards: list[str | os.PathLike], vocab: str | os.PathLike, out: str | os.PathLike, config: CountConfig
+) -> dict:
+    """Reduce 2: sum shard pair counts and write the PMI table to ``out``."""
+    with ExitStack() as stack:
+        folders = [
+            stack.enter_context(local_dir(str(s), include=lambda n: n.startswith("pairs."))) for s in shards
+        ]
+        vocab_dir = stack.enter_context(local_dir(str(vocab)))
+        with local_out(str(out)) as folder:
+            return _merge_table(folders, vocab_dir, folder, config)
+
+
+def _merge_table(shards: list[Path], vocab_dir: Path, out: Path, config: CountConfig) -> dict:
     header, names, captions = _read_vocab(vocab_dir)
     counter = PairCounter(len(names), max(header["n_captions"], 1), config.dense_limit_bytes)
     for shard in tqdm(shards, desc="merge", unit="shard", disable=len(shards) < 2):
@@ -261,36 +318,52 @@ def merge_table(shards: list[Path], vocab_dir: Path, out: Path, config: CountCon
         "compclip_version": __version__,
         "concepts": ConceptRules().provenance,
     }
-    out.mkdir(parents=True, exist_ok=True)
     return write_table(out, names, captions, keys, counts, table_header, marginals)
 
 
-def count_corpus(inputs: list[str], out: Path, config: CountConfig) -> dict:
-    """Count a whole corpus on this machine: the files split into one shard per worker, then reduced.
+def work_dir(out: str) -> Path:
+    """Where a whole-corpus count keeps its work files, so that a killed run resumes.
 
-    Work files live in ``out/_work`` until the table is written, so a killed run resumes.
+    Beside a local ``out`` (``.NAME.pmi-work``); for an s3:// ``out``, a temp folder named after it.
+    """
+    scheme, path = split_uri(out)
+    if scheme == "file":
+        return Path(path).with_name(f".{Path(path).name}.pmi-work")
+    return Path(tempfile.gettempdir()) / f"compclip-pmi-work-{hashlib.sha256(out.encode()).hexdigest()[:16]}"
+
+
+def count_corpus(
+    inputs: list[str], out: str | os.PathLike, config: CountConfig, work: str | os.PathLike | None = None
+) -> dict:
+    """Count a whole corpus on this machine into the table ``out`` (a path or s3:// URI).
+
+    The files split into one shard per worker, then reduce. Work files live in ``work`` (default
+    :func:`work_dir`) until the table is written, so a killed run resumes where it stopped.
     """
     start = time.perf_counter()
-    work = out / "_work"
+    work = Path(work) if work is not None else work_dir(str(out))
     files = expand(inputs, keep=is_caption_file)
     n = max(1, min(config.workers, len(files)))
     shards = [work / f"shard-{i:03d}" for i in range(n)]
     vocab = work / "vocab"
     with _pool(n) as pool:
-        list(pool.map(scan_shard, [files[i::n] for i in range(n)], shards, [config] * n, [work / UNITS] * n))
-        merge_vocab(shards, vocab, config)
-        list(pool.map(count_shard_pairs, shards, [vocab] * n, [config] * n))
-    header = merge_table(shards, vocab, out, config)
+        parts = [files[i::n] for i in range(n)]
+        list(pool.map(_scan_into, parts, shards, [config] * n, [work / UNITS] * n))
+        vocab.mkdir(parents=True, exist_ok=True)
+        _merge_vocab(shards, vocab, config)
+        list(pool.map(_count_pairs, shards, [vocab] * n, [config] * n))
+    with local_out(str(out)) as folder:
+        header = _merge_table(shards, vocab, folder, config)
+        seconds = time.perf_counter() - start
+        metrics = {
+            "n_captions": header["n_captions"],
+            "n_rejected": sum(header["rejects"].values()),
+            **{f"rejects/{k}": v for k, v in header["rejects"].items()},
+            "n_concepts": header["n_concepts"],
+            "n_pairs": header["n_pairs"],
+            "seconds": round(seconds, 3),
+            "captions_per_second": round(header["n_captions"] / max(seconds, 1e-9), 1),
+        }
+        write_json(folder / "metrics.json", metrics)
     shutil.rmtree(work)
-    seconds = time.perf_counter() - start
-    metrics = {
-        "n_captions": header["n_captions"],
-        "n_rejected": sum(header["rejects"].values()),
-        **{f"rejects/{k}": v for k, v in header["rejects"].items()},
-        "n_concepts": header["n_concepts"],
-        "n_pairs": header["n_pairs"],
-        "seconds": round(seconds, 3),
-        "captions_per_second": round(header["n_captions"] / max(seconds, 1e-9), 1),
-    }
-    write_json(out / "metrics.json", metrics)
     return header

@@ -33,7 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         EXAMPLES,
         description="Render N seeded scenes with one caption each; item i depends on (seed, i) only.",
     )
-    corpus.add_argument("--out", type=Path, required=True, help="dataset folder to write")
+    corpus.add_argument("--out", required=True, help="dataset folder to write (a path or s3:// URI)")
     corpus.add_argument("--n", type=int, help="number of images and captions (default 60000)")
     corpus.add_argument("--seed", type=int, help="sampling seed (default 0)")
     corpus.add_argument(
@@ -47,7 +47,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _corpus(args: argparse.Namespace) -> None:
     config = load_section(CorpusConfig, args.params, args.section)
     config = override_from(config, args, "n", "seed", "preset")
-    metrics = write_corpus(config, args.out)
+    metrics = write_corpus(args.out, config)
     print(
         f"wrote {args.out}: {metrics['n']} images and captions "
         f"({metrics['object_accessory_pairs_never']} object-accessory pairs never together)"

@@ -17,7 +17,8 @@ from typing import Any
 import pyarrow as pa
 from tqdm import tqdm
 
-from compclip.storage import write_json, write_parquet
+from compclip.errors import UserError
+from compclip.storage import local_out, write_json, write_parquet
 from compclip.world.files import write_png
 from compclip.world.preset import SCENE_KINDS, load_world
 from compclip.world.render import Renderer
@@ -39,6 +40,10 @@ class CorpusConfig:
     preset: str = "default"
     overrides: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise UserError(f"n must be at least 1 (got {self.n})")
+
 
 def scene_columns(scene: Scene, accessories: set[str]) -> dict[str, str | None]:
     """The structured columns of one scene (see the module docstring)."""
@@ -58,9 +63,13 @@ def scene_columns(scene: Scene, accessories: set[str]) -> dict[str, str | None]:
     }
 
 
-def write_corpus(config: CorpusConfig, out: str | Path) -> dict[str, float]:
-    """Render ``config.n`` items into ``out``; returns (and writes) the metrics."""
-    out = Path(out)
+def write_corpus(out: str, config: CorpusConfig) -> dict[str, float]:
+    """Render ``config.n`` items into the folder ``out`` (path or s3:// URI); return and write the metrics."""
+    with local_out(out) as folder:
+        return _render_corpus(folder, config)
+
+
+def _render_corpus(out: Path, config: CorpusConfig) -> dict[str, float]:
     world = load_world(config.preset, config.overrides)
     sampler, renderer = CorpusSampler(world), Renderer(world)
     (out / IMAGES).mkdir(parents=True, exist_ok=True)
