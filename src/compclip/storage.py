@@ -192,23 +192,19 @@ def exists(uri: str) -> bool:
 
 @contextmanager
 def local_path(uri: str) -> Iterator[Path]:
-    """A local file or folder holding ``uri`` (a remote file is downloaded under its own name)."""
+    """A local file or folder holding ``uri`` (remote: a folder as :func:`local_dir` fetches it, a
+    file as :func:`local_copy` does, under its own name)."""
     scheme, path = split_uri(uri)
     if scheme == "file":
         if not Path(path).exists():
             raise UserError(f"no such file or folder: {uri}")
         yield Path(path)
         return
-    fs = fsspec.filesystem(scheme)
-    if fs.isdir(path):
+    if fsspec.filesystem(scheme).isdir(path):
         with local_dir(uri) as folder:
             yield folder
         return
-    if not fs.isfile(path):
-        raise UserError(f"no such file or folder: {uri}")
-    with tempfile.TemporaryDirectory(prefix="compclip-") as tmp:
-        local = Path(tmp) / Path(path).name
-        fs.get_file(path, str(local))
+    with local_copy(uri) as (local, _):
         yield local
 
 
