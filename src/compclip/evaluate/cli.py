@@ -66,6 +66,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--zeroshot",
         nargs="+",
+        action="extend",
         default=[],
         metavar="EVALSET",
         help="zero-shot eval set folders or s3:// URIs",
