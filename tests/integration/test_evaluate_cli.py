@@ -69,7 +69,7 @@ def test_cli_writes_metrics_results_plots_and_report(shared, tmp_path):
     assert plots == ["aro_acc.png", "sugarcrepe_acc.png", "zeroshot_toy_pmi.png"]
     html = (out / "report.html").read_text()
     png = base64.b64encode((out / "plots" / "zeroshot_toy_pmi.png").read_bytes()).decode()
-    assert png in html and "sugarcrepe" in html and "PMI bins: toy" in html
+    assert png in html and "sugarcrepe" in html and "<summary>PMI bins</summary><h3>toy</h3>" in html
 
 
 def test_cli_image_root_mismatch_is_one_error_line(shared, tmp_path, capsys):

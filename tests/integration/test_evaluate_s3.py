@@ -43,7 +43,7 @@ def test_evalsets_evaluate_and_compare_on_s3_match_local_byte_for_byte(s3_server
     local = tmp_path / "local"
     params = tmp_path / "params.yaml"
     params.write_text(PARAMS)
-    write_corpus(CorpusConfig(n=600, seed=1, overrides=SMALL), tmp_path / "corpus")
+    write_corpus(str(tmp_path / "corpus"), CorpusConfig(n=600, seed=1, overrides=SMALL))
     count_corpus([str(tmp_path / "corpus" / "captions.parquet")], tmp_path / "pmi", CountConfig(min_count=1))
     save_model(create_model("compclip-tiny-rn", seed=0), tmp_path / "model")
     upload_dir(tmp_path / "pmi", f"{bucket}/pmi")
