@@ -100,6 +100,12 @@ def test_evalset_templates_override_and_bad_headers(encoder, tmp_path):
         load_evalset(tmp_path)
 
 
+def test_an_empty_evalset_is_refused(tmp_path):
+    write_evalset(tmp_path / "set", n=0)
+    with pytest.raises(UserError, match="empty eval set"):
+        load_evalset(tmp_path / "set")
+
+
 def test_nothing_usable_is_one_clear_error(encoder, tmp_path):
     evalset = load_evalset(write_evalset(tmp_path / "set", n=3, corrupt={0, 1, 2}))
     with pytest.raises(UserError, match="no usable items"):

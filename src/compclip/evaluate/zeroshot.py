@@ -77,6 +77,8 @@ def load_evalset(folder: Path, fallback_name: str | None = None) -> EvalSet:
         raise UserError(f"{header_path}: 'classes' must be a non-empty list")
     templates = check_templates(tuple(header.get("templates") or default_templates()), str(header_path))
     items = pq.read_table(items_path)
+    if len(items) == 0:
+        raise UserError(f"{items_path}: no items (an empty eval set)")
     missing = [c for c in REQUIRED if c not in items.column_names]
     if missing:
         raise UserError(f"{items_path}: missing columns {missing}; has {items.column_names}")
