@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from compclip.cli import add_command
 from compclip.config import load_section, override_from
@@ -46,7 +45,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--per-stratum", type=int, help="images per PMI stratum (default 200)")
     build.add_argument("--single-per-class", type=int, help="single-object images per class (default 100)")
     build.add_argument("--per-subset", type=int, help="compositional items per subset (default 300)")
-    build.add_argument("--params", type=Path, help="params.yaml; its `evalsets` section sets defaults")
+    build.add_argument("--params", help="params.yaml; its `evalsets` section sets defaults")
     build.set_defaults(func=_build)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from compclip.cli import add_command
 from compclip.config import load_section, override, override_from
@@ -62,7 +61,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--model", required=True, help="open_clip NAME[:TAG], hf-hub:ID, model folder or s3:// URI"
     )
     parser.add_argument("--out", required=True, help="report folder or s3:// prefix")
-    parser.add_argument("--params", type=Path, help="params.yaml; its `evaluate` section sets defaults")
+    parser.add_argument("--params", help="params.yaml; its `evaluate` section sets defaults")
     parser.add_argument(
         "--zeroshot",
         nargs="+",
