@@ -88,7 +88,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, help="DataLoader worker processes")
     parser.add_argument("--bins", type=int, help="equal-count PMI bins")
     parser.add_argument("--boot", type=int, help="bootstrap resamples for the gap CI")
-    parser.add_argument("--seed", type=int, help="bootstrap seed")
+    parser.add_argument("--seed", type=int, help="seed of the PMI tie-break shuffle and the bootstrap")
     parser.set_defaults(func=_evaluate)
 
 
