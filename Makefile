@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq
 	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq --no-install-recommends wordnet-base wordnet-sense-index
 
-$(VENV)/nltk_data/compclip-nltk.json: $(VENV)/.installed | /usr/share/wordnet/index.noun
+$(VENV)/nltk_data/compclip-nltk.json: $(VENV)/.installed src/compclip/nltkdata.py | /usr/share/wordnet/index.noun
 	$(BIN)/python -m compclip.nltkdata --target $(VENV)/nltk_data --shared $(SHARED)/nltk_data
 
 lint: setup

@@ -28,7 +28,7 @@ from safetensors.torch import save_model as save_safetensors
 
 from compclip import __version__
 from compclip.errors import UserError
-from compclip.storage import local_dir, sha256_file, write_json
+from compclip.storage import local_dir, sha256_file, verify_files, write_json
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +117,7 @@ def verify_folder(folder: Path) -> dict:
     foreign = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".ckpt"))
     if foreign:
         raise UserError(f"{folder}: refusing pickle-based weight files {foreign}; only safetensors load")
-    for name, expected in manifest.get("files", {}).items():
-        path = folder / name
-        if not path.is_file():
-            raise UserError(f"{folder}: {name} listed in the manifest is missing")
-        if sha256_file(str(path)) != expected:
-            raise UserError(f"{folder}: {name} does not match its sha256 in the manifest")
+    verify_files(folder, manifest.get("files", {}), folder)
     for required in (WEIGHTS, CONFIG):
         if required not in manifest.get("files", {}):
             raise UserError(f"{folder}: manifest does not list {required}")

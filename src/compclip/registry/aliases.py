@@ -7,13 +7,12 @@ alias and tries again (or, for a rollback, stops).
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 
 from compclip.errors import UserError
 from compclip.registry.layout import alias_key, check_stage, join, version_dir
-from compclip.registry.store import Store
+from compclip.registry.store import Store, json_body
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,7 @@ class Alias:
     by: str
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 def read(store: Store, name: str, stage: str) -> tuple[Alias, str] | None:
@@ -36,35 +35,41 @@ def read(store: Store, name: str, stage: str) -> tuple[Alias, str] | None:
     if found is None:
         return None
     data, etag = found
+    known = {f.name for f in fields(Alias)}
     try:
-        return Alias(**data), etag
+        return Alias(**{k: v for k, v in data.items() if k in known}), etag
     except TypeError as err:
         raise UserError(f"{store.root}/{alias_key(name, stage)}: not an alias ({err})") from err
 
 
+def current(store: Store, name: str, stage: str) -> Alias:
+    """The alias of ``stage``; a UserError when it points nowhere yet."""
+    found = read(store, name, check_stage(stage))
+    if found is None:
+        raise UserError(f"{name} has no {stage} version in {store.root}; promote one first")
+    return found[0]
+
+
 def resolve(root: str, name: str, stage: str) -> str:
     """The URI of the version ``stage`` of ``name`` points to (``R/registry/NAME/vN/``)."""
-    found = read(Store(root), name, check_stage(stage))
-    if found is None:
-        raise UserError(f"{name} has no {stage} version in {root}; promote one first")
-    return found[0].uri
+    return current(Store(root), name, stage).uri
 
 
 def move(
-    store: Store, name: str, stage: str, version: str, by: str, current: tuple[Alias, str] | None
+    store: Store, name: str, stage: str, version: str, by: str, held: tuple[Alias, str] | None
 ) -> Alias | None:
-    """Point ``stage`` at ``version`` if the alias is still ``current`` (None: absent); the new
-    alias, or None when another writer moved it first."""
+    """Point ``stage`` at ``version`` if the alias is still ``held`` (the alias and ETag read; None:
+    no alias yet); the new alias, or None when another writer moved it first."""
     alias = Alias(
         name=name,
         stage=stage,
         version=version,
         uri=join(store.root, version_dir(name, version)),
-        previous=current[0].version if current else None,
+        previous=held[0].version if held else None,
         updated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         by=by,
     )
-    body = (json.dumps(alias.as_dict(), indent=2) + "\n").encode()
+    body = json_body(alias.as_dict())
     key = alias_key(name, stage)
-    done = store.create(key, body) if current is None else store.swap(key, body, current[1])
+    done = store.create(key, body) if held is None else store.swap(key, body, held[1])
     return alias if done else None

@@ -20,7 +20,10 @@ NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 VERSION = re.compile(r"v([1-9][0-9]*)")
 BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
-# The files of a version besides the model's own (weights, open_clip config, training files).
+# A version's files: the model's (named as compclip.models.loading names them; that module imports
+# torch), its other training files under training/, then the registry's own.
+WEIGHTS = "open_clip_model.safetensors"
+CONFIG = "open_clip_config.json"
 MANIFEST = "manifest.json"
 LINEAGE = "lineage.json"
 METRICS = "metrics.json"

@@ -12,7 +12,9 @@ bucket, an endpoint that does not answer) become one-line UserErrors naming endp
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -24,9 +26,34 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 from compclip.errors import UserError
 from compclip.registry.layout import parse_root
 
+SETTINGS = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
 LOST_RACE = {"PreconditionFailed", "ConditionalRequestConflict"}
 MISSING = {"NoSuchKey", "404", "NotFound"}
 DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "Forbidden"}
+
+
+@functools.lru_cache(maxsize=4)
+def _client(settings: tuple[str | None, ...], pid: int):
+    """An S3 client for the environment's AWS settings as they are now (boto3's default session keeps
+    the first it saw), one per process (a forked child must not share its parent's connections)."""
+    config = Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 3})
+    return boto3.session.Session().client("s3", config=config)
+
+
+def json_body(data: dict) -> bytes:
+    """An object's bytes for ``data``: indented JSON, keys sorted."""
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
 
 
 class Store:
@@ -35,11 +62,12 @@ class Store:
     def __init__(self, root: str) -> None:
         self.root = root.rstrip("/")
         self.bucket, self.prefix = parse_root(root)
-        config = Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 3})
+        settings = tuple(os.environ.get(name) for name in SETTINGS)
         try:
-            self.client = boto3.client("s3", config=config)
+            self.client = _client(settings, os.getpid())
         except BotoCoreError as err:
-            raise UserError(f"S3 client for bucket {self.bucket}: {err}") from err
+            endpoint = settings[0] or "the default AWS endpoint"
+            raise UserError(f"S3 client for bucket {self.bucket} at {endpoint}: {err}") from err
         self.endpoint = self.client.meta.endpoint_url
 
     def _key(self, key: str) -> str:
