@@ -31,7 +31,7 @@ from compclip.errors import UserError
 from compclip.evaluate.benchmarks.common import Item, get_fields, image_path, read_json
 from compclip.evaluate.encode import ImageRef
 from compclip.rejects import Rejects
-from compclip.storage import atomic_write_bytes
+from compclip.storage import atomic_write_bytes, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,8 @@ def load(
     else:
         pairs, n_seen = read_captions(annotations, rejects)
         records = generate(pairs, seed, max_images)
-        header = {"format": FORMAT, "subset": subset, "source": str(annotations), "seed": seed,
+        header = {"format": FORMAT, "subset": subset, "source": annotations.name,
+                  "source_sha256": sha256_file(str(annotations)), "seed": seed,
                   "max_images": max_images, "items": records}  # fmt: skip
         atomic_write_bytes(store, json.dumps(header, indent=1).encode())
         log.info("wrote %d perturbed %s items to %s", len(records), subset, store)
