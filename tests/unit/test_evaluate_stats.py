@@ -4,7 +4,9 @@ import math
 
 import numpy as np
 import pytest
+import yaml
 
+from compclip.errors import UserError
 from compclip.evaluate.stats import (
     StatsConfig,
     correlations,
@@ -138,3 +140,17 @@ def test_pmi_metrics_correlates_over_finite_bins():
         np.corrcoef(np.arange(9), [2.5] * 4 + [5] + [7.5] * 4)[0, 1]
     )
     assert metrics["gap"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [({"ci": 95}, "ci is a probability"), ({"tail_share": 0.7}, "tail_share"), ({"n_bins": 1}, "n_bins")],
+)
+def test_stats_settings_out_of_range_are_refused(tmp_path, values, message):
+    from compclip.config import load_section
+    from compclip.evaluate.stats import StatsConfig
+
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"evaluate": {"stats": values}}))
+    with pytest.raises(UserError, match=message):
+        load_section(StatsConfig, params, "evaluate.stats")

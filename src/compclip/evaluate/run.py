@@ -10,7 +10,6 @@ the stored perturbations ``aro/<subset>.json``.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections import defaultdict
@@ -32,7 +31,14 @@ from compclip.evaluate.zeroshot import evaluate_zeroshot, load_evalset
 from compclip.models import load_model
 from compclip.models.loading import WEIGHTS
 from compclip.rejects import Rejects
-from compclip.storage import atomic_write_bytes, local_dir, local_out, local_path, uri_name, write_parquet
+from compclip.storage import (
+    local_dir,
+    local_out,
+    local_path,
+    uri_name,
+    write_json,
+    write_parquet,
+)
 
 log = logging.getLogger(__name__)
 
@@ -171,11 +177,6 @@ def _finite(value):
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
-def _json(value) -> bytes:
-    """Strict JSON: NaN and -inf become null (a bin's -inf PMI bound means pairs that never co-occur)."""
-    return (json.dumps(_finite(value), indent=2, allow_nan=False) + "\n").encode()
-
-
 def write_outputs(
     out: Path, label: str, config: EvaluateConfig, metrics: dict, tables: dict[str, pa.Table], bins: dict
 ) -> None:
@@ -183,8 +184,9 @@ def write_outputs(
     (out / "results").mkdir(parents=True, exist_ok=True)
     for key, table in tables.items():
         write_parquet(results_file(out, key), table)
-    atomic_write_bytes(out / "metrics.json", _json(dict(sorted(metrics.items()))))
-    atomic_write_bytes(out / "bins.json", _json(bins))
+    # strict JSON: NaN and -inf become null (a -inf PMI bound means pairs that never co-occur)
+    write_json(out / "metrics.json", _finite(metrics))
+    write_json(out / "bins.json", _finite(bins), sort_keys=False)
     plots = report.write_plots(out / "plots", metrics, bins)
     report.write_html(out / "report.html", label, metrics, bins, plots, asdict(config))
     log.info("wrote %s: %d metrics, %d result tables, %d plots", out, len(metrics), len(tables), len(plots))

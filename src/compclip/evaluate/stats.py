@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
+from compclip.errors import UserError
+
 
 @dataclass(frozen=True)
 class StatsConfig:
@@ -34,6 +36,16 @@ class StatsConfig:
     n_boot: int = 1000
     ci: float = 0.95
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.ci < 1:
+            raise UserError(f"ci is a probability between 0 and 1 (0.95 for 95%), got {self.ci}")
+        if not 0 < self.tail_share <= 0.5:
+            raise UserError(f"tail_share must be in (0, 0.5], got {self.tail_share}")
+        if self.n_bins < 2 or self.n_boot < 1:
+            raise UserError(
+                f"n_bins must be at least 2 and n_boot at least 1 (got {self.n_bins}, {self.n_boot})"
+            )
 
 
 @dataclass(frozen=True)
