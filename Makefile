@@ -86,7 +86,9 @@ REGISTRY ?= localhost/compclip
 IMAGES := out/images
 CONTEXT := $(IMAGES)/context
 WHEELHOUSE := out/wheelhouse
-BASE_IMAGE ?= localhost/compclip/base-python3.11:bookworm
+# The base made here; BASE_IMAGE=python:3.11-slim-bookworm (the Dockerfile's default) where a registry is reachable.
+LOCAL_BASE := localhost/compclip/base-python3.11:bookworm
+BASE_IMAGE ?= $(LOCAL_BASE)
 DEBIAN_MIRROR ?= http://deb.debian.org/debian
 export CONTAINERS_CONF := $(CURDIR)/$(IMAGES)/containers.conf
 IMAGE_PY := PYTHONPATH=$(CURDIR)/src $(PYTHON) -m compclip.images
@@ -101,11 +103,13 @@ push: images
 
 # Phony on purpose: podman's layer cache decides what is rebuilt (a warm build takes seconds).
 $(addprefix image-,$(FAMILIES)): image-%: $(CONTEXT)/requirements-%-$(ACCELERATOR).txt $(CONTEXT)/compclip.stamp \
-		$(CONTEXT)/nltk/corpora/stopwords.zip $(CONTEXT)/nltk/wordnet.stamp base-image \
-		$(WHEELHOUSE)/pip-$(PIP_VERSION)-py3-none-any.whl
+		$(CONTEXT)/nltk/corpora/stopwords.zip $(CONTEXT)/nltk/wordnet.stamp \
+		$(WHEELHOUSE)/pip-$(PIP_VERSION)-py3-none-any.whl $(if $(filter $(LOCAL_BASE),$(BASE_IMAGE)),base-image) \
+		| image-tools $(CONTAINERS_CONF)
 	accelerator=$$( [ $* = core ] && echo cpu || echo $(ACCELERATOR) ); \
 	podman build --network none --build-context wheels=$(WHEELHOUSE) -f docker/Dockerfile \
-		--build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg PIP_VERSION=$(PIP_VERSION) --build-arg FAMILY=$* --build-arg ACCELERATOR=$$accelerator \
+		--build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg PIP_VERSION=$(PIP_VERSION) \
+		--build-arg FAMILY=$* --build-arg ACCELERATOR=$$accelerator \
 		--build-arg VERSION=$$(PYTHONPATH=src $(PYTHON) -c 'import compclip; print(compclip.__version__)') \
 		--tag "$$($(IMAGE_PY) ref $* --registry $(REGISTRY) --accelerator $$accelerator)" $(CONTEXT)
 
@@ -143,7 +147,7 @@ $(CONTEXT)/nltk/wordnet.stamp: | image-tools
 	cd $(@D) && apt-get download wordnet-base wordnet-sense-index
 	touch $@
 
-base-image: $(IMAGES)/base.tar $(CONTAINERS_CONF)
+base-image: $(IMAGES)/base.tar $(CONTAINERS_CONF) | image-tools
 	if ! podman image exists $(BASE_IMAGE) || [ $< -nt $(IMAGES)/base.id ]; then \
 		podman import --quiet --change 'CMD ["python3"]' $< $(BASE_IMAGE) > $(IMAGES)/base.id; fi
 
