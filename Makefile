@@ -28,7 +28,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt constraints-cuda.txt
 	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq
 	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq --no-install-recommends wordnet-base wordnet-sense-index
 
-$(VENV)/nltk_data/compclip-nltk.json: $(VENV)/.installed | /usr/share/wordnet/index.noun
+$(VENV)/nltk_data/compclip-nltk.json: $(VENV)/.installed src/compclip/nltkdata.py | /usr/share/wordnet/index.noun
 	$(BIN)/python -m compclip.nltkdata --target $(VENV)/nltk_data --shared $(SHARED)/nltk_data
 
 lint: setup
@@ -103,7 +103,7 @@ push: images
 
 # Phony on purpose: podman's layer cache decides what is rebuilt (a warm build takes seconds).
 $(addprefix image-,$(FAMILIES)): image-%: $(CONTEXT)/requirements-%-$(ACCELERATOR).txt $(CONTEXT)/compclip.stamp \
-		$(CONTEXT)/nltk/corpora/stopwords.zip $(CONTEXT)/nltk/wordnet.stamp \
+		$(addprefix $(CONTEXT)/nltk/,$(NLTK_SHARED)) $(CONTEXT)/nltk/wordnet.stamp \
 		$(WHEELHOUSE)/pip-$(PIP_VERSION)-py3-none-any.whl $(if $(filter $(LOCAL_BASE),$(BASE_IMAGE)),base-image) \
 		| image-tools $(CONTAINERS_CONF)
 	accelerator=$$( [ $* = core ] && echo cpu || echo $(ACCELERATOR) ); \
@@ -138,7 +138,9 @@ $(CONTEXT)/compclip.stamp: pyproject.toml README.md $(shell find src/compclip -t
 	$(PYTHON) -m pip wheel -qq --no-deps --wheel-dir $(CONTEXT) .
 	touch $@
 
-$(CONTEXT)/nltk/corpora/stopwords.zip: $(SHARED)/nltk_data/corpora/stopwords.zip
+# The pinned NLTK files from ../shared (see compclip/nltkdata.py).
+NLTK_SHARED := corpora/stopwords.zip taggers/averaged_perceptron_tagger_eng.zip
+$(CONTEXT)/nltk/%.zip: $(SHARED)/nltk_data/%.zip
 	mkdir -p $(@D) && cp $< $@
 
 # WordNet from Debian's packages, unpacked inside the build (see compclip/nltkdata.py).

@@ -39,3 +39,48 @@ def s3_server(tmp_path_factory):
         else:
             os.environ[key] = value
     s3local.stop_pid(server.pid)
+
+
+@pytest.fixture(scope="session")
+def manifest_errors(shared):
+    """``errors(obj) -> list[str]``: offline validation of one Kubernetes object, empty when valid.
+
+    Built-in kinds: kubernetes-validate's strict schemas (Kubernetes 1.32). Custom resources: the
+    openAPIV3Schema of their CRD in ../shared/k8s-crds, made strict like the API server's
+    field validation (an unknown field is an error), with jsonschema.
+    """
+    import jsonschema
+    import kubernetes_validate
+    import yaml
+
+    def strict(schema):
+        if isinstance(schema, dict):
+            schema = {k: strict(v) for k, v in schema.items()}
+            open_ended = {"additionalProperties", "x-kubernetes-preserve-unknown-fields"} & schema.keys()
+            if "properties" in schema and not open_ended:
+                schema["additionalProperties"] = False
+        elif isinstance(schema, list):
+            schema = [strict(v) for v in schema]
+        return schema
+
+    custom = {}
+    for path in sorted((shared / "k8s-crds").glob("*.yaml")):
+        for crd in yaml.safe_load_all(path.read_text()):
+            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+            for version in crd["spec"]["versions"]:
+                schema = strict(version["schema"]["openAPIV3Schema"])
+                custom[(f"{group}/{version['name']}", kind)] = jsonschema.Draft7Validator(schema)
+
+    def errors(obj: dict) -> list[str]:
+        validator = custom.get((obj.get("apiVersion"), obj.get("kind")))
+        if validator is not None:
+            return [f"{'.'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(obj)]
+        try:
+            kubernetes_validate.validate(obj, "1.32.0", strict=True)
+        except kubernetes_validate.ValidationError as err:
+            return [str(err)]
+        except kubernetes_validate.SchemaNotFoundError as err:
+            return [f"no schema for {obj.get('apiVersion')} {obj.get('kind')}: {err}"]
+        return []
+
+    return errors

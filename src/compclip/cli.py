@@ -19,11 +19,17 @@ COMMANDS = {
     "pmi": ("compclip.pmi.cli", "concept co-occurrence (PMI) tables"),
     "world": ("compclip.world.cli", "the compositional world: scenes, captions, corpora"),
     "evalsets": ("compclip.evalsets.cli", "evaluation sets built from the world and a PMI table"),
-    "negatives": ("compclip.negatives.cli", "hard-negative captions of five (or six) types"),
+    "negatives": ("compclip.negatives.cli", "hard-negative captions of seven types"),
     "pretrain": ("compclip.pretrain.cli", "pretrain a tiny CLIP from scratch on an image-caption folder"),
     "train": ("compclip.train.cli", "fine-tune with DeGLA, NegCLIP or plain CLIP"),
     "evaluate": ("compclip.evaluate.cli", "zero-shot accuracy against PMI and compositional benchmarks"),
     "compare": ("compclip.evaluate.compare_cli", "compare evaluation reports against a baseline"),
+    "serve": ("compclip.serve.cli", "the inspection service: a model answering over KServe V1/V2"),
+    "registry": ("compclip.registry.cli", "model registry in S3: publish, promote behind gates, roll back"),
+    "deploy": ("compclip.deploy.cli", "render or apply the inspection service's InferenceService"),
+    "genpairs": ("compclip.genpairs.cli", "GenPairs: LLM captions and FLUX images by PMI stratum"),
+    "paste": ("compclip.paste.cli", "ImageNet-paste: accessories pasted on ImageNet images by PMI stratum"),
+    "vqa-pmi": ("compclip.vqa.cli", "LMM (LLaVA) VQA accuracy against question-answer PMI"),
 }
 
 

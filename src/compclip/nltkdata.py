@@ -1,4 +1,4 @@
-"""Provision the NLTK data compclip needs (English stopwords, WordNet) without a network.
+"""Provision the NLTK data compclip needs (English stopwords, POS tagger, WordNet) without a network.
 
 ``make`` runs ``python -m compclip.nltkdata --target .venv/nltk_data``. NLTK searches
 ``sys.prefix/nltk_data``, so the installed ``compclip`` finds the data with no environment
@@ -6,6 +6,8 @@ variable. Sources, in order:
 
 - stopwords: the pinned copy in ``--shared`` (``shared/nltk_data``, nltk_data commit 5db857e,
   2023-02, English list of 179 words), else ``nltk.download``;
+- the averaged-perceptron part-of-speech tagger (``averaged_perceptron_tagger_eng``, the JSON
+  format nltk >= 3.9 loads): the copy in ``--shared`` (``taggers/``), else ``nltk.download``;
 - WordNet: Debian's ``wordnet-base`` + ``wordnet-sense-index`` files in ``--wordnet-dir``
   (copied, since NLTK refuses links, plus a generated ``lexnames``), else ``nltk.download``.
 
@@ -25,6 +27,7 @@ from pathlib import Path
 
 PROVENANCE = "compclip-nltk.json"
 STOPWORDS_PIN = "nltk_data commit 5db857e (2023-02), English list"
+TAGGER = "averaged_perceptron_tagger_eng"
 WORDNET_FILES = (
     "adj.exc",
     "adv.exc",
@@ -119,7 +122,7 @@ def _download(package: str, target: Path) -> bool:
 
 
 def provision(target: Path, shared: Path | None, wordnet_dir: Path) -> dict:
-    """Install stopwords and WordNet into ``target``; return (and write) their provenance."""
+    """Install stopwords, the POS tagger and WordNet into ``target``; return (and write) their provenance."""
     target.mkdir(parents=True, exist_ok=True)
     provenance: dict[str, str] = {}
     pinned = shared / "corpora" / "stopwords.zip" if shared else None
@@ -131,6 +134,18 @@ def provision(target: Path, shared: Path | None, wordnet_dir: Path) -> dict:
         provenance["stopwords"] = "nltk.download (latest)"
     else:
         raise SystemExit("no stopword list: pass --shared shared/nltk_data or allow nltk.download")
+    shared_tagger = shared / "taggers" / f"{TAGGER}.zip" if shared else None
+    if shared_tagger and shared_tagger.is_file():
+        (target / "taggers").mkdir(exist_ok=True)
+        shutil.copyfile(shared_tagger, target / "taggers" / f"{TAGGER}.zip")
+        digest = hashlib.sha256(shared_tagger.read_bytes()).hexdigest()
+        provenance["tagger"] = f"{TAGGER} from {shared_tagger} (sha256 {digest[:12]})"
+    elif _download(TAGGER, target):
+        provenance["tagger"] = f"nltk.download ({TAGGER})"
+    else:
+        raise SystemExit(
+            f"no POS tagger: pass --shared shared/nltk_data (taggers/{TAGGER}.zip) or allow nltk.download"
+        )
     if install_debian_wordnet(wordnet_dir, target):
         provenance["wordnet"] = f"Debian wordnet-base from {wordnet_dir}"
     elif _download("wordnet", target):
@@ -148,7 +163,9 @@ def sha256_text(text: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--target", type=Path, default=Path(sys.prefix) / "nltk_data")
-    parser.add_argument("--shared", type=Path, default=None, help="folder holding corpora/stopwords.zip")
+    parser.add_argument(
+        "--shared", type=Path, default=None, help="folder holding corpora/stopwords.zip and taggers/"
+    )
     parser.add_argument("--wordnet-dir", type=Path, default=Path("/usr/share/wordnet"))
     args = parser.parse_args(argv)
     print(json.dumps(provision(args.target, args.shared, args.wordnet_dir)))

@@ -180,6 +180,18 @@ def local_dir(uri: str, include: Callable[[str], bool] | None = None) -> Iterato
         yield Path(tmp)
 
 
+def work_dir(out: str, stage: str) -> Path:
+    """Where a stage keeps work files until its output ``out`` is written, so a killed run resumes.
+
+    Beside a local ``out`` (``.NAME.STAGE-work``); for an s3:// ``out``, a temp folder named after it.
+    """
+    scheme, path = split_uri(out)
+    if scheme == "file":
+        return Path(path).with_name(f".{Path(path).name}.{stage}-work")
+    digest = hashlib.sha256(out.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"compclip-{stage}-work-{digest}"
+
+
 def exists(uri: str) -> bool:
     fs, path = filesystem(uri)
     return fs.exists(path)
@@ -251,3 +263,14 @@ def upload_dir(folder: Path, uri: str) -> None:
     for key in sorted(stale):
         fs.rm_file(key)
     fs.invalidate_cache(prefix)
+
+
+def verify_files(folder: Path, files: dict[str, str], where: str | Path) -> None:
+    """Check every ``name -> sha256`` of a manifest against the files of ``folder``; a UserError
+    prefixed ``where`` names the first file that is missing or differs."""
+    for name, expected in files.items():
+        path = folder / name
+        if not path.is_file():
+            raise UserError(f"{where}: {name} listed in the manifest is missing")
+        if sha256_file(str(path)) != expected:
+            raise UserError(f"{where}: {name} does not match its sha256 in the manifest")

@@ -51,7 +51,7 @@ def test_too_few_negatives_is_one_clear_line(dataset, tmp_path, capsys):
                "--out", tmp_path / "x", "--k-negatives", "9", *FAST)  # fmt: skip
     assert code == 2
     line = capsys.readouterr().err.strip().splitlines()[-1]
-    assert line.startswith("compclip train: error: 8 of 8 images have fewer than K=9 valid negatives")
+    assert line.startswith("compclip train: error: 8 of 8 captions have fewer than K=9 valid negatives")
 
 
 @pytest.mark.parametrize("command", ["train", "pretrain"])

@@ -60,6 +60,12 @@ class Recording(LLMGenerator):
 
     batches: list[int]
     asked: list[str]
+    kill: str | None  # an id whose chunk fails, as a killed run would
+
+    def generate(self, items):
+        if any(i == self.kill for i, _, _ in items):
+            raise KeyboardInterrupt
+        return super().generate(items)
 
     def _batch(self, items):
         self.batches.append(len(items))
@@ -67,10 +73,10 @@ class Recording(LLMGenerator):
         return super()._batch(items)
 
 
-def make(tiny, config: LLMConfig, seed: int = 0) -> Recording:
+def make(tiny, config: LLMConfig, seed: int = 0, kill: str | None = None) -> Recording:
     model, tokenizer, examples = tiny
     generator = Recording(model, tokenizer, config, seed, examples)
-    generator.batches, generator.asked = [], []
+    generator.batches, generator.asked, generator.kill = [], [], kill
     return generator
 
 
@@ -89,26 +95,24 @@ def test_batched_generation_resumes_and_rejects_junk(tiny, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     ids = [f"i{n}" for n in range(len(CAPTIONS))]
-    pq.write_table(
-        pa.table({"id": ids[:3], "caption": CAPTIONS[:3], "image": ids[:3]}), data / "captions.parquet"
-    )
+    pq.write_table(pa.table({"id": ids, "caption": CAPTIONS, "image": ids}), data / "captions.parquet")
     llm = LLMConfig(batch_size=4, shots=3, samples=2, max_new_tokens=6, device="cpu")
-    config = NegativesConfig(generator="llm", types=("swap_nouns", "replace_nouns"), chunk=2, llm=llm)
-    first = make(tiny, llm)
-    metrics = generate(str(data), tmp_path / "out", config, first)
-    assert first.batches == [4, 2]  # chunks of 2 captions x 2 types, then 1 x 2
-    assert metrics["candidates_swap_nouns"] == metrics["candidates_replace_nouns"] == 6
-    rejected = metrics["rejected_swap_nouns"] + metrics["rejected_replace_nouns"]
-    assert rejected == sum(v for k, v in metrics.items() if k.startswith("reject_"))
-    valid = metrics["valid_swap_nouns"] + metrics["valid_replace_nouns"]
-    assert rejected + valid == 12 and rejected > 0  # a random model writes junk; the filter counts it
-    lines = (tmp_path / "out" / "progress.jsonl").read_text().splitlines()
+    config = NegativesConfig(generator="llm", types=("swap_nouns", "replace_nouns"), chunk=3, llm=llm)
+    first = make(tiny, llm, kill="i3")
+    with pytest.raises(KeyboardInterrupt):
+        generate(str(data), tmp_path / "out", config, first)
+    assert first.batches == [4, 2]  # a chunk of 3 captions x 2 types, in batches of 4
+    lines = (tmp_path / "out.progress" / "progress.jsonl").read_text().splitlines()
     assert [json.loads(line)["image_id"] for line in lines] == ids[:3]
 
-    pq.write_table(pa.table({"id": ids, "caption": CAPTIONS, "image": ids}), data / "captions.parquet")
     second = make(tiny, llm)
     metrics = generate(str(data), tmp_path / "out", config, second)
     assert set(second.asked) == {"i3"} and metrics["resumed"] == 3 and metrics["n_captions"] == 4
+    assert metrics["candidates_swap_nouns"] == metrics["candidates_replace_nouns"] == 8
+    rejected = metrics["rejected_swap_nouns"] + metrics["rejected_replace_nouns"]
+    assert rejected == sum(v for k, v in metrics.items() if k.startswith("reject_"))
+    valid = metrics["valid_swap_nouns"] + metrics["valid_replace_nouns"]
+    assert rejected + valid == 16 and rejected > 0  # a random model writes junk; the filter counts it
 
 
 def test_same_seed_same_samples(tiny):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from compclip.negatives import TYPES, RuleGenerator, Rules, ValidityFilter
-from compclip.negatives.text import pluralize, render, tokens
+from compclip.negatives.inflection import noun_form, noun_lemma, verb_form
+from compclip.negatives.text import render, tokens
 
 
 @pytest.fixture(scope="module")
@@ -140,11 +141,15 @@ def test_seeded_and_independent_of_batching(rules):
     assert any(Rules(rules, seed=s).generate(items) != a for s in range(4, 10))
 
 
-def test_pluralize():
-    assert [pluralize(w) for w in ("dog", "bus", "man", "city", "boy")] == [
-        "dogs",
-        "buses",
-        "men",
-        "cities",
-        "boys",
+def test_inflection_comes_from_the_library():
+    assert [noun_form(w, True) for w in ("dog", "bus", "man", "city", "woman", "person", "sheep")] == [
+        "dogs", "buses", "men", "cities", "women", "people", "sheep",
+    ]  # fmt: skip
+    assert [noun_lemma(w) for w in ("women", "people", "glasses", "children")] == [
+        "woman",
+        "person",
+        "glass",
+        "child",
     ]
+    verbs = [("is", True), ("are", False), ("sits", True), ("stand", False)]
+    assert [verb_form(v, plural) for v, plural in verbs] == ["are", "is", "sit", "stands"]

@@ -61,25 +61,60 @@ def test_outputs_follow_the_degla_schema(tmp_path, rules):
     saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert saved["yield_swap_adjectives"] == 0.75  # the beach caption has no two adjectives
     assert saved["no_valid_swap_adjectives"] == 1 and saved["yield_replace_nouns"] == 1.0
+    assert saved["blind_model"] is False  # four captions train no blind model
     assert all(isinstance(v, int | float | str) for v in saved.values())
 
 
+class Killed(Counting):
+    """Fails when asked for ``kill``, as a killed run would stop there."""
+
+    def __init__(self, inner, kill: str) -> None:
+        super().__init__(inner)
+        self.kill = kill
+
+    def generate(self, items):
+        if any(i == self.kill for i, _, _ in items):
+            raise KeyboardInterrupt
+        return super().generate(items)
+
+
 def test_resume_skips_done_ids_and_gives_the_same_result(tmp_path, rules):
-    data = dataset(tmp_path / "data", CAPTIONS[:2])
+    data = dataset(tmp_path / "data", CAPTIONS)
     config = NegativesConfig(chunk=1)
-    generate(str(data), tmp_path / "out", config, Rules(rules, 0))
-    (tmp_path / "out" / "progress.jsonl").open("a").write('{"image_id": "img9", "orig')  # a killed run
-    dataset(tmp_path / "data", CAPTIONS)
+    with pytest.raises(KeyboardInterrupt):
+        generate(str(data), str(tmp_path / "out"), config, Killed(Rules(rules, 0), "img2"))
+    assert not (tmp_path / "out").exists()  # nothing published by a failed run
+    work = tmp_path / "out.progress"
+    (work / "progress.jsonl").open("a").write('{"image_id": "img9", "orig')  # a line cut by the kill
     counting = Counting(Rules(rules, 0))
-    metrics = generate(str(data), tmp_path / "out", config, counting)
+    metrics = generate(str(data), str(tmp_path / "out"), config, counting)
     assert set(counting.asked) == {"img2", "img3"}
     assert metrics["resumed"] == 2 and metrics["input_progress_not_an_object"] == 1
-    generate(str(data), tmp_path / "fresh", config, Rules(rules, 0))
+    assert not work.exists() and (tmp_path / "out" / "progress.jsonl").is_file()
+    generate(str(data), str(tmp_path / "fresh"), config, Rules(rules, 0))
     assert (tmp_path / "out" / "negatives.json").read_text() == (
         tmp_path / "fresh" / "negatives.json"
     ).read_text()
+
+
+def test_resume_keys_on_input_content_not_its_path(tmp_path, rules):
+    config = NegativesConfig(chunk=1)
+    with pytest.raises(KeyboardInterrupt):
+        generate(
+            str(dataset(tmp_path / "a", CAPTIONS)),
+            str(tmp_path / "out"),
+            config,
+            Killed(Rules(rules, 0), "img1"),
+        )
+    counting = Counting(Rules(rules, 0))
+    generate(str(dataset(tmp_path / "moved", CAPTIONS)), str(tmp_path / "out"), config, counting)
+    assert "img0" not in counting.asked  # the same captions at another path resume
+    with pytest.raises(KeyboardInterrupt):
+        generate(str(tmp_path / "a"), str(tmp_path / "o2"), config, Killed(Rules(rules, 0), "img1"))
     with pytest.raises(UserError, match="another config"):
-        generate(str(data), tmp_path / "out", NegativesConfig(seed=5), Rules(rules, 5))
+        generate(str(dataset(tmp_path / "a", CAPTIONS[::-1])), str(tmp_path / "o2"), config, Rules(rules, 0))
+    with pytest.raises(UserError, match="another config"):
+        generate(str(tmp_path / "moved"), str(tmp_path / "o2"), NegativesConfig(seed=5), Rules(rules, 5))
 
 
 def test_seed_changes_replacements_and_is_reproducible(tmp_path, rules):
@@ -91,14 +126,14 @@ def test_seed_changes_replacements_and_is_reproducible(tmp_path, rules):
     assert texts[0] == texts[1] != texts[2]
 
 
-def test_bad_caption_rows_and_duplicate_ids_are_counted(tmp_path, rules):
+def test_bad_caption_rows_and_duplicate_captions_are_counted(tmp_path, rules):
     path = tmp_path / "caps.jsonl"
     lines = [
         json.dumps({"id": "a", "caption": CAPTIONS[0]}),
         "{not json",
         json.dumps({"id": "b", "caption": ""}),
     ]
-    lines += [json.dumps({"id": "a", "caption": CAPTIONS[1]})] + [
+    lines += [json.dumps({"id": "a", "caption": CAPTIONS[0]})] + [
         json.dumps({"id": f"c{i}", "caption": c}) for i, c in enumerate(CAPTIONS * 10)
     ]
     path.write_text("\n".join(lines) + "\n")
@@ -107,10 +142,22 @@ def test_bad_caption_rows_and_duplicate_ids_are_counted(tmp_path, rules):
     assert (
         metrics["input_malformed_json"],
         metrics["input_empty_caption"],
-        metrics["input_duplicate_id"],
+        metrics["input_duplicate_caption"],
     ) == (1, 1, 1)
     with pytest.raises(UserError, match="rejected"):
         generate(str(path), tmp_path / "strict", NegativesConfig(max_reject_share=0.01), Rules(rules, 0))
+
+
+def test_every_caption_of_an_image_gets_its_own_negatives(tmp_path, rules):
+    """COCO-style data: five captions an image, each a record of its own under the image's id."""
+    data = dataset(tmp_path / "coco", CAPTIONS + CAPTIONS[:2], ids=["x"] * 4 + ["y"] * 2)
+    generate(str(data), tmp_path / "out", NegativesConfig(), Rules(rules, 0))
+    records = json.loads((tmp_path / "out" / "negatives.json").read_text())
+    assert [(r["image_id"], r["original"]) for r in records] == [
+        *(("x", c) for c in CAPTIONS),
+        *(("y", c) for c in CAPTIONS[:2]),
+    ]
+    assert all(r["enhanced"] for r in records)
 
 
 def test_filter_counts_malformed_records_and_invalid_negatives(tmp_path):

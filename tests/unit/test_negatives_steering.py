@@ -8,6 +8,7 @@ from collections import Counter
 import numpy as np
 
 from compclip.negatives import RuleGenerator, SteerConfig, Steering
+from compclip.negatives.wordnet import co_hyponyms
 from compclip.pmi.concepts import ConceptRules
 
 
@@ -27,6 +28,10 @@ class FakeTable:
 
     def concepts(self, text: str) -> list[str]:
         return self._rules.concepts(text)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._counts)
 
     n_captions = 1000
 
@@ -81,9 +86,11 @@ def test_sampling_prefers_low_pmi():
 
 def test_rule_generator_steers_noun_replacements():
     rules = RuleGenerator(Steering(TABLE, SteerConfig(temperature=0)))
-    relatives = rules.relatives("dog")
-    assert {"cat", "wolf", "fox"} <= set(relatives)
+    assert {"cat", "wolf", "fox"} <= set(co_hyponyms("dog"))
     negatives = rules.candidates("a dog catching a frisbee", "replace_nouns", np.random.default_rng(0))
     plain = RuleGenerator().candidates("a dog catching a frisbee", "replace_nouns", np.random.default_rng(0))
-    assert negatives[0] == "a wolf catching a frisbee"
-    assert negatives != plain
+    # "lion" is no WordNet sibling of "dog" but an animal of the table's vocabulary, never seen
+    # with "frisbee" (PMI -inf, below wolf's -2)
+    assert "lion" not in co_hyponyms("dog") and "lion" in rules.noun_pool("dog")
+    assert negatives[:2] == ["a lion catching a frisbee", "a wolf catching a frisbee"]
+    assert negatives != plain and not any("lion" in n for n in plain)

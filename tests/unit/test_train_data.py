@@ -9,6 +9,7 @@ from test_train_fixtures import write_dataset
 
 from compclip.errors import UserError
 from compclip.models import create_model
+from compclip.negatives.io import read_negatives
 from compclip.rejects import Rejects
 from compclip.train.data import (
     BatchAugment,
@@ -17,7 +18,7 @@ from compclip.train.data import (
     decode_images,
     load_pairs,
     pick_negatives,
-    read_negatives,
+    usable_negatives,
 )
 
 
@@ -36,7 +37,7 @@ def test_pick_negatives_seeded_choice_and_padding():
     assert pick_negatives("img1", 2, 4, seed=0) == [0, 1, 0, 1]
 
 
-def test_malformed_negative_records_are_counted(tmp_path):
+def test_malformed_and_unusable_negatives_are_counted(tmp_path):
     path = tmp_path / "negatives.json"
     records = [
         {
@@ -51,14 +52,41 @@ def test_malformed_negative_records_are_counted(tmp_path):
     ]
     path.write_text(json.dumps(records))
     rejects = Rejects()
-    found = read_negatives(path, rejects)
-    assert found == {"a": ("a red cube", ["a blue cube"])}
+    found = usable_negatives(read_negatives(str(path), rejects, known_types=None), str(path), rejects)
+    assert found == {("a", "a red cube"): ["a blue cube"]}
     assert rejects.as_dict() == {
         "missing_image_id": 1,
         "not_an_object": 1,
         "types_not_parallel": 1,
         "no valid object negative": 1,
         "no valid relation negative": 1,
+    }
+
+
+def test_each_caption_of_an_image_trains_against_its_own_negatives(tmp_path, tokenizer):
+    folder, negatives = write_dataset(tmp_path, n=4, k=5, captions=3)  # COCO-style: 3 captions an image
+    pairs = load_pairs(folder, tokenizer, 64, DataConfig(k_negatives=4), negatives)
+    records = json.loads(negatives.read_text())  # in the order of the caption rows
+    assert len(pairs.tokens) == 12 and len(pairs.images) == 4 and pairs.rejects.total == 0
+    assert pairs.image_index.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    for i, record in enumerate(records):
+        assert torch.equal(pairs.tokens[i], tokenizer([record["original"]])[0])
+        own = pairs.negatives[pairs.negative_offsets[i] : pairs.negative_offsets[i + 1]]
+        assert torch.equal(own, tokenizer(record["enhanced"]))
+
+
+def test_negatives_of_a_caption_the_image_lacks_are_counted_not_used(tmp_path, tokenizer):
+    folder, negatives = write_dataset(tmp_path, n=4, k=5, captions=2)
+    records = json.loads(negatives.read_text())
+    records[1]["original"] = "a caption this image does not have"
+    records.append({**records[0], "image_id": "img999"})
+    negatives.write_text(json.dumps(records))
+    pairs = load_pairs(folder, tokenizer, 64, DataConfig(k_negatives=4, pad=True), negatives)
+    assert len(pairs.tokens) == 7 and pairs.ids.count("img000") == 1
+    assert pairs.rejects.as_dict() == {
+        "negatives original matches no caption of its image": 1,
+        "negatives for an unknown image_id": 1,
+        "caption without any valid negative": 1,
     }
 
 
@@ -97,7 +125,7 @@ def test_too_few_negatives_refused_unless_padded(tmp_path, tokenizer):
     for record in records[:2]:
         record["enhanced"], record["types"] = record["enhanced"][:2], record["types"][:2]
     negatives.write_text(json.dumps(records))
-    with pytest.raises(UserError, match=r"2 of 6 images have fewer than K=4 valid negatives"):
+    with pytest.raises(UserError, match=r"2 of 6 captions have fewer than K=4 valid negatives"):
         load_pairs(folder, tokenizer, 64, DataConfig(k_negatives=4), negatives)
     config = DataConfig(k_negatives=4, pad=True)
     pairs = load_pairs(folder, tokenizer, 64, config, negatives)

@@ -14,8 +14,9 @@ SHAPES = ("square", "circle")
 TYPES = ("attribute", "object", "relation", "swap", "count")
 
 
-def write_dataset(folder: Path, n: int = 16, k: int = 5) -> tuple[Path, Path]:
-    """``n`` images of a coloured shape with a caption each, and ``k`` negatives per image."""
+def write_dataset(folder: Path, n: int = 16, k: int = 5, captions: int = 1) -> tuple[Path, Path]:
+    """``n`` images of a coloured shape, ``captions`` captions each (COCO-style rows sharing the
+    image's ``id``), and ``k`` negatives per caption, each caption's its own."""
     (folder / "images").mkdir(parents=True, exist_ok=True)
     rows, negatives = [], []
     colours = list(COLOURS)
@@ -27,13 +28,14 @@ def write_dataset(folder: Path, n: int = 16, k: int = 5) -> tuple[Path, Path]:
         (draw.rectangle if shape == "square" else draw.ellipse)(box, fill=COLOURS[colour])
         path = f"images/{i:03d}.png"
         image.save(folder / path)
-        caption = f"a {colour} {shape} number {i}"
-        rows.append({"id": f"img{i:03d}", "caption": caption, "image": path})
         others = [c for c in colours if c != colour]
-        enhanced = [f"a {others[j % 3]} {shape} number {i + j}" for j in range(k)]
-        negatives.append(
-            {"image_id": f"img{i:03d}", "original": caption, "enhanced": enhanced, "types": list(TYPES[:k])}
-        )
+        for c in range(captions):
+            tail = f" seen from side {c}" if c else ""
+            caption = f"a {colour} {shape} number {i}{tail}"
+            rows.append({"id": f"img{i:03d}", "caption": caption, "image": path})
+            enhanced = [f"a {others[j % 3]} {shape} number {i + j}{tail}" for j in range(k)]
+            record = {"image_id": f"img{i:03d}", "original": caption, "enhanced": enhanced}
+            negatives.append({**record, "types": list(TYPES[:k])})
     pq.write_table(pa.Table.from_pylist(rows), folder / "captions.parquet")
     (folder / "dataset.json").write_text(json.dumps({"name": "tiny", "n": n}))
     neg_path = folder / "negatives.json"
@@ -47,3 +49,13 @@ def test_write_dataset_is_readable(tmp_path):
     assert [r["id"] for r in table] == ["img000", "img001", "img002", "img003"]
     assert Image.open(folder / table[0]["image"]).size == (64, 64)
     assert all(len(r["enhanced"]) == 2 for r in json.loads(negatives.read_text()))
+
+
+def test_coco_style_dataset_has_its_captions_and_negatives_per_caption(tmp_path):
+    folder, negatives = write_dataset(tmp_path, n=2, k=2, captions=3)
+    table = pq.read_table(folder / "captions.parquet").to_pylist()
+    assert [r["id"] for r in table] == ["img000"] * 3 + ["img001"] * 3
+    assert len({r["caption"] for r in table}) == 6 and len({r["image"] for r in table}) == 2
+    records = json.loads(negatives.read_text())
+    assert [r["original"] for r in records] == [r["caption"] for r in table]
+    assert len({n for r in records for n in r["enhanced"]}) == 12

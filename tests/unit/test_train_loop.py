@@ -1,7 +1,12 @@
-"""The loop: optimizer groups, schedule, EMA teacher, outputs, and a killed run resumed bit for bit."""
+"""The loop: optimizer groups, schedule, EMA teacher, outputs, a killed run resumed bit for bit,
+and resumes refused for another run's or a tampered checkpoint."""
 
 import json
+import shutil
+from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -9,10 +14,11 @@ from test_train_fixtures import write_dataset
 
 from compclip.errors import UserError
 from compclip.models import create_model, load_model
+from compclip.models.loading import WEIGHTS
 from compclip.train import DataConfig, OptimConfig, TrainConfig, run
 from compclip.train.ema import ema_update, make_teacher
 from compclip.train.loop import cosine_schedule, param_groups
-from compclip.train.run import LossLog
+from compclip.train.run import LossLog, default_checkpoints
 
 torch.set_num_threads(1)
 
@@ -67,11 +73,23 @@ def dataset(tmp_path_factory):
     return write_dataset(tmp_path_factory.mktemp("data"), n=12)
 
 
-def test_killed_run_resumes_to_the_same_weights(dataset, tmp_path, monkeypatch):
-    folder, negatives = dataset
-    config = _config()  # 3 steps per epoch, 6 steps, checkpoints at 2 and 4
-    run(create_model("compclip-tiny-rn"), folder, tmp_path / "full", config, negatives)
+def tiny():
+    return create_model("compclip-tiny-rn")
 
+
+def weights(path):
+    return load_file(path)
+
+
+def distance(a: dict, b: dict, names: set[str]) -> float:
+    return sum(float((a[k].double() - b[k].double()).pow(2).sum()) for k in names)
+
+
+@pytest.fixture(scope="module")
+def killed(dataset, tmp_path_factory):
+    """The checkpoint folder of a run killed after step 3 (its last checkpoint: step 2)."""
+    folder, negatives = dataset
+    out = tmp_path_factory.mktemp("killed") / "model"
     write = LossLog.write
 
     def killed_after_step_3(self, record):
@@ -79,42 +97,104 @@ def test_killed_run_resumes_to_the_same_weights(dataset, tmp_path, monkeypatch):
         if record["step"] == 3:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(LossLog, "write", killed_after_step_3)
-    with pytest.raises(KeyboardInterrupt):
-        run(create_model("compclip-tiny-rn"), folder, tmp_path / "killed", config, negatives)
-    monkeypatch.undo()
-    assert (tmp_path / "killed" / "checkpoints" / "step_2").is_dir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LossLog, "write", killed_after_step_3)
+        with pytest.raises(KeyboardInterrupt):
+            run(tiny(), folder, negatives, out, _config())  # 3 steps an epoch, 6 steps, checkpoints at 2, 4
+    assert not out.exists()  # nothing published at --out by a failed run
+    return Path(default_checkpoints(str(out)))
+
+
+def copy_of(checkpoints: Path, tmp_path: Path) -> Path:
+    shutil.copytree(checkpoints, tmp_path / "model.checkpoints")
+    return tmp_path / "model"
+
+
+def test_killed_run_resumes_to_the_same_weights(dataset, killed, tmp_path):
+    folder, negatives = dataset
+    config = _config()
+    run(tiny(), folder, negatives, tmp_path / "full", config)
+    assert [p.name for p in killed.iterdir()] == ["step_2"]
+    out = copy_of(killed, tmp_path)
     with pytest.raises(UserError, match="--resume"):
-        run(create_model("compclip-tiny-rn"), folder, tmp_path / "killed", config, negatives)
-    metrics = run(
-        create_model("compclip-tiny-rn", seed=7), folder, tmp_path / "killed", config, negatives, resume=True
-    )
+        run(tiny(), folder, negatives, out, config)
+    bundle = tiny()
+    torch.manual_seed(1234)  # the loop must not depend on global random state
+    metrics = run(bundle, folder, negatives, out, config, resume=True)
 
     assert metrics["resumed_from_step"] == 2 and metrics["steps"] == 6
-    full = load_file(tmp_path / "full" / "open_clip_model.safetensors")
-    resumed = load_file(tmp_path / "killed" / "open_clip_model.safetensors")
+    full, resumed = weights(tmp_path / "full" / WEIGHTS), weights(out / WEIGHTS)
     assert full.keys() == resumed.keys()
     assert all(torch.equal(full[k], resumed[k]) for k in full)
-    curves = [(tmp_path / name / "losses.jsonl").read_text().splitlines() for name in ("full", "killed")]
+    curves = [(tmp_path / name / "losses.jsonl").read_text().splitlines() for name in ("full", "model")]
     assert [json.loads(r)["total"] for r in curves[0]] == [json.loads(r)["total"] for r in curves[1]]
-    assert not (tmp_path / "killed" / "checkpoints").exists()
+    assert not (tmp_path / "model.checkpoints").exists()
 
 
-def test_outputs_load_back_and_teacher_pulls_towards_the_start(dataset, tmp_path):
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (
+            {"config": _config(optim=OptimConfig(lr=2e-4, warmup_steps=2, epochs=2))},
+            r"optim\.lr \(0\.0001 -> 0\.0002\)",
+        ),
+        ({"seed": 3}, "base_model"),
+        ({"negatives": "reversed"}, "negatives"),
+        ({"data": "one caption changed"}, "data"),
+    ],
+)
+def test_resume_with_another_config_or_input_is_refused(dataset, killed, tmp_path, change, named):
     folder, negatives = dataset
-    start = create_model("compclip-tiny-rn")
+    if "negatives" in change or "data" in change:
+        folder = Path(shutil.copytree(folder, tmp_path / "data"))
+        negatives = folder / "negatives.json"
+        records = json.loads(negatives.read_text())
+        if "negatives" in change:
+            records[0]["enhanced"].reverse()
+        else:
+            table = pq.read_table(folder / "captions.parquet").to_pylist()
+            table[5]["caption"] = records[5]["original"] = "a different caption"
+            pq.write_table(pa.Table.from_pylist(table), folder / "captions.parquet")
+        negatives.write_text(json.dumps(records))
+    out = copy_of(killed, tmp_path)
+    bundle = create_model("compclip-tiny-rn", seed=change.get("seed", 0))
+    with pytest.raises(UserError, match=f"made by another run; it differs in {named}"):
+        run(bundle, folder, negatives, out, change.get("config", _config()), resume=True)
+
+
+@pytest.mark.parametrize("file", ["optimizer.safetensors", "state.json", "extra.pkl"])
+def test_tampered_checkpoint_is_refused_naming_the_file(dataset, killed, tmp_path, file):
+    folder, negatives = dataset
+    out = copy_of(killed, tmp_path)
+    path = tmp_path / "model.checkpoints" / "step_2" / file
+    path.write_bytes((path.read_bytes() if path.exists() else b"") + b"\0")
+    with pytest.raises(UserError, match=rf"step_2/{file}: (does not match its sha256|not in the checkpoint)"):
+        run(tiny(), folder, negatives, out, _config(), resume=True)
+
+
+def test_outputs_load_back_with_their_manifest_and_trained_weights(dataset, tmp_path):
+    folder, negatives = dataset
+    start = tiny()
     initial = {k: v.clone() for k, v in start.model.state_dict().items()}
     metrics = run(
         start,
         folder,
+        negatives,
         tmp_path / "out",
         _config(checkpoint_every=0, optim=OptimConfig(max_steps=2)),
-        negatives,
     )
     out = tmp_path / "out"
-    assert {"losses.jsonl", "losses.png", "metrics.json", "manifest.json"} <= {p.name for p in out.iterdir()}
+    assert {p.name for p in out.iterdir()} == {
+        "losses.jsonl",
+        "losses.png",
+        "metrics.json",
+        "manifest.json",
+        WEIGHTS,
+        "open_clip_config.json",
+    }
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["training"]["config"]["method"] == "degla" and "losses.jsonl" in manifest["files"]
+    assert set(manifest["training"]["fingerprint"]) == {"config", "base_model", "data", "negatives"}
     assert metrics["steps"] == 2 and metrics["loss_distill"] > 0 and metrics["loss_igc"] > 0
     loaded = load_model(str(out)).model.state_dict()
     changed = [
@@ -123,14 +203,27 @@ def test_outputs_load_back_and_teacher_pulls_towards_the_start(dataset, tmp_path
     assert "text_projection" in changed
 
 
+def test_ema_teacher_stays_closer_to_the_start_than_the_student(dataset, tmp_path):
+    folder, negatives = dataset
+    start = tiny()
+    initial = {k: v.clone() for k, v in start.model.state_dict().items()}
+    trained = {k for k, _ in start.model.named_parameters()}  # buffers (BatchNorm statistics) are copied
+    config = _config(checkpoint_every=2, keep_checkpoints=True, optim=OptimConfig(lr=1e-3, max_steps=3))
+    run(start, folder, negatives, tmp_path / "out", config)
+    step = tmp_path / "out.checkpoints" / "step_2"  # kept: student and teacher after two steps
+    student, teacher = weights(step / "student.safetensors"), weights(step / "teacher.safetensors")
+    assert 0 < distance(teacher, initial, trained) < 0.01 * distance(student, initial, trained)
+
+
 def test_clip_method_needs_no_negatives_but_negclip_does(dataset, tmp_path):
     folder, _ = dataset
     metrics = run(
-        create_model("compclip-tiny-rn"),
+        tiny(),
         folder,
+        None,
         tmp_path / "clip",
         _config(method="clip", checkpoint_every=0, optim=OptimConfig(max_steps=1)),
     )
     assert metrics["steps"] == 1 and metrics["k_negatives"] == 0 and "loss_igc" not in metrics
     with pytest.raises(UserError, match="needs hard negatives"):
-        run(create_model("compclip-tiny-rn"), folder, tmp_path / "neg", _config(method="negclip"))
+        run(tiny(), folder, None, tmp_path / "neg", _config(method="negclip"))

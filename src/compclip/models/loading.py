@@ -16,7 +16,6 @@ any other weight file, so a model from S3 can never run code (no pickles).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from safetensors.torch import save_model as save_safetensors
 
 from compclip import __version__
 from compclip.errors import UserError
-from compclip.storage import local_dir
+from compclip.storage import local_dir, sha256_file, verify_files, write_json
 
 log = logging.getLogger(__name__)
 
@@ -109,14 +108,6 @@ def load_model(source: str, device: str = "cpu") -> ModelBundle:
     )
 
 
-def sha256_path(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_folder(folder: Path) -> dict:
     """Check a model folder against its manifest; return the manifest."""
     manifest_path = folder / MANIFEST
@@ -126,12 +117,7 @@ def verify_folder(folder: Path) -> dict:
     foreign = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".ckpt"))
     if foreign:
         raise UserError(f"{folder}: refusing pickle-based weight files {foreign}; only safetensors load")
-    for name, expected in manifest.get("files", {}).items():
-        path = folder / name
-        if not path.is_file():
-            raise UserError(f"{folder}: {name} listed in the manifest is missing")
-        if sha256_path(path) != expected:
-            raise UserError(f"{folder}: {name} does not match its sha256 in the manifest")
+    verify_files(folder, manifest.get("files", {}), folder)
     for required in (WEIGHTS, CONFIG):
         if required not in manifest.get("files", {}):
             raise UserError(f"{folder}: manifest does not list {required}")
@@ -149,11 +135,11 @@ def save_model(bundle: ModelBundle, out_dir: str | Path, extra: dict | None = No
         raise UserError(f"cannot save {bundle.name!r}: its open_clip config is unknown")
     preprocess_cfg = dict(getattr(bundle.model.visual, "preprocess_cfg", {}) or {})
     config = {"model_name": bundle.name, "model_cfg": model_cfg, "preprocess_cfg": preprocess_cfg}
-    (out / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+    write_json(out / CONFIG, config, sort_keys=False)
     save_safetensors(bundle.model, str(out / WEIGHTS))
-    files = {name: sha256_path(out / name) for name in (WEIGHTS, CONFIG)}
+    files = {name: sha256_file(str(out / name)) for name in (WEIGHTS, CONFIG)}
     for name in sorted((extra or {}).get("files", [])):
-        files[name] = sha256_path(out / name)
+        files[name] = sha256_file(str(out / name))
     manifest = {
         "format": "compclip-model-v1",
         "compclip_version": __version__,
@@ -162,6 +148,6 @@ def save_model(bundle: ModelBundle, out_dir: str | Path, extra: dict | None = No
         "files": files,
         **{k: v for k, v in (extra or {}).items() if k != "files"},
     }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    write_json(out / MANIFEST, manifest)
     log.info("saved model %s to %s", bundle.name, out)
     return out

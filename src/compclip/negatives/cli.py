@@ -21,7 +21,9 @@ EXAMPLES = """examples:
       replace_adjectives replace_nouns replace_relations invert_relations   # + spatial relations
   compclip negatives generate coco.parquet --out neg/ --generator llm \\
       --model meta-llama/Llama-3.1-8B-Instruct      # or a local folder or s3:// URI
+  compclip negatives generate s3://bucket/coco.parquet --out s3://bucket/neg/ --progress work/neg
   compclip negatives filter degla_negatives.json --out neg-clean/
+  compclip negatives audit neg/negatives.json --corpus flickr8k/Flickr8k.token.txt --out audit/
 """
 
 
@@ -29,7 +31,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
         commands,
         "negatives",
-        "hard-negative captions (5 types, or 6) for DeGLA training",
+        "hard-negative captions of seven types for DeGLA training",
         EXAMPLES,
         description=__doc__,
     )
@@ -45,6 +47,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     gen.add_argument("--pmi", help="rules: PMI table folder; replacements prefer low-PMI concept pairs")
     gen.add_argument("--per-type", type=int, help="valid negatives per caption and type (default 1)")
     gen.add_argument("--types", nargs="+", help="default: the paper's five; also the two relation types")
+    gen.add_argument(
+        "--progress", help="local folder for the resume log (default: OUT.progress; s3:// --out: none)"
+    )
     _common(gen)
     gen.set_defaults(func=_generate)
     check = add_command(
@@ -53,13 +58,28 @@ def register(commands: argparse._SubParsersAction) -> None:
         "re-check a negatives JSON file; drop and count malformed records and invalid negatives",
         EXAMPLES,
     )
-    check.add_argument("negatives", help="negatives.json (DeGLA format)")
+    check.add_argument("negatives", help="negatives.json (DeGLA format), local or s3://")
     _common(check)
     check.set_defaults(func=_filter)
+    audit = add_command(
+        verbs,
+        "audit",
+        "per type: yield, blind-model preference, WordNet-related replacements, a sample (JSON + HTML)",
+        EXAMPLES,
+    )
+    audit.add_argument("negatives", help="negatives.json (DeGLA format), local or s3://")
+    audit.add_argument(
+        "--corpus", required=True, help="caption file or dataset folder the blind model learns"
+    )
+    audit.add_argument("--out", required=True, help="output folder or s3:// prefix")
+    audit.add_argument("--order", type=int, default=2, help="the blind model's n-gram order (2 or 3)")
+    audit.add_argument("--sample", type=int, default=10, help="pairs shown per type")
+    audit.add_argument("--seed", type=int, default=0)
+    audit.set_defaults(func=_audit)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--out", required=True, help="output folder or s3:// prefix")
     parser.add_argument("--params", type=Path, help="params.yaml; its `negatives` section sets defaults")
     parser.add_argument("--seed", type=int)
 
@@ -79,7 +99,7 @@ def _config(args: argparse.Namespace) -> NegativesConfig:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    metrics = generate(args.inputs, args.out, _config(args))
+    metrics = generate(args.inputs, args.out, _config(args), progress=args.progress)
     _report(args.out, metrics)
 
 
@@ -88,7 +108,21 @@ def _filter(args: argparse.Namespace) -> None:
     _report(args.out, metrics)
 
 
-def _report(out: Path, metrics: dict) -> None:
+def _audit(args: argparse.Namespace) -> None:
+    from compclip.negatives.audit import AuditConfig, audit
+
+    config = AuditConfig(order=args.order, sample=args.sample, seed=args.seed)
+    report = audit(args.negatives, args.corpus, args.out, config)
+    print(f"wrote {args.out}: audit.json, audit.html")
+    for kind, row in report["types"].items():
+        related = f", WordNet-related {row['wordnet_related']:.1%}" if "wordnet_related" in row else ""
+        print(
+            f"{kind}: yield {row['yield']:.1%}, "
+            f"blind prefers positive {row['blind_prefers_positive']:.1%}{related}"
+        )
+
+
+def _report(out: str, metrics: dict) -> None:
     yields = {k[len("yield_") :]: v for k, v in metrics.items() if k.startswith("yield_")}
     print(
         f"wrote {out}: {metrics['n_negatives']} negatives for {metrics['n_records']} "

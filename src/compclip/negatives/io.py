@@ -2,8 +2,9 @@
 
 - Input: a dataset folder (its ``captions.parquet``: ``id``, ``caption``, ``image``) or any
   caption file :func:`compclip.captions.read_captions` reads; local or s3://.
-- ``progress.jsonl`` (in the output folder): one finished caption a line, with its negatives and
-  its counts, appended after every chunk; ``progress.json`` records the config it belongs to.
+- ``progress.jsonl`` (in the local work folder, ``--progress``, until the output is published; then
+  a copy in the output): one finished caption a line, with its negatives and its counts, appended
+  after every chunk; ``progress.json`` records the config it belongs to.
 - ``negatives.json``: DeGLA's format, a list of ``{"image_id", "original", "enhanced": [...],
   "types": [...]}`` (``types`` parallel to ``enhanced``), captions without any negative left out.
 - ``negatives.parquet``: one row per negative: ``image_id``, ``original``, ``negative``, ``type``.
@@ -71,24 +72,35 @@ def record_problem(record: Any, known_types: Collection[str] | None = TYPES) -> 
     return None
 
 
+def caption_key(image_id: str, caption: str) -> tuple[str, str]:
+    """What negatives belong to: one caption of one image (COCO-style data has five an image)."""
+    return image_id, caption.strip()
+
+
 def read_negatives(uri: str, rejects: Rejects, known_types: Collection[str] | None = TYPES) -> list[Record]:
-    """Records of a DeGLA negatives JSON file; malformed ones are skipped and counted by reason."""
+    """One record per caption of a DeGLA negatives JSON file (local or s3://), in file order.
+
+    Records are keyed by :func:`caption_key`: several records of one caption are merged (their
+    negatives in file order), and the captions of one image stay apart. Malformed records are
+    skipped and counted by :func:`record_problem`'s reason.
+    """
     try:
         data = json.loads(read_bytes(uri))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise UserError(f"{uri}: not JSON ({err})") from err
     if not isinstance(data, list):
         raise UserError(f"{uri}: expected a JSON list of records")
-    records = []
+    records: dict[tuple[str, str], Record] = {}
     for n, item in enumerate(data):
         problem = record_problem(item, known_types)
         if problem:
             rejects.add(problem, f"{uri}[{n}]")
-        else:
-            records.append(
-                Record(item["image_id"], item["original"], list(item["enhanced"]), list(item["types"]))
-            )
-    return records
+            continue
+        key = caption_key(item["image_id"], item["original"])
+        record = records.setdefault(key, Record(item["image_id"], item["original"]))
+        record.enhanced.extend(item["enhanced"])
+        record.types.extend(item["types"])
+    return list(records.values())
 
 
 def start_progress(out: Path, fingerprint: dict) -> tuple[list[tuple[Record, Counter]], Rejects]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import zlib
+from contextlib import nullcontext
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -73,6 +74,29 @@ def first_line(text: str) -> str:
     return line.strip("\"'` ")
 
 
+def torch_device(device: str) -> str:
+    """``device``, with ``auto`` resolved to cuda when available, else cpu."""
+    import torch
+
+    return device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_causal_lm(source: str, dtype: str, device: str) -> tuple[Any, Any]:
+    """A causal LM in eval mode on ``device`` and its tokenizer, from a hub name, a folder or an s3:// URI."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = torch_device(device)
+    log.info("loading %s on %s (%s)", source, device, dtype)
+    with local_dir(source) if source.startswith("s3://") else nullcontext(source) as folder:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(folder))
+            model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=getattr(torch, dtype))
+        except OSError as err:
+            raise UserError(f"cannot load model {source!r}: {err}") from err
+    return model.to(device).eval(), tokenizer
+
+
 class LLMGenerator:
     """Batched, seeded chat generation of candidate negatives."""
 
@@ -91,29 +115,8 @@ class LLMGenerator:
     @classmethod
     def load(cls, config: LLMConfig, seed: int) -> LLMGenerator:
         """Load the model from a hub name, a local folder or an s3:// URI (copied to a temp folder)."""
-        import torch
-
-        device = (
-            config.device if config.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-        )
-        source = config.model
-        if source.startswith("s3://"):
-            with local_dir(source) as folder:
-                return cls._from(folder, config, seed, device)
-        return cls._from(source, config, seed, device)
-
-    @classmethod
-    def _from(cls, source: Any, config: LLMConfig, seed: int, device: str) -> LLMGenerator:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        log.info("loading %s on %s (%s)", source, device, config.dtype)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(source))
-            model = AutoModelForCausalLM.from_pretrained(str(source), dtype=getattr(torch, config.dtype))
-        except OSError as err:
-            raise UserError(f"cannot load model {config.model!r}: {err}") from err
-        return cls(model.to(device).eval(), tokenizer, config, seed, Examples.load())
+        model, tokenizer = load_causal_lm(config.model, config.dtype, config.device)
+        return cls(model, tokenizer, config, seed, Examples.load())
 
     def generate(self, items: list[tuple[str, str, str]]) -> list[list[str]]:
         """Candidates for each ``(image_id, caption, type)``, ``samples`` per item."""

@@ -1,21 +1,28 @@
 """The rule-based generator: hard negatives of every type from a tagged caption, no model needed.
 
 - ``swap_nouns``: two noun groups (*tennis racket*, *dog*) trade places; each head noun takes the
-  number of the place it lands in (*a dog and two cats* -> *a cat and two dogs*).
+  number of the place it lands in (*a dog and two cats* -> *a cat and two dogs*), inflected by
+  lemminflect (:mod:`compclip.negatives.inflection`).
 - ``swap_adjectives``: two different adjectives trade places, across noun phrases first.
 - ``replace_adjectives``: one adjective becomes another of its attribute class (colour, size,
-  material, ... in ``lexicon.yaml``), else a WordNet antonym, else any attribute adjective.
-- ``replace_nouns``: one head noun becomes a WordNet relative of its main sense (same
-  lexicographer file, a shared hypernym at most two levels up, seen in SemCor), in the same number.
+  material, ... in ``lexicon.yaml``) that WordNet does not relate to it (*small* -> *large*, never
+  *tiny*), else a WordNet antonym; other adjectives are left alone.
+- ``replace_nouns``: one head noun of a concrete sense becomes a co-hyponym of it
+  (:func:`compclip.negatives.wordnet.co_hyponyms`: *dog* -> *cat*, never *puppy* or *animal*) or,
+  with a PMI table, a word of the table's vocabulary of the same kind
+  (:func:`compclip.negatives.wordnet.same_kind`), in the same number; a noun that ends a WordNet
+  compound (*traffic light*) is left alone.
 - ``replace_relations`` (not one of the paper's five): one spatial relation phrase becomes a phrase
   of another meaning of its group in ``lexicon.yaml`` (*to the left of* -> *above*); with a PMI
-  table, only phrases whose words it has seen (when there are any).
+  table, only phrases whose words it has seen (when there are any). A relation with no object after
+  it (*standing outside in the rain*) only becomes a phrase that stands alone (``alone``).
 - ``invert_relations`` (not one of the paper's five): one spatial relation phrase becomes a phrase
   of its opposite (*to the left of* -> *to the right of*, *on top of* -> *beneath*); the two objects
   and their attributes stay where they are, so only the relation's direction tells them apart.
 - ``reshuffle``: whole noun phrases (with their determiners and adjectives) move to each
   other's places (a derangement); with fewer than two noun phrases, the words between
-  prepositions and verbs move as blocks.
+  prepositions and verbs move as blocks. A finite verb after a moved subject agrees with it
+  (*two men are near a dog* -> *a dog is near two men*).
 
 Replacement words are ordered by :class:`~compclip.negatives.steering.Steering` (seeded, and
 steered to low PMI when a table is given). Generators propose candidates; the validity filter decides.
@@ -30,14 +37,25 @@ from functools import cache
 
 import numpy as np
 
+from compclip.negatives.inflection import (
+    PLURAL_NUMBERS,
+    PLURAL_TAGS,
+    SINGULAR_DETERMINERS,
+    noun_form,
+    noun_lemma,
+    verb_form,
+)
 from compclip.negatives.steering import Steering
 from compclip.negatives.tagger import Lexicon, Tagger
-from compclip.negatives.text import Token, pluralize, render, surface, tokens
+from compclip.negatives.text import Token, render, surface, tokens
+from compclip.negatives.wordnet import co_hyponyms, related, same_kind
 
 MAX_PAIRS = 6  # swap pairs tried per caption
-MAX_REPLACEMENTS = 3  # replacement words tried per edited word
-POOL_SIZE = 24  # WordNet relatives kept per noun, most frequent first
+MAX_REPLACEMENTS = 6  # replacement words tried per edited word
+POOL_SIZE = 24  # co-hyponyms kept per noun, nearest and most frequent first
 BREAKS = ("preposition", "verb", "auxiliary", "conjunction", "punct")
+OBJECT_TAGS = ("determiner", "number", "adj", "noun", "pronoun")  # a relation phrase's object starts so
+FINITE_TAGS = ("VBZ", "VBP")
 
 
 @dataclass(frozen=True)
@@ -45,6 +63,7 @@ class Parse:
     slots: list[Token]
     words: list[str]  # mid-sentence surface forms
     tags: list[str]
+    penn: list[str]  # the perceptron's tags (number of nouns and verbs)
     nouns: list[tuple[int, int]]  # noun groups as [start, end)
     phrases: list[tuple[int, int]]  # noun phrases (determiners .. head) as [start, end)
 
@@ -61,20 +80,22 @@ class RuleGenerator:
         self.lexicon = lexicon or Lexicon.load()
         self.tagger = Tagger(self.lexicon)
         self.steering = steering or Steering()
-        self.relatives = cache(self._relatives)
         self.relation_options = cache(self._relation_options)
+        self.vocabulary = self.steering.vocabulary()
+        self.noun_pool = cache(self._noun_pool)
 
     def parse(self, caption: str) -> Parse:
         slots = tokens(caption)
         words = [surface(t, i) for i, t in enumerate(slots)]
-        tags = self.tagger.tag([w.lower() for w in words])
+        penn = self.tagger.penn(words)
+        tags = self.tagger.tag(words, penn)
         nouns = [(s, e) for s, e in _runs(tags, "noun")]
         phrases = []
         for start, end in nouns:
             while start > 0 and tags[start - 1] in ("determiner", "number", "adj", "adverb"):
                 start -= 1
             phrases.append((start, end))
-        return Parse(slots, words, tags, nouns, phrases)
+        return Parse(slots, words, tags, penn, nouns, phrases)
 
     def candidates(self, caption: str, kind: str, rng: np.random.Generator) -> list[str]:
         """Distinct candidate negatives of ``kind``, best first (possibly none)."""
@@ -85,9 +106,7 @@ class RuleGenerator:
     def needs(self, caption: str) -> dict[str, bool]:
         """Whether the caption has the words each type needs (for yield statistics)."""
         parse = self.parse(caption)
-        lemmas = {
-            tuple(self.tagger.lemma(parse.words[i].lower()) for i in range(s, e)) for s, e in parse.nouns
-        }
+        lemmas = {tuple(noun_lemma(parse.words[i].lower()) for i in range(s, e)) for s, e in parse.nouns}
         return {
             "reshuffle": sum(t[:1].isalnum() for t in parse.words) >= 2,
             "swap_nouns": len(lemmas) >= 2,
@@ -108,9 +127,7 @@ class RuleGenerator:
 
     def _group(self, p: Parse, start: int, end: int, place: int) -> list[str]:
         """The noun group [start, end) with its head in the number of the head at ``place``."""
-        head = self.tagger.lemma(p.words[end - 1].lower())
-        if self.tagger.is_plural(p.words[place].lower()):
-            head = pluralize(head)
+        head = noun_form(noun_lemma(p.words[end - 1].lower()), _plural(p, place))
         return [*p.words[start : end - 1], head]
 
     def _swap_adjectives(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
@@ -148,7 +165,8 @@ class RuleGenerator:
     def _adjective_pool(self, adjective: str) -> list[str]:
         name = self.lexicon.attribute_class(adjective)
         if name is not None:
-            return [w for w in self.lexicon.attributes[name] if w != adjective]
+            heads = frozenset(self.lexicon.attributes[name])
+            return [w for w in self.lexicon.attributes[name] if not related(adjective, w, heads)]
         wordnet = self.tagger.wordnet
         antonyms = sorted(
             {
@@ -159,42 +177,27 @@ class RuleGenerator:
                 if a.name().isalpha()
             }
         )
-        if antonyms:
-            return antonyms
-        return sorted({w for words in self.lexicon.attributes.values() for w in words if w != adjective})
+        return antonyms
 
     def _replace_nouns(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
-        present = {self.tagger.lemma(w.lower()) for w in p.words}
+        present = {noun_lemma(w.lower()) for w in p.words}
         edits = []
         for n in rng.permutation(len(p.nouns)):
-            i = p.nouns[n][1] - 1
-            head = self.tagger.lemma(p.words[i].lower())
-            pool = [w for w in self.relatives(head) if w not in present]
+            start, end = p.nouns[n]
+            i = end - 1
+            if end - start > 1 and self.tagger.wordnet.synsets("_".join(p.words[i - 1 : end]).lower(), "n"):
+                continue  # "traffic light": the head alone is another thing
+            head = noun_lemma(p.words[i].lower())
+            pool = [w for w in self.noun_pool(head) if w not in present]
             for new in self.steering.order(pool, caption, head, rng)[:MAX_REPLACEMENTS]:
-                word = pluralize(new) if self.tagger.is_plural(p.words[i].lower()) else new
+                word = noun_form(new, _plural(p, i))
                 edits.append([*p.words[:i], word, *p.words[i + 1 :]])
         return edits
 
-    def _relatives(self, noun: str) -> list[str]:
-        """Nouns near the main sense of ``noun``: same lexicographer file, a hypernym at most 2 up."""
-        wordnet = self.tagger.wordnet
-        senses = wordnet.synsets(noun, "n")
-        if not senses:
-            return []
-        sense = senses[0]
-        own = {lemma.name().lower() for lemma in sense.lemmas()} | {noun}
-        ancestors = set(sense.closure(lambda s: s.hypernyms()))
-        found: dict[str, int] = {}
-        for up in sense.closure(lambda s: s.hypernyms(), depth=2):
-            for near in up.closure(lambda s: s.hyponyms(), depth=2):
-                if near.lexname() != sense.lexname() or near in ancestors:
-                    continue
-                for lemma in near.lemmas():
-                    name = lemma.name()
-                    common = name.isalpha() and name.islower() and lemma.count() > 0
-                    if common and name not in own and self.tagger.base_tag(name) == "noun":
-                        found[name] = max(found.get(name, 0), lemma.count())
-        return sorted(found, key=lambda w: (-found[w], w))[:POOL_SIZE]
+    def _noun_pool(self, noun: str) -> list[str]:
+        """WordNet co-hyponyms of ``noun``, then the steering vocabulary's nouns of its kind."""
+        kind = [w for w in same_kind(noun, self.vocabulary) if self.tagger.base_tag(w) == "noun"]
+        return list(dict.fromkeys([*co_hyponyms(noun)[:POOL_SIZE], *kind[:POOL_SIZE]]))
 
     def _replace_relations(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
         def others(group: str, meaning: str) -> list[str]:
@@ -216,8 +219,15 @@ class RuleGenerator:
         spans, edits = self._relation_spans(p), []
         for n in rng.permutation(len(spans)):
             start, end, group, meaning = spans[n]
+            has_object = end < len(p.tags) and p.tags[end] in OBJECT_TAGS
             for other in meanings(group, meaning):
-                phrases = self.relation_options(group, other)
+                phrases = [
+                    phrase
+                    for phrase in self.relation_options(group, other)
+                    if has_object or phrase in self.lexicon.alone
+                ]
+                if not phrases:
+                    continue
                 phrase = phrases[int(rng.integers(len(phrases)))]
                 edits.append([*p.words[:start], phrase, *[""] * (end - start - 1), *p.words[end:]])
         return edits
@@ -233,6 +243,7 @@ class RuleGenerator:
         blocks = p.phrases if len(p.phrases) >= 2 else _blocks(p.tags)
         if len(blocks) < 2:
             return []
+        inside = {i for s, e in blocks for i in range(s, e)}
         edits = []
         for order in _rotations(len(blocks), rng):
             words, last = [], 0
@@ -240,10 +251,27 @@ class RuleGenerator:
                 s, e = blocks[source]
                 words += p.words[last:start] + p.words[s:e]
                 last = end
+                verb = end < len(p.words) and end not in inside and p.penn[end] in FINITE_TAGS
+                if verb and p.tags[e - 1] == "noun":
+                    plural = _plural(p, e - 1)
+                    if plural != _plural(p, end - 1):  # the verb's subject changed number
+                        words.append(verb_form(p.words[end], plural))
+                        last = end + 1
             words += p.words[last:]
             if [w.lower() for w in words] != [w.lower() for w in p.words]:
                 edits.append(words)
         return edits
+
+
+def _plural(p: Parse, i: int) -> bool:
+    """Whether the noun at ``i`` is plural: by its number word (*three sheep*, *a sheep*), else its tag."""
+    start = next((s for s, e in p.phrases if s <= i < e), i)
+    for word in reversed(p.words[start:i]):
+        if word.lower() in PLURAL_NUMBERS:
+            return True
+        if word.lower() in SINGULAR_DETERMINERS:
+            return False
+    return p.penn[i] in PLURAL_TAGS
 
 
 def _modified(tags: list[str], i: int) -> str:

@@ -2,14 +2,18 @@
 
 :func:`generate` reads captions, asks a generator (rules or LLM) for candidates of each type in
 chunks, keeps the first ``per_type`` valid ones per type (:class:`ValidityFilter`), appends each
-finished chunk to ``progress.jsonl`` and finally writes ``negatives.json``, ``negatives.parquet``
-and ``metrics.json``. :func:`filter_file` runs the same filter over an existing negatives file.
+finished chunk to ``progress.jsonl`` in a local work folder (``OUT.progress`` beside a local
+output) and finally writes ``negatives.json``, ``negatives.parquet``, ``metrics.json`` and the
+progress log to ``out`` (a path or ``s3://``), published only on success.
+:func:`filter_file` runs the same filter over an existing negatives file.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
+import tempfile
 import time
 import zlib
 from collections import Counter
@@ -23,12 +27,14 @@ from tqdm import tqdm
 from compclip.captions import ReadConfig
 from compclip.errors import UserError
 from compclip.negatives import io
+from compclip.negatives.blind import BlindModel
 from compclip.negatives.llm import LLMConfig, LLMGenerator
 from compclip.negatives.rules import RuleGenerator
 from compclip.negatives.steering import SteerConfig, Steering
 from compclip.negatives.types import PAPER_TYPES, TYPES, Record
 from compclip.negatives.validity import FilterConfig, ValidityFilter
 from compclip.rejects import Rejects
+from compclip.storage import is_remote, local_out, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -127,32 +133,67 @@ def make_generator(config: NegativesConfig) -> Generator:
     return Rules(RuleGenerator(Steering(table, config.steer)), config.seed)
 
 
+def make_filter(config: FilterConfig, captions: list[str]) -> ValidityFilter:
+    """The validity filter, with a blind model trained on ``captions`` (the corpus at hand) when
+    asked and when there are at least ``blind_min_captions`` of them."""
+    if not config.blind or len(captions) < config.blind_min_captions:
+        if config.blind:
+            log.warning(
+                "no blind model: %d captions, fewer than %d", len(captions), config.blind_min_captions
+            )
+        return ValidityFilter(config)
+    return ValidityFilter(config, blind=BlindModel(captions, config.blind_order))
+
+
+def work_folder(out: str) -> Path | None:
+    """Where a run's resume log lives: ``OUT.progress`` beside a local output, None for ``s3://``."""
+    return None if is_remote(out) else Path(f"{str(out).rstrip('/')}.progress")
+
+
 def generate(
     inputs: str,
-    out: str | Path,
+    out: str,
     config: NegativesConfig = NegativesConfig(),
     generator: Generator | None = None,
+    progress: str | Path | None = None,
 ) -> dict:
-    """Hard negatives for every caption of ``inputs`` into ``out``; returns the metrics."""
+    """Hard negatives for every caption of ``inputs`` into ``out``; returns the metrics.
+
+    The resume log goes to the local folder ``progress`` (default :func:`work_folder`; an
+    ``s3://`` output without one is not resumable) and is removed once ``out`` is published.
+    """
     unknown = [t for t in config.types if t not in TYPES]
     if unknown or config.per_type < 1:
         raise UserError(f"types must be among {TYPES} and per_type >= 1 (got {unknown or config.per_type})")
-    out = Path(out)
+    out = str(out)
+    work = Path(progress) if progress else work_folder(out)
+    with tempfile.TemporaryDirectory(prefix="compclip-negatives-") as scratch:
+        metrics = _generate(inputs, out, config, generator, work or Path(scratch))
+    if work is not None:
+        shutil.rmtree(work, ignore_errors=True)
+    return metrics
+
+
+def _generate(
+    inputs: str, out: str, config: NegativesConfig, generator: Generator | None, work: Path
+) -> dict:
     started = time.perf_counter()
-    fingerprint = {"inputs": inputs, **dataclasses.asdict(config)}
+    fingerprint = {"inputs_sha256": sha256_file(io.caption_file(inputs)), **dataclasses.asdict(config)}
     fingerprint.pop("chunk")
-    done, progress_rejects = io.start_progress(out, fingerprint)
-    finished = {record.image_id for record, _ in done}
+    done, progress_rejects = io.start_progress(work, fingerprint)
+    # a caption is an (image_id, caption) pair: COCO-style data has several captions an image
+    finished = {io.caption_key(record.image_id, record.original) for record, _ in done}
     if done:
-        log.info("resuming %s: %d captions already done", out, len(done))
+        log.info("resuming %s: %d captions already done", work, len(done))
     rejects = Rejects()
     todo, seen = [], set(finished)
     for image_id, caption in io.read_inputs(inputs, config.read, rejects):
-        if image_id in seen:
-            if image_id not in finished:
-                rejects.add("duplicate_id", f"{inputs}: id {image_id}")
+        key = io.caption_key(image_id, caption)
+        if key in seen:
+            if key not in finished:
+                rejects.add("duplicate_caption", f"{inputs}: id {image_id}")
             continue
-        seen.add(image_id)
+        seen.add(key)
         todo.append((image_id, caption))
     n_read = len(seen) + rejects.total
     rejects.check(n_read, config.max_reject_share, inputs)
@@ -160,22 +201,27 @@ def generate(
         "read %d captions from %s (%d to do, rejected %s)", len(seen), inputs, len(todo), rejects.as_dict()
     )
     generator = generator or make_generator(config)
-    validity = ValidityFilter(config.filter)
+    validity = make_filter(config.filter, [c for _, c in todo] + [r.original for r, _ in done])
     for start in tqdm(range(0, len(todo), config.chunk), desc="negatives", unit="chunk"):
         chunk = todo[start : start + config.chunk]
         results = propose(chunk, generator, validity, config.types, config.per_type)
-        io.append_progress(out, results)
+        io.append_progress(work, results)
         done.extend(results)
     seconds = time.perf_counter() - started
     records = [record for record, _ in done]
     metrics = summarize([counts for _, counts in done], config.types, rejects, progress_rejects)
     metrics.update(
         generator=config.generator,
+        blind_model=validity.blind is not None,  # whether the blind filter ran (enough captions)
         resumed=len(finished),
         seconds=round(seconds, 3),
         captions_per_s=round(len(todo) / seconds, 2) if seconds > 0 else 0.0,
     )
-    io.write_outputs(out, records, metrics)
+    with local_out(out) as stage:
+        io.write_outputs(stage, records, metrics)
+        for name in (io.PROGRESS_HEADER, io.PROGRESS):
+            if (work / name).is_file():
+                shutil.copyfile(work / name, stage / name)
     return metrics
 
 
@@ -200,13 +246,12 @@ def summarize(counts: list[Counter], types: tuple[str, ...], *rejects: Rejects) 
     return metrics
 
 
-def filter_file(uri: str, out: str | Path, config: NegativesConfig = NegativesConfig()) -> dict:
+def filter_file(uri: str, out: str, config: NegativesConfig = NegativesConfig()) -> dict:
     """Re-check a negatives file: malformed records and invalid negatives are counted and dropped."""
-    out = Path(out)
     rejects = Rejects()
     records = io.read_negatives(uri, rejects)
     rejects.check(len(records) + rejects.total, config.max_reject_share, uri)
-    validity = ValidityFilter(config.filter)
+    validity = make_filter(config.filter, [r.original for r in records])
     results = []
     for record in records:
         candidates: dict[str, list[str]] = {kind: [] for kind in config.types}
@@ -216,5 +261,6 @@ def filter_file(uri: str, out: str | Path, config: NegativesConfig = NegativesCo
         per_type = max(len(record.enhanced), 1)  # keep every valid negative of the file
         results.append(select(record.image_id, record.original, candidates, validity, per_type))
     metrics = summarize([c for _, c in results], config.types, rejects)
-    io.write_outputs(out, [r for r, _ in results], metrics)
+    with local_out(str(out)) as stage:
+        io.write_outputs(stage, [r for r, _ in results], metrics)
     return metrics

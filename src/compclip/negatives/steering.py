@@ -25,6 +25,9 @@ class PMILookup(Protocol):
 
     def concepts(self, text: str) -> list[str]: ...
 
+    @property
+    def names(self) -> list[str]: ...
+
 
 @dataclass(frozen=True)
 class SteerConfig:
@@ -50,6 +53,12 @@ class Steering:
             if not math.isnan(value):
                 values.append(self.config.floor if value == -math.inf else value)
         return float(np.mean(values)) if values else 0.0
+
+    def vocabulary(self) -> tuple[str, ...]:
+        """The table's concepts, most frequent first (none without a table)."""
+        if self.table is None:
+            return ()
+        return tuple(sorted(self.table.names, key=lambda c: (-self.table.count(c), c)))
 
     def known(self, phrases: list[str]) -> list[str]:
         """With a table and ``vocabulary_only``, the phrases whose every concept it has seen (when any)."""

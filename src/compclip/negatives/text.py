@@ -3,7 +3,7 @@
 Word tokens are runs of letters/digits (with inner hyphens or apostrophes: ``t-shirt``,
 ``man's``); every other non-space character is a token of its own. Rendering puts each word in a
 slot of the original: the slot keeps its whitespace and sentence-initial capital, so moved words
-take the case of where they land. Articles are re-chosen (``a``/``an``) by the next word.
+take the case of where they land. Articles are re-chosen (``a``/``an``, by inflect) by the next word.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from compclip.negatives.inflection import article
+
 WORD = re.compile(r"(\s*)([A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*|\S)")
-VOWEL_SOUND = re.compile(r"^(?:[aeio]|u(?!ni|s[eu]|ti|r[eia])|hour|honest|heir|8|11|18)", re.I)
-CONSONANT_SOUND = re.compile(r"^(?:one|once|eu|uk|ur[aeiou])", re.I)
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,7 @@ def _article(word: str, following: str) -> str:
     """``word``, or the article (``a``/``an``) that the next word ``following`` takes."""
     if word.lower() not in ("a", "an") or not following[:1].isalnum():
         return word
-    vowel = bool(VOWEL_SOUND.match(following)) and not CONSONANT_SOUND.match(following)
-    chosen = "an" if vowel else "a"
+    chosen = article(following)
     return chosen.capitalize() if word[:1].isupper() else chosen
 
 
@@ -81,28 +80,3 @@ def singular(noun: str) -> str:
 
     bases = wordnet._morphy(noun, "n")
     return min(bases, key=lambda b: (len(b), b == noun)) if bases else noun
-
-
-@cache
-def _plural_exceptions() -> dict[str, str]:
-    from nltk.corpus import wordnet
-
-    table: dict[str, str] = {}
-    for plural, bases in wordnet._exception_map["n"].items():
-        for base in bases:
-            doubled = plural == base + base[-1] + "es"  # "busses": a rare spelling of a regular plural
-            if plural != base and not doubled and (base not in table or len(plural) < len(table[base])):
-                table[base] = plural
-    return table
-
-
-def pluralize(noun: str) -> str:
-    """English plural of a singular noun (WordNet's irregular forms, then suffix rules)."""
-    irregular = _plural_exceptions().get(noun)
-    if irregular:
-        return irregular
-    if re.search(r"(s|x|z|ch|sh)$", noun):
-        return noun + "es"
-    if re.search(r"[^aeiou]y$", noun):
-        return noun[:-1] + "ies"
-    return noun + "s"

@@ -8,14 +8,21 @@ A candidate is rejected, under the first reason that applies, when it is
 - ``too_short`` / ``too_long``: its word count is outside ``[min_ratio, max_ratio]`` times the
   original's;
 - ``words_changed``: a swap or reshuffle whose multiset of words differs from the original's
-  (nouns compared in the singular, so *dogs* = *dog*; ``a``/``an`` as one word);
+  (words compared uninflected, so *dogs* = *dog* and *is* = *are*; ``a``/``an`` as one word);
+- ``misinflected``: a new word that is a wrong form of a known noun (*womans*, *childs*), or a
+  new number-noun pair that disagrees (*two suitcase*, *a giant people*);
 - ``not_one_concept``: a replace that does not remove exactly one concept and add exactly one
   (concepts by :class:`compclip.pmi.concepts.ConceptRules`, the PMI table's rules);
+- ``wordnet_related``: a replace whose new concept WordNet relates to the old one (a synonym,
+  hypernym, hyponym or similar adjective: :func:`compclip.negatives.wordnet.related`), so the
+  negative may still be true (*a small child* -> *a tiny child*, *an airplane* -> *a jet*);
 - ``not_a_relation``: a relation replace that changes a word outside the spatial relation
   phrases and prepositions of ``lexicon.yaml`` (the other words, in order, must stay);
 - ``inverse_relation``: with ``inverse_relations`` off, a relation replace that makes a relation
   its opposite (*left of* -> *right of*: that is the ``invert_relations`` type's job);
 - ``not_inverted``: a relation inversion that does not make a relation its opposite;
+- ``blind_preferred``: with a blind model (:class:`compclip.negatives.blind.BlindModel`), the
+  negative scores more than ``blind_margin`` nats below the original, so text alone gives it away;
 - ``duplicate``: the same as a negative already kept for this caption.
 """
 
@@ -24,14 +31,23 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from compclip.negatives.blind import BlindModel
+from compclip.negatives.inflection import (
+    PLURAL_NUMBERS,
+    SINGULAR_DETERMINERS,
+    base,
+    misinflected,
+    noun_numbers,
+)
 from compclip.negatives.tagger import Lexicon
-from compclip.negatives.text import normalize, singular
+from compclip.negatives.text import normalize
 from compclip.negatives.types import RELATIONS, REPLACES, SWAPS
+from compclip.negatives.wordnet import adjective, related
 from compclip.pmi.concepts import ConceptRules
 
 REASONS = (
-    "empty", "unchanged", "too_short", "too_long", "words_changed", "not_one_concept", "not_a_relation",
-    "inverse_relation", "not_inverted", "duplicate",
+    "empty", "unchanged", "too_short", "too_long", "words_changed", "misinflected", "not_one_concept",
+    "wordnet_related", "not_a_relation", "inverse_relation", "not_inverted", "blind_preferred", "duplicate",
 )  # fmt: skip
 
 
@@ -40,6 +56,10 @@ class FilterConfig:
     min_ratio: float = 0.5  # shortest negative, as a share of the original's word count
     max_ratio: float = 1.5
     inverse_relations: bool = True  # False: a relation replace may not be the relation's opposite
+    blind: bool = True  # refuse negatives a blind model (an n-gram LM of the input captions) gives away
+    blind_order: int = 3  # n of the blind model's n-grams
+    blind_margin: float = 1.0  # nats a negative may score below its original
+    blind_min_captions: int = 1000  # a smaller corpus trains no blind model (too few to judge fluency)
 
 
 class ValidityFilter:
@@ -48,10 +68,12 @@ class ValidityFilter:
         config: FilterConfig = FilterConfig(),
         rules: ConceptRules | None = None,
         lexicon: Lexicon | None = None,
+        blind: BlindModel | None = None,
     ) -> None:
         self.config = config
         self.rules = rules or ConceptRules()
         self.lexicon = lexicon or Lexicon.load()
+        self.blind = blind
 
     def reason(self, original: str, negative: str, kind: str, kept: set[tuple[str, ...]]) -> str | None:
         """Why ``negative`` is not a valid ``kind`` negative of ``original`` (None when it is).
@@ -69,10 +91,16 @@ class ValidityFilter:
             return "too_long"
         if kind in SWAPS and self._bag(before) != self._bag(after):
             return "words_changed"
+        if self._misinflected(before, after):
+            return "misinflected"
         if kind in REPLACES:
             old, new = set(self.rules.concepts(original)), set(self.rules.concepts(negative))
             if len(old - new) != 1 or len(new - old) != 1:
                 return "not_one_concept"
+            (a,), (b,) = old - new, new - old
+            kind_a = self.lexicon.attribute_class(a)
+            if related(a, b, frozenset(self.lexicon.attributes[kind_a]) if kind_a else frozenset()):
+                return "wordnet_related"
         if kind in RELATIONS:
             if self._kept(before) != self._kept(after):
                 return "not_a_relation"
@@ -81,6 +109,8 @@ class ValidityFilter:
                 return "inverse_relation"
             if kind == "invert_relations" and not inverted:
                 return "not_inverted"
+        if self.blind is not None and self.blind_gap(original, negative) > self.config.blind_margin:
+            return "blind_preferred"
         key = tuple(after)
         if key in kept:
             return "duplicate"
@@ -96,4 +126,33 @@ class ValidityFilter:
         return any(b == self.lexicon.inverses.get(a) for a, b in zip(old, new, strict=False))
 
     def _bag(self, words: list[str]) -> Counter:
-        return Counter(singular(w) for w in words)
+        return Counter(base(w) for w in words)
+
+    def _misinflected(self, before: list[str], after: list[str]) -> bool:
+        """A new wrong noun form, or a new number + noun pair whose numbers disagree (an adjective
+        between them allowed: *a giant people*)."""
+        if any(misinflected(w) for w in set(after) - set(before)):
+            return True
+        old = {tuple(before[i : i + n]) for n in (2, 3) for i in range(len(before))}
+        for i, word in enumerate(after):
+            if word not in PLURAL_NUMBERS and word not in SINGULAR_DETERMINERS:
+                continue
+            for j in range(i + 1, min(i + 3, len(after))):
+                if self._adjective(after[j]):
+                    continue
+                if tuple(after[i : j + 1]) not in old:
+                    numbers = noun_numbers(after[j])
+                    if numbers and ("NN" if word in SINGULAR_DETERMINERS else "NNS") not in numbers:
+                        return True
+                break
+        return False
+
+    def _adjective(self, word: str) -> bool:
+        lexicon = self.lexicon
+        return word in lexicon.adjectives or lexicon.attribute_class(word) is not None or adjective(word)
+
+    def blind_gap(self, original: str, negative: str) -> float:
+        """How many nats the blind model scores the negative below the original (0 without a model)."""
+        if self.blind is None or not self.config.blind:
+            return 0.0
+        return self.blind.gap(original, negative)

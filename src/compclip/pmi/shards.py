@@ -26,7 +26,6 @@ import logging
 import multiprocessing
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -40,7 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from compclip import __version__
+from compclip import __version__, storage
 from compclip.captions import ReadConfig, is_caption_file
 from compclip.errors import UserError
 from compclip.pmi import scan
@@ -55,7 +54,6 @@ from compclip.storage import (
     local_dir,
     local_out,
     put_files,
-    split_uri,
     write_json,
     write_parquet,
 )
@@ -322,14 +320,8 @@ def _merge_table(shards: list[Path], vocab_dir: Path, out: Path, config: CountCo
 
 
 def work_dir(out: str) -> Path:
-    """Where a whole-corpus count keeps its work files, so that a killed run resumes.
-
-    Beside a local ``out`` (``.NAME.pmi-work``); for an s3:// ``out``, a temp folder named after it.
-    """
-    scheme, path = split_uri(out)
-    if scheme == "file":
-        return Path(path).with_name(f".{Path(path).name}.pmi-work")
-    return Path(tempfile.gettempdir()) / f"compclip-pmi-work-{hashlib.sha256(out.encode()).hexdigest()[:16]}"
+    """Where a whole-corpus count keeps its work files, so that a killed run resumes (``.NAME.pmi-work``)."""
+    return storage.work_dir(out, "pmi")
 
 
 def count_corpus(

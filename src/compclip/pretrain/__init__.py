@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from compclip.models import create_model
 from compclip.train import DataConfig, OptimConfig, TrainConfig, run
@@ -48,8 +47,16 @@ class PretrainConfig:
 
 
 def pretrain(
-    data: str | Path, out: str | Path, config: PretrainConfig = PretrainConfig(), resume: bool = False
+    data: str,
+    out: str,
+    config: PretrainConfig = PretrainConfig(),
+    *,
+    resume: bool = False,
+    checkpoints: str | None = None,
 ) -> dict:
-    """Train ``config.model`` from random weights (seeded) on a dataset folder; returns the metrics."""
+    """Train ``config.model`` from random weights (seeded) on a dataset folder; returns the metrics.
+
+    ``data``, ``out`` and ``checkpoints`` are URIs (local or s3://), as for :func:`compclip.train.run`.
+    """
     bundle = create_model(config.model, seed=config.seed)
-    return run(bundle, data, out, config.train_config(), resume=resume)
+    return run(bundle, data, None, out, config.train_config(), resume=resume, checkpoints=checkpoints)

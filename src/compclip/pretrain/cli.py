@@ -13,6 +13,8 @@ EXAMPLES = """examples:
   compclip pretrain --data out/world --out out/pretrain
   compclip pretrain --data out/world --out out/pretrain --model compclip-tiny-vit --params params.yaml
   compclip pretrain --data out/world --out out/pretrain --resume   # continue a killed run
+  compclip pretrain --data s3://bucket/world --out s3://bucket/models/base \\
+      --checkpoint-dir s3://bucket/checkpoints/base --resume     # a preemptible pod: resume from S3
 """
 
 
@@ -21,12 +23,18 @@ def register(commands: argparse._SubParsersAction) -> None:
         commands, "pretrain", "train a tiny CLIP from scratch", EXAMPLES, description=__doc__
     )
     parser.add_argument(
-        "--data", required=True, type=Path, help="dataset folder with captions.parquet and images"
+        "--data", required=True, help="dataset folder (captions.parquet, images): path or s3://"
     )
-    parser.add_argument("--out", required=True, type=Path, help="output model folder")
+    parser.add_argument(
+        "--out", required=True, help="output model folder: path or s3:// (written on success)"
+    )
     parser.add_argument("--model", help="open_clip architecture (default: compclip-tiny-rn)")
     parser.add_argument("--params", type=Path, help="params.yaml; its `pretrain` section sets defaults")
-    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint, if any")
+    parser.add_argument(
+        "--checkpoint-dir",
+        help="checkpoints: path or s3:// (default: <out>.checkpoints), synced at each save",
+    )
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--max-steps", type=int, help="stop (and end the schedule) after this many steps")
     parser.add_argument("--batch-size", type=int)
@@ -41,7 +49,7 @@ def _pretrain(args: argparse.Namespace) -> None:
     config = override_from(
         config, args, "model", "epochs", "max_steps", "batch_size", "lr", "seed", "threads"
     )
-    metrics = pretrain(args.data, args.out, config, args.resume)
+    metrics = pretrain(args.data, args.out, config, resume=args.resume, checkpoints=args.checkpoint_dir)
     if metrics:
         print(
             f"wrote {args.out}: {config.model} from scratch, {metrics['steps']} steps, "

@@ -17,6 +17,9 @@ EXAMPLES = """examples:
   compclip train --model ViT-B-32:laion400m_e32 --data coco/ --negatives neg.json --out runs/negclip \\
       --method negclip --precision bf16
   compclip train ... --out out/degla --resume      # continue a killed run from its last checkpoint
+  compclip train --model s3://bucket/models/base --data s3://bucket/finetune \\
+      --negatives s3://bucket/negatives/negatives.json --out s3://bucket/models/degla \\
+      --checkpoint-dir s3://bucket/checkpoints/degla --resume   # a preemptible pod: resume from S3
 """
 
 
@@ -28,18 +31,24 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--model", required=True, help="model source: folder, s3://, hf-hub:, or open_clip NAME[:TAG]"
     )
     parser.add_argument(
-        "--data", required=True, type=Path, help="dataset folder with captions.parquet and images"
+        "--data", required=True, help="dataset folder (captions.parquet, images): path or s3://"
     )
-    parser.add_argument("--negatives", type=Path, help="negatives.json (needed by negclip and degla)")
-    parser.add_argument("--out", required=True, type=Path, help="output model folder")
+    parser.add_argument("--negatives", help="negatives.json, path or s3:// (needed by negclip and degla)")
+    parser.add_argument(
+        "--out", required=True, help="output model folder: path or s3:// (written on success)"
+    )
     parser.add_argument("--method", choices=METHODS, help="loss (default: degla)")
     parser.add_argument("--params", type=Path, help="params.yaml; its `train` section sets defaults")
-    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint, if any")
+    parser.add_argument(
+        "--checkpoint-dir",
+        help="checkpoints: path or s3:// (default: <out>.checkpoints), synced at each save",
+    )
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--max-steps", type=int, help="stop (and end the schedule) after this many steps")
     parser.add_argument("--batch-size", type=int, help="images per process and step")
     parser.add_argument("--lr", type=float)
-    parser.add_argument("--k-negatives", type=int, help="hard negatives per image (default 4)")
+    parser.add_argument("--k-negatives", type=int, help="hard negatives per caption (default 4)")
     parser.add_argument("--pad", action="store_true", default=None, help="repeat negatives when fewer than K")
     parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: none)")
     parser.add_argument("--seed", type=int)
@@ -55,7 +64,15 @@ def _train(args: argparse.Namespace) -> None:
     config = override_from(
         config, args, "method", "checkpoint_every", "seed", "precision", "threads", optim=optim, data=data
     )
-    metrics = train(args.model, args.data, args.out, config, args.negatives, args.resume)
+    metrics = train(
+        args.model,
+        args.data,
+        args.negatives,
+        args.out,
+        config,
+        resume=args.resume,
+        checkpoints=args.checkpoint_dir,
+    )
     if metrics:
         loss = metrics["loss_total"]
         print(f"wrote {args.out}: {config.method}, {metrics['steps']} steps, final loss {loss:.4f}")

@@ -2,10 +2,11 @@
 
 Inputs are a dataset folder (``captions.parquet`` with ``id``, ``caption``, ``image`` = a PNG path
 relative to the folder) and, for NegCLIP and DeGLA, a ``negatives.json`` (a list of
-``{"image_id", "original", "enhanced": [...], "types": [...]}``). Bad records are skipped and
-counted; each epoch draws K of a caption's negatives, and augmentation (RandomResizedCrop +
-normalisation) runs on whole batches with torch ops, seeded by the step, so a resumed run sees the
-same negatives and crops.
+``{"image_id", "original", "enhanced": [...], "types": [...]}``), whose negatives belong to the
+one caption ``(image_id, original)``: a row's ``id`` and ``caption``, so the five captions of a
+COCO image each train against their own. Bad records are skipped and counted; each epoch draws
+K of a caption's negatives, and augmentation (RandomResizedCrop + normalisation) runs on whole
+batches with torch ops, seeded by the step, so a resumed run sees the same negatives and crops.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from compclip.errors import UserError
-from compclip.negatives.io import read_negatives as read_records
+from compclip.negatives.io import caption_key, read_negatives
+from compclip.negatives.types import Record
 from compclip.rejects import Rejects
 
 log = logging.getLogger(__name__)
@@ -139,22 +141,21 @@ def decode_images(
     return decoded, failed
 
 
-def read_negatives(path: Path, rejects: Rejects) -> dict[str, tuple[str, list[str]]]:
-    """``image_id -> (original, valid negatives)`` of a DeGLA negatives file, any type names.
-
-    Malformed records are counted by :func:`compclip.negatives.io.record_problem`'s reasons, and
-    empty or unchanged negatives as ``no valid <type> negative``.
-    """
-    found: dict[str, tuple[str, list[str]]] = {}
-    for record in read_records(str(path), rejects, known_types=None):
-        original, negatives = found.get(record.image_id, (record.original, []))
+def usable_negatives(
+    records: list[Record], source: str, rejects: Rejects
+) -> dict[tuple[str, str], list[str]]:
+    """Each caption's (:func:`~compclip.negatives.io.caption_key`) negatives that are neither empty
+    nor the caption itself; the others are counted as ``no valid <type> negative``."""
+    usable = {}
+    for record in records:
+        original = record.original.strip()
+        kept = usable[caption_key(record.image_id, original)] = []
         for negative, kind in zip(record.enhanced, record.types, strict=True):
-            if not negative.strip() or negative.strip() == original.strip():
-                rejects.add(f"no valid {kind} negative", f"{path}: {record.image_id}")
+            if not negative.strip() or negative.strip() == original:
+                rejects.add(f"no valid {kind} negative", f"{source}: {record.image_id}")
             else:
-                negatives.append(negative)
-        found[record.image_id] = (original, negatives)
-    return found
+                kept.append(negative)
+    return usable
 
 
 def pick_negatives(image_id: str, available: int, k: int, seed: int, draw: int = 0) -> list[int]:
@@ -171,9 +172,10 @@ def load_pairs(
     tokenizer: Any,
     image_size: int | tuple[int, int],
     config: DataConfig = DataConfig(),
-    negatives_path: str | Path | None = None,
+    negatives: str | None = None,
 ) -> Pairs:
-    """Read, validate and tokenise a dataset folder (and its negatives) into :class:`Pairs`."""
+    """Read, validate and tokenise a local dataset folder and its negatives file (a local path or
+    s3:// URI) into :class:`Pairs`."""
     folder = Path(folder)
     rejects = Rejects()
     rows = read_captions(folder, rejects)
@@ -185,8 +187,8 @@ def load_pairs(
     rows = [r for r in rows if r["image"] in images]
     rejects.check(n_rows, config.max_reject_share, str(folder))
     available = None
-    if negatives_path is not None:
-        rows, available = _attach_negatives(rows, Path(negatives_path), config, rejects)
+    if negatives is not None:
+        rows, available = _attach_negatives(rows, str(negatives), config, rejects)
     if not rows:
         raise UserError(f"{folder}: no usable image-caption pairs")
     paths = sorted({r["image"] for r in rows})
@@ -211,19 +213,19 @@ def load_pairs(
 
 
 def _attach_negatives(
-    rows: list[dict[str, str]], path: Path, config: DataConfig, rejects: Rejects
+    rows: list[dict[str, str]], uri: str, config: DataConfig, rejects: Rejects
 ) -> tuple[list[dict[str, str]], list[list[str]]]:
-    """The rows with enough valid negatives (K, or one when ``config.pad``) and those negatives."""
-    available = read_negatives(path, rejects)
-    known = {r["id"] for r in rows}
-    unknown = [i for i in available if i not in known]
-    rejects.add("negatives for an unknown image_id", f"{path}: {unknown[:1]}", len(unknown))
+    """The rows with enough valid negatives of their own caption (K, or one when ``config.pad``),
+    and those negatives; a caption's negatives never go to another caption of its image."""
+    available = usable_negatives(read_negatives(uri, rejects, known_types=None), uri, rejects)
+    captions = {caption_key(r["id"], r["caption"]) for r in rows}
+    ids = {r["id"] for r in rows}
+    for image_id, _ in (key for key in available if key not in captions):
+        why = "original matches no caption of its image" if image_id in ids else "for an unknown image_id"
+        rejects.add(f"negatives {why}", f"{uri}: {image_id}")
     kept, kept_negatives, lacking = [], [], []
     for row in rows:
-        original, negatives = available.get(row["id"], (row["caption"], []))
-        if original.strip() != row["caption"].strip():
-            rejects.add("negatives original differs from the caption", f"{path}: {row['id']}")
-            negatives = []
+        negatives = available.get(caption_key(row["id"], row["caption"]), [])
         if len(negatives) < (1 if config.pad else config.k_negatives):
             lacking.append(row["id"])
             continue
@@ -231,11 +233,11 @@ def _attach_negatives(
         kept_negatives.append(negatives)
     if lacking and not config.pad:
         raise UserError(
-            f"{len(lacking)} of {len(rows)} images have fewer than K={config.k_negatives} valid negatives in "
-            f"{path} (first: {', '.join(lacking[:3])}); generate more, lower k_negatives, or pad "
+            f"{len(lacking)} of {len(rows)} captions have fewer than K={config.k_negatives} valid "
+            f"negatives in {uri} (first: {', '.join(lacking[:3])}); generate more, lower k_negatives, or pad "
             "(--pad repeats the available ones)"
         )
-    rejects.add("image without any valid negative", "", len(lacking))
+    rejects.add("caption without any valid negative", "", len(lacking))
     return kept, kept_negatives
 
 

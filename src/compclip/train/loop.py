@@ -1,17 +1,17 @@
-"""The accelerate training loop, with step_{n} checkpoints that resume to identical weights.
+"""The accelerate training loop, with checkpoints that resume to identical weights.
 
 :func:`fit` takes a prepared-to-be model, a DataLoader built by the caller, a batch augmentation
 and a :class:`~compclip.train.losses.TrainingLoss`; it owns the optimizer (AdamW, no weight decay
 on gains, biases and logit_scale), the warm-up + cosine schedule and, for DeGLA, the EMA teacher.
-A checkpoint holds student, teacher, optimizer, scheduler and RNG state (``Accelerator.save_state``);
-resuming loads it and skips the batches of the current epoch already seen.
+Every ``checkpoint_every`` steps it hands its :class:`~compclip.train.checkpoints.TrainState`
+(student, teacher, optimizer, schedule) to the caller's ``save``; resuming restores one and skips
+the batches of the current epoch already seen.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from compclip.models.text import encode_text
+from compclip.train.checkpoints import TrainState, read_state
 from compclip.train.data import BatchAugment, DataConfig
 from compclip.train.ema import ema_update, make_teacher
 from compclip.train.losses import Embeddings, Gather, LossConfig, TrainingLoss, identity
@@ -57,7 +58,7 @@ class TrainConfig:
     precision: str = "no"  # accelerate mixed precision: no | fp16 | bf16
     threads: int | None = None  # torch CPU threads (None: torch's default)
     checkpoint_every: int = 500  # steps; 0 disables
-    keep_checkpoints: bool = False  # keep checkpoints/ after a finished run
+    keep_checkpoints: bool = False  # keep the last checkpoint after a finished run
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -67,6 +68,7 @@ class TrainConfig:
 class FitResult:
     steps: int
     start_step: int
+    per_epoch: int
     seconds: float
     last: dict[str, float]
 
@@ -103,14 +105,6 @@ def gather_with_grad(accelerator: Accelerator) -> Gather:
     return lambda tensor: torch.cat(all_gather(tensor))
 
 
-def checkpoint_steps(folder: Path) -> list[int]:
-    """Steps of the complete ``step_{n}`` checkpoints in ``folder``, ascending."""
-    if not folder.is_dir():
-        return []
-    names = (p.name.removeprefix("step_") for p in folder.glob("step_*") if p.is_dir())
-    return sorted(int(n) for n in names if n.isdigit())
-
-
 class Features(nn.Module):
     """The step's forward: normalised image and text features (each distinct caption prefix of the
     batch computed once, :mod:`compclip.models.text`) and the logit scale, in one module call so that
@@ -136,20 +130,6 @@ def _embed(
     return Embeddings(image, text[:n], text[n:] if negatives else None), logit_scale
 
 
-def _save(accelerator: Accelerator, folder: Path, step: int) -> None:
-    """``save_state`` into a temporary folder renamed to ``step_{n}``; older checkpoints removed."""
-    tmp, final = folder / f".step_{step}.tmp", folder / f"step_{step}"
-    accelerator.save_state(str(tmp))
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        tmp.rename(final)
-        for old in checkpoint_steps(folder):
-            if old != step:
-                shutil.rmtree(folder / f"step_{old}")
-        log.info("checkpoint %s", final)
-    accelerator.wait_for_everyone()
-
-
 def fit(
     accelerator: Accelerator,
     model: nn.Module,
@@ -157,14 +137,15 @@ def fit(
     augment: BatchAugment,
     loss_fn: TrainingLoss,
     config: TrainConfig,
-    checkpoints: Path,
-    resume_from: int | None = None,
+    resume: Path | None = None,
+    save: Callable[[int, TrainState], None] | None = None,
     on_step: Callable[[dict], None] | None = None,
 ) -> FitResult:
-    """Train ``model`` in place; checkpoint every ``config.checkpoint_every`` steps into ``checkpoints``.
+    """Train ``model`` in place.
 
-    ``resume_from`` is the step of a checkpoint in ``checkpoints`` to continue from. ``on_step``
-    gets one record per step (step, epoch, lr, logit_scale and every loss part).
+    ``resume`` is a verified checkpoint folder to continue from; ``save(step, state)`` runs on
+    the main process every ``config.checkpoint_every`` steps (not after the last). ``on_step``
+    gets one record per step (step, epoch, lr, logit_scale and every loss part), before ``save``.
     """
     opt = config.optim
     model.to(memory_format=torch.channels_last)  # convolutions: 1.3x faster image tower on CPU
@@ -177,13 +158,11 @@ def fit(
     per_epoch = len(loader)
     total = per_epoch * opt.epochs if opt.max_steps is None else min(per_epoch * opt.epochs, opt.max_steps)
     scheduler = accelerator.prepare(cosine_schedule(optimizer, opt.warmup_steps, total))
-    if teacher is not None:
-        accelerator.register_for_checkpointing(teacher)
+    state = TrainState(student, teacher.clip if teacher else None, optimizer, scheduler, accelerator.scaler)
     step = 0
-    if resume_from is not None:
-        accelerator.load_state(str(checkpoints / f"step_{resume_from}"))
-        step = resume_from
-        log.info("resumed from step %d", step)
+    if resume is not None:
+        step = read_state(state, resume)
+        log.info("resumed from step %d (%s)", step, resume)
     negatives = loss_fn.needs_negatives
     model.train()
     if teacher is not None:
@@ -234,11 +213,16 @@ def fit(
             }
             progress.update()
             progress.set_postfix(loss=f"{record['total']:.4f}")
-            if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
-                _save(accelerator, checkpoints, step)
             if on_step is not None and accelerator.is_main_process:
                 on_step(record)
+            if save and config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
+                accelerator.wait_for_everyone()
+                if accelerator.is_main_process:
+                    save(step, state)
+                accelerator.wait_for_everyone()
             if step >= total:
                 break
     progress.close()
-    return FitResult(steps=step, start_step=start, seconds=time.perf_counter() - started, last=record)
+    return FitResult(
+        steps=step, start_step=start, per_epoch=per_epoch, seconds=time.perf_counter() - started, last=record
+    )

@@ -1,9 +1,12 @@
-"""The training stage: data and model in, a model folder with metrics and loss curves out.
+"""The training stage: a base model, a dataset and its negatives in, a model folder out.
 
 :func:`train` fine-tunes any model source (``compclip train``); :func:`run` is shared with
-from-scratch pretraining (``compclip pretrain``). The output folder gets the model
-(safetensors + open_clip config + manifest, with the training config as provenance),
-``metrics.json``, ``losses.jsonl`` (one record per step) and ``losses.png``.
+from-scratch pretraining (``compclip pretrain``). Every input and the output are URIs (a local
+path or s3://). The output, written only when the run succeeds (:func:`compclip.storage.local_out`),
+gets the model (safetensors + open_clip config + manifest, with the training config and the run's
+fingerprint as provenance), ``metrics.json``, ``losses.jsonl`` (one record per step) and
+``losses.png``. Checkpoints (:mod:`compclip.train.checkpoints`) live outside it, by default at
+``<out>.checkpoints``, so that a preempted run resumes from them and ``dvc repro`` keeps them.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import shutil
 from pathlib import Path
 
 import torch
@@ -21,8 +23,11 @@ from torch.utils.data import DataLoader
 
 from compclip.errors import UserError
 from compclip.models import ModelBundle, load_model, save_model
-from compclip.train.data import BatchAugment, PairDataset, load_pairs
-from compclip.train.loop import FitResult, TrainConfig, checkpoint_steps, fit, gather_with_grad
+from compclip.storage import local_dir, local_out
+from compclip.train.checkpoints import CheckpointDir, open_checkpoints
+from compclip.train.data import BatchAugment, PairDataset, Pairs, load_pairs
+from compclip.train.fingerprint import differences, run_fingerprint
+from compclip.train.loop import FitResult, TrainConfig, fit, gather_with_grad
 from compclip.train.losses import METHODS, TrainingLoss
 
 log = logging.getLogger(__name__)
@@ -30,62 +35,139 @@ log = logging.getLogger(__name__)
 LOSSES = "losses.jsonl"
 PLOT = "losses.png"
 METRICS = "metrics.json"
-CHECKPOINTS = "checkpoints"
+
+
+def default_checkpoints(out: str) -> str:
+    """Where a run's checkpoints go unless told: beside its output, ``<out>.checkpoints``."""
+    return f"{str(out).rstrip('/')}.checkpoints"
 
 
 def train(
-    source: str,
-    data: str | Path,
-    out: str | Path,
+    model: str,
+    data: str,
+    negatives: str | None,
+    out: str,
     config: TrainConfig | None = None,
-    negatives: str | Path | None = None,
+    *,
     resume: bool = False,
+    checkpoints: str | None = None,
 ) -> dict:
-    """Fine-tune the model at ``source`` on a dataset folder (+ negatives for negclip/degla)."""
-    return run(load_model(source), data, out, config or TrainConfig(), negatives, resume)
+    """Fine-tune the model source ``model`` on a dataset folder (+ negatives for negclip/degla)."""
+    return run(
+        load_model(model),
+        data,
+        negatives,
+        out,
+        config or TrainConfig(),
+        resume=resume,
+        checkpoints=checkpoints,
+    )
 
 
 def run(
     bundle: ModelBundle,
-    data: str | Path,
-    out: str | Path,
+    data: str,
+    negatives: str | None,
+    out: str,
     config: TrainConfig,
-    negatives: str | Path | None = None,
+    *,
     resume: bool = False,
+    checkpoints: str | None = None,
 ) -> dict:
-    """Train ``bundle.model`` and write the output folder; returns the metrics."""
+    """Train ``bundle.model`` and publish the output folder at ``out``; returns the metrics.
+
+    ``checkpoints`` (default :func:`default_checkpoints`) is a local folder or s3:// prefix; with
+    ``resume``, training continues from its last checkpoint when the run's fingerprint (config and
+    input content) matches, and refuses otherwise.
+    """
     if config.method not in METHODS:
         raise UserError(f"unknown method {config.method!r}; choose one of {', '.join(METHODS)}")
     if config.method != "clip" and negatives is None:
         raise UserError(f"method {config.method!r} needs hard negatives (--negatives negatives.json)")
     if config.threads:
         torch.set_num_threads(config.threads)
-    out = Path(out)
-    checkpoints = out / CHECKPOINTS
-    done = checkpoint_steps(checkpoints)
-    if done and not resume:
-        raise UserError(f"{out} holds checkpoints of an earlier run; pass --resume or choose another --out")
-    resume_from = done[-1] if done else None
+    out, checkpoint_uri = str(out), str(checkpoints or default_checkpoints(out))
+    with open_checkpoints(checkpoint_uri) as store:
+        done = store.steps()
+        if done and not resume:
+            raise UserError(
+                f"{checkpoint_uri} holds checkpoints of an earlier run; pass --resume, or choose another "
+                "--out or --checkpoint-dir"
+            )
+        preprocess = get_model_preprocess_cfg(bundle.model)
+        with local_dir(str(data)) as folder:
+            pairs = load_pairs(
+                folder,
+                bundle.tokenizer,
+                preprocess["size"],
+                config.data,
+                str(negatives) if config.method != "clip" else None,
+            )
+        if len(pairs.tokens) < config.data.batch_size:
+            raise UserError(
+                f"{data}: {len(pairs.tokens)} usable pairs, fewer than one batch "
+                f"(batch_size {config.data.batch_size}); lower the batch size"
+            )
+        fingerprint = run_fingerprint(config, bundle.model, pairs)
+        resume_from = _resume_point(store, done, fingerprint)
+        result, curve, accelerator = _fit(bundle, pairs, config, store, fingerprint, resume_from)
+        metrics = {}
+        if accelerator.is_main_process:
+            metrics = _metrics(config, result, pairs)
+            provenance = {
+                "config": dataclasses.asdict(config),
+                "data": str(data),
+                "negatives": str(negatives or ""),
+                "base": bundle.info.get("source", bundle.name),
+                "fingerprint": fingerprint,
+            }
+            with local_out(out) as stage:
+                (stage / METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
+                (stage / LOSSES).write_bytes(curve.jsonl())
+                plot_losses(curve.records, stage / PLOT)
+                save_model(bundle, stage, extra={"training": provenance, "files": [METRICS, LOSSES, PLOT]})
+            if not config.keep_checkpoints:
+                store.clear()
+            log.info(
+                "wrote %s: %d steps in %.1f s, final loss %.4f",
+                out,
+                result.steps,
+                result.seconds,
+                result.last.get("total", float("nan")),
+            )
+        accelerator.wait_for_everyone()
+    return metrics
 
-    preprocess = get_model_preprocess_cfg(bundle.model)
-    pairs = load_pairs(
-        data,
-        bundle.tokenizer,
-        preprocess["size"],
-        config.data,
-        negatives if config.method != "clip" else None,
-    )
-    if len(pairs.tokens) < config.data.batch_size:
+
+def _resume_point(store: CheckpointDir, done: list[int], fingerprint: dict) -> Path | None:
+    """The verified local folder of the last checkpoint, if any; refused when made by another run."""
+    if not done:
+        return None
+    changed = differences(store.fingerprint(done[-1]), fingerprint)
+    if changed:
         raise UserError(
-            f"{data}: {len(pairs.tokens)} usable pairs, fewer than one batch "
-            f"(batch_size {config.data.batch_size}); lower the batch size"
+            f"{store.uri}/step_{done[-1]} was made by another run; it differs in {'; '.join(changed)}. "
+            f"Resume with the same config and inputs, or remove {store.uri} (or pass another "
+            "--checkpoint-dir) to start over"
         )
+    return store.fetch(done[-1])
+
+
+def _fit(
+    bundle: ModelBundle,
+    pairs: Pairs,
+    config: TrainConfig,
+    store: CheckpointDir,
+    fingerprint: dict,
+    resume_from: Path | None,
+) -> tuple[FitResult, LossLog, Accelerator]:
     loader = DataLoader(
         PairDataset(pairs, config.data, config.seed),
         batch_size=config.data.batch_size,
         shuffle=True,
         drop_last=True,
     )
+    preprocess = get_model_preprocess_cfg(bundle.model)
     augment = BatchAugment(preprocess["mean"], preprocess["std"], config.data.crop_scale, seed=config.seed)
     accelerator = Accelerator(
         mixed_precision=config.precision,
@@ -93,42 +175,21 @@ def run(
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=config.seed),
     )
     loss_fn = TrainingLoss(config.method, config.loss, gather_with_grad(accelerator))
-    out.mkdir(parents=True, exist_ok=True)
-    curve = LossLog(out / LOSSES, resume_from or 0)
-    result = fit(
-        accelerator, bundle.model, loader, augment, loss_fn, config, checkpoints, resume_from, curve.write
-    )
-    accelerator.wait_for_everyone()
-    metrics = {}
-    if accelerator.is_main_process:
-        metrics = _metrics(config, result, pairs, len(loader))
-        (out / METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
-        plot_losses(curve.read(), out / PLOT)
-        provenance = {
-            "config": dataclasses.asdict(config),
-            "data": str(data),
-            "negatives": str(negatives or ""),
-            "base": bundle.info.get("source", bundle.name),
-        }
-        save_model(bundle, out, extra={"training": provenance, "files": [METRICS, LOSSES, PLOT]})
-        if not config.keep_checkpoints:
-            shutil.rmtree(checkpoints, ignore_errors=True)
-        log.info(
-            "wrote %s: %d steps in %.1f s, final loss %.4f",
-            out,
-            result.steps,
-            result.seconds,
-            result.last.get("total", float("nan")),
-        )
-    return metrics
+    curve = LossLog.resumed(resume_from / LOSSES) if resume_from else LossLog()
+
+    def save(step, state):
+        store.save(state, step, fingerprint, {LOSSES: curve.jsonl()})
+
+    result = fit(accelerator, bundle.model, loader, augment, loss_fn, config, resume_from, save, curve.write)
+    return result, curve, accelerator
 
 
-def _metrics(config: TrainConfig, result: FitResult, pairs, per_epoch: int) -> dict:
+def _metrics(config: TrainConfig, result: FitResult, pairs: Pairs) -> dict:
     ran = result.steps - result.start_step
     return {
         "method": config.method,
         "steps": result.steps,
-        "epochs": result.steps / per_epoch,
+        "epochs": result.steps / result.per_epoch,
         "resumed_from_step": result.start_step,
         "seconds": round(result.seconds, 3),
         "seconds_per_step": round(result.seconds / ran, 4) if ran else None,
@@ -143,21 +204,20 @@ def _metrics(config: TrainConfig, result: FitResult, pairs, per_epoch: int) -> d
 
 
 class LossLog:
-    """``losses.jsonl``: one JSON record per step; on resume, records after the checkpoint are dropped."""
+    """The loss curve, one record per step; a resumed run starts from its checkpoint's copy."""
 
-    def __init__(self, path: Path, start_step: int) -> None:
-        self.path = path
-        kept = [r for r in self.read() if r["step"] <= start_step] if start_step else []
-        path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    def __init__(self, records: list[dict] | None = None) -> None:
+        self.records = list(records or [])
 
-    def read(self) -> list[dict]:
-        if not self.path.is_file():
-            return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+    @classmethod
+    def resumed(cls, path: Path) -> LossLog:
+        return cls([json.loads(line) for line in path.read_text().splitlines() if line.strip()])
 
     def write(self, record: dict) -> None:
-        with self.path.open("a") as handle:
-            handle.write(json.dumps(record) + "\n")
+        self.records.append(record)
+
+    def jsonl(self) -> bytes:
+        return "".join(json.dumps(r) + "\n" for r in self.records).encode()
 
 
 def plot_losses(records: list[dict], path: Path) -> None:

@@ -5,10 +5,10 @@ adjectives (each among themselves), shuffle all other words, shuffle words withi
 and shuffle the trigrams. Captions are normalised first as ARO's ``pre_caption`` (lowercase,
 ``.!"()*#:;~`` removed, at most 30 words). Perturbations equal to the caption are dropped.
 
-ARO tags parts of speech with spaCy; compclip has no spaCy model offline, so it approximates the
-tags with WordNet: a word is a noun or adjective when its most frequent WordNet reading (lemma
-counts) is, a noun/verb ambiguous word after a determiner or adjective counts as a noun, and
-stopwords and numerals are neither (word lists in ``order_words.yaml``).
+ARO tags parts of speech with spaCy; compclip has no spaCy model offline, so it tags with NLTK's
+averaged perceptron (Penn ``NN*`` a noun, ``JJ*`` an adjective), which tags real captions better
+than the earlier WordNet-reading rules (BENCHMARKS.md, "Part-of-speech tags on real captions");
+stopwords, numerals and words WordNet does not know are neither (word lists in ``order_words.yaml``).
 
 Generation is deterministic: caption ``i`` uses ``numpy.random.default_rng([seed, i])``. The result
 is stored as JSON (``compclip-aro-order-v1``), which :func:`load` also accepts, so a run can be
@@ -40,6 +40,7 @@ MAX_WORDS = 30
 PUNCT = re.compile(r'[.!"()*#:;~]')
 WORDS = yaml.safe_load((Path(__file__).parent / "order_words.yaml").read_text())
 SUBSETS = ("coco_order", "flickr_order")
+PENN = {"NN": "n", "JJ": "a"}
 
 
 def pre_caption(caption: str, max_words: int = MAX_WORDS) -> str:
@@ -49,7 +50,16 @@ def pre_caption(caption: str, max_words: int = MAX_WORDS) -> str:
 
 
 class Tagger:
-    """Noun (``n``), adjective (``a``) or other (``x``) per token, from WordNet lemma counts."""
+    """Noun (``n``), adjective (``a``) or other (``x``) per token, by the perceptron's tags."""
+
+    @cached_property
+    def _perceptron(self):
+        try:
+            from nltk.tag import PerceptronTagger
+
+            return PerceptronTagger(lang="eng")
+        except LookupError as err:
+            raise UserError("NLTK data missing (averaged_perceptron_tagger_eng): run `make setup`") from err
 
     @cached_property
     def _wordnet(self):
@@ -79,15 +89,12 @@ class Tagger:
         return counts
 
     def tags(self, tokens: list[str]) -> list[str]:
-        tags: list[str] = []
-        for i, token in enumerate(tokens):
-            counts = self.readings(token)
-            best = max(counts, key=counts.__getitem__) if counts else "x"
-            after_determiner = i > 0 and (tokens[i - 1] in WORDS["determiners"] or tags[-1] == "a")
-            if best == "v" and "n" in counts and after_determiner:
-                best = "n"
-            tags.append(best if best in ("n", "a") else "x")
-        return tags
+        """``n``/``a`` by the perceptron's Penn tag, for words with a WordNet reading; else ``x``."""
+        penn = [tag for _, tag in self._perceptron.tag(tokens)] if tokens else []
+        return [
+            PENN.get(tag[:2], "x") if self.readings(token) else "x"
+            for token, tag in zip(tokens, penn, strict=True)
+        ]
 
 
 def trigrams(tokens: list[str]) -> list[list[str]]:

@@ -1,0 +1,182 @@
+"""Are the rule generator's negatives false, fluent and not given away by text alone? (issue 18)
+
+For SugarCrepe's positive captions and for a sample of Flickr8k captions, runs the negatives
+stage (``compclip.negatives.generate``, all seven types, steered by a PMI table of Flickr8k)
+twice, without and with the blind-model filter (a trigram LM of the input captions), and audits
+both outputs (``compclip.negatives.audit``) with an independent blind model: a bigram LM of
+Flickr8k captions the input does not hold (for SugarCrepe, all of Flickr8k; for the Flickr8k
+sample, the captions of the other images). Prints, per type, the yield, how often the audit's
+blind model prefers the positive, and the share of replacements WordNet relates to the
+original, beside the same blind model's preference on SugarCrepe's curated negatives of the
+type's family and the goal (family + 10 points; reshuffle 0.78), as a Markdown table.
+
+Run: ``PYTHONPATH=src .venv/bin/python bench/negatives_quality.py [--limit N] [--images N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from compclip.negatives import TYPES, NegativesConfig, generate
+from compclip.negatives.audit import AuditConfig, summarize
+from compclip.negatives.blind import BlindModel
+from compclip.negatives.io import read_negatives
+from compclip.negatives.validity import FilterConfig
+from compclip.rejects import Rejects
+from sugarcrepe import DATA, positive_captions
+
+FLICKR = DATA.parent / "flickr8k" / "Flickr8k.token.txt"
+FAMILY = {
+    "reshuffle": None,
+    "swap_nouns": "swap_obj",
+    "swap_adjectives": "swap_att",
+    "replace_adjectives": "replace_att",
+    "replace_nouns": "replace_obj",
+    "replace_relations": "replace_rel",
+    "invert_relations": "replace_rel",
+}
+RESHUFFLE_GOAL = 0.78
+
+
+def flickr(path: Path) -> list[tuple[str, str]]:
+    """``(image, caption)`` of every Flickr8k line."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, caption = line.split("\t", 1)
+        rows.append((key.split("#", 1)[0], caption))
+    return rows
+
+
+def curated(model: BlindModel, data: Path) -> dict[str, float]:
+    """The blind model's preference for the positive on each SugarCrepe subset."""
+    found = {}
+    for name in sorted({f for f in FAMILY.values() if f}):
+        items = json.loads((data / f"{name}.json").read_text()).values()
+        found[name] = float(
+            np.mean([model.prefers_positive(i["caption"], i["negative_caption"]) for i in items])
+        )
+    return found
+
+
+def run(captions: list[str], pmi: Path, blind: bool, work: Path, margin: float) -> tuple[dict, list, float]:
+    """The stage's metrics and records for ``captions``, with or without the blind filter."""
+    data = work / f"input-{blind}.parquet"
+    pq.write_table(pa.table({"id": [f"c{i}" for i in range(len(captions))], "caption": captions}), data)
+    config = NegativesConfig(
+        types=TYPES, pmi=str(pmi), filter=FilterConfig(inverse_relations=False, blind=blind)
+    )
+    started = time.perf_counter()
+    metrics = generate(str(data), str(work / f"out-{blind}"), config)
+    seconds = time.perf_counter() - started
+    return metrics, read_negatives(str(work / f"out-{blind}" / "negatives.json"), Rejects()), seconds
+
+
+def table(
+    name: str,
+    captions: list[str],
+    audit_model: BlindModel,
+    baseline: dict,
+    pmi: Path,
+    work: Path,
+    margin: float,
+) -> str:
+    rows = [
+        f"**{name}** ({len(captions)} captions; audit: bigram LM of {audit_model.total:,} words)",
+        "",
+        "| type | yield before / after | blind prefers positive before / after | SugarCrepe family | goal | "
+        "WordNet-related before / after | within goal |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    found = {}
+    for blind in (False, True):
+        metrics, records, seconds = run(captions, pmi, blind, work, margin)
+        found[blind] = summarize(records, audit_model, len(captions), replace(AuditConfig(), sample=3))[
+            "types"
+        ]
+        print(
+            f"{name} blind={blind}: {seconds:.0f} s; rejects",
+            {k: v for k, v in metrics.items() if k.startswith("reject_")},
+        )
+    for kind in TYPES:
+        before, after = found[False].get(kind, {}), found[True].get(kind, {})
+        family = FAMILY[kind]
+        goal = RESHUFFLE_GOAL if family is None else baseline[family] + 0.10
+        reference = "-" if family is None else f"{family} {baseline[family]:.2f}"
+        related = (
+            f"{before.get('wordnet_related', 0):.1%} / {after.get('wordnet_related', 0):.1%}"
+            if kind in ("replace_adjectives", "replace_nouns")
+            else "-"
+        )
+        prefers = after.get("blind_prefers_positive", float("nan"))
+        ok = prefers <= goal and (
+            kind not in ("replace_adjectives", "replace_nouns") or after.get("wordnet_related", 0) <= 0.03
+        )
+        rows.append(
+            f"| {kind} | {before.get('yield', 0):.1%} / {after.get('yield', 0):.1%} | "
+            f"{before.get('blind_prefers_positive', float('nan')):.2f} / {prefers:.2f} | {reference} | "
+            f"<= {goal:.2f} | {related} | {'yes' if ok else f'no (+{prefers - goal:.2f})'} |"
+        )
+        for sample in after.get("sample", []):
+            print(f"  {kind}: {sample['original']!r} -> {sample['negative']!r}")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--flickr", type=Path, default=FLICKR)
+    parser.add_argument("--limit", type=int, default=0, help="first N SugarCrepe captions (0: all)")
+    parser.add_argument("--images", type=int, default=1000, help="Flickr8k images sampled (5 captions each)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--margin", type=float, default=FilterConfig.blind_margin, help="filter.blind_margin")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        pmi = work / "pmi"
+        subprocess.run(
+            ["compclip", "pmi", "count", str(args.flickr), "--out", str(pmi), "--min-count", "5"],
+            check=True,
+            capture_output=True,
+        )
+        rows = flickr(args.flickr)
+        everything = BlindModel([c for _, c in rows], order=2)
+        baseline = curated(everything, args.data)
+        print(
+            "SugarCrepe curated negatives, bigram LM of Flickr8k:",
+            {k: round(v, 3) for k, v in baseline.items()},
+        )
+        sugar = positive_captions(args.data)
+        sugar = sugar[: args.limit] if args.limit else sugar
+        (work / "sugar").mkdir()
+        out = [table("SugarCrepe positives", sugar, everything, baseline, pmi, work / "sugar", args.margin)]
+        images = sorted({image for image, _ in rows})
+        chosen = set(np.random.default_rng(args.seed).choice(images, size=args.images, replace=False))
+        sample = [c for image, c in rows if image in chosen]
+        held_out = BlindModel([c for image, c in rows if image not in chosen], order=2)
+        (work / "flickr").mkdir()
+        out.append(
+            table(
+                f"Flickr8k, {args.images} images",
+                sample,
+                held_out,
+                baseline,
+                pmi,
+                work / "flickr",
+                args.margin,
+            )
+        )
+    print("\n\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

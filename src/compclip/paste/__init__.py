@@ -1,0 +1,1 @@
+"""ImageNet-paste: an accessory cut out and pasted onto ImageNet images, chosen by PMI stratum."""

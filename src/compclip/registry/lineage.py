@@ -1,0 +1,79 @@
+"""A version's lineage (``lineage.json``): where it came from, so a result can be traced and rerun.
+
+Git commit (``$COMPCLIP_GIT_COMMIT``, else ``git rev-parse HEAD`` here), pipeline run id, params,
+the compared model it is, its sources, and the training data and negatives with content hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+
+from compclip import __version__
+from compclip.errors import UserError
+from compclip.storage import expand, filesystem, sha256_file
+
+INPUTS = ("data", "negatives")
+
+
+def git_commit() -> str | None:
+    if commit := os.environ.get("COMPCLIP_GIT_COMMIT"):
+        return commit
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def content_sha256(uri: str) -> str | None:
+    """A file's sha256, or a folder's (over its files' relative paths and sha256s); None if unreachable."""
+    try:
+        fs, path = filesystem(uri)
+        if not fs.exists(path):
+            return None
+        if not fs.isdir(path):
+            return sha256_file(uri)
+        cut = path.rstrip("/") + "/"
+        lines = [f"{f.split(cut, 1)[1]} {sha256_file(f)}\n" for f in expand([uri])]
+    except (OSError, UserError):
+        return None
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def inputs(training: dict) -> dict[str, dict]:
+    """The training data and negatives a model folder's manifest names, with content hashes (recorded
+    by training as ``<input>_sha256``, else computed now when the input is reachable)."""
+    found = {}
+    for kind in INPUTS:
+        uri = training.get(kind) or None
+        sha = training.get(f"{kind}_sha256") or (content_sha256(uri) if uri else None)
+        found[kind] = {"uri": uri, "sha256": sha}
+    return found
+
+
+def lineage(
+    name: str,
+    by: str,
+    created_at: str,
+    candidate: str,
+    sources: dict[str, str],
+    training: dict,
+    run_id: str | None,
+    params: dict | None,
+) -> dict:
+    """Everything but the version number, which publishing allocates."""
+    return {
+        "name": name,
+        "created_at": created_at,
+        "by": by,
+        "candidate": candidate,
+        "base": training.get("base"),
+        "git_commit": git_commit(),
+        "run_id": run_id,
+        "params": params,
+        "sources": sources,
+        "inputs": inputs(training),
+        "compclip_version": __version__,
+    }

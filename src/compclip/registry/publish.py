@@ -1,0 +1,176 @@
+"""Publishing: a model folder, its evaluation report and its comparison become an immutable version.
+
+The version number is claimed by writing the version's ``lineage.json`` with ``IfNoneMatch='*'``:
+of publishers racing for vN exactly one succeeds, the others move on to vN+1. Every other file is
+then written once the same way, and ``manifest.json`` (the sha256 of every file) last, so a version
+is complete exactly when its manifest exists; a publisher that dies half-way leaves an incomplete
+version that nothing promotes or pulls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from compclip.errors import UserError
+from compclip.registry import audit
+from compclip.registry.card import render
+from compclip.registry.gates import GatesConfig, candidate_of, evaluate_gates
+from compclip.registry.layout import (
+    CARD,
+    COMPARE,
+    CONFIG,
+    LINEAGE,
+    MANIFEST,
+    METRICS,
+    REPORT,
+    TRAINING,
+    WEIGHTS,
+    check_name,
+    version_dir,
+    version_name,
+    version_number,
+)
+from compclip.registry.lineage import lineage
+from compclip.registry.read import numbered
+from compclip.registry.store import Store, json_body
+from compclip.storage import local_dir, sha256_file, split_uri, verify_files
+
+PICKLES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+MAX_CLAIMS = 1000
+
+
+@dataclass(frozen=True)
+class PublishConfig:
+    """``candidate``: the model's name in the comparison (default: its only non-baseline model);
+    ``gates``: evaluated at publish time for the model card."""
+
+    name: str = "compclip"
+    candidate: str | None = None
+    run_id: str | None = None
+    gates: GatesConfig = field(default_factory=GatesConfig)
+
+
+def publish(
+    model: str, report: str, compare: str, root: str, config: PublishConfig, params: dict | None = None
+) -> str:
+    """Publish ``model`` (a model folder) with its ``report`` (a ``compclip evaluate`` folder) and
+    ``compare`` (a ``compclip compare`` folder) as the next version of ``config.name`` under
+    ``root``; ``params`` go into the lineage. Returns the version, ``vN``."""
+    name = check_name(config.name)
+    store = Store(root)
+    by, created_at = audit.actor(), datetime.now(UTC).isoformat(timespec="seconds")
+    with local_dir(model) as model_dir, local_dir(report) as report_dir, local_dir(compare) as compare_dir:
+        manifest = _model_manifest(model_dir)
+        comparison = _read_json(compare_dir / "compare.json")
+        candidate = candidate_of(comparison, config.candidate)
+        _check_report(report_dir / METRICS, comparison, candidate)
+        files = _version_files(model_dir, manifest, report_dir, compare_dir)
+        sources = {"model": _where(model), "report": _where(report), "compare": _where(compare)}
+        training = manifest.get("training") or {}
+        record = lineage(name, by, created_at, candidate, sources, training, config.run_id, params)
+        version, lineage_body = _claim(store, name, record)
+        gates = evaluate_gates(comparison, candidate, config.gates)
+        _write_version(store, name, version, manifest, files, lineage_body, comparison, gates)
+    audit.record(store, name, "publish", version, gates=gates, by=by)
+    return version
+
+
+def _where(uri: str) -> str:
+    """An input as the lineage records it: an s3:// URI as given, a local path made absolute."""
+    scheme, path = split_uri(uri)
+    return uri if scheme != "file" else path
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise UserError(f"no such file: {path}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path}: not valid JSON ({err})") from err
+
+
+def _model_manifest(folder: Path) -> dict:
+    """The model folder's manifest, once every file it lists is checked; refuses pickles."""
+    manifest = _read_json(folder / MANIFEST)
+    files = manifest.get("files") or {}
+    missing = [f for f in (WEIGHTS, CONFIG) if f not in files]
+    if missing:
+        raise UserError(f"{folder}: not a compclip model folder (its manifest lists no {', '.join(missing)})")
+    pickles = sorted(f for f in files if Path(f).suffix in PICKLES)
+    if pickles:
+        raise UserError(f"{folder}: refusing pickle-based weight files {pickles}; only safetensors load")
+    verify_files(folder, files, folder)
+    return manifest
+
+
+def _check_report(metrics_path: Path, comparison: dict, candidate: str) -> None:
+    """Refuse a report that is not the compared candidate's (a metric both hold differs)."""
+    metrics = _read_json(metrics_path)
+    for key, value in comparison["metrics"][candidate].items():
+        theirs = metrics.get(key)
+        numbers = all(isinstance(v, int | float) for v in (value, theirs))
+        if numbers and not math.isclose(value, theirs, rel_tol=1e-9, abs_tol=1e-12):
+            raise UserError(
+                f"{metrics_path} is not the report of {candidate!r} in the comparison: "
+                f"{key} is {theirs} there and {value} in compare.json"
+            )
+
+
+def _version_files(model_dir: Path, manifest: dict, report_dir: Path, compare_dir: Path) -> dict[str, Path]:
+    """Each file of the version (its name in the version -> the local file), the model's first."""
+    files = {_model_target(name): model_dir / name for name in manifest["files"]}
+    files[METRICS] = report_dir / METRICS
+    files[REPORT] = report_dir / REPORT
+    if not files[REPORT].is_file():
+        raise UserError(f"{report_dir}: no {REPORT}; publish the folder `compclip evaluate` wrote")
+    for path in sorted(compare_dir.rglob("*")):
+        if path.is_file() and not path.name.startswith("."):
+            files[f"{COMPARE}/{path.relative_to(compare_dir).as_posix()}"] = path
+    return files
+
+
+def _model_target(name: str) -> str:
+    """Weights and config at the root (where KServe and load_model look), other model files in training/."""
+    return name if name in (WEIGHTS, CONFIG) else f"{TRAINING}/{name}"
+
+
+def _claim(store: Store, name: str, record: dict) -> tuple[str, bytes]:
+    """Allocate the next version by creating its lineage.json; the version and the bytes written."""
+    taken = numbered(store, name)
+    number = version_number(taken[-1]) + 1 if taken else 1
+    for _ in range(MAX_CLAIMS):
+        version = version_name(number)
+        body = json_body({**record, "version": version})
+        if store.create(version_dir(name, version) + LINEAGE, body):
+            return version, body
+        number += 1
+    raise UserError(f"{store.root}: no free version of {name} after {MAX_CLAIMS} tries")
+
+
+def _write_version(
+    store: Store,
+    name: str,
+    version: str,
+    manifest: dict,
+    files: dict[str, Path],
+    lineage_body: bytes,
+    comparison: dict,
+    gates: list,
+) -> None:
+    """The files, the model card, then the manifest: written last, it marks the version complete."""
+    hashes = {target: sha256_file(str(path)) for target, path in files.items()}
+    hashes[LINEAGE] = hashlib.sha256(lineage_body).hexdigest()
+    card = render({**manifest, "files": hashes}, json.loads(lineage_body), comparison, gates).encode()
+    hashes[CARD] = hashlib.sha256(card).hexdigest()
+    registry = {"name": name, "version": version}
+    version_manifest = json_body({**manifest, "files": dict(sorted(hashes.items())), "registry": registry})
+    prefix = version_dir(name, version)
+    for target, body in [*files.items(), (CARD, card), (MANIFEST, version_manifest)]:
+        if not store.create(prefix + target, body):
+            raise UserError(f"{store.root}/{prefix}{target} exists already; versions are written once")

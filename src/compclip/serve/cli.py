@@ -1,0 +1,55 @@
+"""``compclip serve``: the inspection service on KServe's V1 and V2 protocols.
+
+Loads a compclip model folder (a local path, a registry version ``s3://BUCKET/registry/NAME/vN/``
+or KServe's ``/mnt/models``), verifies its manifest, and answers inspections (does the model
+prefer a specification caption over the hard negatives generated from it?) and zero-shot
+queries on /v1/models/NAME:predict and /v2/models/NAME/infer; /metrics for Prometheus.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from compclip.cli import add_command
+from compclip.config import load_section, override_from
+from compclip.serve import ServeConfig, serve
+
+EXAMPLES = """examples:
+  compclip serve --model models/degla --name compclip
+  compclip serve --model s3://bucket/registry/compclip/v3/ --name compclip --port 9000
+  compclip serve --model /mnt/models --name compclip --host 0.0.0.0 --port 8080   # in a pod
+  compclip serve --model models/degla --name compclip --max-batch 16 --params params.yaml
+
+  curl -s localhost:8080/v1/models/compclip:predict -d '{"instances": [{"image": "'$(base64 -w0 scene.png)'",
+      "specification": "a red cube to the left of a blue ring"}]}'
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = add_command(
+        commands, "serve", "the inspection service (KServe V1/V2)", EXAMPLES, description=__doc__
+    )
+    parser.add_argument("--model", required=True, help="model folder, s3:// registry version or /mnt/models")
+    parser.add_argument("--name", required=True, help="model name in the endpoint paths")
+    parser.add_argument("--host", help="address to bind (default 127.0.0.1; 0.0.0.0 in a container)")
+    parser.add_argument("--port", type=int, help="HTTP port (default 8080)")
+    parser.add_argument("--device", help="cpu, cuda or auto (default cpu)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads of the forward (default 1)")
+    parser.add_argument("--params", type=Path, help="params.yaml; its `serve` section sets defaults")
+    parser.add_argument("--max-batch", type=int, help="instances per forward pass across requests (1: off)")
+    parser.add_argument("--batch-wait-ms", type=float, help="how long a batch waits for more requests")
+    parser.add_argument("--max-payload-bytes", type=int, help="largest request body (default 8 MiB)")
+    parser.add_argument("--max-pixels", type=int, help="largest image, in pixels (default 4096x4096)")
+    parser.add_argument("--max-candidates", type=int, help="most candidates or labels per instance")
+    parser.set_defaults(func=_serve)
+
+
+def _config(args: argparse.Namespace) -> ServeConfig:
+    config = load_section(ServeConfig, args.params, "serve")
+    runtime = ("host", "port", "device", "threads", "max_batch", "batch_wait_ms")
+    return override_from(config, args, *runtime, "max_payload_bytes", "max_pixels", "max_candidates")
+
+
+def _serve(args: argparse.Namespace) -> None:
+    serve(args.model, args.name, _config(args))

@@ -1,0 +1,1 @@
+"""LMM analysis: VQA accuracy of LLaVA against the PMI of each question's concepts (``compclip vqa-pmi``)."""

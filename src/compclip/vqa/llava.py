@@ -1,0 +1,113 @@
+"""Answers from LLaVA-1.5 through transformers (``LlavaForConditionalGeneration``), batched, greedy.
+
+The prompt is LLaVA-1.5's VQA evaluation prompt (``USER: <image>\\n{question}\\nAnswer the question
+using a single word or phrase. ASSISTANT:``); answers are decoded greedily, so they do not depend on
+a seed. Predictions are rows in LLaVA's evaluation JSONL format.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from PIL import Image
+
+from compclip.errors import UserError
+from compclip.negatives.llm import torch_device
+from compclip.storage import local_dir, open_uri
+from compclip.vqa.data import Question
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LLAVA = "llava-hf/llava-1.5-7b-hf"
+PROMPT = "USER: <image>\n{question}\nAnswer the question using a single word or phrase. ASSISTANT:"
+IMAGE_PATTERNS = {"vqav2": "COCO_val2014_{image_id:012d}.jpg", "textvqa": "{image_id}.jpg"}
+
+
+@dataclass(frozen=True)
+class LlavaConfig:
+    model: str = DEFAULT_LLAVA  # hub name, local folder or s3:// URI
+    batch_size: int = 16
+    max_new_tokens: int = 16
+    image_pattern: str | None = None  # image file name from {image_id}; default per dataset
+    dtype: str = "float16"
+    device: str = "auto"
+
+
+class Answerer(Protocol):
+    def answer(self, questions: list[Question]) -> list[str]: ...
+
+
+def image_name(pattern: str, image_id: str) -> str:
+    return pattern.format(image_id=int(image_id) if image_id.isdigit() else image_id)
+
+
+def prediction(question: Question, text: str, model_id: str) -> dict:
+    """One line of LLaVA's evaluation JSONL."""
+    return {"question_id": question.question_id, "prompt": PROMPT.format(question=question.question),
+            "text": text, "answer_id": f"{model_id}:{question.question_id}", "model_id": model_id,
+            "metadata": {}}  # fmt: skip
+
+
+class LlavaAnswerer:
+    """A LLaVA model and its processor answering questions about images of a folder."""
+
+    def __init__(self, model: Any, processor: Any, config: LlavaConfig, images: str, pattern: str) -> None:
+        self.model, self.processor, self.config, self.images, self.pattern = (
+            model,
+            processor,
+            config,
+            images,
+            pattern,
+        )
+        self.processor.tokenizer.padding_side = "left"
+
+    @classmethod
+    def load(cls, config: LlavaConfig, images: str, dataset: str) -> LlavaAnswerer:
+        import torch
+        from transformers import AutoProcessor, LlavaForConditionalGeneration
+
+        device = torch_device(config.device)
+        log.info("loading %s on %s (%s)", config.model, device, config.dtype)
+        remote = config.model.startswith("s3://")
+        with local_dir(config.model) if remote else nullcontext(config.model) as folder:
+            try:
+                processor = AutoProcessor.from_pretrained(str(folder))
+                model = LlavaForConditionalGeneration.from_pretrained(
+                    str(folder), dtype=getattr(torch, config.dtype)
+                )
+            except OSError as err:
+                raise UserError(f"cannot load LLaVA model {config.model!r}: {err}") from err
+        pattern = config.image_pattern or IMAGE_PATTERNS[dataset]
+        return cls(model.to(device).eval(), processor, config, images, pattern)
+
+    def _image(self, question: Question) -> Image.Image:
+        with open_uri(f"{self.images.rstrip('/')}/{image_name(self.pattern, question.image_id)}") as handle:
+            return Image.open(io.BytesIO(handle.read())).convert("RGB")
+
+    def answer(self, questions: list[Question]) -> list[str]:
+        import torch
+
+        texts = []
+        for start in range(0, len(questions), self.config.batch_size):
+            batch = questions[start : start + self.config.batch_size]
+            inputs = self.processor(
+                images=[self._image(q) for q in batch],
+                text=[PROMPT.format(question=q.question) for q in batch],
+                return_tensors="pt",
+                padding=True,
+            ).to(self.model.device)
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+            with torch.inference_mode():
+                output = self.model.generate(
+                    **inputs,
+                    max_new_tokens=self.config.max_new_tokens,
+                    do_sample=False,
+                    pad_token_id=self.processor.tokenizer.pad_token_id,
+                )
+            new = output[:, inputs["input_ids"].shape[1] :]
+            texts.extend(t.strip() for t in self.processor.batch_decode(new, skip_special_tokens=True))
+        return texts
