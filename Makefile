@@ -86,6 +86,7 @@ REGISTRY ?= localhost/compclip
 IMAGES := out/images
 CONTEXT := $(IMAGES)/context
 WHEELHOUSE := out/wheelhouse
+NLTK_SHARED := corpora/stopwords.zip taggers/averaged_perceptron_tagger_eng.zip
 # The base made here; BASE_IMAGE=python:3.11-slim-bookworm (the Dockerfile's default) where a registry is reachable.
 LOCAL_BASE := localhost/compclip/base-python3.11:bookworm
 BASE_IMAGE ?= $(LOCAL_BASE)
@@ -139,7 +140,6 @@ $(CONTEXT)/compclip.stamp: pyproject.toml README.md $(shell find src/compclip -t
 	touch $@
 
 # The pinned NLTK files from ../shared (see compclip/nltkdata.py).
-NLTK_SHARED := corpora/stopwords.zip taggers/averaged_perceptron_tagger_eng.zip
 $(CONTEXT)/nltk/%.zip: $(SHARED)/nltk_data/%.zip
 	mkdir -p $(@D) && cp $< $@
 
