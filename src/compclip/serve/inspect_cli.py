@@ -27,7 +27,7 @@ EXAMPLES = """examples:
       --specification "a red cube to the left of a blue ring" \
       --negative "a blue cube to the left of a red ring"
   compclip inspect --model $(compclip registry resolve world-degla staging) \\
-      --lineage out/demo/kfp/RUN/lineage/lineage/lineage.json --tuned degla   # a run's showcase
+      --lineage out/demo/kfp/RUN/lineage-record/lineage/lineage.json --tuned degla   # a run's showcase
 """
 
 
