@@ -89,3 +89,23 @@ def test_inspect_serves_the_model_and_asks_the_showcase(run, capsys):
         assert answer["specification"] == ITEMS[key][0]
         assert [c["caption"] for c in answer["candidates"]] == [ITEMS[key][1]]
         assert answer["passed"] == (answer["margin"] > 0)
+
+
+def test_inspect_asks_a_running_service_about_an_image_and_its_negatives(run, capsys):
+    from compclip.serve import local
+
+    service = local.start(str(run / "model"), "tiny", run / "serve.log")
+    try:
+        image = str(run / "evalsets/compositional/images/swap_att-00001.png")
+        caption, negative = ITEMS["00001"]
+        argv = ["inspect", "--url", service.url, "--name", "tiny", "--image", image]
+        argv += ["--specification", caption]
+        assert main([*argv, "--negative", negative]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0].startswith(f"  specification: {caption!r}")
+        assert lines[1].startswith(f"  candidate [given]: {negative!r}")
+        assert lines[2].startswith("  service answer: ")
+        assert main(argv[:-2]) == 2  # an image needs its specification
+        assert "--image needs --specification" in capsys.readouterr().err
+    finally:
+        local.stop(service)
