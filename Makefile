@@ -3,6 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3.11
 VENV := .venv
+PIP_VERSION := 25.3
 BIN := $(VENV)/bin
 SHARED ?= ../shared
 OUT ?= out/demo
@@ -11,15 +12,15 @@ export MALLOC_MMAP_THRESHOLD_ ?= 33554432
 export MALLOC_TRIM_THRESHOLD_ ?= 4000000000
 export MALLOC_TOP_PAD_ ?= 536870912
 
-.PHONY: setup test unit lint format demo compile bench constraints clean
+.PHONY: setup test unit lint format demo compile bench constraints clean images push image-tools base-image
 
 setup: $(VENV)/.installed $(VENV)/nltk_data/compclip-nltk.json
 
-$(VENV)/.installed: pyproject.toml constraints.txt
+$(VENV)/.installed: pyproject.toml constraints.txt constraints-cuda.txt
 	command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip==25.3
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -q --upgrade pip==$(PIP_VERSION)
+	$(BIN)/pip install -q -c constraints.txt -c constraints-cuda.txt -e '.[dev]'
 	touch $@
 
 # Debian's WordNet when nltk.download cannot reach the internet (see compclip/nltkdata.py).
@@ -40,7 +41,8 @@ format: setup
 	$(BIN)/ruff format $(LINTED)
 	$(BIN)/ruff check --fix $(LINTED)
 
-test: setup lint
+# The image test runs a real command inside the core image: make builds it (layer-cached), pytest uses it.
+test: setup lint image-core
 	$(BIN)/pytest -q -p no:cacheprovider
 
 unit: setup
@@ -84,11 +86,116 @@ SPEED_BENCHMARKS := pmi_throughput world_render negatives_yield train_step step_
 bench: setup
 	for b in $(SPEED_BENCHMARKS); do $(BIN)/python bench/$$b.py || exit 1; done
 
+# The CPU set (constraints.txt) and what only a GPU image adds (constraints-cuda.txt), from one resolution.
+CUDA_ONLY := ^(triton|cuda-bindings|cuda-pathfinder|nvidia-cusolver|nvidia-nvtx)==
 constraints:
 	rm -rf /tmp/compclip-constraints && $(PYTHON) -m venv /tmp/compclip-constraints
 	/tmp/compclip-constraints/bin/pip install -q -e '.[dev]'
-	{ sed -n '1,2p' constraints.txt; /tmp/compclip-constraints/bin/pip freeze --exclude-editable; } > constraints.new
-	mv constraints.new constraints.txt
+	/tmp/compclip-constraints/bin/pip freeze --all --exclude-editable | grep -vE '^pip==' > /tmp/compclip-constraints/all.txt
+	{ sed -n '1,4p' constraints.txt; grep -viE '$(CUDA_ONLY)' /tmp/compclip-constraints/all.txt; } > constraints.new
+	{ sed -n '1,2p' constraints-cuda.txt; grep -iE '$(CUDA_ONLY)' /tmp/compclip-constraints/all.txt; } > constraints-cuda.new
+	mv constraints.new constraints.txt && mv constraints-cuda.new constraints-cuda.txt
 
 clean:
 	rm -rf $(VENV) out data models reports .pytest_cache .ruff_cache
+
+# Container images: docker/Dockerfile, one image per family, named by compclip.images. Built with
+# podman from a base made of Debian packages (mmdebstrap; no registry is needed) and a wheelhouse
+# that pip fills on the host; inside the build pip runs --no-index and the network is off.
+# `make images ACCELERATOR=cuda` builds the torch families' CUDA variant; `make push REGISTRY=...`.
+FAMILIES := core train gen serve
+ACCELERATOR ?= cpu
+REGISTRY ?= localhost/compclip
+IMAGES := out/images
+CONTEXT := $(IMAGES)/context
+WHEELHOUSE := out/wheelhouse
+NLTK_SHARED := corpora/stopwords.zip taggers/averaged_perceptron_tagger_eng.zip
+# The base made here; BASE_IMAGE=python:3.11-slim-bookworm (the Dockerfile's default) where a registry is reachable.
+LOCAL_BASE := localhost/compclip/base-python3.11:bookworm
+BASE_IMAGE ?= $(LOCAL_BASE)
+DEBIAN_MIRROR ?= http://deb.debian.org/debian
+export CONTAINERS_CONF := $(CURDIR)/$(IMAGES)/containers.conf
+IMAGE_PY := PYTHONPATH=$(CURDIR)/src $(PYTHON) -m compclip.images
+ROOT := $$( [ "$$(id -u)" = 0 ] || echo sudo )
+
+images: $(addprefix image-,$(FAMILIES))
+.PHONY: $(addprefix image-,$(FAMILIES))
+
+push: images
+	for family in $(FAMILIES); do podman push "$$($(IMAGE_PY) ref $$family --registry $(REGISTRY) \
+		$$( [ $$family = core ] || echo --accelerator $(ACCELERATOR) ))"; done
+
+# Phony on purpose: podman's layer cache decides what is rebuilt (a warm build takes seconds).
+$(addprefix image-,$(FAMILIES)): image-%: $(CONTEXT)/requirements-%-$(ACCELERATOR).txt $(CONTEXT)/compclip.stamp \
+		$(addprefix $(CONTEXT)/nltk/,$(NLTK_SHARED)) $(CONTEXT)/nltk/wordnet.stamp \
+		$(WHEELHOUSE)/pip-$(PIP_VERSION)-py3-none-any.whl $(if $(filter $(LOCAL_BASE),$(BASE_IMAGE)),base-image) \
+		| image-tools $(CONTAINERS_CONF)
+	accelerator=$$( [ $* = core ] && echo cpu || echo $(ACCELERATOR) ); \
+	podman build --network none --build-context wheels=$(WHEELHOUSE) -f docker/Dockerfile \
+		--build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg PIP_VERSION=$(PIP_VERSION) \
+		--build-arg FAMILY=$* --build-arg ACCELERATOR=$$accelerator \
+		--build-arg VERSION=$$(PYTHONPATH=src $(PYTHON) -c 'import compclip; print(compclip.__version__)') \
+		--tag "$$($(IMAGE_PY) ref $* --registry $(REGISTRY) --accelerator $$accelerator)" $(CONTEXT)
+
+# core has no torch: its CPU list is its only one, whatever ACCELERATOR says.
+$(CONTEXT)/requirements-core-cuda.txt: $(CONTEXT)/requirements-core-cpu.txt
+	cp $< $@
+
+# A family's exact requirements: pip resolves the family's extras under both constraints files, the
+# lock keeps what this variant's set pins, and the wheelhouse gets each as a wheel (sdists built here).
+$(CONTEXT)/requirements-%.txt: pyproject.toml constraints.txt constraints-cuda.txt src/compclip/images.py
+	mkdir -p $(@D) $(WHEELHOUSE)
+	family=$$(echo $* | cut -d- -f1); accelerator=$$(echo $* | cut -d- -f2); \
+	$(PYTHON) -m pip install -qq --dry-run --ignore-installed --report $(IMAGES)/$*.json \
+		-c constraints.txt -c constraints-cuda.txt ".[$$($(IMAGE_PY) extras $$family)]"; \
+	$(IMAGE_PY) lock --report $(IMAGES)/$*.json --constraints constraints.txt \
+		$$( [ $$accelerator = cuda ] && echo --constraints || echo --drop ) constraints-cuda.txt > $@.new
+	$(PYTHON) -m pip wheel -qq --no-deps --find-links $(WHEELHOUSE) --wheel-dir $(WHEELHOUSE) -r $@.new
+	mv $@.new $@
+
+# The build runs pip from its wheel, so the image's venv holds no pip.
+$(WHEELHOUSE)/pip-$(PIP_VERSION)-py3-none-any.whl:
+	$(PYTHON) -m pip download -qq --no-deps --dest $(WHEELHOUSE) pip==$(PIP_VERSION)
+
+$(CONTEXT)/compclip.stamp: pyproject.toml README.md $(shell find src/compclip -type f -not -name '*.pyc')
+	mkdir -p $(@D) && rm -f $(CONTEXT)/compclip-*.whl
+	$(PYTHON) -m pip wheel -qq --no-deps --wheel-dir $(CONTEXT) .
+	touch $@
+
+# The pinned NLTK files from ../shared (see compclip/nltkdata.py).
+$(CONTEXT)/nltk/%.zip: $(SHARED)/nltk_data/%.zip
+	mkdir -p $(@D) && cp $< $@
+
+# WordNet from Debian's packages, unpacked inside the build (see compclip/nltkdata.py).
+$(CONTEXT)/nltk/wordnet.stamp: | image-tools
+	mkdir -p $(@D) && rm -f $(@D)/*.deb
+	cd $(@D) && apt-get download wordnet-base wordnet-sense-index
+	touch $@
+
+base-image: $(IMAGES)/base.tar $(CONTAINERS_CONF) | image-tools
+	if ! podman image exists $(BASE_IMAGE) || [ $< -nt $(IMAGES)/base.id ]; then \
+		podman import --quiet --change 'CMD ["python3"]' $< $(BASE_IMAGE) > $(IMAGES)/base.id; fi
+
+# A python:3.11-slim-like base from Debian bookworm (its python3 is 3.11), docs and locales left out.
+$(IMAGES)/base.tar: | image-tools
+	mkdir -p $(@D)
+	mmdebstrap --quiet --variant=minbase --include=python3,ca-certificates \
+		--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+		--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+		--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+		bookworm $(IMAGES)/base.new.tar "deb $(DEBIAN_MIRROR) bookworm main" \
+		"deb $(DEBIAN_MIRROR) bookworm-updates main" "deb $(DEBIAN_MIRROR)-security bookworm-security main"
+	mv $(IMAGES)/base.new.tar $@
+
+# podman on this kind of machine: runc (crun fails on its hybrid cgroups), cgroupfs, file events,
+# and ulimits that fit under the hard limit.
+$(CONTAINERS_CONF):
+	mkdir -p $(@D)
+	printf '%s\n' '[containers]' \
+		"default_ulimits = [\"nofile=$$(ulimit -Hn):$$(ulimit -Hn)\", \"nproc=32768:32768\"]" \
+		'[engine]' 'runtime = "runc"' 'cgroup_manager = "cgroupfs"' 'events_logger = "file"' > $@
+
+image-tools:
+	for tool in mmdebstrap podman buildah skopeo runc; do command -v $$tool >/dev/null || missing=1; done; \
+	if [ -n "$${missing:-}" ]; then $(ROOT) apt-get update -qq && \
+		$(ROOT) apt-get install -y -qq --no-install-recommends mmdebstrap podman buildah skopeo runc; fi

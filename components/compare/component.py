@@ -17,7 +17,6 @@ def compare(
     """Each tuned report (named by its ``name`` metadata) against the base report."""
     import json
     import shutil
-    from html import escape
     from pathlib import Path
 
     from compclip.cli import run
@@ -26,11 +25,7 @@ def compare(
     reports = [f"{r.metadata['name']}={r.path}" for r in sorted(tuned, key=lambda r: r.metadata["name"])]
     run(["compare", f"{base.metadata['name']}={base.path}", *reports, "--out", comparison.path])
     out = Path(comparison.path)
-    page = out / "compare.html"
-    if page.is_file():
-        shutil.copyfile(page, html.path)
-    else:
-        Path(html.path).write_text(f"<pre>{escape((out / 'compare.md').read_text())}</pre>\n")
+    shutil.copyfile(out / "compare.html", html.path)
     headline = compare_headline(json.loads((out / "compare.json").read_text()))
     for key, value in headline.items():
         metrics.log_metric(key, value)

@@ -1,23 +1,121 @@
-"""The one place that names compclip's container images: ``REGISTRY/compclip-FAMILY:VERSION``.
+"""The one place that names compclip's container images and what each installs.
 
 Four families, one per kind of stage: ``core`` (PMI, world, evaluation sets, rule negatives; no
 torch), ``train`` (pretrain, train, evaluate), ``gen`` (LLM negatives, image generation) and
-``serve`` (the inspection service). Tags derive from the package version, never ``latest``.
+``serve`` (the inspection service). Every image carries kfp (extra ``pipeline``): the Kubeflow
+components run in it as lightweight components. A torch family is built for ``cpu`` or ``cuda``;
+its reference is ``REGISTRY/compclip-FAMILY:VERSION`` (cpu) or ``...:VERSION-cuda``. Tags derive
+from the package version, never ``latest``.
+
+``python -m compclip.images`` is the Makefile's door: ``ref`` prints a reference, ``extras`` the
+pip extras of a family, ``lock`` turns pip's installation report into the exact list an image
+installs (``--no-deps``), keeping only what the constraints files pin.
 """
 
 from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
 
 from compclip import __version__
 from compclip.errors import UserError
 
 FAMILIES = ("core", "train", "gen", "serve")
+EXTRAS = {
+    "core": ("pipeline",),
+    "train": ("pipeline", "train"),
+    "gen": ("pipeline", "gen"),
+    "serve": ("pipeline", "serve"),
+}
+ACCELERATORS = ("cpu", "cuda")
 DEFAULT_REGISTRY = "localhost/compclip"
 
 
-def image(family: str, registry: str = DEFAULT_REGISTRY, tag: str = __version__) -> str:
+def image(
+    family: str, registry: str = DEFAULT_REGISTRY, tag: str = __version__, accelerator: str = "cpu"
+) -> str:
     """The image reference of ``family``, e.g. ``localhost/compclip/compclip-core:0.1.0``."""
     if family not in FAMILIES:
         raise UserError(f"unknown image family {family!r}; known: {', '.join(FAMILIES)}")
     if not tag or tag == "latest":
         raise UserError("an image tag must name a version, never 'latest'")
-    return f"{registry.rstrip('/')}/compclip-{family}:{tag}"
+    if accelerator not in ACCELERATORS:
+        raise UserError(f"unknown accelerator {accelerator!r}; known: {', '.join(ACCELERATORS)}")
+    if accelerator == "cuda" and family == "core":
+        raise UserError("the core image has no torch, so no cuda variant")
+    suffix = "-cuda" if accelerator == "cuda" else ""
+    return f"{registry.rstrip('/')}/compclip-{family}:{tag}{suffix}"
+
+
+def canonical(name: str) -> str:
+    """A distribution name as pip compares them (PEP 503): ``Open_Clip.torch`` -> ``open-clip-torch``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def read_pins(path: Path) -> dict[str, str]:
+    """The ``name==version`` lines of a constraints file, by canonical name."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, sep, version = line.partition("==")
+        if not sep:
+            raise UserError(f"{path}: {line!r} is not an exact pin (name==version)")
+        pins[canonical(name)] = version.strip()
+    return pins
+
+
+def lock(report: dict, pins: dict[str, str], dropped: dict[str, str], project: str = "compclip") -> list[str]:
+    """The exact ``name==version`` lines an image installs, from pip's ``--report`` of a resolution.
+
+    A resolved package pinned in ``pins`` is kept at its pin; one pinned in ``dropped`` (what only
+    the other variant carries, e.g. triton in a CPU image) is left out; anything else means the
+    constraints are stale. ``project`` itself is installed from its own wheel, so it is left out.
+    """
+    lines = []
+    for item in report["install"]:
+        name, version = canonical(item["metadata"]["name"]), item["metadata"]["version"]
+        if name == project:
+            continue
+        pin = pins.get(name, dropped.get(name))
+        if pin is None:
+            raise UserError(f"{name} {version} is not pinned in the constraints: run `make constraints`")
+        if pin != version:
+            raise UserError(f"{name} resolved to {version}, but the constraints pin {pin}")
+        if name in pins:
+            lines.append(f"{name}=={version}")
+    return sorted(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m compclip.images", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    ref = sub.add_parser("ref", help="print an image reference")
+    ref.add_argument("family", choices=FAMILIES)
+    ref.add_argument("--registry", default=DEFAULT_REGISTRY)
+    ref.add_argument("--accelerator", choices=ACCELERATORS, default="cpu")
+    extras = sub.add_parser("extras", help="print a family's pip extras, comma-separated")
+    extras.add_argument("family", choices=FAMILIES)
+    locker = sub.add_parser("lock", help="print the exact requirements an image installs")
+    locker.add_argument("--report", type=Path, required=True, help="pip install --dry-run --report JSON")
+    locker.add_argument(
+        "--constraints", type=Path, action="append", required=True, help="pins this image keeps (repeatable)"
+    )
+    locker.add_argument("--drop", type=Path, help="pins of the other variant, left out of this one")
+    args = parser.parse_args(argv)
+    if args.command == "ref":
+        print(image(args.family, args.registry, accelerator=args.accelerator))
+    elif args.command == "extras":
+        print(",".join(EXTRAS[args.family]))
+    else:
+        dropped = read_pins(args.drop) if args.drop else {}
+        report = json.loads(args.report.read_text())
+        pins = {name: pin for path in args.constraints for name, pin in read_pins(path).items()}
+        print("\n".join(lock(report, pins, dropped)))
+
+
+if __name__ == "__main__":
+    main()

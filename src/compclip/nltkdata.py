@@ -25,6 +25,8 @@ import socket
 import sys
 from pathlib import Path
 
+from compclip.storage import write_json
+
 PROVENANCE = "compclip-nltk.json"
 STOPWORDS_PIN = "nltk_data commit 5db857e (2023-02), English list"
 TAGGER = "averaged_perceptron_tagger_eng"
@@ -152,7 +154,7 @@ def provision(target: Path, shared: Path | None, wordnet_dir: Path) -> dict:
         provenance["wordnet"] = "nltk.download (wordnet)"
     else:
         raise SystemExit(f"no WordNet: install Debian's wordnet-base ({wordnet_dir}) or allow nltk.download")
-    (target / PROVENANCE).write_text(json.dumps(provenance, indent=2) + "\n")
+    write_json(target / PROVENANCE, provenance, sort_keys=False)
     return provenance
 
 

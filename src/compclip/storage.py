@@ -40,6 +40,11 @@ def split_uri(uri: str) -> tuple[str, str]:
     return scheme, path if scheme == "s3" else str(Path(path).resolve())
 
 
+def uri_name(uri: str) -> str:
+    """The last part of a path or URI (``s3://b/reports/base/`` -> ``base``)."""
+    return uri.rstrip("/").rsplit("/", 1)[-1]
+
+
 def filesystem(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
     scheme, path = split_uri(uri)
     return fsspec.filesystem(scheme), path
@@ -200,6 +205,24 @@ def exists(uri: str) -> bool:
     fs, path = filesystem(uri)
     with s3_access(uri):
         return fs.exists(path)
+
+
+@contextmanager
+def local_path(uri: str) -> Iterator[Path]:
+    """A local file or folder holding ``uri`` (remote: a folder as :func:`local_dir` fetches it, a
+    file as :func:`local_copy` does, under its own name)."""
+    scheme, path = split_uri(uri)
+    if scheme == "file":
+        if not Path(path).exists():
+            raise UserError(f"no such file or folder: {uri}")
+        yield Path(path)
+        return
+    if fsspec.filesystem(scheme).isdir(path):
+        with local_dir(uri) as folder:
+            yield folder
+        return
+    with local_copy(uri) as (local, _):
+        yield local
 
 
 @contextmanager

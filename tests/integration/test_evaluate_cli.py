@@ -49,6 +49,7 @@ def test_cli_writes_metrics_results_plots_and_report(shared, tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text(
         "evaluate:\n  runtime: {workers: 0, batch_size: 4}\n  stats: {n_bins: 3, n_boot: 100}\n"
+        "  max_reject_share: 1.0\n"  # only a few of the benchmarks' images exist here
     )
     result = run("--model", "compclip-tiny-rn", "--out", out, "--params", params, "--device", "cpu",
                  "--zeroshot", evalset, "--sugarcrepe", sugar, "--sugarcrepe-images", tmp_path / "coco",
@@ -63,12 +64,12 @@ def test_cli_writes_metrics_results_plots_and_report(shared, tmp_path):
     assert metrics["aro/flickr_order/n"] == 5 and metrics["rejects/aro/missing_image"] == 5
     assert json.loads((out / "aro" / "flickr_order.json").read_text())["seed"] == 0
     assert len(pq.read_table(out / "results" / "sugarcrepe.parquet")) == metrics["sugarcrepe/swap_obj/n"]
-    assert len(json.loads((out / "bins.json").read_text())["toy"]) == 3
+    assert len(json.loads((out / "bins.json").read_text())["toy"]["bins"]) == 3
     plots = sorted(p.name for p in (out / "plots").iterdir())
     assert plots == ["aro_acc.png", "sugarcrepe_acc.png", "zeroshot_toy_pmi.png"]
     html = (out / "report.html").read_text()
     png = base64.b64encode((out / "plots" / "zeroshot_toy_pmi.png").read_bytes()).decode()
-    assert png in html and "sugarcrepe" in html and "PMI bins: toy" in html
+    assert png in html and "sugarcrepe" in html and "<summary>PMI bins</summary><h3>toy</h3>" in html
 
 
 def test_cli_image_root_mismatch_is_one_error_line(shared, tmp_path, capsys):
@@ -82,4 +83,19 @@ def test_cli_image_root_mismatch_is_one_error_line(shared, tmp_path, capsys):
 
 def test_cli_benchmark_without_image_root_is_refused(tmp_path, capsys):
     code = main(["evaluate", "--model", "compclip-tiny-rn", "--out", str(tmp_path), "--valse", "x.json"])
-    assert code == 2 and "give both its annotations and its image root" in capsys.readouterr().err
+    assert code == 2 and "give both its annotations (--valse) and its image root" in capsys.readouterr().err
+
+
+def test_cli_requires_a_model(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["evaluate", "--out", str(tmp_path / "o"), "--zeroshot", str(tmp_path)])
+    assert exit_.value.code == 2 and "--model" in capsys.readouterr().err
+
+
+def test_cli_empty_evalset_folder_is_one_error_line(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code = main(["evaluate", "--model", "compclip-tiny-rn", "--out", str(tmp_path / "o"),
+                 "--zeroshot", str(tmp_path / "empty")])  # fmt: skip
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert code == 2 and len(errors) == 1 and "not a zero-shot eval set" in errors[0]
+    assert not (tmp_path / "o").exists()

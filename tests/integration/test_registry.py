@@ -40,7 +40,9 @@ def write_report(folder, zeroshot_correct, bench_correct):
     (folder / "results").mkdir(parents=True)
     zs, bench = np.asarray(zeroshot_correct, float), np.asarray(bench_correct, float)
     ids, pmi = [f"z{i}" for i in range(N)], np.arange(N, dtype=float)
-    table = pa.table({"id": ids, "pmi": pmi, "accessory": ["ring"] * N, "correct": zeroshot_correct})
+    tail = ["low"] * 4 + [None] * (N - 8) + ["high"] * 4  # the 4 lowest and highest PMI: the gap's tails
+    table = pa.table({"id": ids, "pmi": pmi, "accessory": ["ring"] * N, "correct": zeroshot_correct,
+                      "pmi_tail": pa.array(tail, pa.string())})  # fmt: skip
     pq.write_table(table, results_file(folder, "zeroshot/set"))
     subsets = ["swap_att"] * N + ["replace_att"] * N
     bench_table = pa.table(
@@ -87,8 +89,8 @@ def inputs(tmp_path_factory):
     good = write_report(root / "good", [1] * N, [1] * (2 * N))
     bad = write_report(root / "bad", [int(p >= 20) for p in range(N)], half + half)
     stats = StatsConfig(n_boot=200, seed=0)
-    compare({"base": base, "tuned": good}, root / "compare-good", stats)
-    compare({"base": base, "tuned": bad}, root / "compare-bad", stats)
+    compare({"base": str(base), "tuned": str(good)}, str(root / "compare-good"), stats)
+    compare({"base": str(base), "tuned": str(bad)}, str(root / "compare-bad"), stats)
     return root
 
 
@@ -129,6 +131,8 @@ def test_publish_list_show_diff(inputs, root):
         "report.html",
         "compare/compare.json",
         "compare/compare.md",
+        "compare/compare.html",
+        "compare/plots/forest.png",
         "model_card.md",
         "lineage.json",
     } == set(shown["files"])

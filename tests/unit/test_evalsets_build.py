@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from compclip.errors import UserError
 from compclip.evalsets import SUBSETS, EvalsetsConfig, build_evalsets, build_subset
 from compclip.pmi import CountConfig, PMITable, count_corpus
 from compclip.pmi.concepts import ConceptRules
@@ -26,7 +27,7 @@ def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("evalsets")
     write_corpus(str(root / "corpus"), CorpusConfig(n=3000, seed=1, overrides=SMALL))
     count_corpus([str(root / "corpus" / "captions.parquet")], root / "pmi", CountConfig(min_count=1))
-    metrics = build_evalsets(root / "pmi", root / "sets", CONFIG)
+    metrics = build_evalsets(str(root / "pmi"), str(root / "sets"), CONFIG)
     return root, metrics
 
 
@@ -109,3 +110,11 @@ def test_text_changes_match_the_subset():
         pos = rules.concepts(compose(world, example.wording, example.positive))
         neg = rules.concepts(compose(world, example.negative_wording, example.negative))
         assert len(pos) == len(neg) and sum(a != b for a, b in zip(pos, neg, strict=True)) == 1
+
+
+def test_an_empty_set_is_refused_and_nothing_is_written(built, tmp_path):
+    root, _ = built
+    empty = EvalsetsConfig(seed=3, per_stratum=20, single_per_class=0, per_subset=15, overrides=SMALL)
+    with pytest.raises(UserError, match="single set would be empty"):
+        build_evalsets(str(root / "pmi"), str(tmp_path / "sets"), empty)
+    assert not (tmp_path / "sets").exists()

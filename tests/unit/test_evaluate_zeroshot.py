@@ -76,12 +76,17 @@ def test_zeroshot_metrics_rejects_and_results(encoder, tmp_path):
     assert rejects.as_dict() == {"corrupt_image": 1, "missing_image": 1}
     assert result.n_seen == 24 and len(result.results) == 22
     m = result.metrics
-    assert m["n"] == 22 and m["n_pmi"] == 18 and m["n_neg_inf"] == 4 and m["single_object/n"] == 4
+    assert m["n"] == 22 and m["n_pmi"] == 18 and m["never_together/n"] == 4 and m["single_object/n"] == 4
     correct = np.asarray(result.results.column("correct").to_pylist())
     assert m["acc"] == pytest.approx(correct.mean())
     assert {"stratum/0/acc", "stratum/1/acc", "pearson_r", "spearman_r", "gap", "gap_ci_low"} <= set(m)
-    assert result.bins is not None and result.bins.count.tolist() == [5, 5, 4, 4]
-    assert result.bins.pmi_min[0] == -np.inf and m["n_tail"] == 1
+    # 14 finite-PMI items in 4 bins; the 4 never-together items are a row of their own
+    assert result.bins is not None and result.bins.count.tolist() == [4, 4, 3, 3]
+    assert result.bins.never.count == 4 and np.isfinite(result.bins.pmi_min).all() and m["n_tail"] == 1
+    tail = result.results.column("pmi_tail").to_pylist()
+    pmi = result.results.column("pmi").to_pylist()
+    assert [pmi[i] for i, t in enumerate(tail) if t == "low"] == [-np.inf]
+    assert [pmi[i] for i, t in enumerate(tail) if t == "high"] == [23.0] and tail.count(None) == 20
 
 
 def test_evalset_templates_override_and_bad_headers(encoder, tmp_path):
@@ -93,6 +98,12 @@ def test_evalset_templates_override_and_bad_headers(encoder, tmp_path):
         load_evalset(tmp_path / "a")
     with pytest.raises(UserError, match="not a zero-shot eval set"):
         load_evalset(tmp_path)
+
+
+def test_an_empty_evalset_is_refused(tmp_path):
+    write_evalset(tmp_path / "set", n=0)
+    with pytest.raises(UserError, match="empty eval set"):
+        load_evalset(tmp_path / "set")
 
 
 def test_nothing_usable_is_one_clear_error(encoder, tmp_path):

@@ -63,7 +63,8 @@ def rows(n=200, seed=0):
     """Accuracy rising with PMI; yes-answers said yes more often at high PMI."""
     rng = np.random.default_rng(seed)
     pmi = rng.normal(size=n)
-    return [{"pmi": p, "accuracy": float(np.clip(0.5 + 0.2 * p + 0.1 * rng.normal(), 0, 1)),
+    return [{"question_id": str(i), "pmi": p,
+             "accuracy": float(np.clip(0.5 + 0.2 * p + 0.1 * rng.normal(), 0, 1)),
              "answer_yes": i % 2 == 0, "predicted_yes": bool(rng.random() < 1 / (1 + np.exp(-2 * p)))}
             for i, p in enumerate(pmi)]  # fmt: skip
 

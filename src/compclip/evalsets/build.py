@@ -1,5 +1,6 @@
 """``evalsets build``: every eval set of the world against the pretraining corpus' PMI table.
 
+``build_evalsets(pmi, out, config)``: the PMI table and ``out`` are URIs (local path or ``s3://``).
 Writes ``genpairs/``, ``paste/`` and ``single/`` (zero-shot sets), ``compositional/`` (SugarCrepe
 schema, nothing but the subset JSONs and their images) and ``metrics.json`` under ``out``.
 """
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compclip.errors import UserError
 from compclip.evalsets.compositional import write_compositional
 from compclip.evalsets.zeroshot import (
     PMISource,
@@ -23,7 +25,7 @@ from compclip.evalsets.zeroshot import (
 )
 from compclip.pmi import PMITable
 from compclip.rejects import Rejects
-from compclip.storage import write_json
+from compclip.storage import local_out, write_json
 from compclip.world.preset import load_world
 
 log = logging.getLogger(__name__)
@@ -45,11 +47,14 @@ class EvalsetsConfig:
     max_reject_share: float = 0.1  # (class, accessory) pairs allowed outside the PMI vocabulary
 
 
-def build_evalsets(pmi: str | Path, out: str | Path, config: EvalsetsConfig = EvalsetsConfig()) -> dict:
-    """Build every set from the PMI table folder ``pmi`` (local or s3://) into ``out``; return metrics."""
+def build_evalsets(pmi: str, out: str, config: EvalsetsConfig = EvalsetsConfig()) -> dict:
+    """Build every set from the PMI table folder ``pmi`` into ``out`` (each a local path or s3:// URI),
+    written whole on success; return the metrics. The sets record the table's header (its corpus
+    fingerprint and settings), not where it was read from."""
     table = PMITable.load(pmi)
     log.info("read PMI table %s (%d captions, %d concepts)", pmi, table.n_captions, len(table.names))
-    return write_evalsets(table, {"path": str(pmi), **table.header}, Path(out), config)
+    with local_out(out) as staged:
+        return write_evalsets(table, table.header, staged, config)
 
 
 def write_evalsets(table: PMISource, provenance: dict, out: Path, config: EvalsetsConfig) -> dict:
@@ -70,6 +75,10 @@ def write_evalsets(table: PMISource, provenance: dict, out: Path, config: Evalse
         "single": (single_items(world, config.single_per_class, config.seed), {}),
     }
     for name, (items, extra) in sets.items():
+        if not items:
+            raise UserError(
+                f"evalsets: the {name} set would be empty; check per_stratum and single_per_class"
+            )
         write_evalset(out / name, f"{name}-world", items, {**header, **extra})
     counts = write_compositional(world, out / "compositional", config.per_subset, config.seed)
     metrics: dict = {f"{name}/n": len(items) for name, (items, _) in sets.items()}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from compclip.cli import add_command
 from compclip.config import load_section, override_from
@@ -11,10 +10,11 @@ from compclip.evalsets.build import EvalsetsConfig, build_evalsets
 
 EXAMPLES = """examples:
   compclip evalsets build --pmi out/pmi --out out/evalsets
-  compclip evalsets build --pmi s3://bucket/pmi --out out/evalsets --seed 1 --params params.yaml
+  compclip evalsets build --pmi s3://bucket/pmi --out s3://bucket/evalsets --seed 1 --params params.yaml
 
   # then, e.g.:
-  compclip evaluate --model out/pretrain --zeroshot out/evalsets/genpairs --zeroshot out/evalsets/single \\
+  compclip evaluate --model out/pretrain --out out/eval \\
+      --zeroshot out/evalsets/genpairs out/evalsets/single \\
       --sugarcrepe out/evalsets/compositional --sugarcrepe-images out/evalsets/compositional
 """
 
@@ -38,14 +38,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--pmi", required=True, help="PMI table folder (or s3:// URI) of the pretraining corpus"
     )
-    build.add_argument("--out", type=Path, required=True, help="folder to write the eval sets into")
+    build.add_argument("--out", required=True, help="folder or s3:// prefix to write the eval sets into")
     build.add_argument("--seed", type=int, help="sampling seed (default 0)")
     build.add_argument("--preset", help="world preset; must match the corpus' (default: default)")
     build.add_argument("--n-strata", type=int, help="equal-count strata of finite PMI (default 10)")
     build.add_argument("--per-stratum", type=int, help="images per PMI stratum (default 200)")
     build.add_argument("--single-per-class", type=int, help="single-object images per class (default 100)")
     build.add_argument("--per-subset", type=int, help="compositional items per subset (default 300)")
-    build.add_argument("--params", type=Path, help="params.yaml; its `evalsets` section sets defaults")
+    build.add_argument("--params", help="params.yaml; its `evalsets` section sets defaults")
     build.set_defaults(func=_build)
 
 

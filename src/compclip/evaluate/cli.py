@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from compclip.cli import add_command
 from compclip.config import load_section, override, override_from
+from compclip.errors import UserError
 from compclip.evaluate.encode import DEVICES, PRECISIONS
-from compclip.evaluate.run import EvaluateConfig, evaluate
+from compclip.evaluate.headline import headline_metrics
+from compclip.evaluate.run import Benchmark, EvaluateConfig, evaluate
 
 EXAMPLES = """examples:
   compclip evaluate --model compclip-tiny-rn --out out/eval --zeroshot out/evalsets/genpairs
@@ -19,24 +20,33 @@ EXAMPLES = """examples:
       --aro-relation visual_genome_relation.json --aro-attribution visual_genome_attribution.json \\
       --aro-images vg/images --flickr-order ../shared/data/flickr8k/Flickr8k.token.txt \\
       --flickr-order-images flickr8k/images
-  compclip evaluate --params params.yaml --model out/model --out out/eval   # `evaluate` section
+  compclip evaluate --params params.yaml --model s3://bucket/models/base --out s3://bucket/reports/base \
+      --zeroshot s3://bucket/evalsets/genpairs   # settings from params.yaml's `evaluate` section
 
-Every benchmark needs its annotations and its image root. Outputs in --out: metrics.json,
+--model is required. Every input and --out may be a local path or an s3:// URI; the report is
+written whole on success (a failed run leaves nothing). Every benchmark needs its annotations and
+its image root. A benchmark may drop at most --max-reject-share (default 1%) of its records
+(missing or unreadable images, malformed records). Outputs in --out: metrics.json,
 results/*.parquet, bins.json, plots/*.png, report.html, aro/<subset>.json (stored perturbations).
 """
 
-BENCHMARK_FLAGS = (
-    ("sugarcrepe", "SugarCrepe JSON file or folder", "sugarcrepe-images"),
-    ("valse", "VALSE JSON file or folder", "valse-images"),
-    ("aro-relation", "ARO visual_genome_relation.json", None),
-    ("aro-attribution", "ARO visual_genome_attribution.json", "aro-images"),
-    ("coco-order", "COCO captions (Karpathy JSON) or stored perturbations", "coco-order-images"),
-    (
+# benchmark -> (annotations flag, its help, image root flag); the two ARO VG subsets share --aro-images
+BENCHMARK_FLAGS = {
+    "sugarcrepe": ("sugarcrepe", "SugarCrepe JSON file or folder", "sugarcrepe-images"),
+    "valse": ("valse", "VALSE JSON file or folder", "valse-images"),
+    "aro_vg_relation": ("aro-relation", "ARO visual_genome_relation.json", "aro-images"),
+    "aro_vg_attribution": ("aro-attribution", "ARO visual_genome_attribution.json", "aro-images"),
+    "aro_coco_order": (
+        "coco-order",
+        "COCO captions (Karpathy JSON) or stored perturbations",
+        "coco-order-images",
+    ),
+    "aro_flickr_order": (
         "flickr-order",
         "Flickr captions (token file or Karpathy JSON) or stored perturbations",
         "flickr-order-images",
     ),
-)
+}
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -47,19 +57,30 @@ def register(commands: argparse._SubParsersAction) -> None:
         EXAMPLES,
         description=__doc__,
     )
-    parser.add_argument("--model", help="open_clip NAME[:TAG], hf-hub:ID, model folder or s3:// URI")
-    parser.add_argument("--out", type=Path, help="output folder")
-    parser.add_argument("--params", type=Path, help="params.yaml; its `evaluate` section sets defaults")
-    parser.add_argument("--zeroshot", nargs="+", metavar="EVALSET_DIR", help="zero-shot eval set folders")
-    for flag, text, images in BENCHMARK_FLAGS:
-        parser.add_argument(f"--{flag}", metavar="PATH", help=text)
-        if images:
+    parser.add_argument(
+        "--model", required=True, help="open_clip NAME[:TAG], hf-hub:ID, model folder or s3:// URI"
+    )
+    parser.add_argument("--out", required=True, help="report folder or s3:// prefix")
+    parser.add_argument("--params", help="params.yaml; its `evaluate` section sets defaults")
+    parser.add_argument(
+        "--zeroshot",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="EVALSET",
+        help="zero-shot eval set folders or s3:// URIs",
+    )
+    roots = set()
+    for flag, text, images in BENCHMARK_FLAGS.values():
+        parser.add_argument(f"--{flag}", metavar="URI", help=text)
+        if images not in roots:
+            roots.add(images)
             parser.add_argument(f"--{images}", metavar="ROOT", help="its image root")
     parser.add_argument("--valse-min-votes", type=int, help="keep VALSE items with >= N caption votes (2)")
     parser.add_argument("--order-seed", type=int, help="seed of the COCO/Flickr-Order perturbations")
     parser.add_argument("--order-max-images", type=int, help="perturb captions of the first N images only")
     parser.add_argument(
-        "--max-reject-share", type=float, help="fail when more records are bad (1.0: none left)"
+        "--max-reject-share", type=float, help="fail when a benchmark drops more of its records (0.01)"
     )
     parser.add_argument("--device", choices=DEVICES, help="cpu, cuda or auto")
     parser.add_argument("--batch-size", type=int)
@@ -67,7 +88,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, help="DataLoader worker processes")
     parser.add_argument("--bins", type=int, help="equal-count PMI bins")
     parser.add_argument("--boot", type=int, help="bootstrap resamples for the gap CI")
-    parser.add_argument("--seed", type=int, help="bootstrap seed")
+    parser.add_argument("--seed", type=int, help="seed of the PMI tie-break shuffle and the bootstrap")
     parser.set_defaults(func=_evaluate)
 
 
@@ -75,21 +96,28 @@ def config_from_args(args: argparse.Namespace) -> EvaluateConfig:
     config = load_section(EvaluateConfig, args.params, "evaluate")
     runtime = override_from(config.runtime, args, "device", "batch_size", "precision", "workers")
     stats = override(config.stats, n_bins=args.bins, n_boot=args.boot, seed=args.seed)
-    flags = [f for flag, _, images in BENCHMARK_FLAGS for f in (flag, images) if f]
-    paths = {f.replace("-", "_"): getattr(args, f.replace("-", "_")) for f in flags}
-    zeroshot = None if args.zeroshot is None else tuple(args.zeroshot)
-    return override(
-        config, model=args.model, out=None if args.out is None else str(args.out), zeroshot=zeroshot,
-        valse_min_votes=args.valse_min_votes,
-        order_seed=args.order_seed, order_max_images=args.order_max_images,
-        max_reject_share=args.max_reject_share, runtime=runtime, stats=stats, **paths,
+    return override_from(
+        config, args, "valse_min_votes", "order_seed", "order_max_images", "max_reject_share",
+        runtime=runtime, stats=stats,
     )  # fmt: skip
 
 
+def benchmarks_from_args(args: argparse.Namespace) -> dict[str, Benchmark]:
+    """``name -> Benchmark`` for every benchmark given; its annotations without an image root is an error."""
+    chosen = {}
+    for name, (flag, _, images) in BENCHMARK_FLAGS.items():
+        annotations, root = getattr(args, flag.replace("-", "_")), getattr(args, images.replace("-", "_"))
+        if annotations is not None and root is None:
+            raise UserError(f"{name}: give both its annotations (--{flag}) and its image root (--{images})")
+        if annotations is not None:
+            chosen[name] = Benchmark(annotations, root)
+    return chosen
+
+
 def _evaluate(args: argparse.Namespace) -> None:
-    config = config_from_args(args)
-    metrics = evaluate(config)
-    headline = {k: v for k, v in metrics.items() if k.endswith(("/acc", "pearson_r", "/gap")) and "/" in k}
-    for key, value in list(headline.items())[:20]:
-        print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
-    print(f"wrote {config.out}/metrics.json and {config.out}/report.html")
+    metrics = evaluate(
+        args.model, args.zeroshot, benchmarks_from_args(args), args.out, config_from_args(args)
+    )
+    for key, value in headline_metrics(metrics).items():
+        print(f"{key}: {value:.4f}")
+    print(f"wrote {args.out}/metrics.json and {args.out}/report.html")

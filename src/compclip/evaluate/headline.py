@@ -1,9 +1,11 @@
-"""The few numbers a dashboard (the Kubeflow UI's Metrics) shows, from a report or a comparison.
+"""The few numbers that answer the question of a report, flat, for a KFP Metrics artifact and the
+top of the HTML reports.
 
-A report's headline is each zero-shot set's accuracy, Pearson r across PMI bins and the gap
-between the lowest and highest 5% of PMI, and each compositional family's mean accuracy. A
-comparison's headline is, for every tuned model, the change of those numbers from the baseline
-with its paired bootstrap CI.
+``headline_metrics(metrics)`` for one model's ``metrics.json``: per zero-shot set its accuracy,
+Pearson r and 5% gap with its CI; per benchmark its mean subset accuracy; per compositional family
+(swap, replace, add) its mean accuracy. ``compare_headline(result)`` for a ``compare.json``: per
+tuned model the change of each zero-shot accuracy and gap and of each family, with its paired CI.
+Only finite numbers: an undefined r is left out.
 """
 
 from __future__ import annotations
@@ -11,28 +13,40 @@ from __future__ import annotations
 import math
 import re
 
-from compclip.evaluate.compare import select
+from compclip.evaluate.families import select
 
-HEADLINE = r"zeroshot/[^/]+/(acc|pearson_r|gap)|compositional/[^/]+/mean_acc"
+ZEROSHOT = re.compile(r"zeroshot/(?P<set>[^/]+)/(?P<metric>acc|pearson_r|gap|gap_ci_low|gap_ci_high)")
+BENCHMARK_MEAN = re.compile(r"(?P<family>sugarcrepe|valse|aro)/(?P<subset>[^/]+)/acc")
+CHANGED = re.compile(r"zeroshot/(?P<name>[^/]+/(acc|gap))|compositional/(?P<family>[^/]+)/mean_acc")
 
 
-def report_headline(metrics: dict[str, float]) -> dict[str, float]:
-    """The headline numbers of one ``metrics.json`` (finite values only)."""
-    return {k: float(v) for k, v in select(metrics).items() if re.fullmatch(HEADLINE, k) and _finite(v)}
+def _finite(values: dict) -> dict[str, float]:
+    return {k: float(v) for k, v in values.items() if v is not None and math.isfinite(v)}
+
+
+def headline_metrics(metrics: dict) -> dict[str, float]:
+    """One model's headline from its flat ``metrics.json``."""
+    out: dict[str, float] = {}
+    subsets: dict[str, list[float]] = {}
+    for key, value in sorted(metrics.items()):
+        if match := ZEROSHOT.fullmatch(key):
+            out[f"{match['set']}/{match['metric']}"] = value
+        elif (match := BENCHMARK_MEAN.fullmatch(key)) and match["subset"] != "mean" and value is not None:
+            subsets.setdefault(match["family"], []).append(value)
+    out |= {f"{family}/acc": sum(accs) / len(accs) for family, accs in subsets.items()}
+    out |= {
+        k.removesuffix("/mean_acc"): v for k, v in select(metrics).items() if k.startswith("compositional/")
+    }
+    return _finite(out)
 
 
 def compare_headline(result: dict) -> dict[str, float]:
-    """``MODEL/METRIC/change``, ``.../ci_low`` and ``.../ci_high`` of a ``compare.json``, per tuned model."""
-    flat = {}
-    for name, changes in result["paired"].items():
-        for key, interval in sorted(changes.items()):
-            if not re.fullmatch(HEADLINE, key):
-                continue
-            for part in ("change", "ci_low", "ci_high"):
-                if _finite(interval.get(part)):
-                    flat[f"{name}/{key}/{part}"] = float(interval[part])
-    return flat
-
-
-def _finite(value) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)
+    """Each tuned model's changes from the baseline with their paired CI, from ``compare.json``."""
+    out: dict[str, float] = {}
+    for model, changes in result["paired"].items():
+        for key, change in changes.items():
+            if match := CHANGED.fullmatch(key):
+                name = f"{model}/{match['name'] or match['family']}"
+                out |= {f"{name}/change": change["change"], f"{name}/ci_low": change["ci_low"],
+                        f"{name}/ci_high": change["ci_high"]}  # fmt: skip
+    return _finite(out)

@@ -8,6 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+TAIL_COLUMN = "pmi_tail"  # a zero-shot table's "low" / "high": the item is in that PMI tail of the gap
+
 
 def results_file(report: Path, key: str) -> Path:
     """The table of ``key`` (``zeroshot/<set>`` or a benchmark name) in a report folder."""
@@ -28,3 +30,9 @@ def pmi_values(table: pa.Table) -> np.ndarray:
 def single_objects(table: pa.Table) -> np.ndarray:
     """True for a zero-shot table's items without an accessory (single-object scenes)."""
     return np.asarray([a is None for a in table.column("accessory").to_pylist()], dtype=bool)
+
+
+def tail_masks(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """A zero-shot table's items in the low and in the high PMI tail of its report's gap."""
+    tail = np.asarray(table.column(TAIL_COLUMN).to_pylist(), dtype=object)
+    return tail == "low", tail == "high"

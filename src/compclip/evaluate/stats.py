@@ -1,24 +1,35 @@
 """Accuracy against PMI: equal-count bins, correlations across bins, and the tail gap with a bootstrap CI.
 
-Pure functions over numpy arrays. PMI may be ``-inf`` (a pair that never co-occurs): such items
-sort below every finite PMI, so they fall in the lowest bin and the bottom tail. Where a number
-is needed (a bin's mean PMI for Pearson r), ``-inf`` is replaced by a finite stand-in, the smallest
-finite PMI minus one (:func:`finite_pmi`); Spearman r only uses ranks and is unaffected.
+Pure functions over numpy arrays. PMI may be ``-inf``: a pair that never co-occurs in the corpus.
+No finite stand-in is invented for it, so no statistic depends on an arbitrary constant:
+
+- **bins and r** cover the items with a finite PMI only (equal-count bins, Pearson and Spearman r
+  between bin mean PMI and bin accuracy); the ``-inf`` items are reported as a row of their own
+  ("never together": count, accuracy, CI);
+- **the tail gap** only needs an order, and ``-inf`` sorts below every finite PMI, so those items
+  take part in the bottom tail.
+
+Items with equal PMI (every image of one concept pair shares it) are ordered by a seeded
+pseudo-random key of their id (:func:`tie_keys`), not by file order: which tied items fall into a
+bin or a tail is a seeded shuffle, the same whatever order the rows come in.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as sps
 
+from compclip.errors import UserError
+
 
 @dataclass(frozen=True)
 class StatsConfig:
-    """How accuracy is related to PMI."""
+    """How accuracy is related to PMI (``seed`` seeds the tie-break shuffle and the bootstrap)."""
 
     n_bins: int = 10
     tail_share: float = 0.05
@@ -26,25 +37,59 @@ class StatsConfig:
     ci: float = 0.95
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if not 0 < self.ci < 1:
+            raise UserError(f"ci is a probability between 0 and 1 (0.95 for 95%), got {self.ci}")
+        if not 0 < self.tail_share <= 0.5:
+            raise UserError(f"tail_share must be in (0, 0.5], got {self.tail_share}")
+        if self.n_bins < 2 or self.n_boot < 1:
+            raise UserError(
+                f"n_bins must be at least 2 and n_boot at least 1 (got {self.n_bins}, {self.n_boot})"
+            )
+
+
+@dataclass(frozen=True)
+class Group:
+    """A set of items: count, accuracy and its Wilson score interval."""
+
+    count: int
+    accuracy: float
+    ci_low: float
+    ci_high: float
+
 
 @dataclass(frozen=True)
 class Bins:
-    """Equal-count PMI bins: per bin its item count, PMI range, mean PMI (finite stand-in) and accuracy."""
+    """Equal-count bins of the finite-PMI items (per bin: count, PMI range and mean, accuracy with
+    its Wilson interval) and the items that never co-occur (``never``, None when there are none)."""
 
     count: np.ndarray
     pmi_min: np.ndarray
     pmi_max: np.ndarray
     pmi_mean: np.ndarray
     accuracy: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    never: Group | None
 
-    def rows(self) -> list[dict[str, float]]:
-        return [
+    def rows(self) -> dict:
+        """JSON-ready: ``{"bins": [per finite bin], "never_together": {...} or None}``."""
+        columns = (
+            self.count,
+            self.pmi_min,
+            self.pmi_max,
+            self.pmi_mean,
+            self.accuracy,
+            self.ci_low,
+            self.ci_high,
+        )
+        bins = [
             {"bin": i, "count": int(c), "pmi_min": float(lo), "pmi_max": float(hi), "pmi_mean": float(m),
-             "accuracy": float(a)}
-            for i, (c, lo, hi, m, a) in enumerate(
-                zip(self.count, self.pmi_min, self.pmi_max, self.pmi_mean, self.accuracy, strict=True)
-            )
+             "accuracy": float(a), "ci_low": float(cl), "ci_high": float(ch)}
+            for i, (c, lo, hi, m, a, cl, ch) in enumerate(zip(*columns, strict=True))
         ]  # fmt: skip
+        never = None if self.never is None else vars(self.never) | {"count": int(self.never.count)}
+        return {"bins": bins, "never_together": never}
 
 
 @dataclass(frozen=True)
@@ -59,51 +104,74 @@ class Gap:
     n_tail: int
 
 
-def finite_pmi(pmi: np.ndarray) -> np.ndarray:
-    """PMI with ``-inf`` replaced by the smallest finite value minus one (0 if none is finite)."""
-    pmi = np.asarray(pmi, dtype=float)
-    finite = pmi[np.isfinite(pmi)]
-    stand_in = finite.min() - 1.0 if finite.size else 0.0
-    return np.where(np.isneginf(pmi), stand_in, pmi)
+def tie_keys(ids: Iterable, seed: int) -> np.ndarray:
+    """A pseudo-random 64-bit key per item id, fixed by ``seed``: the order of items with equal PMI."""
+    digests = (hashlib.blake2b(f"{seed}\0{i}".encode(), digest_size=8).digest() for i in ids)
+    return np.array([int.from_bytes(d, "big") for d in digests], dtype=np.uint64)
 
 
-def pmi_order(pmi: np.ndarray) -> np.ndarray:
-    """Indices sorting items by PMI ascending (``-inf`` first; ties keep input order)."""
+def pmi_order(pmi: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Indices sorting items by PMI ascending (``-inf`` first), equal PMI by ``keys``."""
     pmi = np.asarray(pmi, dtype=float)
     if np.isnan(pmi).any() or np.isposinf(pmi).any():
         raise ValueError("PMI must be finite or -inf")
-    return np.argsort(pmi, kind="stable")
+    if len(keys) != len(pmi):
+        raise ValueError(f"{len(keys)} tie keys for {len(pmi)} items")
+    return np.lexsort((keys, pmi))
 
 
-def equal_count_bins(pmi: np.ndarray, correct: np.ndarray, n_bins: int) -> Bins:
-    """Split items sorted by PMI into ``min(n_bins, n)`` bins whose sizes differ by at most one."""
-    correct = np.asarray(correct, dtype=float)
+def wilson(correct: np.ndarray, ci: float) -> tuple[float, float]:
+    """Wilson score interval of the share of true values in ``correct`` at level ``ci``."""
+    n = len(correct)
+    p, z = float(np.mean(correct)), float(sps.norm.ppf(1 - (1 - ci) / 2))
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def group(correct: np.ndarray, ci: float) -> Group:
+    return Group(len(correct), float(np.mean(correct)), *wilson(correct, ci))
+
+
+def equal_count_bins(
+    pmi: np.ndarray, correct: np.ndarray, keys: np.ndarray, n_bins: int, ci: float = 0.95
+) -> Bins:
+    """Bin the finite-PMI items, sorted by PMI, into ``min(n_bins, n)`` bins whose sizes differ by
+    at most one; the ``-inf`` items form ``never``."""
+    pmi, correct = np.asarray(pmi, dtype=float), np.asarray(correct, dtype=float)
     if len(correct) == 0:
         raise ValueError("no items to bin")
-    order = pmi_order(pmi)
-    stand_in = finite_pmi(pmi)
-    raw = np.asarray(pmi, dtype=float)
-    groups = np.array_split(order, min(n_bins, len(order)))
+    order = pmi_order(pmi, keys)
+    never = np.isneginf(pmi)
+    finite = order[~never[order]]
+    groups = np.array_split(finite, min(n_bins, len(finite))) if len(finite) else []
+    stats = [group(correct[g], ci) for g in groups]
     return Bins(
-        count=np.array([len(g) for g in groups]),
-        pmi_min=np.array([raw[g].min() for g in groups]),
-        pmi_max=np.array([raw[g].max() for g in groups]),
-        pmi_mean=np.array([stand_in[g].mean() for g in groups]),
-        accuracy=np.array([correct[g].mean() for g in groups]),
+        count=np.array([len(g) for g in groups], dtype=int),
+        pmi_min=np.array([pmi[g].min() for g in groups]),
+        pmi_max=np.array([pmi[g].max() for g in groups]),
+        pmi_mean=np.array([pmi[g].mean() for g in groups]),
+        accuracy=np.array([s.accuracy for s in stats]),
+        ci_low=np.array([s.ci_low for s in stats]),
+        ci_high=np.array([s.ci_high for s in stats]),
+        never=group(correct[never], ci) if never.any() else None,
     )
 
 
 def correlations(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Pearson and Spearman r; NaN when fewer than 3 points or either side is constant."""
+    """Pearson and Spearman r; NaN when fewer than 3 points or either side is constant.
+
+    Spearman r ranks tied values by their average rank (bins with equal accuracy share a rank).
+    """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return math.nan, math.nan
     return float(sps.pearsonr(x, y).statistic), float(sps.spearmanr(x, y).statistic)
 
 
-def tails(pmi: np.ndarray, n_tail: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the ``n_tail`` lowest-PMI and the ``n_tail`` highest-PMI items."""
-    order = pmi_order(pmi)
+def tails(pmi: np.ndarray, keys: np.ndarray, n_tail: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the ``n_tail`` lowest-PMI and the ``n_tail`` highest-PMI items (ties by ``keys``)."""
+    order = pmi_order(pmi, keys)
     return order[:n_tail], order[len(order) - n_tail :]
 
 
@@ -143,30 +211,35 @@ def stratified_bootstrap(
     return estimate, float(ci_low), float(ci_high)
 
 
-def tail_gap(pmi: np.ndarray, correct: np.ndarray, config: StatsConfig) -> Gap:
+def tail_gap(pmi: np.ndarray, correct: np.ndarray, keys: np.ndarray, config: StatsConfig) -> Gap:
     """Accuracy(top ``tail_share`` by PMI) - accuracy(bottom share), bootstrapped within each tail.
 
-    Each tail holds :func:`tail_size` items. The CI resamples items with replacement inside each
-    tail ``n_boot`` times with ``seed``.
+    Each tail holds :func:`tail_size` items, ties at its edge chosen by ``keys``. The CI resamples
+    items with replacement inside each tail ``n_boot`` times with ``seed``.
     """
     correct = np.asarray(correct, dtype=float)
     n_tail = tail_size(len(correct), config.tail_share)
     if n_tail == 0:
         return Gap(math.nan, math.nan, math.nan, math.nan, math.nan, 0)
-    low, high = (correct[t] for t in tails(pmi, n_tail))
+    low, high = (correct[t] for t in tails(pmi, keys, n_tail))
     gap, ci_low, ci_high = stratified_bootstrap([low, high], [-1.0, 1.0], config)
     return Gap(gap, ci_low, ci_high, float(low.mean()), float(high.mean()), n_tail)
 
 
-def pmi_metrics(pmi: np.ndarray, correct: np.ndarray, config: StatsConfig) -> tuple[dict, Bins]:
-    """The flat PMI metrics (bin correlations and tail gap) and the bins they came from."""
-    bins = equal_count_bins(pmi, correct, config.n_bins)
+def pmi_metrics(
+    pmi: np.ndarray, correct: np.ndarray, keys: np.ndarray, config: StatsConfig
+) -> tuple[dict, Bins]:
+    """The flat PMI metrics and the bins they came from: r across the finite-PMI bins, the
+    never-together items' count and accuracy, and the tail gap over every item."""
+    bins = equal_count_bins(pmi, correct, keys, config.n_bins, config.ci)
     pearson, spearman = correlations(bins.pmi_mean, bins.accuracy)
-    gap = tail_gap(pmi, correct, config)
+    gap = tail_gap(pmi, correct, keys, config)
     metrics = {
         "n_bins": len(bins.count), "pearson_r": pearson, "spearman_r": spearman,
         "gap": gap.gap, "gap_ci_low": gap.ci_low, "gap_ci_high": gap.ci_high,
         "acc_low_tail": gap.acc_low, "acc_high_tail": gap.acc_high, "n_tail": gap.n_tail,
-        "n_neg_inf": int(np.isneginf(np.asarray(pmi, dtype=float)).sum()),
+        "never_together/n": 0 if bins.never is None else bins.never.count,
     }  # fmt: skip
+    if bins.never is not None:
+        metrics["never_together/acc"] = bins.never.accuracy
     return metrics, bins

@@ -21,8 +21,8 @@ import yaml
 
 from compclip.errors import UserError
 from compclip.evaluate.encode import Encoder, ImageRef, existing
-from compclip.evaluate.results import pmi_values, single_objects
-from compclip.evaluate.stats import Bins, StatsConfig, pmi_metrics
+from compclip.evaluate.results import TAIL_COLUMN, pmi_values, single_objects
+from compclip.evaluate.stats import Bins, StatsConfig, pmi_metrics, tails, tie_keys
 from compclip.rejects import Rejects
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,9 @@ def check_templates(templates: tuple[str, ...], where: str) -> tuple[str, ...]:
     return templates
 
 
-def load_evalset(folder: Path) -> EvalSet:
-    """Read and check an eval set folder's header and item table."""
+def load_evalset(folder: Path, fallback_name: str | None = None) -> EvalSet:
+    """Read and check an eval set folder's header and item table; a header without a name takes
+    ``fallback_name`` (else the folder's name)."""
     header_path, items_path = folder / "evalset.json", folder / "items.parquet"
     for path in (header_path, items_path):
         if not path.is_file():
@@ -76,6 +77,8 @@ def load_evalset(folder: Path) -> EvalSet:
         raise UserError(f"{header_path}: 'classes' must be a non-empty list")
     templates = check_templates(tuple(header.get("templates") or default_templates()), str(header_path))
     items = pq.read_table(items_path)
+    if len(items) == 0:
+        raise UserError(f"{items_path}: no items (an empty eval set)")
     missing = [c for c in REQUIRED if c not in items.column_names]
     if missing:
         raise UserError(f"{items_path}: missing columns {missing}; has {items.column_names}")
@@ -84,7 +87,7 @@ def load_evalset(folder: Path) -> EvalSet:
             items = items.append_column(
                 column, pa.nulls(len(items), pa.float64() if column == "pmi" else None)
             )
-    name = header.get("name") or folder.name
+    name = header.get("name") or fallback_name or folder.name
     return EvalSet(name, folder, tuple(map(str, classes)), templates, items)
 
 
@@ -138,7 +141,8 @@ def evaluate_zeroshot(
 
 
 def summarize(table: pa.Table, stats: StatsConfig) -> tuple[dict[str, float], pa.Table, Bins | None]:
-    """Flat metrics of a results table (``correct``, ``pmi``, ``accessory``, ``stratum`` columns)."""
+    """Flat metrics of a results table (``id``, ``correct``, ``pmi``, ``accessory``, ``stratum``
+    columns); the table comes back with a ``pmi_tail`` column naming each item's gap tail."""
     correct = np.asarray(table.column("correct").to_pylist(), dtype=bool)
     metrics: dict[str, float] = {"n": len(correct), "acc": float(correct.mean())}
     single = single_objects(table)
@@ -148,9 +152,15 @@ def summarize(table: pa.Table, stats: StatsConfig) -> tuple[dict[str, float], pa
     pmi = pmi_values(table)
     has_pmi = ~np.isnan(pmi)
     bins = None
+    tail = np.full(len(table), None, dtype=object)
     if has_pmi.sum() >= 2:
-        pmi_stats, bins = pmi_metrics(pmi[has_pmi], correct[has_pmi], stats)
+        keys = tie_keys(np.asarray(table.column("id").to_pylist(), dtype=object)[has_pmi], stats.seed)
+        pmi_stats, bins = pmi_metrics(pmi[has_pmi], correct[has_pmi], keys, stats)
         metrics.update(pmi_stats, n_pmi=int(has_pmi.sum()))
+        scored = np.flatnonzero(has_pmi)
+        low, high = tails(pmi[has_pmi], keys, pmi_stats["n_tail"])
+        tail[scored[low]], tail[scored[high]] = "low", "high"
+    table = table.append_column(TAIL_COLUMN, pa.array(tail.tolist(), pa.string()))
     strata = table.column("stratum").to_pylist()
     for stratum in sorted({s for s in strata if s is not None}):
         mask = np.asarray([s == stratum for s in strata])

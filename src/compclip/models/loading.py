@@ -114,7 +114,7 @@ def load_model(source: str, device: str = "cpu") -> ModelBundle:
 def write_reference(source: str, out: Path) -> None:
     """A folder that names a model source instead of holding weights (a pipeline's base model)."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / REFERENCE).write_text(json.dumps({"source": source}) + "\n")
+    write_json(out / REFERENCE, {"source": source})
 
 
 def read_reference(folder: Path) -> str:

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 
 from compclip.errors import UserError
 from compclip.models import ModelBundle, load_model, save_model
-from compclip.storage import local_dir, local_out
+from compclip.storage import local_dir, local_out, write_json
 from compclip.train.checkpoints import CheckpointDir, open_checkpoints
 from compclip.train.data import BatchAugment, PairDataset, Pairs, load_pairs
 from compclip.train.fingerprint import differences, run_fingerprint
@@ -122,7 +122,7 @@ def run(
                 "fingerprint": fingerprint,
             }
             with local_out(out) as stage:
-                (stage / METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
+                write_json(stage / METRICS, metrics, sort_keys=False)
                 (stage / LOSSES).write_bytes(curve.jsonl())
                 plot_losses(curve.records, stage / PLOT)
                 save_model(bundle, stage, extra={"training": provenance, "files": [METRICS, LOSSES, PLOT]})

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from compclip.evaluate.stats import Bins, StatsConfig, pmi_metrics
+from compclip.evaluate.stats import Bins, StatsConfig, pmi_metrics, tie_keys
 from compclip.pmi import PMITable
 from compclip.pmi.concepts import tokenize
 from compclip.rejects import Rejects
@@ -61,16 +61,17 @@ def analyze_rows(rows: list[dict], stats: StatsConfig) -> tuple[dict, dict[str, 
     """Flat metrics (``acc``, the PMI statistics, ``yes_bias/...``) and the bins behind them."""
     pmi = np.array([r["pmi"] for r in rows], dtype=float)
     accuracy = np.array([r["accuracy"] for r in rows], dtype=float)
+    keys = tie_keys((r["question_id"] for r in rows), stats.seed)  # equal PMI: a seeded order, not file order
     metrics: dict = {"n": len(rows), "acc": float(accuracy.mean()) if rows else math.nan}
     bins: dict[str, Bins] = {}
     if len(rows) >= 2:
-        found, bins["accuracy"] = pmi_metrics(pmi, accuracy, stats)
+        found, bins["accuracy"] = pmi_metrics(pmi, accuracy, keys, stats)
         metrics.update(found)
     yes = np.array([r["answer_yes"] for r in rows], dtype=bool)
     said_yes = np.array([r["predicted_yes"] for r in rows], dtype=float)
     metrics["yes_bias/n"] = int(yes.sum())
     if yes.sum() >= 2:
-        found, bins["yes_bias"] = pmi_metrics(pmi[yes], said_yes[yes], stats)
+        found, bins["yes_bias"] = pmi_metrics(pmi[yes], said_yes[yes], keys[yes], stats)
         metrics["yes_bias/share_yes"] = float(said_yes[yes].mean())
         metrics.update({f"yes_bias/{k}": v for k, v in found.items()})
     return metrics, bins

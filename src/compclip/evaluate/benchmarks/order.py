@@ -17,7 +17,6 @@ repeated on exactly the same options.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from compclip.errors import UserError
 from compclip.evaluate.benchmarks.common import Item, get_fields, image_path, read_json
 from compclip.evaluate.encode import ImageRef
 from compclip.rejects import Rejects
-from compclip.storage import atomic_write_bytes
+from compclip.storage import sha256_file, write_json
 
 log = logging.getLogger(__name__)
 
@@ -198,9 +197,10 @@ def load(
     else:
         pairs, n_seen = read_captions(annotations, rejects)
         records = generate(pairs, seed, max_images)
-        header = {"format": FORMAT, "subset": subset, "source": str(annotations), "seed": seed,
+        header = {"format": FORMAT, "subset": subset, "source": annotations.name,
+                  "source_sha256": sha256_file(str(annotations)), "seed": seed,
                   "max_images": max_images, "items": records}  # fmt: skip
-        atomic_write_bytes(store, json.dumps(header, indent=1).encode())
+        write_json(store, header, sort_keys=False)
         log.info("wrote %d perturbed %s items to %s", len(records), subset, store)
     items = []
     for record in records:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from compclip.rejects import Rejects
 def score_items(
     encoder: Encoder, items: Sequence[Item], rejects: Rejects, source: str, root: Path
 ) -> pa.Table:
-    """Per item with a readable image: positive score, best negative score and correctness."""
+    """Per item with a readable image: positive score, best negative score and correctness (the
+    image named relative to the image ``root``, so the table does not depend on where it was read)."""
     found = existing([item.image for item in items], rejects, source, root)
     items = [item for item, f in zip(items, found, strict=True) if f]
     embeddings, ok = encoder.images([item.image for item in items], rejects)
@@ -33,7 +35,7 @@ def score_items(
         "id": [item.id for item in items],
         "subset": [item.subset for item in items],
         "group": [item.group for item in items],
-        "image": [item.image.path for item in items],
+        "image": [os.path.relpath(item.image.path, root) for item in items],
         "positive": [item.positive for item in items],
         "n_negatives": [len(item.negatives) for item in items],
         "positive_score": positive,

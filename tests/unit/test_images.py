@@ -1,0 +1,63 @@
+"""Image names and the exact requirements an image installs."""
+
+from pathlib import Path
+
+import pytest
+
+from compclip import __version__, images
+from compclip.errors import UserError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def report(*pairs):
+    return {"install": [{"metadata": {"name": name, "version": version}} for name, version in pairs]}
+
+
+def test_references_name_family_version_and_accelerator():
+    assert images.image("core") == f"localhost/compclip/compclip-core:{__version__}"
+    assert images.image("train", "reg.example/team/", accelerator="cuda") == (
+        f"reg.example/team/compclip-train:{__version__}-cuda"
+    )
+    unknown, latest, core_cuda = {"family": "web"}, {"tag": "latest"}, {"accelerator": "cuda"}
+    for bad in (unknown, {"family": "core", **latest}, {"family": "core", **core_cuda}):
+        with pytest.raises(UserError):
+            images.image(**bad)
+
+
+def test_lock_keeps_this_variants_pins_and_leaves_out_the_others():
+    resolved = report(("torch", "2.14.1"), ("Triton", "3.8.0"), ("Open_Clip_Torch", "3.3.0"))
+    resolved["install"].append({"metadata": {"name": "compclip", "version": "0.1.0"}})
+    pins = {"torch": "2.14.1", "open-clip-torch": "3.3.0"}
+    assert images.lock(resolved, pins, {"triton": "3.8.0"}) == ["open-clip-torch==3.3.0", "torch==2.14.1"]
+    assert images.lock(resolved, {**pins, "triton": "3.8.0"}, {}) == [
+        "open-clip-torch==3.3.0",
+        "torch==2.14.1",
+        "triton==3.8.0",
+    ]
+
+
+def test_lock_refuses_unpinned_or_differently_pinned_packages():
+    with pytest.raises(UserError, match="not pinned"):
+        images.lock(report(("numpy", "2.4.6")), {}, {})
+    with pytest.raises(UserError, match=r"pin 2\.4\.5"):
+        images.lock(report(("numpy", "2.4.6")), {"numpy": "2.4.5"}, {})
+
+
+def test_constraints_sets_are_exact_pins_and_disjoint():
+    cpu = images.read_pins(REPO / "constraints.txt")
+    cuda = images.read_pins(REPO / "constraints-cuda.txt")
+    assert {"torch", "torchvision", "numpy", "kfp"} <= cpu.keys()
+    assert "triton" in cuda and not cpu.keys() & cuda.keys()
+
+
+def test_read_pins_refuses_a_range(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("# comment\nnumpy==2.4.6\ntorch>=2\n")
+    with pytest.raises(UserError, match="torch>=2"):
+        images.read_pins(path)
+
+
+def test_every_family_carries_kfp():
+    assert all("pipeline" in extras for extras in images.EXTRAS.values())
+    assert set(images.EXTRAS) == set(images.FAMILIES)
