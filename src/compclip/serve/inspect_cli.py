@@ -24,7 +24,7 @@ EXAMPLES = """examples:
   compclip inspect --url http://127.0.0.1:8080 --name compclip --image scene.png \\
       --specification "a red cube to the left of a blue ring"           # against generated negatives
   compclip inspect --url http://127.0.0.1:8080 --name compclip --image scene.png \\
-      --specification "a red cube to the left of a blue ring" \
+      --specification "a red cube to the left of a blue ring" \\
       --negative "a blue cube to the left of a red ring"
   compclip inspect --model $(compclip registry resolve world-degla staging) \\
       --lineage out/demo/kfp/RUN/lineage-record/lineage/lineage.json --tuned degla   # a run's showcase
