@@ -29,7 +29,7 @@ EXAMPLES = """examples:
   export COMPCLIP_REGISTRY=s3://compclip          # or --root s3://BUCKET/prefix on every command
   compclip registry publish out/degla --name world-degla --report out/eval/degla \\
       --compare out/compare --params params.yaml --run-id $RUN_ID
-  compclip registry publish out/degla --report out/eval/degla --compare out/compare \
+  compclip registry publish out/degla --report out/eval/degla --compare out/compare \\
       --params params.yaml --promote staging     # and point staging at it if its gates pass
   compclip registry list                          # every model; `list world-degla`: its versions
   compclip registry show world-degla v3
