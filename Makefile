@@ -53,14 +53,27 @@ unit: setup
 # to the DVC remote on a local S3 server (SeaweedFS, stopped at the end). A smaller world, e.g.:
 #   make demo DEMO_PARAMS="--param world.n=3000 --param finetune.n=600 --param pmi.min_count=1 \
 #     --param evalsets.max_reject_share=0.5 --param pretrain.epochs=1 --param train.optim.epochs=1"
+# Its ending: the published version's gates and where the stages point, then the inspection service
+# on loopback from the staging version (the published one when its gates failed), asked about the
+# compositional item the tuned model passes where the base failed and one it fails (from the run's
+# evaluation; `compclip inspect` stops the service when done).
 DEMO_PARAMS ?=
+REGISTRY := $(BIN)/compclip registry
 demo: setup
 	$(BIN)/compclip pmi count $(SHARED)/data/flickr8k/Flickr8k.token.txt --out $(OUT)/pmi-flickr8k --min-count 5
 	$(BIN)/compclip pmi summary --table $(OUT)/pmi-flickr8k dog frisbee beach snow
 	$(BIN)/python -m compclip.s3local stop --dir $(OUT)/s3
 	$(BIN)/python -m compclip.s3local start --dir $(OUT)/s3 --bucket compclip > $(OUT)/s3.env
 	source $(OUT)/s3.env; trap '$(BIN)/python -m compclip.s3local stop --dir $(OUT)/s3' EXIT; \
-	  $(BIN)/compclip pipeline run --root $(OUT)/kfp --push $(DEMO_PARAMS)
+	  $(BIN)/compclip pipeline run --root $(OUT)/kfp --push $(DEMO_PARAMS); \
+	  name=$$($(BIN)/python -c 'import yaml; print(yaml.safe_load(open("params.yaml"))["registry"]["name"])'); \
+	  version=$$($(REGISTRY) list $$name --params params.yaml --json | $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)[-1]["version"])'); \
+	  echo "== $$name $$version: its promotion gates"; $(REGISTRY) gates $$name $$version --params params.yaml || true; \
+	  echo "== $$name: versions and stages"; $(REGISTRY) list --params params.yaml; \
+	  model=$$($(REGISTRY) resolve $$name staging --params params.yaml) || { echo "staging points nowhere: serving $$version"; \
+	    model=$$($(REGISTRY) show $$name $$version --params params.yaml --json | $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)["uri"])'); }; \
+	  echo "== the inspection service on loopback, serving $$model"; \
+	  $(BIN)/compclip inspect --model $$model --lineage $$(ls -t $(OUT)/kfp/*/lineage-record/lineage/lineage.json | head -1)
 
 # The compiled Kubeflow pipeline (a build output, never edited by hand).
 compile: setup

@@ -1,4 +1,5 @@
-"""Publishing as a Kubeflow component: `compclip registry publish`, the candidate into the S3 registry."""
+"""Publishing as a Kubeflow component: `compclip registry publish --promote staging`, the candidate into
+the S3 registry and, when its gates pass, onto staging (production stays a person's command)."""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Model, Output
@@ -17,8 +18,11 @@ def publish(
     published: Output[Dataset],
 ):
     """A new version of ``registry['name']``: the tuned model named ``registry['candidate']`` (its
-    method), with its report and the comparison, under ``registry['root']`` (empty: publish nothing);
-    ``registry``/``gates``: the params.yaml sections."""
+    method), with its report and the comparison, under ``registry['root']`` (empty: publish nothing),
+    promoted to staging when every gate passes; ``registry``/``gates``: the params.yaml sections.
+    ``published.json`` holds the version, whether staging moved and the gate results."""
+    import contextlib
+    import io
     import json
     from pathlib import Path
 
@@ -34,6 +38,14 @@ def publish(
     if model is None or report is None:
         raise RuntimeError(f"no tuned model named {candidate!r} in this run (registry.candidate)")
     argv = ["registry", "publish", model.path, "--report", report.path, "--compare", comparison.path]
-    run([*argv, "--run-id", run_id, "--json"], params={"registry": registry, "gates": gates})
-    record = {"published": True, "name": registry["name"], "candidate": candidate, "run_id": run_id}
+    argv += ["--run-id", run_id, "--promote", "staging", "--json"]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        run(argv, params={"registry": registry, "gates": gates})
+    shown = json.loads(printed.getvalue())
+    promotion = shown["promotion"]
+    record = {"published": True, "name": registry["name"], "version": shown["version"],
+              "candidate": candidate, "run_id": run_id, "promotion": promotion}  # fmt: skip
+    print(f"published {shown['version']}; staging moved: {promotion['promoted']}")
+    print("\n".join(f"{g['name']}: {'pass' if g['passed'] else 'FAIL'}" for g in promotion["gates"]))
     (Path(published.path) / "published.json").write_text(json.dumps(record))

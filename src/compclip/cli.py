@@ -32,6 +32,7 @@ COMMANDS = {
     "lineage": ("compclip.lineage", "record a pipeline run's lineage and push its outputs for `dvc pull`"),
     "pipeline": ("pipelines.cli", "the Kubeflow pipeline: compile, submit, schedule, run locally"),
     "serve": ("compclip.serve.cli", "the inspection service: a model answering over KServe V1/V2"),
+    "inspect": ("compclip.serve.inspect_cli", "ask a running inspection service; the demo's showcase"),
     "registry": ("compclip.registry.cli", "model registry in S3: publish, promote behind gates, roll back"),
     "deploy": ("compclip.deploy.cli", "render or apply the inspection service's InferenceService"),
     "genpairs": ("compclip.genpairs.cli", "GenPairs: LLM captions and FLUX images by PMI stratum"),

@@ -240,3 +240,19 @@ def test_the_credentials_file_is_ignored_by_git():
     keys = [line.split("=")[0] for line in example.splitlines() if line and not line.startswith("#")]
     assert keys == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
     assert all(line.endswith("=") for line in example.splitlines() if line and not line.startswith("#"))
+
+
+def test_the_pipeline_reads_its_s3_endpoint_from_the_configmap_where_kserve_and_kfp_look(overlay):
+    """The ConfigMap compclip-s3 the pipeline's tasks read AWS_ENDPOINT_URL from names the same S3
+    as the Secret's KServe annotation and the kfp-launcher providers."""
+    name, objects = overlay
+    maps = {m["metadata"]["name"]: m for m in by_kind(objects, "ConfigMap")}
+    endpoint = maps["compclip-s3"]["data"]["AWS_ENDPOINT_URL"]
+    (secret,) = by_kind(objects, "Secret")
+    host = endpoint.split("://", 1)[1]
+    assert secret["metadata"]["annotations"]["serving.kserve.io/s3-endpoint"] == host
+    assert f"endpoint: {host}" in maps["kfp-launcher"]["data"]["providers"]
+    https = secret["metadata"]["annotations"]["serving.kserve.io/s3-usehttps"] == "1"
+    assert endpoint.startswith("https://" if https else "http://")
+    if name == "dev":
+        assert endpoint == "http://seaweedfs:8333"

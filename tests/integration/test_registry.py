@@ -327,3 +327,50 @@ def test_cli_round_trip(inputs, root, tmp_path, capsys):
     assert main(["registry", "pull", "world", "staging", "--out", str(tmp_path / "m"), *common]) == 0
     assert main(["registry", "promote", "world", "v9", "--to", "staging", *common]) == 2
     assert "v9 does not exist" in capsys.readouterr().err
+
+
+def test_publish_promote_staging_moves_the_alias_only_when_the_gates_pass(inputs, root, tmp_path, capsys):
+    params = tmp_path / "params.yaml"
+    params.write_text(f"registry: {{root: {root}, name: world}}\ngates: {{families: [swap, replace]}}\n")
+    common = ["--params", str(params), "--promote", "staging"]
+    model = str(inputs / "model")
+    good = ["--report", str(inputs / "good"), "--compare", str(inputs / "compare-good")]
+    bad = ["--report", str(inputs / "bad"), "--compare", str(inputs / "compare-bad")]
+    assert main(["registry", "publish", model, *good, *common]) == 0
+    out = capsys.readouterr().out
+    assert "world staging: - -> v1" in out and "compositional/swap: pass" in out
+    assert main(["registry", "publish", model, *bad, *common, "--json"]) == 0
+    promotion_ = json.loads(capsys.readouterr().out)["promotion"]
+    assert promotion_["promoted"] is False and promotion_["alias"] is None
+    failing = [g["name"] for g in promotion_["gates"] if not g["passed"]]
+    assert failing == ["compositional/swap", "compositional/replace", "zeroshot/set"]
+    store = Store(root)
+    assert read.stages(store, "world")["staging"]["version"] == "v1"  # v2 is published, not promoted
+    assert [r["version"] for r in read.versions(store, "world")] == ["v1", "v2"]
+    assert [(e["action"], e["to"]) for e in audit.events(store, "world")] == [
+        ("publish", "v1"),
+        ("promote", "v1"),
+        ("publish", "v2"),
+    ]
+    assert main(["registry", "resolve", "world", "staging", "--params", str(params)]) == 0
+    assert capsys.readouterr().out.strip() == resolve(root, "world", "staging")
+
+
+def test_the_publish_component_publishes_and_promotes_the_candidate(inputs, root, tmp_path):
+    from components.publish.component import publish as publish_op
+    from kfp.dsl import Dataset, Model
+
+    # the comparison names the candidate "tuned": its model and report are picked by that name
+    model = Model(name="m", uri=str(inputs / "model"), metadata={"method": "tuned"})
+    other = Model(name="o", uri=str(tmp_path / "nothing"), metadata={"method": "clip"})
+    report = Dataset(name="r", uri=str(inputs / "good"), metadata={"name": "tuned"})
+    comparison = Dataset(name="c", uri=str(inputs / "compare-good"))
+    out = Dataset(name="published", uri=str(tmp_path / "published"))
+    registry = {"root": root, "name": "world", "candidate": "tuned"}
+    publish_op.python_func(run_id="run-7", models=[other, model], reports=[report], comparison=comparison,
+                           registry=registry, gates={"families": ["swap"]}, published=out)  # fmt: skip
+    record = json.loads((tmp_path / "published" / "published.json").read_text())
+    assert record["version"] == "v1" and record["run_id"] == "run-7"
+    assert record["promotion"]["promoted"] and record["promotion"]["alias"]["version"] == "v1"
+    assert resolve(root, "world", "staging").rstrip("/").endswith("registry/world/v1")
+    assert read.show(Store(root), "world", "v1")["lineage"]["run_id"] == "run-7"

@@ -107,6 +107,16 @@ def test_pmi_gap_may_not_widen_in_magnitude(gaps, tolerance, passed):
     assert gate.observed["widening"] == pytest.approx(abs(gaps[1]) - abs(gaps[0]))
 
 
+def test_pmi_gap_gates_only_the_sets_the_base_has_a_gap_of():
+    compared = comparison()
+    compared["metrics"]["base"]["zeroshot/single/acc"] = 0.9  # single-object scenes: no PMI, no gap
+    compared["metrics"]["tuned"]["zeroshot/single/acc"] = 0.9
+    results = by_name(evaluate_gates(compared, "tuned", GatesConfig()))
+    assert "pmi_gap/single" not in results and results["zeroshot/single"].passed
+    del compared["metrics"]["tuned"]["zeroshot/set/gap"]  # the tuned report lost a gap the base has
+    assert not by_name(evaluate_gates(compared, "tuned", GatesConfig()))["pmi_gap/set"].passed
+
+
 def test_candidate_of():
     assert candidate_of(comparison()) == "tuned"
     several = comparison()

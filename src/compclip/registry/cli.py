@@ -19,7 +19,7 @@ import yaml
 from compclip.cli import add_command
 from compclip.config import load_section
 from compclip.errors import UserError
-from compclip.registry import audit, promotion, read
+from compclip.registry import aliases, audit, promotion, read
 from compclip.registry.gates import GatesConfig, failures
 from compclip.registry.layout import STAGES
 from compclip.registry.publish import PublishConfig, publish
@@ -29,6 +29,8 @@ EXAMPLES = """examples:
   export COMPCLIP_REGISTRY=s3://compclip          # or --root s3://BUCKET/prefix on every command
   compclip registry publish out/degla --name world-degla --report out/eval/degla \\
       --compare out/compare --params params.yaml --run-id $RUN_ID
+  compclip registry publish out/degla --report out/eval/degla --compare out/compare \\
+      --params params.yaml --promote staging     # and point staging at it if its gates pass
   compclip registry list                          # every model; `list world-degla`: its versions
   compclip registry show world-degla v3
   compclip registry diff world-degla v2 v3        # evaluation metrics side by side
@@ -38,6 +40,7 @@ EXAMPLES = """examples:
   compclip registry rollback world-degla --stage production --reason "latency regression"
   compclip registry audit world-degla --json
   compclip registry pull world-degla production --out models/prod   # verified against the manifest
+  compclip serve --model $(compclip registry resolve world-degla staging) --name compclip
 """
 
 
@@ -73,6 +76,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--candidate", help="its name in compare.json (default: registry.candidate, else the non-baseline)"
     )
     sub.add_argument("--run-id", help="pipeline run id, kept in the lineage")
+    sub.add_argument(
+        "--promote",
+        choices=STAGES,
+        metavar="STAGE",
+        help="then point STAGE at the new version if every gate passes (a failed gate leaves it unchanged)",
+    )
 
     sub = verb("list", "models, or the versions of one", _list)
     sub.add_argument("name", nargs="?")
@@ -101,6 +110,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     sub.add_argument("name")
     sub.add_argument("--stage", required=True, choices=STAGES)
     sub.add_argument("--reason", help="why; kept in the audit log")
+
+    sub = verb("resolve", "the URI of the version a stage points to (for `compclip serve --model`)", _resolve)
+    sub.add_argument("name")
+    sub.add_argument("stage", choices=STAGES)
 
     sub = verb("audit", "the audit log of a model, oldest first", _audit)
     sub.add_argument("name")
@@ -148,7 +161,22 @@ def _publish(args: argparse.Namespace) -> None:
     root = _root(args)
     version = publish(args.model, args.report, args.compare, root, config, params)
     shown = read.show(Store(root), name, version)
-    _print(args, shown, [f"published {name} {version}: {shown['uri']}"])
+    lines = [f"published {name} {version}: {shown['uri']}"]
+    if args.promote:
+        move, results = promotion.promote_if_gates_pass(root, name, version, config.gates, args.promote)
+        shown["promotion"] = {
+            "stage": args.promote,
+            "promoted": move is not None,
+            "alias": move.alias.as_dict() if move else None,
+            "gates": [g.as_dict() for g in results],
+        }
+        if move is None:
+            failed = len(failures(results))
+            lines.append(f"{name} {args.promote}: unchanged, {version} fails {failed} gate(s)")
+        else:
+            lines.append(f"{name} {args.promote}: {move.alias.previous or '-'} -> {version}")
+        lines += [g.describe() for g in results]
+    _print(args, shown, lines)
 
 
 def _list(args: argparse.Namespace) -> None:
@@ -217,6 +245,11 @@ def _promote(args: argparse.Namespace) -> None:
 def _rollback(args: argparse.Namespace) -> None:
     move = promotion.rollback(_root(args), args.name, args.stage, args.reason)
     _print(args, move.as_dict(), [f"{args.name} {args.stage}: {move.alias.previous} -> {move.alias.version}"])
+
+
+def _resolve(args: argparse.Namespace) -> None:
+    uri = aliases.resolve(_root(args), args.name, args.stage)
+    _print(args, {"name": args.name, "stage": args.stage, "uri": uri}, [uri])
 
 
 def _audit(args: argparse.Namespace) -> None:

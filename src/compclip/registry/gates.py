@@ -6,7 +6,8 @@ Gates (the ``gates`` section of params.yaml):
   (swap, replace, add) is above ``margin``: the tuned model is better, not just luckier;
 - ``zeroshot/SET``: zero-shot accuracy fell at most ``zeroshot_tolerance`` below the base's;
 - ``pmi_gap/SET``: the gap between high- and low-PMI accuracy is not wider than the base's
-  (in magnitude) by more than ``gap_tolerance``.
+  (in magnitude) by more than ``gap_tolerance``; for each set the base has a gap of (a set
+  without PMI, such as single-object scenes, has none).
 
 Missing evidence fails its gate: a comparison without paired CIs or zero-shot sets proves nothing.
 """
@@ -21,6 +22,7 @@ from compclip.errors import UserError
 
 FAMILY = re.compile(r"compositional/([^/]+)/mean_acc")
 ZEROSHOT = re.compile(r"zeroshot/([^/]+)/acc")
+PMI_GAP = re.compile(r"zeroshot/([^/]+)/gap")
 COMPOSITIONAL, ZEROSHOT_RULE, GAP = "paired CI low of the change >", "accuracy change >=", "|gap| widening <="
 
 
@@ -117,7 +119,7 @@ def _zeroshot(base: dict, tuned: dict, paired: dict, config: GatesConfig) -> lis
 
 
 def _pmi_gap(base: dict, tuned: dict, config: GatesConfig) -> list[GateResult]:
-    sets = sorted({m.group(1) for key in base if (m := ZEROSHOT.fullmatch(key))})
+    sets = sorted({m.group(1) for key in base if (m := PMI_GAP.fullmatch(key))})
     results = []
     for name in sets:
         before, after = _value(base, f"zeroshot/{name}/gap"), _value(tuned, f"zeroshot/{name}/gap")

@@ -22,9 +22,15 @@ from compclip.s3local import stop_pid
 
 
 @dataclass(frozen=True)
-class LocalService:
+class Endpoint:
+    """Where a model answers: the service's base URL and the model's name in its paths."""
+
     url: str
     name: str
+
+
+@dataclass(frozen=True)
+class LocalService(Endpoint):
     pid: int
     log: str
 
@@ -71,7 +77,7 @@ def start(
     raise UserError(f"compclip serve was not ready in {timeout:.0f}s; see {log}")
 
 
-def predict(service: LocalService, instances: list[dict], timeout: float = 120.0) -> list[dict]:
+def predict(service: Endpoint, instances: list[dict], timeout: float = 120.0) -> list[dict]:
     """The answers to V1 ``instances`` (see :mod:`compclip.serve.payloads`); a refusal is a UserError
     carrying the service's message."""
     request = urllib.request.Request(
