@@ -48,7 +48,10 @@ STAGES = {
 # same name (key AWS_ENDPOINT_URL).
 S3_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 S3_ENDPOINT = "AWS_ENDPOINT_URL"
-CPU = {"core": ("1", "2", "2Gi", "4Gi"), "train": ("4", "8", "16Gi", "32Gi")}
+# gen: an 8B LLM or FLUX.1-dev (about 33 GB in bf16) loaded through host memory
+CPU = {
+    "core": ("1", "2", "2Gi", "4Gi"), "train": ("4", "8", "16Gi", "32Gi"), "gen": ("4", "8", "48Gi", "64Gi"),
+}  # fmt: skip
 MAP_RETRIES = 2
 
 
