@@ -37,7 +37,7 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
 
     @dsl.pipeline(name=NAME, description="GenPairs, ImageNet-paste and LLaVA-on-VQA data on GPUs, sharded")
     def compclip_gen(
-        pmi: str,
+        pmi_table: str,
         genpairs: dict = defaults["genpairs"],
         paste: dict = defaults["paste"],
         vqa_pmi: dict = defaults["vqa_pmi"],
@@ -54,7 +54,7 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
         gpu_node_selector: dict = {},  # noqa: B006
         gpu_tolerations: list = [],  # noqa: B006
     ):
-        """``pmi``: the PMI table (a URI, e.g. LAION-400M's on S3); ``n_shards``: GPU tasks per
+        """``pmi_table``: the PMI table (a URI, e.g. LAION-400M's on S3); ``n_shards``: GPU tasks per
         generator; ``paste_images`` (an ImageNet-style folder) and ``vqa_questions`` (VQAv2 or
         TextVQA questions, with ``vqa_images``) switch on ImageNet-paste and the VQA analysis."""
 
@@ -64,14 +64,14 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
 
         plan = _task(shard_plan(shards=n_shards), "core", "shard plan", s3_secret)
         with dsl.ParallelFor(plan.output, parallelism=parallel_training) as part:
-            pairs = genpairs_shard(pmi=pmi, part=part, work_dir=work_dir, config=genpairs)
+            pairs = genpairs_shard(pmi=pmi_table, part=part, work_dir=work_dir, config=genpairs)
             shard(pairs, "genpairs shard")
         merged = genpairs_merge(shards=dsl.Collected(pairs.outputs["shard"]))
         _task(merged, "gen", "genpairs merge", s3_secret)
 
         with dsl.If(paste_images != "", name="imagenet-paste"):
             with dsl.ParallelFor(plan.output, parallelism=parallel_training) as part:
-                pasted = paste_shard(images=paste_images, pmi=pmi, accessories=paste_accessories, part=part,
+                pasted = paste_shard(images=paste_images, pmi=pmi_table, accessories=paste_accessories, part=part,
                                      work_dir=work_dir, config=paste)  # fmt: skip
                 shard(pasted, "paste shard")
             pasted_set = paste_merge(shards=dsl.Collected(pasted.outputs["shard"]))
@@ -84,7 +84,7 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
                 shard(answers, "vqa predict")
             every = dsl.Collected(answers.outputs["predictions"])
             analysis = vqa_analyze(questions=vqa_questions, annotations=vqa_annotations, predictions=every,
-                                   pmi=pmi, config=vqa_pmi)  # fmt: skip
+                                   pmi=pmi_table, config=vqa_pmi)  # fmt: skip
             _task(analysis, "gen", "vqa analyze", s3_secret)
 
     return compclip_gen

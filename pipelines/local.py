@@ -26,7 +26,7 @@ def run(pipeline, arguments: dict[str, Any], root: Path, cache: bool = True) -> 
 
 
 def execute(pipeline, arguments: dict[str, Any], root: Path, cache: bool = True) -> list[Path]:
-    """Run ``pipeline`` with ``arguments``; return the run folders it made under ``root``."""
+    """Run ``pipeline`` with ``arguments``; return the run folders it made under ``root`` (not the cache)."""
     from kfp import local
 
     local.init(
@@ -42,7 +42,7 @@ def execute(pipeline, arguments: dict[str, Any], root: Path, cache: bool = True)
     except RuntimeError as err:
         message = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip().splitlines()[-1]
         raise UserError(f"the local pipeline run failed: {message}") from err
-    return sorted(set(root.glob("*/")) - before)
+    return sorted(p for p in set(root.glob("*/")) - before if not p.name.startswith("."))
 
 
 def comparison_table(manifest: dict) -> str:
