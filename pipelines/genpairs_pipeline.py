@@ -71,8 +71,8 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
 
         with dsl.If(paste_images != "", name="imagenet-paste"):
             with dsl.ParallelFor(plan.output, parallelism=parallel_training) as part:
-                pasted = paste_shard(images=paste_images, pmi=pmi_table, accessories=paste_accessories, part=part,
-                                     work_dir=work_dir, config=paste)  # fmt: skip
+                pasted = paste_shard(images=paste_images, pmi=pmi_table, accessories=paste_accessories,
+                                     part=part, work_dir=work_dir, config=paste)  # fmt: skip
                 shard(pasted, "paste shard")
             pasted_set = paste_merge(shards=dsl.Collected(pasted.outputs["shard"]))
             _task(pasted_set, "gen", "paste merge", s3_secret)

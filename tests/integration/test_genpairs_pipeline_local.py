@@ -41,10 +41,12 @@ def test_two_shard_tasks_and_the_merge_equal_one_run(pmi_table, tiny_llm, tiny_f
     assert main([*argv, "--param", f"pmi_table={pmi_table}", "--param", "n_shards=2"]) == 0
 
     shards = sorted(p.parent for p in root.rglob("genpairs-shard*/**/evalset.json"))
-    assert [json.loads((s / "evalset.json").read_text())["shard"] for s in shards] in (["0/2", "1/2"], ["1/2", "0/2"])
+    headers = [json.loads((s / "evalset.json").read_text()) for s in shards]
+    assert sorted(h["shard"] for h in headers) == ["0/2", "1/2"]
     (merged,) = [p.parent for p in root.rglob("genpairs-merge*/**/evalset.json")]
     one = tmp_path / "one"
-    assert main(["genpairs", "run", "--pmi", str(pmi_table), "--out", str(one), "--params", str(params_file)]) == 0
+    argv = ["genpairs", "run", "--pmi", str(pmi_table), "--out", str(one), "--params", str(params_file)]
+    assert main(argv) == 0
     items, images, header = _read(merged)
     assert len(items) > 0 and (items, images, header) == _read(one)
-    assert sum(json.loads((s / "evalset.json").read_text())["n"] for s in shards) == len(items)
+    assert sum(h["n"] for h in headers) == len(items)

@@ -18,7 +18,8 @@ SHARDS = ("exec-genpairs-shard", "exec-paste-shard", "exec-vqa-predict")
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
     out = tmp_path_factory.mktemp("spec") / "genpairs.yaml"
-    argv = ["pipeline", "compile", "--pipeline", "genpairs", "--out", str(out), "--params", str(REPO / "params.yaml")]
+    argv = ["pipeline", "compile", "--pipeline", "genpairs", "--out", str(out)]
+    argv += ["--params", str(REPO / "params.yaml")]
     assert main([*argv, "--param", "genpairs.per_stratum=7", "--param", "n_shards=3"]) == 0
     text = out.read_text()
     docs = list(yaml.safe_load_all(text))
@@ -41,7 +42,8 @@ def test_each_generator_fans_out_over_the_shard_plan_with_retries_then_merges(co
     tasks = _tasks(spec)
     loops = [t for t in tasks.values() if t.HasField("parameter_iterator")]
     assert len(loops) == 3
-    assert {t.parameter_iterator.items.input_parameter for t in loops} == {"pipelinechannel--shard-plan-Output"}
+    iterated = {t.parameter_iterator.items.input_parameter for t in loops}
+    assert iterated == {"pipelinechannel--shard-plan-Output"}
     for name in ("comp-genpairs-shard", "comp-paste-shard", "comp-vqa-predict"):
         assert tasks[name].retry_policy.max_retry_count >= 1, name
     conditions = {t.trigger_policy.condition for t in tasks.values() if t.trigger_policy.condition}
@@ -59,7 +61,8 @@ def test_shard_tasks_ask_for_gpus_on_selected_tolerated_nodes_and_merges_do_not(
             "resourceType": "{{$.inputs.parameters['pipelinechannel--accelerator']}}",
             "resourceCount": "{{$.inputs.parameters['pipelinechannel--gpus']}}",
         }, name
-        assert k8s[name]["nodeSelector"]["nodeSelectorJson"]["componentInputParameter"].endswith("gpu_node_selector")
+        selector = k8s[name]["nodeSelector"]["nodeSelectorJson"]["componentInputParameter"]
+        assert selector.endswith("gpu_node_selector")
         (tolerations,) = k8s[name]["tolerations"]
         assert tolerations["tolerationJson"]["componentInputParameter"].endswith("gpu_tolerations")
     for name in ("exec-shard-plan", "exec-genpairs-merge", "exec-paste-merge", "exec-vqa-analyze"):
