@@ -93,6 +93,9 @@ def _prepare(args: argparse.Namespace, local: bool = False):
     inputs = pipeline.pipeline_spec.root.input_definitions.parameters
     declared = {name: _type_name(spec.parameter_type) for name, spec in inputs.items()}
     check_arguments(declared, {**{s: params[s] for s in sections}, **arguments})
+    required = [n for n, spec in inputs.items() if not spec.is_optional and n not in arguments]
+    if required and args.verb != "compile":
+        raise UserError(f"give the pipeline parameter {', '.join(required)} (--param NAME=VALUE)")
     return pipeline, arguments
 
 

@@ -85,6 +85,13 @@ def test_images_are_versioned_and_credentials_come_from_the_secret(compiled):
     assert "pmi_table" in spec.root.input_definitions.parameters
 
 
+def test_a_run_without_the_pmi_table_fails_with_one_line(tmp_path, capsys):
+    argv = ["pipeline", "run", "--pipeline", "genpairs", "--root", str(tmp_path / "kfp")]
+    assert main([*argv, "--params", str(REPO / "params.yaml")]) == 2
+    assert "give the pipeline parameter pmi_table" in capsys.readouterr().err
+    assert not (tmp_path / "kfp").exists()
+
+
 def test_a_generator_run_has_no_lineage_to_push(tmp_path, capsys):
     argv = ["pipeline", "run", "--pipeline", "genpairs", "--push", "--root", str(tmp_path / "kfp")]
     assert main([*argv, "--params", str(REPO / "params.yaml"), "--param", "pmi_table=pmi"]) == 2
