@@ -12,6 +12,8 @@
 Every stage's settings are one dict parameter named after its ``params.yaml`` section, with the
 section's values as the default (``build(params)``), so a run records exactly what it ran with
 and a changed setting reruns the stages downstream of it (and only those: caching is on).
+Negatives run in the core image (rules) or, with ``negatives.generator: llm``, in the gen image on
+a GPU: a small task reads the generator and the flow branches on it.
 """
 
 from typing import Any
