@@ -17,7 +17,12 @@ EXAMPLES = """examples:
   compclip pipeline schedule --host http://localhost:8080 --cron '0 0 3 * * 0'   # Sundays 03:00
   compclip pipeline run --root out/kfp --param world.n=400 --param train.optim.epochs=1   # locally
   compclip pipeline run --root out/kfp --push     # and push the outputs to the DVC remote
+  compclip pipeline compile --pipeline genpairs --out genpairs.yaml   # GenPairs/paste/VQA on GPUs
+  compclip pipeline submit --pipeline genpairs --host http://localhost:8080 \\
+      --param pmi_table=s3://bucket/pmi/laion400m --param n_shards=8 --param genpairs.per_stratum=200
 """
+# --pipeline NAME: the module that defines it (``build``, ``SECTIONS``, ``PUBLISH_SECTIONS``).
+PIPELINES = {"compclip": "pipelines.compclip_pipeline", "genpairs": "pipelines.genpairs_pipeline"}
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -59,6 +64,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pipeline", choices=sorted(PIPELINES), default="compclip",
+        help="compclip (default): the whole flow; genpairs: GenPairs, paste, VQA data on GPUs",
+    )  # fmt: skip
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml (default)")
     parser.add_argument(
         "--param", action="append", default=[], metavar="NAME=VALUE",
@@ -68,19 +77,25 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _prepare(args: argparse.Namespace, local: bool = False):
     """The pipeline (params file sections as defaults) and the checked arguments."""
-    from pipelines.compclip_pipeline import PUBLISH_SECTIONS, SECTIONS, build
+    import importlib
+
     from pipelines.params import apply, check_arguments, load_params
 
+    module = importlib.import_module(PIPELINES[args.pipeline])
     params, arguments = apply(load_params(args.params), args.param)
-    sections = (*SECTIONS, *PUBLISH_SECTIONS)
+    sections = (*module.SECTIONS, *module.PUBLISH_SECTIONS)
     missing = [s for s in sections if s not in params]
     if missing:
         raise UserError(f"{args.params}: no section {', '.join(missing)}")
-    arguments.setdefault("git_commit", _git_commit())
-    pipeline = build(params, accelerators=not local, parallel_training=1 if local else 0)
+    if args.pipeline == "compclip":
+        arguments.setdefault("git_commit", _git_commit())
+    pipeline = module.build(params, accelerators=not local, parallel_training=1 if local else 0)
     inputs = pipeline.pipeline_spec.root.input_definitions.parameters
     declared = {name: _type_name(spec.parameter_type) for name, spec in inputs.items()}
     check_arguments(declared, {**{s: params[s] for s in sections}, **arguments})
+    required = [n for n, spec in inputs.items() if not spec.is_optional and n not in arguments]
+    if required and args.verb != "compile":
+        raise UserError(f"give the pipeline parameter {', '.join(required)} (--param NAME=VALUE)")
     return pipeline, arguments
 
 
@@ -118,7 +133,7 @@ def _remote(args: argparse.Namespace) -> None:
     pipeline, arguments = _prepare(args)
     if args.verb == "schedule":
         remote.validate_cron(args.cron)
-    name = args.name or f"compclip-{time.strftime('%Y%m%d-%H%M%S')}"
+    name = args.name or f"{pipeline.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     kfp_client = remote.client(args.host, args.token, args.namespace)
     with tempfile.TemporaryDirectory() as tmp:
         package = str(Path(tmp) / "pipeline.yaml")
@@ -137,6 +152,13 @@ def _run(args: argparse.Namespace) -> None:
     from compclip.lineage import push
     from pipelines import local
 
+    if args.pipeline != "compclip":
+        if args.push:
+            raise UserError("--push records a compclip run's lineage; the genpairs pipeline has none")
+        pipeline, arguments = _prepare(args, local=True)
+        (folder,) = local.execute(pipeline, arguments, args.root.resolve(), cache=not args.no_cache)
+        print(f"run {folder.name}: every task's outputs under {folder}")
+        return
     pipeline, arguments = _prepare(args, local=True)
     path, manifest = local.run(pipeline, arguments, args.root.resolve(), cache=not args.no_cache)
     print(f"run {manifest['run_id']}: every output and its hashes in {path}")

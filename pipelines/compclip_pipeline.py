@@ -12,6 +12,8 @@
 Every stage's settings are one dict parameter named after its ``params.yaml`` section, with the
 section's values as the default (``build(params)``), so a run records exactly what it ran with
 and a changed setting reruns the stages downstream of it (and only those: caching is on).
+Negatives run in the core image (rules) or, with ``negatives.generator: llm``, in the gen image on
+a GPU: a small task reads the generator and the flow branches on it.
 """
 
 from typing import Any
@@ -21,7 +23,7 @@ from components.compare.component import compare as compare_op
 from components.evalsets.component import evalsets_build
 from components.evaluate.component import evaluate as evaluate_op
 from components.lineage.component import lineage_record
-from components.negatives.component import negatives_generate
+from components.negatives.component import negatives_generate, negatives_generate_llm, negatives_generator
 from components.pmi.component import pmi_merge_table, pmi_merge_vocab, pmi_pairs, pmi_plan, pmi_scan
 from components.pretrain.component import pretrain as pretrain_op
 from components.publish.component import publish as publish_op
@@ -48,7 +50,10 @@ STAGES = {
 # same name (key AWS_ENDPOINT_URL).
 S3_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 S3_ENDPOINT = "AWS_ENDPOINT_URL"
-CPU = {"core": ("1", "2", "2Gi", "4Gi"), "train": ("4", "8", "16Gi", "32Gi")}
+# gen: an 8B LLM or FLUX.1-dev (about 33 GB in bf16) loaded through host memory
+CPU = {
+    "core": ("1", "2", "2Gi", "4Gi"), "train": ("4", "8", "16Gi", "32Gi"), "gen": ("4", "8", "48Gi", "64Gi"),
+}  # fmt: skip
 MAP_RETRIES = 2
 
 
@@ -200,12 +205,11 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
         table = counted.set_display_name("pmi").output
 
         sets = _task(evalsets_build(pmi=table, config=evalsets), "core", "evalsets", s3_secret)
-        negs = negatives_generate(data=fine_task.outputs["corpus"], pmi=table, config=negatives)
-        _task(negs, "core", "negatives", s3_secret)
+        generator = _task(negatives_generator(config=negatives), "core", "negatives generator", s3_secret)
 
         rest = dict(
             world=world_data, finetune=fine_task.outputs["corpus"], pmi=table,
-            evalsets=sets.outputs["evalsets"], negatives=negs.outputs["negatives"], methods=methods,
+            evalsets=sets.outputs["evalsets"], methods=methods,
             zeroshot=zeroshot, sugarcrepe=sugarcrepe, train=train, evaluate=evaluate, base_model=base_model,
             corpus=corpus, git_commit=git_commit, registry=registry, gates=gates,
             world_params=world, finetune_params=finetune, pmi_params=pmi, evalsets_params=evalsets,
@@ -213,14 +217,28 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
             s3_secret=s3_secret, accelerator=accelerator, gpus=gpus, gpu_node_selector=gpu_node_selector,
             gpu_tolerations=gpu_tolerations,
         )  # fmt: skip
-        # The rest of the flow runs in both branches on their base model (kfp's local runner cannot
-        # pick an artifact out of two branches, dsl.OneOf, so each branch carries the rest itself).
+
+        def negatives_then_rest(base: Any) -> None:
+            """Negatives by the configured generator (LLM: the gen image on a GPU), then the rest."""
+            inputs = dict(data=fine_task.outputs["corpus"], pmi=table, config=negatives)
+            with dsl.If(generator.output == "llm", name="llm-negatives"):
+                llm = _task(negatives_generate_llm(**inputs), "gen", "negatives (LLM)", s3_secret)
+                on_gpu(llm)
+                tuned = tune_and_compare(base=base, negatives=llm.outputs["negatives"], **rest)
+                tuned.set_display_name("tune and compare")
+            with dsl.Else(name="rule-negatives"):
+                rules = _task(negatives_generate(**inputs), "core", "negatives", s3_secret)
+                tuned = tune_and_compare(base=base, negatives=rules.outputs["negatives"], **rest)
+                tuned.set_display_name("tune and compare")
+
+        # The rest of the flow runs in every branch on its base model and negatives (kfp's local runner
+        # cannot pick an artifact out of two branches, dsl.OneOf, so each branch carries the rest itself).
         with dsl.If(base_model == "", name="pretrain-a-base-model"):
             pre = _task(pretrain_op(data=world_data, config=pretrain), "train", "pretrain", s3_secret)
             on_gpu(pre)
-            tune_and_compare(base=pre.outputs["model"], **rest).set_display_name("tune and compare")
+            negatives_then_rest(pre.outputs["model"])
         with dsl.Else(name="base-model-given"):
             given = _task(base_model_op(source=base_model), "core", "check base model", s3_secret)
-            tune_and_compare(base=given.outputs["model"], **rest).set_display_name("tune and compare")
+            negatives_then_rest(given.outputs["model"])
 
     return compclip

@@ -17,6 +17,16 @@ log = logging.getLogger(__name__)
 
 def run(pipeline, arguments: dict[str, Any], root: Path, cache: bool = True) -> tuple[Path, dict]:
     """Run ``pipeline`` with ``arguments``; return the run's lineage manifest: its path and content."""
+    new = execute(pipeline, arguments, root, cache)
+    # The lineage task never comes from the cache (each run has its own id): it is in the new run's folder.
+    found = [m for run_dir in new for m in run_dir.rglob("lineage/lineage.json")]
+    if len(found) != 1:
+        raise UserError(f"the local run under {root} wrote {len(found)} lineage manifests, not one")
+    return found[0], json.loads(found[0].read_text())
+
+
+def execute(pipeline, arguments: dict[str, Any], root: Path, cache: bool = True) -> list[Path]:
+    """Run ``pipeline`` with ``arguments``; return the run folders it made under ``root`` (not the cache)."""
     from kfp import local
 
     local.init(
@@ -32,11 +42,7 @@ def run(pipeline, arguments: dict[str, Any], root: Path, cache: bool = True) -> 
     except RuntimeError as err:
         message = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip().splitlines()[-1]
         raise UserError(f"the local pipeline run failed: {message}") from err
-    # The lineage task never comes from the cache (each run has its own id): it is in the new run's folder.
-    found = [m for run_dir in set(root.glob("*/")) - before for m in run_dir.rglob("lineage/lineage.json")]
-    if len(found) != 1:
-        raise UserError(f"the local run under {root} wrote {len(found)} lineage manifests, not one")
-    return found[0], json.loads(found[0].read_text())
+    return sorted(p for p in set(root.glob("*/")) - before if not p.name.startswith("."))
 
 
 def comparison_table(manifest: dict) -> str:

@@ -28,6 +28,9 @@ CONFIGS = {
     "evaluate": ("compclip.evaluate.run", "EvaluateConfig"),
     "registry": ("compclip.registry.cli", "RegistryConfig"),
     "gates": ("compclip.registry.gates", "GatesConfig"),
+    "genpairs": ("compclip.genpairs.run", "GenPairsConfig"),
+    "paste": ("compclip.paste.run", "PasteConfig"),
+    "vqa_pmi": ("compclip.vqa.run", "VqaConfig"),
 }
 # KFP parameter types (as compiled) and the Python values they accept.
 KFP_TYPES = {

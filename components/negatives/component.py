@@ -1,4 +1,5 @@
-"""Hard negatives as a Kubeflow component: `compclip negatives generate`, steered by the PMI table."""
+"""Hard negatives as Kubeflow components: `compclip negatives generate`, steered by the PMI table,
+in the core image (rules) or the gen image on a GPU (``generator: llm``), and the choice between them."""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Output
@@ -7,11 +8,29 @@ from compclip.images import image
 
 
 @dsl.component(base_image=image("core"), install_kfp_package=False)
-def negatives_generate(data: Input[Dataset], pmi: Input[Dataset], config: dict, negatives: Output[Dataset]):
-    """Negatives of every configured type for the captions of ``data``; ``config``: params `negatives`.
+def negatives_generator(config: dict) -> str:
+    """The generator ``config`` (params `negatives`) names, ``rules`` or ``llm``: the pipeline's branch."""
+    from compclip.config import from_dict
+    from compclip.negatives.run import NegativesConfig
 
-    The rule generator runs in the ``core`` image; an LLM generator (``generator: llm``) needs the
-    ``gen`` image (see the pipeline's ``negatives_image``)."""
+    return from_dict(NegativesConfig, config, "negatives").generator
+
+
+@dsl.component(base_image=image("core"), install_kfp_package=False)
+def negatives_generate(data: Input[Dataset], pmi: Input[Dataset], config: dict, negatives: Output[Dataset]):
+    """Rule negatives of every configured type for the captions of ``data``; ``config``: params
+    `negatives`."""
+    from compclip.cli import run
+
+    argv = ["negatives", "generate", data.path, "--pmi", pmi.path, "--out", negatives.path]
+    run(argv, params={"negatives": config})
+
+
+@dsl.component(base_image=image("gen"), install_kfp_package=False)
+def negatives_generate_llm(
+    data: Input[Dataset], pmi: Input[Dataset], config: dict, negatives: Output[Dataset]
+):
+    """LLM negatives (``generator: llm``: transformers, a GPU) for the captions of ``data``."""
     from compclip.cli import run
 
     argv = ["negatives", "generate", data.path, "--pmi", pmi.path, "--out", negatives.path]

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,7 +78,8 @@ def test_the_pipeline_runs_locally_caches_and_its_outputs_round_trip_through_dvc
     runs = set(root.iterdir())
     assert main(argv) == 0
     (second,) = set(root.iterdir()) - runs
-    rerun = {p.name for p in second.iterdir() if p.is_dir()}
+    # (a task's folder is numbered, e.g. publish-2, when its component appears in more than one branch)
+    rerun = {re.sub(r"-\d+$", "", p.name) for p in second.iterdir() if p.is_dir()}
     assert rerun <= {"lineage-record", "publish"}, sorted(rerun)
 
     # a fresh clone gets the first run's data from S3, byte for byte

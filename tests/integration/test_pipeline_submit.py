@@ -115,6 +115,19 @@ def test_submit_sends_the_spec_its_parameters_and_the_token(kfp_api, capsys, mon
     _no_secret_values(kfp_api.calls)
 
 
+def test_submit_sends_the_gpu_data_generation_pipeline_when_chosen(kfp_api, capsys):
+    argv = ["pipeline", "submit", "--pipeline", "genpairs", "--host", _host(kfp_api)]
+    argv += ["--params", str(REPO / "params.yaml"), "--param=pmi_table=s3://b/pmi", "--param=n_shards=8"]
+    assert main(argv) == 0, capsys.readouterr().err
+    (run,) = [c for c in kfp_api.calls if c["path"] == "/apis/v2beta1/runs"]
+    body = run["body"]
+    assert body["display_name"].startswith("compclip-gen-")
+    assert body["runtime_config"]["parameters"] == {"pmi_table": "s3://b/pmi", "n_shards": 8}
+    spec, platform = _spec(body)
+    assert spec.pipeline_info.name == "compclip-gen" and "kubernetes" in platform.platforms
+    _no_secret_values(kfp_api.calls)
+
+
 def test_schedule_creates_a_recurring_run_on_the_cron(kfp_api, capsys):
     argv = ["pipeline", "schedule", "--host", _host(kfp_api), "--cron", "0 0 3 * * 0"]
     argv += ["--params", str(REPO / "params.yaml"), "--param", "methods=[degla]", "--name", "weekly"]

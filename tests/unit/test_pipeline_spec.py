@@ -42,8 +42,7 @@ def _all_tasks(spec):
 def test_every_stage_runs_in_a_versioned_compclip_image(compiled):
     spec, _, _ = compiled
     images = {e["container"]["image"] for e in _executors(spec).values()}
-    assert images <= {image("core"), image("train")}
-    assert image("train") in images and image("core") in images
+    assert images == {image("core"), image("train"), image("gen")}  # gen: LLM negatives
     assert not any(i.endswith(":latest") for i in images)
 
 
@@ -51,8 +50,8 @@ def test_the_flow_has_every_stage_and_both_pmi_rounds_fan_out(compiled):
     spec, _, _ = compiled
     components = {t.component_ref.name for t in _all_tasks(spec)}
     for stage in ("world-corpus", "pmi-plan", "pmi-scan", "pmi-merge-vocab", "pmi-pairs", "pmi-merge-table",
-                  "evalsets-build", "negatives-generate", "pretrain", "base-model", "train", "evaluate",
-                  "compare", "lineage-record", "publish"):  # fmt: skip
+                  "evalsets-build", "negatives-generator", "negatives-generate-llm", "pretrain", "base-model",
+                  "train", "evaluate", "compare", "lineage-record", "publish"):  # fmt: skip
         assert any(c.startswith(f"comp-{stage}") for c in components), stage
     loops = {
         t.parameter_iterator.items.input_parameter
@@ -86,6 +85,36 @@ def test_gpu_stages_ask_for_accelerators_and_every_task_has_resources(compiled):
             "executors"
         ]
         assert "nodeSelector" in kubernetes[stage] and "tolerations" in kubernetes[stage]
+
+
+def test_the_negatives_generator_picks_a_rules_task_on_core_or_an_llm_task_on_a_gpu(compiled):
+    spec, platform, _ = compiled
+    executors = _executors(spec)
+    kubernetes = json_format.MessageToDict(platform.platforms["kubernetes"])["deploymentSpec"]["executors"]
+    # one pair of branches under each base-model branch (pretrained, given)
+    rules = [n for n in executors if n.startswith("exec-negatives-generate") and "llm" not in n]
+    llm = [n for n in executors if n.startswith("exec-negatives-generate-llm")]
+    assert len(rules) == len(llm) == 2
+    for name in rules:
+        assert executors[name]["container"]["image"] == image("core")
+        assert "accelerator" not in executors[name]["container"]["resources"]
+        assert "nodeSelector" not in kubernetes[name]
+    for name in llm:
+        assert executors[name]["container"]["image"] == image("gen")
+        assert executors[name]["container"]["resources"]["accelerator"]["resourceCount"].endswith("gpus']}}")
+        assert "nodeSelector" in kubernetes[name] and "tolerations" in kubernetes[name]
+    branches = {"llm": 0, "rules": 0}
+    for task in _all_tasks(spec):
+        condition = task.trigger_policy.condition
+        if "negatives-generator-Output" not in condition:
+            continue
+        inner = {t.component_ref.name for t in spec.components[task.component_ref.name].dag.tasks.values()}
+        made = {n.removeprefix("comp-").rstrip("-0123456789") for n in inner if "negatives-generate" in n}
+        kind = "rules" if condition.startswith("!(") else "llm"
+        assert "== 'llm'" in condition
+        assert made == {"negatives-generate-llm" if kind == "llm" else "negatives-generate"}, condition
+        branches[kind] += 1
+    assert branches == {"llm": 2, "rules": 2}
 
 
 def test_s3_credentials_come_from_a_secret_never_from_the_spec(compiled):
