@@ -58,7 +58,7 @@ unit: setup
 # compositional item the tuned model passes where the base failed and one it fails (from the run's
 # evaluation; `compclip inspect` stops the service when done).
 DEMO_PARAMS ?=
-REGISTRY := $(BIN)/compclip registry
+REGISTRY_CLI := $(BIN)/compclip registry
 demo: setup
 	$(BIN)/compclip pmi count $(SHARED)/data/flickr8k/Flickr8k.token.txt --out $(OUT)/pmi-flickr8k --min-count 5
 	$(BIN)/compclip pmi summary --table $(OUT)/pmi-flickr8k dog frisbee beach snow
@@ -67,11 +67,11 @@ demo: setup
 	source $(OUT)/s3.env; trap '$(BIN)/python -m compclip.s3local stop --dir $(OUT)/s3' EXIT; \
 	  $(BIN)/compclip pipeline run --root $(OUT)/kfp --push $(DEMO_PARAMS); \
 	  name=$$($(BIN)/python -c 'import yaml; print(yaml.safe_load(open("params.yaml"))["registry"]["name"])'); \
-	  version=$$($(REGISTRY) list $$name --params params.yaml --json | $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)[-1]["version"])'); \
-	  echo "== $$name $$version: its promotion gates"; $(REGISTRY) gates $$name $$version --params params.yaml || true; \
-	  echo "== $$name: versions and stages"; $(REGISTRY) list --params params.yaml; \
-	  model=$$($(REGISTRY) resolve $$name staging --params params.yaml) || { echo "staging points nowhere: serving $$version"; \
-	    model=$$($(REGISTRY) show $$name $$version --params params.yaml --json | $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)["uri"])'); }; \
+	  version=$$($(REGISTRY_CLI) list $$name --params params.yaml --json | $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)[-1]["version"])'); \
+	  echo "== $$name $$version: its promotion gates"; $(REGISTRY_CLI) gates $$name $$version --params params.yaml || true; \
+	  echo "== $$name: versions and stages"; $(REGISTRY_CLI) list --params params.yaml; \
+	  model=$$($(REGISTRY_CLI) resolve $$name staging --params params.yaml) || { echo "staging points nowhere: serving $$version"; \
+	    model=$$($(REGISTRY_CLI) show $$name $$version --params params.yaml --json | $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)["uri"])'); }; \
 	  echo "== the inspection service on loopback, serving $$model"; \
 	  $(BIN)/compclip inspect --model $$model --lineage $$(ls -t $(OUT)/kfp/*/lineage-record/lineage/lineage.json | head -1)
 
