@@ -101,10 +101,12 @@ def test_inspect_asks_a_running_service_about_an_image_and_its_negatives(run, ca
         argv = ["inspect", "--url", service.url, "--name", "tiny", "--image", image]
         argv += ["--specification", caption]
         assert main([*argv, "--negative", negative]) == 0
-        lines = capsys.readouterr().out.splitlines()
-        assert lines[0].startswith(f"  specification: {caption!r}")
-        assert lines[1].startswith(f"  candidate [given]: {negative!r}")
-        assert lines[2].startswith("  service answer: ")
+        # the answer's three lines (a progress bar may share stdout, cleared with a carriage return)
+        out = [line.strip() for line in capsys.readouterr().out.splitlines() if line.strip()]
+        at = next(i for i, line in enumerate(out) if line.startswith("specification: "))
+        assert out[at].startswith(f"specification: {caption!r}")
+        assert out[at + 1].startswith(f"candidate [given]: {negative!r}")
+        assert out[at + 2].startswith("service answer: ")
         assert main(argv[:-2]) == 2  # an image needs its specification
         assert "--image needs --specification" in capsys.readouterr().err
     finally:
