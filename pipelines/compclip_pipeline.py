@@ -29,8 +29,10 @@ from components.pretrain.component import pretrain as pretrain_op
 from components.publish.component import publish as publish_op
 from components.train.component import train as train_op
 from components.world.component import world_corpus
-from kfp import dsl, kubernetes
+from kfp import dsl
 from kfp.dsl import Dataset, Input, Model
+
+from pipelines.tasks import MAP_RETRIES, Accelerators, configure
 
 NAME = "compclip"
 # The params.yaml sections the pipeline reads, each the config of one stage (dvc.yaml names the same).
@@ -45,57 +47,28 @@ STAGES = {
     "pretrain": "pretrain", "negatives": "negatives", "train": "train", "evaluate": "evaluate",
     "compare": None,
 }  # fmt: skip
-# S3 credentials every task reads from the Kubernetes Secret named by the `s3_secret` parameter
-# (k8s/base/s3-credentials.yaml), and the endpoint, when not AWS, from an optional ConfigMap of the
-# same name (key AWS_ENDPOINT_URL).
-S3_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-S3_ENDPOINT = "AWS_ENDPOINT_URL"
-# gen: an 8B LLM or FLUX.1-dev (about 33 GB in bf16) loaded through host memory
-CPU = {
-    "core": ("1", "2", "2Gi", "4Gi"), "train": ("4", "8", "16Gi", "32Gi"), "gen": ("4", "8", "48Gi", "64Gi"),
-}  # fmt: skip
-MAP_RETRIES = 2
-
-
-def _task(task: dsl.PipelineTask, family: str, name: str, secret: Any) -> dsl.PipelineTask:
-    """Resources of the image family, S3 credentials from the Secret, a display name."""
-    cpu, cpu_limit, memory, memory_limit = CPU[family]
-    task.set_cpu_request(cpu).set_cpu_limit(cpu_limit)
-    task.set_memory_request(memory).set_memory_limit(memory_limit)
-    task.set_display_name(name)
-    kubernetes.use_secret_as_env(task, secret_name=secret, secret_key_to_env={k: k for k in S3_KEYS})
-    kubernetes.use_config_map_as_env(task, secret, {S3_ENDPOINT: S3_ENDPOINT}, optional=True)
-    return task
-
-
-def _gpu(task: dsl.PipelineTask, enabled: bool, accelerator: Any, gpus: Any, selector: Any, tolerations: Any):
-    """GPUs (type and count), node selector and tolerations, each a pipeline parameter."""
-    if enabled:
-        task.set_accelerator_type(accelerator).set_accelerator_limit(gpus)
-    kubernetes.add_node_selector_json(task, selector)
-    kubernetes.add_toleration_json(task, tolerations)
 
 
 @dsl.pipeline(name="pmi")
 def pmi_count(corpus: str, world: Input[Dataset], shards: int, config: dict, s3_secret: str) -> Dataset:
     """The PMI table of ``corpus`` (empty: the world's captions), counted in two map-reduce rounds
     over at most ``shards`` parts; a merge starts only once every part of its round succeeded."""
-    plan = _task(pmi_plan(corpus=corpus, world=world, shards=shards), "core", "pmi plan", s3_secret)
+    plan = configure(pmi_plan(corpus=corpus, world=world, shards=shards), "core", "pmi plan", s3_secret)
     with dsl.ParallelFor(plan.output) as part:
         scan = pmi_scan(corpus=corpus, world=world, part=part, config=config)
-        _task(scan, "core", "pmi scan", s3_secret).set_retry(MAP_RETRIES)
+        configure(scan, "core", "pmi scan", s3_secret).set_retry(MAP_RETRIES)
     vocab = pmi_merge_vocab(
         shards=dsl.Collected(scan.outputs["shard"]), shard_uris=dsl.Collected(scan.outputs["Output"]),
         config=config,
     )  # fmt: skip
-    _task(vocab, "core", "pmi merge vocabulary", s3_secret)
+    configure(vocab, "core", "pmi merge vocabulary", s3_secret)
     with dsl.ParallelFor(vocab.outputs["Output"]) as shard_uri:
         pairs = pmi_pairs(shard_uri=shard_uri, vocab=vocab.outputs["vocab"], config=config)
-        _task(pairs, "core", "pmi pairs", s3_secret).set_retry(MAP_RETRIES)
+        configure(pairs, "core", "pmi pairs", s3_secret).set_retry(MAP_RETRIES)
     merged = pmi_merge_table(
         shards=dsl.Collected(pairs.outputs["shard"]), vocab=vocab.outputs["vocab"], config=config
     )
-    return _task(merged, "core", "pmi merge table", s3_secret).outputs["table"]
+    return configure(merged, "core", "pmi merge table", s3_secret).outputs["table"]
 
 
 def build(params: dict[str, dict], accelerators: bool = True, parallel_training: int = 0):
@@ -121,8 +94,7 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
     ):  # fmt: skip
         """Evaluate ``base``, fine-tune it with each of ``methods`` and evaluate that, compare, record."""
 
-        def on_gpu(task: dsl.PipelineTask) -> None:
-            _gpu(task, accelerators, accelerator, gpus, gpu_node_selector, gpu_tolerations)
+        on_gpu = Accelerators(accelerators, accelerator, gpus, gpu_node_selector, gpu_tolerations).request
 
         def evaluation(name: Any, model: Any) -> dsl.PipelineTask:
             task = evaluate_op(
@@ -133,19 +105,19 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
                 sugarcrepe=sugarcrepe,
                 config=evaluate,
             )
-            on_gpu(_task(task, "train", "evaluate", s3_secret))
+            on_gpu(configure(task, "train", "evaluate", s3_secret))
             return task
 
         base_eval = evaluation("base", base)
         with dsl.ParallelFor(methods, parallelism=parallel_training) as method:
             tuned = train_op(base=base, method=method, data=finetune, negatives=negatives, config=train)
-            on_gpu(_task(tuned, "train", "train", s3_secret))
+            on_gpu(configure(tuned, "train", "train", s3_secret))
             tuned_eval = evaluation(method, tuned.outputs["model"])
         # one Collected per consumer: the compiler rewrites a Collected channel as it wires it
         comparison = compare_op(
             base=base_eval.outputs["report"], tuned=dsl.Collected(tuned_eval.outputs["report"])
         )
-        _task(comparison, "train", "compare", s3_secret)
+        configure(comparison, "train", "compare", s3_secret)
         record = lineage_record(
             run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, commit=git_commit, world_params=world_params,
             finetune_params=finetune_params, pmi_params=pmi_params, evalsets_params=evalsets_params,
@@ -155,14 +127,14 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
             base_report=base_eval.outputs["report"], models=dsl.Collected(tuned.outputs["model"]),
             reports=dsl.Collected(tuned_eval.outputs["report"]), comparison=comparison.outputs["comparison"],
         )  # fmt: skip
-        _task(record, "core", "lineage", s3_secret).set_caching_options(False)
+        configure(record, "core", "lineage", s3_secret).set_caching_options(False)
         published = publish_op(
             run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, models=dsl.Collected(tuned.outputs["model"]),
             reports=dsl.Collected(tuned_eval.outputs["report"]),
             comparison=comparison.outputs["comparison"],
             registry=registry, gates=gates,
         )  # fmt: skip
-        _task(published, "core", "publish", s3_secret).set_caching_options(False)
+        configure(published, "core", "publish", s3_secret).set_caching_options(False)
 
     @dsl.pipeline(name=NAME, description="PMI analysis, DeGLA fine-tuning and their evaluation")
     def compclip(
@@ -192,20 +164,19 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
         """``corpus``: caption shards (space-separated URIs or globs, e.g. LAION parquet on S3) whose PMI
         is counted instead of the world's; ``base_model``: an open_clip NAME:TAG, hf-hub:ID or s3://
         model folder fine-tuned instead of pretraining one; ``methods``: the fine-tunings to run."""
-        corpus_task = _task(world_corpus(config=world, section="world"), "core", "world", s3_secret)
-        fine_task = _task(
+        corpus_task = configure(world_corpus(config=world, section="world"), "core", "world", s3_secret)
+        fine_task = configure(
             world_corpus(config=finetune, section="finetune"), "core", "finetune world", s3_secret
         )
         world_data = corpus_task.outputs["corpus"]
 
-        def on_gpu(task: dsl.PipelineTask) -> None:
-            _gpu(task, accelerators, accelerator, gpus, gpu_node_selector, gpu_tolerations)
+        on_gpu = Accelerators(accelerators, accelerator, gpus, gpu_node_selector, gpu_tolerations).request
 
         counted = pmi_count(corpus=corpus, world=world_data, shards=shards, config=pmi, s3_secret=s3_secret)
         table = counted.set_display_name("pmi").output
 
-        sets = _task(evalsets_build(pmi=table, config=evalsets), "core", "evalsets", s3_secret)
-        generator = _task(negatives_generator(config=negatives), "core", "negatives generator", s3_secret)
+        sets = configure(evalsets_build(pmi=table, config=evalsets), "core", "evalsets", s3_secret)
+        generator = configure(negatives_generator(config=negatives), "core", "negatives generator", s3_secret)
 
         rest = dict(
             world=world_data, finetune=fine_task.outputs["corpus"], pmi=table,
@@ -222,23 +193,23 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
             """Negatives by the configured generator (LLM: the gen image on a GPU), then the rest."""
             inputs = dict(data=fine_task.outputs["corpus"], pmi=table, config=negatives)
             with dsl.If(generator.output == "llm", name="llm-negatives"):
-                llm = _task(negatives_generate_llm(**inputs), "gen", "negatives (LLM)", s3_secret)
+                llm = configure(negatives_generate_llm(**inputs), "gen", "negatives (LLM)", s3_secret)
                 on_gpu(llm)
                 tuned = tune_and_compare(base=base, negatives=llm.outputs["negatives"], **rest)
                 tuned.set_display_name("tune and compare")
             with dsl.Else(name="rule-negatives"):
-                rules = _task(negatives_generate(**inputs), "core", "negatives", s3_secret)
+                rules = configure(negatives_generate(**inputs), "core", "negatives", s3_secret)
                 tuned = tune_and_compare(base=base, negatives=rules.outputs["negatives"], **rest)
                 tuned.set_display_name("tune and compare")
 
         # The rest of the flow runs in every branch on its base model and negatives (kfp's local runner
         # cannot pick an artifact out of two branches, dsl.OneOf, so each branch carries the rest itself).
         with dsl.If(base_model == "", name="pretrain-a-base-model"):
-            pre = _task(pretrain_op(data=world_data, config=pretrain), "train", "pretrain", s3_secret)
+            pre = configure(pretrain_op(data=world_data, config=pretrain), "train", "pretrain", s3_secret)
             on_gpu(pre)
             negatives_then_rest(pre.outputs["model"])
         with dsl.Else(name="base-model-given"):
-            given = _task(base_model_op(source=base_model), "core", "check base model", s3_secret)
+            given = configure(base_model_op(source=base_model), "core", "check base model", s3_secret)
             negatives_then_rest(given.outputs["model"])
 
     return compclip

@@ -17,7 +17,7 @@ from components.paste.component import paste_merge, paste_shard
 from components.vqa_pmi.component import vqa_analyze, vqa_predict
 from kfp import dsl
 
-from pipelines.compclip_pipeline import MAP_RETRIES, _gpu, _task
+from pipelines.tasks import MAP_RETRIES, Accelerators, configure
 
 NAME = "compclip-gen"
 SECTIONS = ("genpairs", "paste", "vqa_pmi")
@@ -58,16 +58,17 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
         generator; ``paste_images`` (an ImageNet-style folder) and ``vqa_questions`` (VQAv2 or
         TextVQA questions, with ``vqa_images``) switch on ImageNet-paste and the VQA analysis."""
 
-        def shard(task: dsl.PipelineTask, name: str) -> None:
-            _task(task, "gen", name, s3_secret).set_retry(MAP_RETRIES)
-            _gpu(task, accelerators, accelerator, gpus, gpu_node_selector, gpu_tolerations)
+        gpu = Accelerators(accelerators, accelerator, gpus, gpu_node_selector, gpu_tolerations)
 
-        plan = _task(shard_plan(shards=n_shards), "core", "shard plan", s3_secret)
+        def shard(task: dsl.PipelineTask, name: str) -> None:
+            gpu.request(configure(task, "gen", name, s3_secret).set_retry(MAP_RETRIES))
+
+        plan = configure(shard_plan(shards=n_shards), "core", "shard plan", s3_secret)
         with dsl.ParallelFor(plan.output, parallelism=parallel_training) as part:
             pairs = genpairs_shard(pmi=pmi_table, part=part, work_dir=work_dir, config=genpairs)
             shard(pairs, "genpairs shard")
         merged = genpairs_merge(shards=dsl.Collected(pairs.outputs["shard"]))
-        _task(merged, "gen", "genpairs merge", s3_secret)
+        configure(merged, "gen", "genpairs merge", s3_secret)
 
         with dsl.If(paste_images != "", name="imagenet-paste"):
             with dsl.ParallelFor(plan.output, parallelism=parallel_training) as part:
@@ -75,7 +76,7 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
                                      part=part, work_dir=work_dir, config=paste)  # fmt: skip
                 shard(pasted, "paste shard")
             pasted_set = paste_merge(shards=dsl.Collected(pasted.outputs["shard"]))
-            _task(pasted_set, "gen", "paste merge", s3_secret)
+            configure(pasted_set, "gen", "paste merge", s3_secret)
 
         with dsl.If(vqa_questions != "", name="llava-vqa"):
             with dsl.ParallelFor(plan.output, parallelism=parallel_training) as part:
@@ -85,6 +86,6 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
             every = dsl.Collected(answers.outputs["predictions"])
             analysis = vqa_analyze(questions=vqa_questions, annotations=vqa_annotations, predictions=every,
                                    pmi=pmi_table, config=vqa_pmi)  # fmt: skip
-            _task(analysis, "gen", "vqa analyze", s3_secret)
+            configure(analysis, "gen", "vqa analyze", s3_secret)
 
     return compclip_gen

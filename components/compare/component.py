@@ -20,14 +20,10 @@ def compare(
     from pathlib import Path
 
     from compclip.cli import run
-    from compclip.evaluate.headline import compare_headline
+    from compclip.evaluate.headline import compare_headline, log_metrics
 
     reports = [f"{r.metadata['name']}={r.path}" for r in sorted(tuned, key=lambda r: r.metadata["name"])]
     run(["compare", f"{base.metadata['name']}={base.path}", *reports, "--out", comparison.path])
     out = Path(comparison.path)
     shutil.copyfile(out / "compare.html", html.path)
-    headline = compare_headline(json.loads((out / "compare.json").read_text()))
-    for key, value in headline.items():
-        metrics.log_metric(key, value)
-    # the same numbers as a file: an artifact without one is a cache miss for kfp's local runner
-    Path(metrics.path).write_text(json.dumps(headline, indent=2, sort_keys=True))
+    log_metrics(compare_headline(json.loads((out / "compare.json").read_text())), metrics)

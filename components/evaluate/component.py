@@ -25,7 +25,7 @@ def evaluate(
     from pathlib import Path
 
     from compclip.cli import run
-    from compclip.evaluate.headline import headline_metrics
+    from compclip.evaluate.headline import headline_metrics, log_metrics
 
     sets = Path(evalsets.path)
     argv = [
@@ -42,9 +42,5 @@ def evaluate(
     run(argv, params={"evaluate": config})
     out = Path(report.path)
     shutil.copyfile(out / "report.html", html.path)
-    headline = headline_metrics(json.loads((out / "metrics.json").read_text()))
-    for key, value in headline.items():
-        metrics.log_metric(key, value)
-    # the same numbers as a file: an artifact without one is a cache miss for kfp's local runner
-    Path(metrics.path).write_text(json.dumps(headline, indent=2, sort_keys=True))
+    log_metrics(headline_metrics(json.loads((out / "metrics.json").read_text())), metrics)
     report.metadata["name"] = name

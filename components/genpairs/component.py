@@ -23,7 +23,7 @@ def genpairs_shard(pmi: str, part: str, work_dir: str, config: dict, shard: Outp
 
     argv = ["genpairs", "run", "--pmi", pmi, "--out", shard.path, "--shard", part]
     if work_dir:
-        argv += ["--work-dir", f"{work_dir.rstrip('/')}/genpairs-{part.replace('/', '-of-')}"]
+        argv += ["--work-dir", work_dir]
     run(argv, params={"genpairs": config})
     shard.metadata["shard"] = part
 

@@ -19,7 +19,7 @@ def test_the_plan_lists_every_shard_once():
         shard_plan.python_func(shards=0)
 
 
-def test_each_shard_resumes_from_its_own_work_folder(monkeypatch, tmp_path):
+def test_a_shard_task_passes_its_part_and_the_shared_work_folder(monkeypatch, tmp_path):
     from kfp.dsl import Dataset
 
     calls = []
@@ -30,7 +30,6 @@ def test_each_shard_resumes_from_its_own_work_folder(monkeypatch, tmp_path):
         assert out.metadata["shard"] == part
     (first, params), (second, _) = calls
     assert first[first.index("--shard") + 1] == "0/2" and params == {"genpairs": {"seed": 1}}
-    assert first[first.index("--work-dir") + 1] == "/work/genpairs-0-of-2"
-    assert second[second.index("--work-dir") + 1] == "/work/genpairs-1-of-2"
+    assert first[first.index("--work-dir") + 1] == second[second.index("--work-dir") + 1] == "/work/"
     genpairs_shard.python_func(pmi="p", part="0/1", work_dir="", config={}, shard=Dataset(name="s", uri="x"))
     assert "--work-dir" not in calls[-1][0]

@@ -19,7 +19,7 @@ def paste_shard(
     if accessories:
         argv += ["--accessories", accessories]
     if work_dir:
-        argv += ["--work-dir", f"{work_dir.rstrip('/')}/paste-{part.replace('/', '-of-')}"]
+        argv += ["--work-dir", work_dir]
     run(argv, params={"paste": config})
     shard.metadata["shard"] = part
 

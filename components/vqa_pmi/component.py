@@ -19,7 +19,7 @@ def vqa_predict(
     argv = ["vqa-pmi", "predict", "--images", images, "--out", predictions.path, "--shard", part]
     argv += ["--questions", questions, *(["--annotations", annotations] if annotations else [])]
     if work_dir:
-        argv += ["--work-dir", f"{work_dir.rstrip('/')}/vqa-{part.replace('/', '-of-')}"]
+        argv += ["--work-dir", work_dir]
     run(argv, params={"vqa_pmi": config})
     predictions.metadata["shard"] = part
 

@@ -9,13 +9,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from compclip.chunks import Shard
 from compclip.cli import main
 from compclip.errors import UserError
+from compclip.evalsets.generated import merge_evalsets
 from compclip.genpairs.captions import CaptionConfig, LLMCaptioner, caption_problem
 from compclip.genpairs.images import FluxConfig, FluxPainter, image_seed
 from compclip.genpairs.pairs import Pair
 from compclip.genpairs.run import GenPairsConfig, genpairs
-from compclip.genpairs.work import Shard, merge_evalsets
 from compclip.pmi import PMITable
 
 pytestmark = pytest.mark.integration

@@ -11,10 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from compclip.chunks import Shard
 from compclip.cli import main
 from compclip.evaluate.zeroshot import load_evalset
 from compclip.genpairs.images import FluxConfig
-from compclip.genpairs.work import Shard
 from compclip.paste.run import PasteConfig, paste_set
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from compclip.chunks import Shard
 from compclip.cli import main
-from compclip.genpairs.work import Shard
 from compclip.vqa.llava import LlavaAnswerer, LlavaConfig
 from compclip.vqa.run import VqaConfig, predict
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from compclip.errors import UserError
+from compclip.evalsets.generated import sum_metrics
 from compclip.genpairs.captions import caption_problem
 from compclip.genpairs.pairs import Pair, pmi_row, select_pairs
 from compclip.genpairs.vocabulary import class_concepts, class_lines, is_nameable, read_classes
-from compclip.genpairs.work import Shard, sum_metrics
 from compclip.pmi import PMITable
 from compclip.pmi.pairs import tri_index
 from compclip.pmi.table import write_table
@@ -101,16 +101,6 @@ def test_caption_filter_needs_every_class_concept_and_the_other(table):
     assert caption_problem("Two cars at the beaches", pair, table) == "caption_missing_class"
     assert caption_problem("A sports car on a road", pair, table) == "caption_missing_concept"
     assert caption_problem("  ", pair, table) == "caption_empty"
-
-
-def test_shards_split_the_chunks_exactly():
-    chunks = [Shard(i, 3).chunks(10, 3) for i in range(3)]
-    flat = sorted(c for shard in chunks for c in shard)
-    assert flat == [(0, range(0, 3)), (1, range(3, 6)), (2, range(6, 9)), (3, range(9, 10))]
-    assert Shard.parse("2/3") == Shard(2, 3)
-    for bad in ("3/3", "x", "1/0", "-1/2"):
-        with pytest.raises(UserError):
-            Shard.parse(bad)
 
 
 def test_sum_metrics_adds_numbers_and_keeps_agreeing_values():

@@ -5,13 +5,16 @@ top of the HTML reports.
 Pearson r and 5% gap with its CI; per benchmark its mean subset accuracy; per compositional family
 (swap, replace, add) its mean accuracy. ``compare_headline(result)`` for a ``compare.json``: per
 tuned model the change of each zero-shot accuracy and gap and of each family, with its paired CI.
+``log_metrics`` puts either on a Kubeflow Metrics artifact.
 Only finite numbers: an undefined r is left out.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from pathlib import Path
 
 from compclip.evaluate.families import select
 
@@ -50,3 +53,11 @@ def compare_headline(result: dict) -> dict[str, float]:
                 out |= {f"{name}/change": change["change"], f"{name}/ci_low": change["ci_low"],
                         f"{name}/ci_high": change["ci_high"]}  # fmt: skip
     return _finite(out)
+
+
+def log_metrics(headline: dict[str, float], metrics) -> None:
+    """Log ``headline`` on a Kubeflow ``Metrics`` artifact and write it as the artifact's file too:
+    an artifact without a file is a cache miss for kfp's local runner."""
+    for key, value in headline.items():
+        metrics.log_metric(key, value)
+    Path(metrics.path).write_text(json.dumps(headline, indent=2, sort_keys=True))

@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 
+from compclip.chunks import Shard
 from compclip.cli import add_command
 from compclip.config import load_section, override
+from compclip.evalsets.generated import merge_evalsets
 from compclip.genpairs.run import GenPairsConfig, genpairs
-from compclip.genpairs.work import Shard, merge_evalsets
 
 EXAMPLES = """examples:
   compclip genpairs run --pmi s3://bucket/pmi/laion400m --out s3://bucket/evalsets/genpairs \\
@@ -35,7 +36,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--params", help="params.yaml; its `genpairs` section sets defaults")
     run.add_argument("--shard", default="0/1", help="i/n: this task's share of the pair chunks (default 0/1)")
     run.add_argument(
-        "--work-dir", help="where finished chunks wait for a resumed run (default: beside --out)"
+        "--work-dir",
+        help="a folder (e.g. a persistent volume) where each shard keeps its finished chunks in a subfolder "
+        "of its own, for a resumed run (default: beside --out)",
     )
     run.add_argument("--seed", type=int)
     run.add_argument("--classes", help="'imagenet' (default) or a text file of class names")

@@ -4,7 +4,7 @@
 has a causal LM write a caption featuring both (kept only when its concepts hold both), paints
 ``images_per_caption`` FLUX images of each kept caption and writes a zero-shot evaluation set in
 the schema of the world's GenPairs-world (``compclip evaluate --zeroshot`` reads it). Work goes in
-chunks of pairs (:mod:`compclip.genpairs.work`): resumable, and shardable with ``shard``.
+chunks of pairs (:mod:`compclip.chunks`): resumable, and shardable with ``shard``.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from compclip import storage
+from compclip.chunks import Shard, Work, run_chunks, work_folder
 from compclip.errors import UserError
+from compclip.evalsets.generated import write_evalset
 from compclip.evalsets.zeroshot import Pairs, strata_summary
 from compclip.genpairs.captions import CaptionConfig, Captioner, LLMCaptioner, choose
 from compclip.genpairs.images import FluxConfig, FluxPainter, Painter, image_seed
 from compclip.genpairs.pairs import Pair, select_pairs
 from compclip.genpairs.vocabulary import IMAGENET, class_concepts, nameable_concepts, read_classes
-from compclip.genpairs.work import Shard, Work, run_chunks, write_evalset
 from compclip.pmi import PMITable
 from compclip.rejects import Rejects
 
@@ -106,7 +106,7 @@ def genpairs(
     }
     fingerprint["config"]["captions"].pop("device")  # the run may resume on another node
     fingerprint["config"]["flux"].pop("device")
-    work = Work(Path(work_dir) if work_dir else storage.work_dir(out, "genpairs"), fingerprint)
+    work = Work(work_folder(work_dir, out, "genpairs", shard), fingerprint)
     models: dict = {}
 
     def process(items: range) -> tuple[list[dict], Rejects]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from compclip.chunks import Shard
 from compclip.cli import add_command
 from compclip.config import load_section, override
-from compclip.genpairs.work import Shard, merge_evalsets
+from compclip.evalsets.generated import merge_evalsets
 from compclip.paste.run import PasteConfig, paste_set
 
 EXAMPLES = """examples:
@@ -38,7 +39,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--shard", default="0/1", help="i/n: this task's share of the image chunks (default 0/1)"
     )
     run.add_argument(
-        "--work-dir", help="where finished chunks wait for a resumed run (default: beside --out)"
+        "--work-dir",
+        help="a folder (e.g. a persistent volume) where each shard keeps its finished chunks in a subfolder "
+        "of its own, for a resumed run (default: beside --out)",
     )
     run.add_argument("--class-map", help="file of FOLDER<TAB>CLASS NAME lines")
     run.add_argument("--seed", type=int)

@@ -8,7 +8,7 @@ strata (:func:`~compclip.evalsets.strata.assign_strata`) and its images take the
 from a seeded offset, so every class spreads over the strata; the accessory is a seeded choice
 inside the stratum. Accessory images come from a folder (``NAME.png``/``.jpg``, NAME a concept) or
 are painted by FLUX on white (one per concept, cached in the work folder). Work goes in chunks of
-images: resumable and shardable like GenPairs (:mod:`compclip.genpairs.work`).
+images: resumable and shardable like GenPairs (:mod:`compclip.chunks`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ import pyarrow as pa
 from PIL import Image, UnidentifiedImageError
 
 from compclip import storage
+from compclip.chunks import Shard, Work, run_chunks, work_folder
 from compclip.errors import UserError
+from compclip.evalsets.generated import write_evalset
 from compclip.evalsets.strata import assign_strata
 from compclip.evalsets.zeroshot import item_rng
 from compclip.genpairs.images import FluxConfig, FluxPainter, Painter, image_seed
@@ -41,7 +43,6 @@ from compclip.genpairs.vocabulary import (
     class_lines,
     nameable_concepts,
 )
-from compclip.genpairs.work import Shard, Work, run_chunks, write_evalset
 from compclip.paste.cutout import cut_out, paste
 from compclip.pmi import PMITable
 from compclip.rejects import Rejects
@@ -247,7 +248,7 @@ def paste_set(
     fingerprint = {"pmi": table.header, "images": images, "accessories": accessories,
                    "config": dataclasses.asdict(config), "shard": dataclasses.asdict(shard)}  # fmt: skip
     fingerprint["config"]["flux"].pop("device")
-    work = Work(Path(work_dir) if work_dir else storage.work_dir(out, "paste"), fingerprint)
+    work = Work(work_folder(work_dir, out, "paste", shard), fingerprint)
     source = Accessories(
         files, work.folder / "accessories", painter or (lambda: FluxPainter.load(config.flux)), config
     )

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from compclip.chunks import Shard
 from compclip.cli import add_command
 from compclip.config import load_section, override
-from compclip.genpairs.work import Shard
 from compclip.vqa.run import PREDICTIONS, VqaConfig, analyze, predict
 
 EXAMPLES = """examples:
@@ -49,7 +49,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     pred.add_argument("--device", help="auto (default), cuda or cpu")
     pred.add_argument("--shard", default="0/1", help="i/n: this task's share of the question chunks")
     pred.add_argument(
-        "--work-dir", help="where finished chunks wait for a resumed run (default: beside --out)"
+        "--work-dir",
+        help="a folder (e.g. a persistent volume) where each shard keeps its finished chunks in a subfolder "
+        "of its own, for a resumed run (default: beside --out)",
     )
     pred.set_defaults(func=_predict)
     ana.add_argument(

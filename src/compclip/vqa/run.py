@@ -1,7 +1,7 @@
 """The VQA stages: LLaVA predictions (resumable, shardable) and the PMI analysis of predictions.
 
 ``predict`` answers the questions of a VQAv2/TextVQA file with LLaVA-1.5 in chunks (this shard's
-chunks only; :mod:`compclip.genpairs.work`) and writes ``predictions.jsonl`` in LLaVA's evaluation
+chunks only; :mod:`compclip.chunks`) and writes ``predictions.jsonl`` in LLaVA's evaluation
 format. ``analyze`` joins predictions (from files, or made in-process) with the questions and a PMI
 table and writes ``metrics.json``, ``questions.parquet``, ``bins.json``, ``plots/`` and ``report.html``.
 """
@@ -19,8 +19,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from compclip import storage
+from compclip.chunks import Shard, Work, run_chunks, work_folder
 from compclip.evaluate.stats import StatsConfig
-from compclip.genpairs.work import Shard, Work, run_chunks
 from compclip.pmi import PMITable
 from compclip.rejects import Rejects
 from compclip.vqa.analysis import analyze_rows, question_rows
@@ -67,7 +67,7 @@ def predict(
                    "chunk": config.chunk, "llava": dataclasses.asdict(config.llava),
                    "shard": dataclasses.asdict(shard)}  # fmt: skip
     fingerprint["llava"].pop("device")
-    work = Work(Path(work_dir) if work_dir else storage.work_dir(out, "vqa"), fingerprint)
+    work = Work(work_folder(work_dir, out, "vqa", shard), fingerprint)
     model: list[Answerer] = []
     model_id = Path(config.llava.model.rstrip("/")).name
 
