@@ -5,7 +5,7 @@
     world ──► pmi plan ─► ParallelFor(scan) ─► merge vocab ─► ParallelFor(pairs) ─► merge table
       │                                                                               │
       ├──► pretrain (no base model given) or check the base model ──┐        evalsets ◄┤
-    finetune world ─────────────────────────────► negatives ◄───────┼─────────────────┘
+    finetune data ──────────────────────────────► negatives ◄───────┼─────────────────┘
                                                       │              ├──► evaluate base ──┐
                       ParallelFor(methods: train ─► evaluate) ──► compare ─► lineage, publish
 
@@ -20,6 +20,7 @@ from typing import Any
 
 from components.base_model.component import base_model as base_model_op
 from components.compare.component import compare as compare_op
+from components.data.component import finetune_data as finetune_data_op
 from components.evalsets.component import evalsets_build
 from components.evaluate.component import evaluate as evaluate_op
 from components.lineage.component import lineage_record
@@ -87,6 +88,7 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
     def tune_and_compare(
         base: Input[Model], world: Input[Dataset], finetune: Input[Dataset], pmi: Input[Dataset],
         evalsets: Input[Dataset], negatives: Input[Dataset], methods: list, zeroshot: list, sugarcrepe: str,
+        benchmarks: dict,
         train: dict, evaluate: dict, world_params: dict, finetune_params: dict, pmi_params: dict,
         evalsets_params: dict, pretrain_params: dict, negatives_params: dict, base_model: str, corpus: str,
         git_commit: str, registry: dict, gates: dict,
@@ -103,6 +105,7 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
                 evalsets=evalsets,
                 zeroshot=zeroshot,
                 sugarcrepe=sugarcrepe,
+                benchmarks=benchmarks,
                 config=evaluate,
             )
             on_gpu(configure(task, "train", "evaluate", s3_secret))
@@ -149,11 +152,13 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
         registry: dict = defaults["registry"],
         gates: dict = defaults["gates"],
         corpus: str = "",
+        finetune_data: str = "",
         shards: int = 4,
         base_model: str = "",
         methods: list = list(METHODS),  # noqa: B006
         zeroshot: list = ["single", "genpairs", "paste"],  # noqa: B006
         sugarcrepe: str = "compositional",
+        benchmarks: dict = {},  # noqa: B006
         s3_secret: str = "compclip-s3",
         accelerator: str = "nvidia.com/gpu",
         gpus: int = 1,
@@ -162,11 +167,14 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
         git_commit: str = "unknown",
     ):
         """``corpus``: caption shards (space-separated URIs or globs, e.g. LAION parquet on S3) whose PMI
-        is counted instead of the world's; ``base_model``: an open_clip NAME:TAG, hf-hub:ID or s3://
-        model folder fine-tuned instead of pretraining one; ``methods``: the fine-tunings to run."""
+        is counted instead of the world's; ``finetune_data``: an image-caption dataset folder (``compclip
+        data import``) fine-tuned on instead of the world's; ``base_model``: an open_clip NAME:TAG,
+        hf-hub:ID or s3:// model folder fine-tuned instead of pretraining one; ``methods``: the
+        fine-tunings to run; ``benchmarks``: real benchmarks every model is evaluated on, e.g.
+        ``{sugarcrepe: {annotations: s3://b/sugarcrepe, images: s3://coco/val2017}}``."""
         corpus_task = configure(world_corpus(config=world, section="world"), "core", "world", s3_secret)
         fine_task = configure(
-            world_corpus(config=finetune, section="finetune"), "core", "finetune world", s3_secret
+            finetune_data_op(source=finetune_data, config=finetune), "core", "finetune data", s3_secret
         )
         world_data = corpus_task.outputs["corpus"]
 
@@ -179,9 +187,10 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
         generator = configure(negatives_generator(config=negatives), "core", "negatives generator", s3_secret)
 
         rest = dict(
-            world=world_data, finetune=fine_task.outputs["corpus"], pmi=table,
+            world=world_data, finetune=fine_task.outputs["data"], pmi=table,
             evalsets=sets.outputs["evalsets"], methods=methods,
-            zeroshot=zeroshot, sugarcrepe=sugarcrepe, train=train, evaluate=evaluate, base_model=base_model,
+            zeroshot=zeroshot, sugarcrepe=sugarcrepe, benchmarks=benchmarks, train=train, evaluate=evaluate,
+            base_model=base_model,
             corpus=corpus, git_commit=git_commit, registry=registry, gates=gates,
             world_params=world, finetune_params=finetune, pmi_params=pmi, evalsets_params=evalsets,
             pretrain_params=pretrain, negatives_params=negatives,
@@ -191,7 +200,7 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
 
         def negatives_then_rest(base: Any) -> None:
             """Negatives by the configured generator (LLM: the gen image on a GPU), then the rest."""
-            inputs = dict(data=fine_task.outputs["corpus"], pmi=table, config=negatives)
+            inputs = dict(data=fine_task.outputs["data"], pmi=table, config=negatives)
             with dsl.If(generator.output == "llm", name="llm-negatives"):
                 llm = configure(negatives_generate_llm(**inputs), "gen", "negatives (LLM)", s3_secret)
                 on_gpu(llm)

@@ -97,3 +97,7 @@ def check_arguments(spec_inputs: dict[str, str], arguments: dict[str, Any]) -> N
             )
         if name in CONFIGS:
             check_section(name, value)
+        if name == "benchmarks":
+            from compclip.evaluate.cli import benchmark_flags
+
+            benchmark_flags(value)

@@ -13,18 +13,21 @@ def evaluate(
     evalsets: Input[Dataset],
     zeroshot: list[str],
     sugarcrepe: str,
+    benchmarks: dict,
     config: dict,
     report: Output[Dataset],
     html: Output[HTML],
     metrics: Output[Metrics],
 ):
-    """Zero-shot accuracy against PMI on the ``zeroshot`` sets of ``evalsets`` and the compositional
-    set ``sugarcrepe`` (empty: none) for ``model``; ``name`` labels the report."""
+    """Zero-shot accuracy against PMI on the ``zeroshot`` sets of ``evalsets``, its compositional set
+    ``sugarcrepe`` (empty: none) and the real ``benchmarks`` ({name: {annotations, images}}, URIs)
+    for ``model``; ``name`` labels the report."""
     import json
     import shutil
     from pathlib import Path
 
     from compclip.cli import run
+    from compclip.evaluate.cli import benchmark_flags
     from compclip.evaluate.headline import headline_metrics, log_metrics
 
     sets = Path(evalsets.path)
@@ -39,7 +42,7 @@ def evaluate(
     ]
     if sugarcrepe:
         argv += ["--sugarcrepe", str(sets / sugarcrepe), "--sugarcrepe-images", str(sets / sugarcrepe)]
-    run(argv, params={"evaluate": config})
+    run([*argv, *benchmark_flags(benchmarks)], params={"evaluate": config})
     out = Path(report.path)
     shutil.copyfile(out / "report.html", html.path)
     log_metrics(headline_metrics(json.loads((out / "metrics.json").read_text())), metrics)

@@ -24,6 +24,7 @@ COMMANDS = {
     "world": ("compclip.world.cli", "the compositional world: scenes, captions, corpora"),
     "evalsets": ("compclip.evalsets.cli", "evaluation sets built from the world and a PMI table"),
     "negatives": ("compclip.negatives.cli", "hard-negative captions of seven types"),
+    "data": ("compclip.dataset_cli", "image-caption dataset folders: import COCO captions or a folder"),
     "pretrain": ("compclip.pretrain.cli", "pretrain a tiny CLIP from scratch on an image-caption folder"),
     "train": ("compclip.train.cli", "fine-tune with DeGLA, NegCLIP or plain CLIP"),
     "evaluate": ("compclip.evaluate.cli", "zero-shot accuracy against PMI and compositional benchmarks"),

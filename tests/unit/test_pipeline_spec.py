@@ -49,9 +49,10 @@ def test_every_stage_runs_in_a_versioned_compclip_image(compiled):
 def test_the_flow_has_every_stage_and_both_pmi_rounds_fan_out(compiled):
     spec, _, _ = compiled
     components = {t.component_ref.name for t in _all_tasks(spec)}
-    for stage in ("world-corpus", "pmi-plan", "pmi-scan", "pmi-merge-vocab", "pmi-pairs", "pmi-merge-table",
-                  "evalsets-build", "negatives-generator", "negatives-generate-llm", "pretrain", "base-model",
-                  "train", "evaluate", "compare", "lineage-record", "publish"):  # fmt: skip
+    for stage in ("world-corpus", "finetune-data", "pmi-plan", "pmi-scan", "pmi-merge-vocab", "pmi-pairs",
+                  "pmi-merge-table", "evalsets-build", "negatives-generator", "negatives-generate-llm",
+                  "pretrain", "base-model", "train", "evaluate", "compare", "lineage-record",
+                  "publish"):  # fmt: skip
         assert any(c.startswith(f"comp-{stage}") for c in components), stage
     loops = {
         t.parameter_iterator.items.input_parameter
@@ -176,14 +177,27 @@ def test_param_overrides_change_only_their_key_and_are_checked():
         (["train.optim.epochs=1.5"], "train.optim.epochs: expected int, got 1.5"),
         (["corpus=3"], "corpus=3: expected string"),
         (["nosuch.key=1"], "unknown section 'nosuch'"),
+        (["benchmarks={sugarcrep: {annotations: a, images: b}}"], "unknown benchmark 'sugarcrep'"),
+        (["benchmarks={valse: {annotations: a}}"], "benchmarks.valse: give {annotations: URI, images: ROOT}"),
     ],
 )
 def test_a_wrong_parameter_fails_before_anything_runs(items, message):
-    declared = {"shards": "NUMBER_INTEGER", "corpus": "STRING", "world": "STRUCT", "train": "STRUCT"}
+    declared = {"shards": "NUMBER_INTEGER", "corpus": "STRING", "world": "STRUCT", "train": "STRUCT",
+                "benchmarks": "STRUCT"}  # fmt: skip
     with pytest.raises(UserError, match=None) as err:
         params, arguments = apply(PARAMS, items)
         check_arguments(declared, {"world": params["world"], "train": params["train"], **arguments})
     assert message in str(err.value)
+
+
+def test_real_benchmarks_become_the_evaluate_flags_of_each_model():
+    from compclip.evaluate.cli import benchmark_flags
+
+    given = {"valse": {"annotations": "s3://b/valse", "images": "s3://b/vimg"},
+             "sugarcrepe": {"annotations": "s3://b/sc", "images": "s3://coco/val2017"}}  # fmt: skip
+    assert benchmark_flags(given) == ["--sugarcrepe", "s3://b/sc", "--sugarcrepe-images", "s3://coco/val2017",
+                                      "--valse", "s3://b/valse", "--valse-images", "s3://b/vimg"]  # fmt: skip
+    assert benchmark_flags({}) == []
 
 
 def test_compile_rejects_a_bad_parameter_with_one_line(tmp_path, capsys):

@@ -20,22 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from compclip.dataset import read_rows
 from compclip.errors import UserError
 from compclip.negatives.io import caption_key, read_negatives
 from compclip.negatives.types import Record
 from compclip.rejects import Rejects
 
 log = logging.getLogger(__name__)
-
-CAPTIONS = "captions.parquet"
-COLUMNS = ("id", "caption", "image")
 
 
 @dataclass(frozen=True)
@@ -90,25 +87,6 @@ class PairDataset(Dataset):
             rows = pick_negatives(p.ids[i], end - start, self.config.k_negatives, self.seed, draw)
             item["negatives"] = p.negatives[[start + r for r in rows]]
         return item
-
-
-def read_captions(folder: Path, rejects: Rejects) -> list[dict[str, str]]:
-    """Rows of ``captions.parquet`` with all three fields non-empty strings."""
-    path = folder / CAPTIONS
-    if not path.is_file():
-        raise UserError(f"{folder}: not a dataset folder (no {CAPTIONS})")
-    table = pq.read_table(path)
-    missing = [c for c in COLUMNS if c not in table.column_names]
-    if missing:
-        raise UserError(f"{path}: missing columns {missing}; need {list(COLUMNS)}")
-    rows = []
-    for row in table.select(list(COLUMNS)).to_pylist():
-        bad = [c for c in COLUMNS if not isinstance(row[c], str) or not row[c].strip()]
-        if bad:
-            rejects.add(f"caption row missing {bad[0]}", f"{path} id={row['id']}")
-        else:
-            rows.append(row)
-    return rows
 
 
 def image_shape(size: int | tuple[int, int]) -> tuple[int, int]:
@@ -178,7 +156,7 @@ def load_pairs(
     s3:// URI) into :class:`Pairs`."""
     folder = Path(folder)
     rejects = Rejects()
-    rows = read_captions(folder, rejects)
+    rows = read_rows(folder, rejects)
     n_rows = len(rows) + rejects.total
     images, failed = decode_images(folder, sorted({r["image"] for r in rows}), image_size)
     for row in rows:

@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 from tqdm import tqdm
 
+from compclip.dataset import CAPTIONS, HEADER, IMAGES
 from compclip.errors import UserError
 from compclip.storage import local_out, write_json, write_parquet
 from compclip.world.files import write_png
@@ -27,7 +28,7 @@ from compclip.world.scene import Scene
 
 log = logging.getLogger(__name__)
 
-CAPTIONS, HEADER, METRICS, IMAGES = "captions.parquet", "dataset.json", "metrics.json", "images"
+METRICS = "metrics.json"
 SCENE_COLUMNS = ("scene", "object", "color", "size", "accessory", "relation", "object2", "color2", "size2")
 
 

@@ -1,0 +1,36 @@
+"""`compclip data import` from and to S3 (the local SeaweedFS)."""
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from compclip.dataset import import_dataset
+from compclip.storage import local_dir, upload_dir
+
+pytestmark = pytest.mark.integration
+
+
+def test_coco_captions_and_images_on_s3_import_to_s3_with_only_the_images_they_name(s3_server, tmp_path):
+    bucket = f"s3://{s3_server.bucket}/data-import"
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "root").mkdir()
+    for name in ("a.jpg", "b.jpg", "unused.jpg"):
+        Image.new("RGB", (8, 8), "blue").save(tmp_path / "root" / name)
+    images = [{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "b.jpg"}]
+    annotations = [{"image_id": 1, "caption": "a blue square"}, {"image_id": 2, "caption": "blue"}]
+    (tmp_path / "ann" / "captions.json").write_text(
+        json.dumps({"images": images, "annotations": annotations})
+    )
+    upload_dir(tmp_path / "ann", f"{bucket}/ann")
+    upload_dir(tmp_path / "root", f"{bucket}/root")
+    counts = import_dataset(f"{bucket}/ann/captions.json", f"{bucket}/out", f"{bucket}/root")
+    assert counts["n"] == 2 and counts["rejected"] == 0
+    with local_dir(f"{bucket}/out") as out:
+        assert sorted(p.name for p in (out / "images").iterdir()) == ["a.jpg", "b.jpg"]
+        assert pq.read_table(out / "captions.parquet").column("image").to_pylist() == [
+            "images/a.jpg",
+            "images/b.jpg",
+        ]
+        assert json.loads((out / "dataset.json").read_text())["source"] == f"{bucket}/ann/captions.json"
