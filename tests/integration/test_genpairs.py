@@ -92,7 +92,7 @@ def test_a_killed_run_resumes_without_repeats_or_losses(pmi_table, config, model
 
     with pytest.raises(Stop):
         genpairs(pmi_table, out, config, work_dir=work, after_chunk=stop_after_two, **models)
-    assert not (tmp_path / "gp").exists() and len(list((work / "chunks").iterdir())) == 2
+    assert not (tmp_path / "gp").exists() and len(list((work / "genpairs-0-of-1" / "chunks").iterdir())) == 2
     metrics = genpairs(pmi_table, out, config, work_dir=work, after_chunk=done.append, **models)
     assert metrics["chunks_resumed"] == 2 and done[2:] == list(range(2, metrics["chunks"]))
     assert read(tmp_path / "gp")[:2] == read(baseline[0])[:2]
