@@ -37,9 +37,9 @@ EXTRAS = {
 # executor in it); the torch families keep them, torch being their size.
 KFP_CLIENT = frozenset(
     {
-        "click-option-group",
         "cffi",
         "charset-normalizer",
+        "click-option-group",
         "cryptography",
         "docstring-parser",
         "google-api-core",
