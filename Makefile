@@ -142,13 +142,14 @@ $(CONTEXT)/requirements-core-cuda.txt: $(CONTEXT)/requirements-core-cpu.txt
 	cp $< $@
 
 # A family's exact requirements: pip resolves the family's extras under both constraints files, the
-# lock keeps what this variant's set pins, and the wheelhouse gets each as a wheel (sdists built here).
+# lock keeps what this variant's set pins less what the family never imports (compclip.images), and
+# the wheelhouse gets each as a wheel (sdists built here).
 $(CONTEXT)/requirements-%.txt: pyproject.toml constraints.txt constraints-cuda.txt src/compclip/images.py
 	mkdir -p $(@D) $(WHEELHOUSE)
 	family=$$(echo $* | cut -d- -f1); accelerator=$$(echo $* | cut -d- -f2); \
 	$(PYTHON) -m pip install -qq --dry-run --ignore-installed --report $(IMAGES)/$*.json \
 		-c constraints.txt -c constraints-cuda.txt ".[$$($(IMAGE_PY) extras $$family)]"; \
-	$(IMAGE_PY) lock --report $(IMAGES)/$*.json --constraints constraints.txt \
+	$(IMAGE_PY) lock --report $(IMAGES)/$*.json --family $$family --constraints constraints.txt \
 		$$( [ $$accelerator = cuda ] && echo --constraints || echo --drop ) constraints-cuda.txt > $@.new
 	$(PYTHON) -m pip wheel -qq --no-deps --find-links $(WHEELHOUSE) --wheel-dir $(WHEELHOUSE) -r $@.new
 	mv $@.new $@
@@ -176,13 +177,16 @@ base-image: $(IMAGES)/base.tar $(CONTAINERS_CONF) | image-tools
 	if ! podman image exists $(BASE_IMAGE) || [ $< -nt $(IMAGES)/base.id ]; then \
 		podman import --quiet --change 'CMD ["python3"]' $< $(BASE_IMAGE) > $(IMAGES)/base.id; fi
 
-# A python:3.11-slim-like base from Debian bookworm (its python3 is 3.11), docs and locales left out.
+# A python:3.11-slim-like base from Debian bookworm (its python3 is 3.11): the Essential packages
+# (no apt: nothing is installed at run time), python3, CA certificates, useradd and the C++ runtime
+# that wheels link (pyarrow); docs and locales left out.
 $(IMAGES)/base.tar: | image-tools
 	mkdir -p $(@D)
-	mmdebstrap --quiet --variant=minbase --include=python3,ca-certificates \
+	mmdebstrap --quiet --variant=essential --include=python3,ca-certificates,passwd,libstdc++6 \
 		--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
 		--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-		--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+		--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
+		--dpkgopt='path-exclude=/usr/share/locale/*' \
 		bookworm $(IMAGES)/base.new.tar "deb $(DEBIAN_MIRROR) bookworm main" \
 		"deb $(DEBIAN_MIRROR) bookworm-updates main" "deb $(DEBIAN_MIRROR)-security bookworm-security main"
 	mv $(IMAGES)/base.new.tar $@

@@ -9,7 +9,8 @@ from the package version, never ``latest``.
 
 ``python -m compclip.images`` is the Makefile's door: ``ref`` prints a reference, ``extras`` the
 pip extras of a family, ``lock`` turns pip's installation report into the exact list an image
-installs (``--no-deps``), keeping only what the constraints files pin.
+installs (``--no-deps``), keeping only what the constraints files pin and leaving out what the
+family's tasks never import (``LEFT_OUT``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,44 @@ EXTRAS = {
     "gen": ("pipeline", "gen"),
     "serve": ("pipeline", "serve"),
 }
+# What a Kubeflow task never imports: kfp's requirements for its client and compiler (a task runs
+# `_KFP_RUNTIME=true python3 -m kfp.dsl.executor_main`, and with _KFP_RUNTIME set kfp imports none of
+# them), kfp-kubernetes and the Kubernetes client (compile time and `compclip deploy`), and what only
+# these require. The core image leaves them out (73 MB; its test runs components through kfp's
+# executor in it); the torch families keep them, torch being their size.
+KFP_CLIENT = frozenset(
+    {
+        "cffi",
+        "charset-normalizer",
+        "click-option-group",
+        "cryptography",
+        "docstring-parser",
+        "google-api-core",
+        "google-auth",
+        "google-cloud-core",
+        "google-cloud-storage",
+        "google-crc32c",
+        "google-resumable-media",
+        "googleapis-common-protos",
+        "kfp-kubernetes",
+        "kfp-pipeline-spec",
+        "kfp-server-api",
+        "kubernetes",
+        "oauthlib",
+        "opentelemetry-api",
+        "proto-plus",
+        "protobuf",
+        "pyasn1",
+        "pyasn1-modules",
+        "pycparser",
+        "requests",
+        "requests-oauthlib",
+        "requests-toolbelt",
+        "tabulate",
+        "websocket-client",
+    }
+)
+LEFT_OUT = {"core": KFP_CLIENT}
 ACCELERATORS = ("cpu", "cuda")
 DEFAULT_REGISTRY = "localhost/compclip"
 
@@ -68,17 +107,54 @@ def read_pins(path: Path) -> dict[str, str]:
     return pins
 
 
-def lock(report: dict, pins: dict[str, str], dropped: dict[str, str], project: str = "compclip") -> list[str]:
+def requirement_names(item: dict, with_extras: bool = False) -> set[str]:
+    """The canonical names a report item requires; those behind an ``extra`` marker only ``with_extras``."""
+    return {
+        canonical(re.match(r"[A-Za-z0-9._-]+", req)[0])
+        for req in item["metadata"].get("requires_dist", [])
+        if with_extras or "extra ==" not in req
+    }
+
+
+def check_left_out(report: dict, left_out: frozenset[str], project: str) -> None:
+    """Refuse a ``left_out`` set that is stale, cuts what a kept package needs, or leaves an orphan.
+
+    Only kfp (whose run time imports none of them) and ``project`` (its ``pipeline`` extra) may
+    require a left-out package; a kept one that nothing kept requires belongs in the set.
+    """
+    items = {canonical(item["metadata"]["name"]): item for item in report["install"]}
+    if stale := sorted(left_out - items.keys()):
+        raise UserError(f"left out but not resolved: {', '.join(stale)}; update compclip.images.LEFT_OUT")
+    kept = items.keys() - left_out
+    for name in sorted(kept - {"kfp", project}):
+        if cut := requirement_names(items[name]) & left_out:
+            raise UserError(f"{name} requires {', '.join(sorted(cut))}, which the image leaves out")
+    required = set().union(*(requirement_names(items[name], with_extras=True) for name in kept))
+    if orphans := sorted(kept - required - {project}):
+        names = ", ".join(orphans)
+        raise UserError(f"only left-out packages require {names}; add to compclip.images.LEFT_OUT")
+
+
+def lock(
+    report: dict,
+    pins: dict[str, str],
+    dropped: dict[str, str],
+    left_out: frozenset[str] = frozenset(),
+    project: str = "compclip",
+) -> list[str]:
     """The exact ``name==version`` lines an image installs, from pip's ``--report`` of a resolution.
 
     A resolved package pinned in ``pins`` is kept at its pin; one pinned in ``dropped`` (what only
-    the other variant carries, e.g. triton in a CPU image) is left out; anything else means the
-    constraints are stale. ``project`` itself is installed from its own wheel, so it is left out.
+    the other variant carries, e.g. triton in a CPU image) is left out, as is one in ``left_out``
+    (the family's ``LEFT_OUT``, checked by ``check_left_out``); anything else means the constraints
+    are stale. ``project`` itself is installed from its own wheel, so it is left out.
     """
+    if left_out:
+        check_left_out(report, left_out, project)
     lines = []
     for item in report["install"]:
         name, version = canonical(item["metadata"]["name"]), item["metadata"]["version"]
-        if name == project:
+        if name == project or name in left_out:
             continue
         pin = pins.get(name, dropped.get(name))
         if pin is None:
@@ -105,6 +181,7 @@ def main(argv: list[str] | None = None) -> None:
         "--constraints", type=Path, action="append", required=True, help="pins this image keeps (repeatable)"
     )
     locker.add_argument("--drop", type=Path, help="pins of the other variant, left out of this one")
+    locker.add_argument("--family", choices=FAMILIES, help="leave out what this family never imports")
     args = parser.parse_args(argv)
     if args.command == "ref":
         print(image(args.family, args.registry, accelerator=args.accelerator))
@@ -114,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         dropped = read_pins(args.drop) if args.drop else {}
         report = json.loads(args.report.read_text())
         pins = {name: pin for path in args.constraints for name, pin in read_pins(path).items()}
-        print("\n".join(lock(report, pins, dropped)))
+        print("\n".join(lock(report, pins, dropped, LEFT_OUT.get(args.family, frozenset()))))
 
 
 if __name__ == "__main__":

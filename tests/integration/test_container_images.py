@@ -1,4 +1,5 @@
-"""The container images: every Dockerfile passes hadolint; the core image runs a stage as it runs outside.
+"""The container images: every Dockerfile passes hadolint; the core image runs a stage as it runs
+outside, and Kubeflow components through kfp's executor.
 
 `make test` builds the core image first (`make image-core`, layer-cached) and exports the podman
 settings (CONTAINERS_CONF); these tests use the image, they do not build it.
@@ -43,10 +44,18 @@ def core_image() -> str:
     return ref
 
 
-def podman_run(image: str, *args: str, mounts: dict[Path, str] = {}) -> subprocess.CompletedProcess:  # noqa: B006
-    """Run ``args`` in ``image`` as its own user, without network, on a read-only root."""
+def podman_run(
+    image: str,
+    *args: str,
+    mounts: dict[Path, str] = {},  # noqa: B006
+    env: dict[str, str] = {},  # noqa: B006
+    network: str = "none",
+) -> subprocess.CompletedProcess:
+    """Run ``args`` in ``image`` as its own user, on a read-only root, without network by default."""
     volumes = [f"--volume={host}:{inside}" for host, inside in mounts.items()]
-    command = ["podman", "run", "--rm", "--network=none", "--read-only", "--tmpfs=/tmp", *volumes, image]
+    settings = [f"--env={key}={value}" for key, value in env.items()]
+    command = ["podman", "run", "--rm", f"--network={network}", "--read-only", "--tmpfs=/tmp"]
+    command += [*volumes, *settings, image]
     return subprocess.run([*command, *args], capture_output=True, text=True, timeout=600, env=PODMAN_ENV)
 
 
@@ -69,6 +78,7 @@ def test_core_image_holds_no_torch_and_runs_as_a_user(core_image):
     assert uid != 0
     assert {"compclip", "kfp", "pyarrow", "nltk"} <= set(names)
     assert not [n for n in names if n in ("torch", "triton", "pip") or n.startswith(("nvidia", "cuda"))]
+    assert not images.KFP_CLIENT & set(names)
 
 
 def test_core_image_counts_pmi_as_outside(core_image, shared, flickr_captions, tmp_path):
@@ -99,3 +109,66 @@ def test_core_image_counts_pmi_as_outside(core_image, shared, flickr_captions, t
     assert (inside_header, inside_sources) == without_sources(tmp_path / "h")
     assert inside_sources == {"stopwords_source", "tagger_source", "wordnet_source"}
     assert inside_header["n_captions"] == 400 and inside_header["n_pairs"] > 0
+
+
+def run_component(image: str, component, arguments: dict, root: Path) -> dict:
+    """Run ``component`` in ``image`` as a Kubeflow pod does: the command kfp compiles for it
+    (``_KFP_RUNTIME=true python3 -m kfp.dsl.executor_main ...``), its placeholders filled by kfp's
+    local runner, ``root`` mounted at the same path; return the task's outputs."""
+    from kfp.local import executor_input_utils, executor_output_utils, placeholder_utils, utils
+
+    spec = component.pipeline_spec
+    name, component_spec = next(iter(spec.components.items()))
+    executor = utils.struct_to_executor_spec(spec.deployment_spec["executors"][component_spec.executor_label])
+    task_root = executor_input_utils.construct_local_task_root(str(root), "image-test", name)
+    executor_input = executor_input_utils.construct_executor_input(
+        component_spec, arguments, task_root, block_input_artifact=False
+    )
+    command = placeholder_utils.replace_placeholders(
+        full_command=[*executor.container.command, *executor.container.args],
+        executor_input_dict=executor_input_utils.executor_input_to_dict(executor_input, component_spec),
+        pipeline_resource_name="image-test",
+        task_resource_name=name,
+        pipeline_root=str(root),
+        unique_pipeline_id="0",
+    )
+    assert "kfp.dsl.executor_main" in " ".join(command)
+    result = podman_run(image, *command, mounts={root: str(root)})
+    assert result.returncode == 0, result.stderr
+    return executor_output_utils.get_outputs_for_task(executor_input, component_spec)
+
+
+def test_core_image_runs_components_through_kfps_executor(core_image, tmp_path):
+    """The world and a PMI scan as Kubeflow tasks: a dict parameter, an output Dataset, the next
+    task's input Dataset, artifact metadata and a returned string, all through kfp's executor."""
+    from components.pmi.component import pmi_scan
+    from components.world.component import world_corpus
+
+    root = tmp_path / "root"
+    root.mkdir()
+    root.chmod(0o777)  # written by the image's own (non-root) user
+    world = {"n": 300, "seed": 0, "preset": "default", "overrides": {}}
+    corpus = run_component(core_image, world_corpus, {"config": world, "section": "world"}, root)["corpus"]
+    assert (Path(corpus.path) / "captions.parquet").is_file()
+
+    pmi = {"min_count": 1, "mode": "exact", "smoothing": 0.0, "max_reject_share": 0.01, "workers": 1}
+    arguments = {"corpus": "", "world": corpus, "part": "0/1", "config": pmi}
+    outputs = run_component(core_image, pmi_scan, arguments, root)
+    assert outputs["Output"] == outputs["shard"].uri
+    assert outputs["shard"].metadata["part"] == "0/1"
+    assert any(Path(outputs["shard"].path).iterdir())
+
+
+def test_core_image_reads_and_writes_s3(core_image, s3_server, flickr_captions):
+    """`compclip pmi count` from and to S3 (the local server on the host's loopback) in the image."""
+    import fsspec
+
+    prefix = f"s3://{s3_server.bucket}/image-test"
+    lines = flickr_captions.read_text(encoding="utf-8").splitlines()[:100]
+    with fsspec.open(f"{prefix}/captions.txt", "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    args = ["pmi", "count", "--min-count", "2", f"{prefix}/captions.txt", f"--out={prefix}/pmi"]
+    result = podman_run(core_image, "compclip", *args, env=s3_server.env(), network="host")
+    assert result.returncode == 0, result.stderr
+    with fsspec.open(f"{prefix}/pmi/header.json") as handle:
+        assert json.load(handle)["n_captions"] == 100

@@ -14,6 +14,16 @@ def report(*pairs):
     return {"install": [{"metadata": {"name": name, "version": version}} for name, version in pairs]}
 
 
+def graph(**requires):
+    """A resolution whose packages (version 1) require the named ones, e.g. ``graph(kfp=["requests"])``."""
+    return {
+        "install": [
+            {"metadata": {"name": name.replace("_", "-"), "version": "1", "requires_dist": needs}}
+            for name, needs in requires.items()
+        ]
+    }
+
+
 def test_references_name_family_version_and_accelerator():
     assert images.image("core") == f"localhost/compclip/compclip-core:{__version__}"
     assert images.image("train", "reg.example/team/", accelerator="cuda") == (
@@ -61,3 +71,33 @@ def test_read_pins_refuses_a_range(tmp_path):
 def test_every_family_carries_kfp():
     assert all("pipeline" in extras for extras in images.EXTRAS.values())
     assert set(images.EXTRAS) == set(images.FAMILIES)
+
+
+def test_lock_leaves_out_what_only_kfps_client_needs_and_checks_the_set():
+    resolved = graph(
+        compclip=["kfp; extra == 'pipeline'", "kubernetes<31,>=30; extra == 'pipeline'", "wheel-tools"],
+        kfp=["pyyaml", "kubernetes<31", "requests"],
+        kubernetes=["requests", "pyyaml"],
+        requests=["idna"],
+        idna=[],
+        pyyaml=[],
+        wheel_tools=["requests; extra == 'http'"],
+    )
+    pins = {name: "1" for name in ("kfp", "kubernetes", "requests", "idna", "pyyaml", "wheel-tools")}
+    assert images.lock(resolved, pins, {}, frozenset({"kubernetes", "requests", "idna"})) == [
+        "kfp==1",
+        "pyyaml==1",
+        "wheel-tools==1",
+    ]
+    with pytest.raises(UserError, match="not resolved: torch"):
+        images.lock(resolved, pins, {}, frozenset({"kubernetes", "requests", "idna", "torch"}))
+    with pytest.raises(UserError, match="only left-out packages require idna"):
+        images.lock(resolved, pins, {}, frozenset({"kubernetes", "requests"}))
+    with pytest.raises(UserError, match="kubernetes requires pyyaml"):
+        images.lock(resolved, pins, {}, frozenset({"requests", "idna", "pyyaml"}))
+
+
+def test_the_core_image_leaves_out_only_kfps_client_side():
+    assert images.LEFT_OUT == {"core": images.KFP_CLIENT}
+    assert not images.KFP_CLIENT & {"kfp", "pyyaml", "urllib3", "typing-extensions", "click", "certifi"}
+    assert {images.canonical(name) for name in images.KFP_CLIENT} == images.KFP_CLIENT
