@@ -2,7 +2,7 @@
 
 For SugarCrepe's positive captions and for a sample of Flickr8k captions, runs the negatives
 stage (``compclip.negatives.generate``, all seven types, steered by a PMI table of Flickr8k)
-twice, without and with the blind-model filter (a trigram LM of the input captions, which ranks
+twice, without and with the blind-model filter (an n-gram LM of the input captions, which ranks
 each type's ``--candidates`` and keeps the closest to the caption's fluency), and audits both
 outputs (``compclip.negatives.audit``) with an independent blind model: a bigram LM of Flickr8k
 captions the input does not hold (for SugarCrepe, all of Flickr8k; for the Flickr8k sample, the

@@ -11,6 +11,7 @@ import pytest
 
 from compclip.negatives import RuleGenerator, Rules, ValidityFilter, propose, select
 from compclip.negatives.blind import BlindModel
+from compclip.negatives.validity import FilterConfig
 
 CAPTION = "A dog is running through the grass."
 CAT = "A cat is running through the grass."  # valid, and the corpus says it nearly as often
@@ -32,7 +33,7 @@ def blind() -> BlindModel:
 
 
 def test_the_closest_valid_candidate_is_kept_not_the_first(blind):
-    ranked = ValidityFilter(blind=blind)
+    ranked = ValidityFilter(FilterConfig(blind_margin=1.0), blind=blind)
     proposed = [GIRAFFE, ANIMAL, CHILDS, CAT]
     gaps = dict(zip(proposed, blind.gaps(CAPTION, proposed), strict=True))
     # the refused ones are closest to the caption, the giraffe farthest: ranking decides, not order

@@ -17,6 +17,7 @@ from compclip.negatives.run import GENERATORS, NegativesConfig, filter_file, gen
 EXAMPLES = """examples:
   compclip negatives generate out/world --out out/negatives
   compclip negatives generate captions.parquet --out neg/ --pmi out/pmi --per-type 2 --seed 1
+  compclip negatives generate captions.parquet --out neg/ --candidates 96
   compclip negatives generate out/world --out neg/ --types reshuffle swap_nouns swap_adjectives \\
       replace_adjectives replace_nouns replace_relations invert_relations   # + spatial relations
   compclip negatives generate coco.parquet --out neg/ --generator llm \\

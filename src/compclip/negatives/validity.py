@@ -62,8 +62,9 @@ class FilterConfig:
     max_ratio: float = 1.5
     inverse_relations: bool = True  # False: a relation replace may not be the relation's opposite
     blind: bool = True  # refuse negatives a blind model (an n-gram LM of the input captions) gives away
-    blind_order: int = 3  # n of the blind model's n-grams
-    blind_margin: float = 1.0  # nats a negative may score below its original
+    # a bigram: the input captions are often few for a trigram's counts (BENCHMARKS.md, issue 18)
+    blind_order: int = 2  # n of the blind model's n-grams
+    blind_margin: float = 0.0  # nats the kept negative may score below its original
     blind_min_captions: int = 1000  # a smaller corpus trains no blind model (too few to judge fluency)
 
 
