@@ -169,16 +169,18 @@ def main() -> None:
     parser.add_argument(
         "--candidates", type=int, default=NegativesConfig.candidates, help="per caption and type"
     )
+    parser.add_argument("--pmi", type=Path, help="PMI table of --flickr (default: count one)")
     parser.add_argument("--only", choices=("sugarcrepe", "flickr"), help="run one input only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        pmi = work / "pmi"
-        subprocess.run(
-            ["compclip", "pmi", "count", str(args.flickr), "--out", str(pmi), "--min-count", "5"],
-            check=True,
-            capture_output=True,
-        )
+        pmi = args.pmi or work / "pmi"
+        if not args.pmi:
+            subprocess.run(
+                ["compclip", "pmi", "count", str(args.flickr), "--out", str(pmi), "--min-count", "5"],
+                check=True,
+                capture_output=True,
+            )
         rows = flickr(args.flickr)
         everything = BlindModel([c for _, c in rows], order=2)
         baseline = curated(everything, args.data)
