@@ -48,7 +48,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     gen.add_argument("--pmi", help="rules: PMI table folder; replacements prefer low-PMI concept pairs")
     gen.add_argument("--per-type", type=int, help="valid negatives per caption and type (default 1)")
     gen.add_argument(
-        "--candidates", type=int, help="rules: candidates per caption and type to rank (0: a few, first valid)"
+        "--candidates", type=int, help="rules: candidates per caption and type to rank (0: a few)"
     )
     gen.add_argument("--types", nargs="+", help="default: the paper's five; also the two relation types")
     gen.add_argument(
