@@ -80,12 +80,17 @@ class BlindModel:
     def gap(self, positive: str, negative: str) -> float:
         """``score(positive) - score(negative)`` with the positive left out of the counts when it
         was trained on (leave-one-out: a model that has read the caption prefers it for that alone)."""
+        return self.gaps(positive, [negative])[0]
+
+    def gaps(self, positive: str, negatives: list[str]) -> list[float]:
+        """:meth:`gap` for each of ``negatives``, the positive left out once for all of them."""
         words = self._words(positive)
         held_out = self.seen[tuple(words)] > 0
         if held_out:
             self._add(words, -1)
         try:
-            return self.score(positive) - self.score(negative)
+            reference = self.score(positive)
+            return [reference - self.score(negative) for negative in negatives]
         finally:
             if held_out:
                 self._add(words, 1)

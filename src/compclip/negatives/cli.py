@@ -17,6 +17,7 @@ from compclip.negatives.run import GENERATORS, NegativesConfig, filter_file, gen
 EXAMPLES = """examples:
   compclip negatives generate out/world --out out/negatives
   compclip negatives generate captions.parquet --out neg/ --pmi out/pmi --per-type 2 --seed 1
+  compclip negatives generate captions.parquet --out neg/ --candidates 96
   compclip negatives generate out/world --out neg/ --types reshuffle swap_nouns swap_adjectives \\
       replace_adjectives replace_nouns replace_relations invert_relations   # + spatial relations
   compclip negatives generate coco.parquet --out neg/ --generator llm \\
@@ -46,6 +47,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     gen.add_argument("--model", help="llm: hub name, local folder or s3:// URI")
     gen.add_argument("--pmi", help="rules: PMI table folder; replacements prefer low-PMI concept pairs")
     gen.add_argument("--per-type", type=int, help="valid negatives per caption and type (default 1)")
+    gen.add_argument(
+        "--candidates", type=int, help="rules: candidates per caption and type to rank (0: a few)"
+    )
     gen.add_argument("--types", nargs="+", help="default: the paper's five; also the two relation types")
     gen.add_argument(
         "--progress", help="local folder for the resume log (default: OUT.progress; s3:// --out: none)"
@@ -92,6 +96,7 @@ def _config(args: argparse.Namespace) -> NegativesConfig:
             generator=args.generator,
             pmi=args.pmi,
             per_type=args.per_type,
+            candidates=args.candidates,
             types=tuple(args.types) if args.types else None,
             llm=override(config.llm, model=args.model),
         )

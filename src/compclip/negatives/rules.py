@@ -26,6 +26,12 @@
 
 Replacement words are ordered by :class:`~compclip.negatives.steering.Steering` (seeded, and
 steered to low PMI when a table is given). Generators propose candidates; the validity filter decides.
+
+``breadth`` sets how many: 0 proposes a few per caption and type (up to ``MAX_REPLACEMENTS`` per
+edited word, ``MAX_PAIRS`` swap pairs, 3 rotations), for a filter that keeps the first valid one;
+N proposes every candidate the rules allow (whole replacement pools, every phrase of a relation
+meaning, every derangement of the noun phrases), up to N, edited words taking turns, for a filter
+that ranks them (:meth:`compclip.negatives.validity.ValidityFilter.rank`).
 """
 
 from __future__ import annotations
@@ -76,7 +82,10 @@ class Parse:
 class RuleGenerator:
     """Proposes candidate negatives of one type for one caption."""
 
-    def __init__(self, steering: Steering | None = None, lexicon: Lexicon | None = None) -> None:
+    def __init__(
+        self, steering: Steering | None = None, lexicon: Lexicon | None = None, breadth: int = 0
+    ) -> None:
+        self.breadth = breadth  # 0: a few candidates per type; N: all the rules allow, up to N
         self.lexicon = lexicon or Lexicon.load()
         self.tagger = Tagger(self.lexicon)
         self.steering = steering or Steering()
@@ -101,7 +110,8 @@ class RuleGenerator:
         """Distinct candidate negatives of ``kind``, best first (possibly none)."""
         parse = self.parse(caption)
         edits = getattr(self, f"_{kind}")(parse, caption, rng)
-        return list(dict.fromkeys(render(parse.slots, words) for words in edits))
+        found = list(dict.fromkeys(render(parse.slots, words) for words in edits))
+        return found[: self.breadth] if self.breadth else found
 
     def needs(self, caption: str) -> dict[str, bool]:
         """Whether the caption has the words each type needs (for yield statistics)."""
@@ -118,8 +128,8 @@ class RuleGenerator:
         }
 
     def _swap_nouns(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
-        edits = []
-        for (a0, a1), (b0, b1) in itertools.islice(itertools.combinations(p.nouns, 2), MAX_PAIRS):
+        edits, pairs = [], itertools.combinations(p.nouns, 2)
+        for (a0, a1), (b0, b1) in itertools.islice(pairs, self.breadth or MAX_PAIRS):
             group_a, group_b = self._group(p, a0, a1, b1 - 1), self._group(p, b0, b1, a1 - 1)
             if [w.lower() for w in group_a] != [w.lower() for w in group_b]:
                 edits.append(p.words[:a0] + group_b + p.words[a1:b0] + group_a + p.words[b1:])
@@ -146,7 +156,7 @@ class RuleGenerator:
             )
         )
         edits = []
-        for i, j in pairs[:MAX_PAIRS]:
+        for i, j in pairs[: self.breadth or MAX_PAIRS]:
             words = list(p.words)
             words[i], words[j] = words[j], words[i]
             edits.append(words)
@@ -154,13 +164,13 @@ class RuleGenerator:
 
     def _replace_adjectives(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
         present = {w.lower() for w in p.words}
-        edits = []
+        per_word = []
         for i in rng.permutation(p.adjectives):
             word = p.words[i].lower()
             pool = [w for w in self._adjective_pool(word) if w not in present]
-            for new in self.steering.order(pool, caption, word, rng)[:MAX_REPLACEMENTS]:
-                edits.append([*p.words[:i], new, *p.words[i + 1 :]])
-        return edits
+            ordered = self.steering.order(pool, caption, word, rng)
+            per_word.append([[*p.words[:i], new, *p.words[i + 1 :]] for new in ordered])
+        return self._spread(per_word)
 
     def _adjective_pool(self, adjective: str) -> list[str]:
         name = self.lexicon.attribute_class(adjective)
@@ -181,7 +191,7 @@ class RuleGenerator:
 
     def _replace_nouns(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
         present = {noun_lemma(w.lower()) for w in p.words}
-        edits = []
+        per_word = []
         for n in rng.permutation(len(p.nouns)):
             start, end = p.nouns[n]
             i = end - 1
@@ -189,10 +199,17 @@ class RuleGenerator:
                 continue  # "traffic light": the head alone is another thing
             head = noun_lemma(p.words[i].lower())
             pool = [w for w in self.noun_pool(head) if w not in present]
-            for new in self.steering.order(pool, caption, head, rng)[:MAX_REPLACEMENTS]:
-                word = noun_form(new, _plural(p, i))
-                edits.append([*p.words[:i], word, *p.words[i + 1 :]])
-        return edits
+            ordered = self.steering.order(pool, caption, head, rng)
+            plural = _plural(p, i)
+            per_word.append([[*p.words[:i], noun_form(new, plural), *p.words[i + 1 :]] for new in ordered])
+        return self._spread(per_word)
+
+    def _spread(self, per_word: list[list[list[str]]]) -> list[list[str]]:
+        """Replacement edits of several words: the first ``MAX_REPLACEMENTS`` of each, word after
+        word; with a ``breadth``, all of them, the words taking turns (so a cap leaves none out)."""
+        if not self.breadth:
+            return [edit for edits in per_word for edit in edits[:MAX_REPLACEMENTS]]
+        return [edit for turn in itertools.zip_longest(*per_word) for edit in turn if edit is not None]
 
     def _noun_pool(self, noun: str) -> list[str]:
         """WordNet co-hyponyms of ``noun``, then the steering vocabulary's nouns of its kind."""
@@ -214,8 +231,8 @@ class RuleGenerator:
         self, p: Parse, rng: np.random.Generator, meanings: Callable[[str, str], list[str]]
     ) -> list[list[str]]:
         """Per relation span (in a seeded order), the caption with the span expressing each of
-        ``meanings(group, meaning)`` instead, in one of its phrases. The new phrase fills the span's
-        first slot; the span's other slots are emptied."""
+        ``meanings(group, meaning)`` instead, in one of its phrases (each of them, with a
+        ``breadth``). The new phrase fills the span's first slot; the span's other slots are emptied."""
         spans, edits = self._relation_spans(p), []
         for n in rng.permutation(len(spans)):
             start, end, group, meaning = spans[n]
@@ -228,8 +245,9 @@ class RuleGenerator:
                 ]
                 if not phrases:
                     continue
-                phrase = phrases[int(rng.integers(len(phrases)))]
-                edits.append([*p.words[:start], phrase, *[""] * (end - start - 1), *p.words[end:]])
+                chosen = phrases if self.breadth else [phrases[int(rng.integers(len(phrases)))]]
+                for phrase in chosen:
+                    edits.append([*p.words[:start], phrase, *[""] * (end - start - 1), *p.words[end:]])
         return edits
 
     def _relation_options(self, group: str, meaning: str) -> list[str]:
@@ -245,7 +263,8 @@ class RuleGenerator:
             return []
         inside = {i for s, e in blocks for i in range(s, e)}
         edits = []
-        for order in _rotations(len(blocks), rng):
+        n = len(blocks)
+        for order in _derangements(n, rng, self.breadth) if self.breadth else _rotations(n, rng):
             words, last = [], 0
             for (start, end), source in zip(blocks, order, strict=True):
                 s, e = blocks[source]
@@ -305,3 +324,16 @@ def _rotations(n: int, rng: np.random.Generator, k: int = 3) -> list[list[int]]:
     found = [[(i + shift) % n for i in range(n)] for shift in range(1, n)]
     rng.shuffle(found)
     return found[:k]
+
+
+def _derangements(n: int, rng: np.random.Generator, k: int) -> list[tuple[int, ...]]:
+    """Up to ``k`` orders of ``range(n)`` that move every block: the cyclic shifts first, then
+    other derangements (all of them for up to 6 blocks, else a seeded sample), in a seeded order."""
+    shifts = [tuple(order) for order in _rotations(n, rng, n)]
+    if n <= 6:
+        pool = list(itertools.permutations(range(n)))
+    else:
+        pool = [tuple(int(i) for i in rng.permutation(n)) for _ in range(4 * k)]
+    others = list(dict.fromkeys(o for o in pool if all(o[i] != i for i in range(n)) and o not in shifts))
+    rng.shuffle(others)
+    return (shifts + others)[:k]

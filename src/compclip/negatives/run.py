@@ -47,6 +47,9 @@ class NegativesConfig:
     generator: str = "rules"  # rules | llm
     types: tuple[str, ...] = PAPER_TYPES  # TYPES adds replace_relations
     per_type: int = 1  # valid negatives kept per caption and type
+    # rules: candidates proposed per caption and type, all the rules allow up to this many, for the
+    # blind filter to rank; 0: a few (<= 6 per word or pair, 3 rotations), the first valid kept
+    candidates: int = 48
     seed: int = 0
     chunk: int = 256  # captions between progress writes
     pmi: str | None = None  # PMI table folder for steering (rules generator)
@@ -83,12 +86,16 @@ def select(
     candidates: dict[str, list[str]],
     validity: ValidityFilter,
     per_type: int,
+    rank: bool = True,
 ) -> tuple[Record, Counter]:
-    """The first ``per_type`` valid candidates of each type, and counts of what happened."""
+    """The first ``per_type`` valid candidates of each type, and counts of what happened.
+
+    With ``rank`` and a blind model, candidates are checked closest to the caption's fluency first
+    (:meth:`ValidityFilter.rank`), else in the order proposed."""
     record, counts, kept = Record(image_id, caption), Counter(), set()
     for kind, proposed in candidates.items():
         valid = 0
-        for negative in proposed:
+        for negative in validity.rank(caption, proposed) if rank else proposed:
             if valid == per_type:
                 break
             counts[f"candidates_{kind}"] += 1
@@ -130,7 +137,7 @@ def make_generator(config: NegativesConfig) -> Generator:
         from compclip.pmi import PMITable
 
         table = PMITable.load(config.pmi)
-    return Rules(RuleGenerator(Steering(table, config.steer)), config.seed)
+    return Rules(RuleGenerator(Steering(table, config.steer), breadth=config.candidates), config.seed)
 
 
 def make_filter(config: FilterConfig, captions: list[str]) -> ValidityFilter:
@@ -163,8 +170,11 @@ def generate(
     ``s3://`` output without one is not resumable) and is removed once ``out`` is published.
     """
     unknown = [t for t in config.types if t not in TYPES]
-    if unknown or config.per_type < 1:
-        raise UserError(f"types must be among {TYPES} and per_type >= 1 (got {unknown or config.per_type})")
+    if unknown or config.per_type < 1 or config.candidates < 0:
+        raise UserError(
+            f"types must be among {TYPES}, per_type >= 1 and candidates >= 0 "
+            f"(got {unknown or (config.per_type, config.candidates)})"
+        )
     out = str(out)
     work = Path(progress) if progress else work_folder(out)
     with tempfile.TemporaryDirectory(prefix="compclip-negatives-") as scratch:
@@ -259,7 +269,8 @@ def filter_file(uri: str, out: str, config: NegativesConfig = NegativesConfig())
             if kind in candidates:
                 candidates[kind].append(negative)
         per_type = max(len(record.enhanced), 1)  # keep every valid negative of the file
-        results.append(select(record.image_id, record.original, candidates, validity, per_type))
+        # every valid negative is kept, in the file's order
+        results.append(select(record.image_id, record.original, candidates, validity, per_type, rank=False))
     metrics = summarize([c for _, c in results], config.types, rejects)
     with local_out(str(out)) as stage:
         io.write_outputs(stage, [r for r, _ in results], metrics)

@@ -24,6 +24,11 @@ A candidate is rejected, under the first reason that applies, when it is
 - ``blind_preferred``: with a blind model (:class:`compclip.negatives.blind.BlindModel`), the
   negative scores more than ``blind_margin`` nats below the original, so text alone gives it away;
 - ``duplicate``: the same as a negative already kept for this caption.
+
+With a blind model, :meth:`ValidityFilter.rank` orders a caption's candidates by how close their
+fluency is to the caption's (``|gap|``, SugarCrepe's adversarial refinement): the stage checks
+them in that order and keeps the first valid ones, so of several valid candidates the one text
+alone can least tell from the caption is kept, rather than the first proposed.
 """
 
 from __future__ import annotations
@@ -57,8 +62,9 @@ class FilterConfig:
     max_ratio: float = 1.5
     inverse_relations: bool = True  # False: a relation replace may not be the relation's opposite
     blind: bool = True  # refuse negatives a blind model (an n-gram LM of the input captions) gives away
-    blind_order: int = 3  # n of the blind model's n-grams
-    blind_margin: float = 1.0  # nats a negative may score below its original
+    # a bigram: the input captions are often few for a trigram's counts (BENCHMARKS.md, issue 18)
+    blind_order: int = 2  # n of the blind model's n-grams
+    blind_margin: float = 0.0  # nats the kept negative may score below its original
     blind_min_captions: int = 1000  # a smaller corpus trains no blind model (too few to judge fluency)
 
 
@@ -116,6 +122,14 @@ class ValidityFilter:
             return "duplicate"
         kept.add(key)
         return None
+
+    def rank(self, original: str, candidates: list[str]) -> list[str]:
+        """``candidates`` closest to ``original``'s blind-model fluency first (smallest ``|gap|``,
+        ties in the given order); as given without a blind model."""
+        if self.blind is None or not self.config.blind or len(candidates) < 2:
+            return candidates
+        gaps = self.blind.gaps(original, candidates)
+        return [candidates[i] for i in sorted(range(len(candidates)), key=lambda i: abs(gaps[i]))]
 
     def _kept(self, words: list[str]) -> list[str]:
         return [w for w in words if w not in self.lexicon.relation_words]
