@@ -73,7 +73,7 @@ demo: setup
 	  model=$$($(REGISTRY_CLI) resolve $$name staging --params params.yaml) || { echo "staging points nowhere: serving $$version"; \
 	    model=$$($(REGISTRY_CLI) show $$name $$version --params params.yaml --json | $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)["uri"])'); }; \
 	  echo "== the inspection service on loopback, serving $$model"; \
-	  $(BIN)/compclip inspect --model $$model --lineage $$(ls -t $(OUT)/kfp/*/lineage-record/lineage/lineage.json | head -1)
+	  $(BIN)/compclip inspect --model $$model --lineage $$(ls -t $(OUT)/kfp/*/lineage-record*/lineage/lineage.json | head -1)
 
 # The compiled Kubeflow pipeline (a build output, never edited by hand).
 compile: setup
