@@ -11,6 +11,7 @@ item. ``plan.json`` holds the run's fingerprint; a work folder of another run is
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,18 @@ class Shard:
         """This shard's ``(chunk index, item range)`` of ``range(n_items)`` in chunks of ``size``."""
         chunks = [(k, range(s, min(s + size, n_items))) for k, s in enumerate(range(0, n_items, size))]
         return chunks[self.index :: self.count]
+
+
+def add_shard_flags(parser: argparse.ArgumentParser, unit: str) -> None:
+    """``--shard i/n`` and ``--work-dir`` for a generator working in chunks of ``unit``s."""
+    parser.add_argument(
+        "--shard", default="0/1", help=f"i/n: this task's share of the {unit} chunks (default 0/1)"
+    )
+    parser.add_argument(
+        "--work-dir",
+        help="a folder (e.g. a persistent volume) where each shard keeps its finished chunks in a subfolder "
+        "of its own, for a resumed run (default: beside --out)",
+    )
 
 
 def work_folder(work_dir: str | Path | None, out: str, stage: str, shard: Shard) -> Path:

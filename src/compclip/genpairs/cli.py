@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from compclip.chunks import Shard
+from compclip.chunks import Shard, add_shard_flags
 from compclip.cli import add_command
 from compclip.config import load_section, override
 from compclip.evalsets.generated import merge_evalsets
@@ -34,12 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--pmi", required=True, help="PMI table folder (local or s3://)")
     run.add_argument("--out", required=True, help="output folder (local or s3://)")
     run.add_argument("--params", help="params.yaml; its `genpairs` section sets defaults")
-    run.add_argument("--shard", default="0/1", help="i/n: this task's share of the pair chunks (default 0/1)")
-    run.add_argument(
-        "--work-dir",
-        help="a folder (e.g. a persistent volume) where each shard keeps its finished chunks in a subfolder "
-        "of its own, for a resumed run (default: beside --out)",
-    )
+    add_shard_flags(run, "pair")
     run.add_argument("--seed", type=int)
     run.add_argument("--classes", help="'imagenet' (default) or a text file of class names")
     run.add_argument("--per-stratum", type=int, help="pairs per PMI stratum")

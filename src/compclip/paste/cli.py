@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from compclip.chunks import Shard
+from compclip.chunks import Shard, add_shard_flags
 from compclip.cli import add_command
 from compclip.config import load_section, override
 from compclip.evalsets.generated import merge_evalsets
@@ -35,14 +35,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--out", required=True, help="output folder (local or s3://)")
     run.add_argument("--accessories", help="folder of CONCEPT.png accessory images (default: FLUX on white)")
     run.add_argument("--params", help="params.yaml; its `paste` section sets defaults")
-    run.add_argument(
-        "--shard", default="0/1", help="i/n: this task's share of the image chunks (default 0/1)"
-    )
-    run.add_argument(
-        "--work-dir",
-        help="a folder (e.g. a persistent volume) where each shard keeps its finished chunks in a subfolder "
-        "of its own, for a resumed run (default: beside --out)",
-    )
+    add_shard_flags(run, "image")
     run.add_argument("--class-map", help="file of FOLDER<TAB>CLASS NAME lines")
     run.add_argument("--seed", type=int)
     run.add_argument("--flux-model", help="FLUX pipeline: hub name, local folder or s3:// URI")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from compclip.chunks import Shard
+from compclip.chunks import Shard, add_shard_flags
 from compclip.cli import add_command
 from compclip.config import load_section, override
 from compclip.vqa.run import PREDICTIONS, VqaConfig, analyze, predict
@@ -47,12 +47,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     pred.add_argument("--images", required=True, help="image folder (local or s3://)")
     pred.add_argument("--model", help="LLaVA: hub name, local folder or s3:// URI")
     pred.add_argument("--device", help="auto (default), cuda or cpu")
-    pred.add_argument("--shard", default="0/1", help="i/n: this task's share of the question chunks")
-    pred.add_argument(
-        "--work-dir",
-        help="a folder (e.g. a persistent volume) where each shard keeps its finished chunks in a subfolder "
-        "of its own, for a resumed run (default: beside --out)",
-    )
+    add_shard_flags(pred, "question")
     pred.set_defaults(func=_predict)
     ana.add_argument(
         "--predictions",
