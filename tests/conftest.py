@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,39 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("COMPCLIP_SHARED", REPO.parent / "shared"))
 FLICKR = SHARED / "data" / "flickr8k" / "Flickr8k.token.txt"
+
+
+FREE_AT_START: dict[str, float] = {}
+
+
+def _free_gib() -> float:
+    return shutil.disk_usage(tempfile.gettempdir()).free / 2**30
+
+
+def pytest_sessionstart(session) -> None:
+    FREE_AT_START["gib"] = _free_gib()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Free disk space before and after: the S3 server, the images and many tests write to disk."""
+    temp = tempfile.gettempdir()
+    terminalreporter.write_line(
+        f"free disk space in {temp}: {FREE_AT_START['gib']:.1f} GiB at the start, {_free_gib():.1f} GiB now"
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that used the S3 server shows the end of the server's log (less the noise of
+    its admin worker, which finds no admin server: the admin UI is off)."""
+    report = yield
+    server = getattr(item, "funcargs", {}).get("s3_server")
+    if report.failed and server is not None:
+        log = Path(server.dir) / "weed.log"
+        lines = log.read_text(errors="replace").splitlines() if log.is_file() else ["(no log)"]
+        lines = [line for line in lines if "worker" not in line.lower()][-40:]
+        report.sections.append(("S3 server log (last 40 lines)", "\n".join(lines)))
+    return report
 
 
 @pytest.fixture(scope="session")

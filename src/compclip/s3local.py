@@ -28,6 +28,7 @@ from compclip.errors import UserError
 STATE = "s3local.json"
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 DEFAULT_KEY, DEFAULT_SECRET = "compclip", "compclip-secret"
+VOLUME_MB, MAX_VOLUMES = 64, 1024  # volumes are files that grow as written: room for 64 GiB, none reserved
 PORTS = (
     "master.port",
     "master.port.grpc",
@@ -106,6 +107,11 @@ def start(folder: Path, bucket: str = "compclip", timeout: float = 60.0) -> Loca
         "-master.telemetry=false",
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
+        # A fixed volume layout: left automatic, the volume count is the disk's free space over a
+        # volume size picked from the disk's size (1 GiB on a 250 GB disk), so with under 1 GiB free
+        # no bucket can take a volume and every write fails after retries.
+        f"-master.volumeSizeLimitMB={VOLUME_MB}",
+        f"-volume.max={MAX_VOLUMES}",
         *(f"-{k}={v}" for k, v in ports.items()),
     ]
     env = {**os.environ, "AWS_ACCESS_KEY_ID": DEFAULT_KEY, "AWS_SECRET_ACCESS_KEY": DEFAULT_SECRET}
