@@ -28,6 +28,14 @@ def test_records_are_keyed_by_caption_not_by_image(tmp_path):
     assert records[1].enhanced == ["a road on a car"]
 
 
+def test_the_folder_negatives_generate_writes_reads_as_its_file(tmp_path):
+    (tmp_path / "neg").mkdir()
+    (tmp_path / "neg" / "negatives.json").write_text(json.dumps(COCO))
+    from_folder = read_negatives(str(tmp_path / "neg"), Rejects())
+    assert from_folder == read_negatives(str(tmp_path / "neg" / "negatives.json"), Rejects())
+    assert len(from_folder) == 2
+
+
 def test_filter_keeps_each_caption_its_own_negatives_once(tmp_path):
     path = tmp_path / "negatives.json"
     path.write_text(json.dumps(COCO))

@@ -26,7 +26,7 @@ from compclip.captions import ReadConfig, read_captions
 from compclip.errors import UserError
 from compclip.negatives.types import TYPES, Record
 from compclip.rejects import Rejects
-from compclip.storage import atomic_write_bytes, filesystem, read_bytes, write_json, write_parquet
+from compclip.storage import atomic_write_bytes, filesystem, read_bytes, s3_access, write_json, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +77,23 @@ def caption_key(image_id: str, caption: str) -> tuple[str, str]:
     return image_id, caption.strip()
 
 
+def _negatives_file(uri: str) -> str:
+    """``uri`` itself, or its ``negatives.json`` when it is the folder ``negatives generate`` wrote."""
+    fs, path = filesystem(uri)
+    with s3_access(uri):
+        folder = fs.isdir(path)
+    return f"{uri.rstrip('/')}/{JSON}" if folder else uri
+
+
 def read_negatives(uri: str, rejects: Rejects, known_types: Collection[str] | None = TYPES) -> list[Record]:
-    """One record per caption of a DeGLA negatives JSON file (local or s3://), in file order.
+    """One record per caption of a DeGLA negatives JSON file or of the folder holding it (local or
+    s3://), in file order.
 
     Records are keyed by :func:`caption_key`: several records of one caption are merged (their
     negatives in file order), and the captions of one image stay apart. Malformed records are
     skipped and counted by :func:`record_problem`'s reason.
     """
+    uri = _negatives_file(uri)
     try:
         data = json.loads(read_bytes(uri))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:

@@ -12,7 +12,7 @@ from compclip.train.losses import METHODS
 from compclip.train.run import train
 
 EXAMPLES = """examples:
-  compclip train --model out/pretrain --data out/world --negatives out/neg/negatives.json --out out/degla
+  compclip train --model out/pretrain --data out/world --negatives out/neg --out out/degla
   compclip train --model out/pretrain --data out/world --out out/clip-ft --method clip --params params.yaml
   compclip train --model ViT-B-32:laion400m_e32 --data coco/ --negatives neg.json --out runs/negclip \\
       --method negclip --precision bf16
@@ -33,7 +33,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--data", required=True, help="dataset folder (captions.parquet, images): path or s3://"
     )
-    parser.add_argument("--negatives", help="negatives.json, path or s3:// (needed by negclip and degla)")
+    parser.add_argument(
+        "--negatives",
+        help="negatives.json or the folder holding it, path or s3:// (needed by negclip and degla)",
+    )
     parser.add_argument(
         "--out", required=True, help="output model folder: path or s3:// (written on success)"
     )
