@@ -164,7 +164,6 @@ def _run(args: argparse.Namespace) -> None:
     print(f"run {manifest['run_id']}: every output and its hashes in {path}")
     if args.push:
         folder = push(manifest, args.repo.resolve())
-        print(
-            f"pushed the run's outputs; get them with: dvc pull -R {folder.relative_to(args.repo.resolve())}"
-        )
+        where = folder.relative_to(args.repo.resolve())
+        print(f"pushed the run's outputs; commit {where} with git, then anywhere: dvc pull -R {where}")
     print(local.comparison_table(manifest), end="")

@@ -90,6 +90,7 @@ def push(manifest: dict, repo: Path, remote: str | None = None) -> Path:
     folder = repo / RUNS / manifest["run_id"]
     folder.mkdir(parents=True, exist_ok=True)
     with Repo(str(repo)) as dvc:
+        dvc.scm_context.quiet = True  # not DVC's "git add" hint after every output: the caller says it once
         for name, output in manifest["outputs"].items():
             try:  # `dvc add --to-remote --out FOLDER/NAME URI`
                 dvc.add(output["uri"], out=str(folder / name), to_remote=True, remote=remote)
@@ -144,5 +145,6 @@ def _push(args: argparse.Namespace) -> None:
         raise UserError(f"no such manifest: {args.manifest}")
     manifest = json.loads(args.manifest.read_text())
     folder = push(manifest, args.repo.resolve(), args.remote)
-    print(f"pushed {len(manifest['outputs'])} outputs of run {manifest['run_id']}; get them with: "
-          f"dvc pull -R {folder.relative_to(args.repo.resolve())}")  # fmt: skip
+    where = folder.relative_to(args.repo.resolve())
+    print(f"pushed {len(manifest['outputs'])} outputs of run {manifest['run_id']}; commit {where} with git, "
+          f"then anywhere: dvc pull -R {where}")  # fmt: skip
