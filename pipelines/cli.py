@@ -1,6 +1,8 @@
 """``compclip pipeline``: compile the Kubeflow pipeline, submit or schedule it on a cluster, run it here."""
 
 import argparse
+import ast
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -120,7 +122,24 @@ def _compile(args: argparse.Namespace) -> None:
 
     pipeline, arguments = _prepare(args)
     compiler.Compiler().compile(pipeline, str(args.out), pipeline_parameters=arguments)
+    args.out.write_text(stable_header(args.out.read_text()))
     print(f"wrote {args.out}")
+
+
+# kfp's header comment lists each input's default; a dict default's keys come in protobuf map order,
+# which changes from process to process. Sorted, the same pipeline compiles to the same bytes.
+_DEFAULT = re.compile(r"^(#    \S+: dict \[Default: )(.*)(\])$", re.MULTILINE)
+
+
+def stable_header(text: str) -> str:
+    """``text`` with every dict default of kfp's header comment written with sorted keys."""
+
+    def ordered(value):
+        if isinstance(value, dict):
+            return {key: ordered(value[key]) for key in sorted(value)}
+        return [ordered(v) for v in value] if isinstance(value, list) else value
+
+    return _DEFAULT.sub(lambda m: f"{m[1]}{ordered(ast.literal_eval(m[2]))!r}{m[3]}", text)
 
 
 def _remote(args: argparse.Namespace) -> None:
