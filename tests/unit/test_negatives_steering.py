@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
 from collections import Counter
 
 import numpy as np
@@ -94,3 +98,21 @@ def test_rule_generator_steers_noun_replacements():
     assert "lion" not in co_hyponyms("dog") and "lion" in rules.noun_pool("dog")
     assert negatives[:2] == ["a lion catching a frisbee", "a wolf catching a frisbee"]
     assert negatives != plain and not any("lion" in n for n in plain)
+
+
+def test_noun_pools_are_the_same_in_every_process():
+    """A lemma of several sibling synsets must not take its count from whichever the process's
+    set order meets first: the pool (and so the negatives) would change with PYTHONHASHSEED."""
+    script = "import json; from compclip.negatives.wordnet import co_hyponyms; "
+    script += "print(json.dumps([co_hyponyms(w) for w in ('man', 'car', 'shirt', 'dog', 'street')]))"
+    pools = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2)
+    }
+    assert len(pools) == 1 and all(json.loads(pools.pop()))

@@ -115,7 +115,9 @@ def co_hyponyms(noun: str) -> tuple[str, ...]:
     found: dict[str, tuple[int, int]] = {}
     for distance in (1, 2):
         ancestors = _level({sense}, lambda s: s.hypernyms(), distance)
-        for near in _level(ancestors, lambda s: s.hyponyms(), distance):
+        # in name order: a lemma of several synsets takes the first one's count, so a set's
+        # hash order here would change the pool from one process to the next
+        for near in sorted(_level(ancestors, lambda s: s.hyponyms(), distance), key=lambda s: s.name()):
             if near.lexname() != sense.lexname():
                 continue
             for lemma in near.lemmas():
