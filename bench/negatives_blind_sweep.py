@@ -5,10 +5,13 @@ proposes every rule candidate of each type (``--candidates``, steered by the PMI
 keeps the valid ones (the validity filter without a blind model), and scores them with LMs of the
 input captions (the filter's model, per ``--orders`` and ``--smoothings``; caption left out) and
 with the audit's independent judge, a bigram LM (absolute discounting) of the other images'
-captions. Then, per filter model and ``blind_margin``, picks per caption the valid candidate
-closest to the caption's fluency (``|gap|``, the stage's ranking) or the first within the margin
-(the unranked order), and prints the yield (over the captions) and the judge's preference for the
-positive on the kept pairs.
+captions, and prints each filter model's perplexity on the judge's captions. Then, per filter
+model and ``blind_margin``, picks per caption the valid candidate closest to the caption's fluency
+(``|gap|``, the stage's ranking) or the first within the margin (the unranked order), and prints
+the yield (over the captions), the judge's preference for the positive on the kept pairs, and the
+share of kept pairs the filter scored exactly as fluent as their caption (gap 0: the n-grams the
+change touches are all unseen, so the filter has no evidence either way) with the judge's
+preference on those.
 
 Run: ``PYTHONPATH=src .venv/bin/python bench/negatives_blind_sweep.py --pmi PMI [--captions N]
 [--orders 2 3] [--smoothings absolute kneser_ney] [--margins 0.0 -0.5] [--rules closest]``.
@@ -25,6 +28,7 @@ import numpy as np
 
 from compclip.negatives import RuleGenerator, Steering, ValidityFilter
 from compclip.negatives.blind import SMOOTHINGS, BlindModel
+from compclip.negatives.text import normalize
 from compclip.negatives.types import TYPES
 from compclip.pmi import PMITable
 from negatives_quality import FLICKR, flickr
@@ -46,13 +50,18 @@ def main() -> None:
     images = sorted({image for image, _ in rows})
     chosen = set(np.random.default_rng(0).choice(images, size=args.images, replace=False))
     sample = [c for image, c in rows if image in chosen]
-    judge = BlindModel([c for image, c in rows if image not in chosen], order=2)
+    others = [c for image, c in rows if image not in chosen]
+    judge = BlindModel(others, order=2)
     filters = {
         (order, smoothing): BlindModel(sample, order, smoothing=smoothing)
         for order in args.orders
         for smoothing in args.smoothings
     }
     captions = sample[: args.captions] if args.captions else sample
+    words = sum(len(normalize(c)) + 1 for c in others)  # + the end mark
+    for (order, smoothing), model in filters.items():
+        entropy = -sum(model.score(c) for c in others) / words
+        print(f"order {order} {smoothing}: perplexity {np.exp(entropy):.1f} on the judge's captions")
     rules = RuleGenerator(Steering(PMITable.load(args.pmi)), breadth=args.candidates)
     validity = ValidityFilter()
     for kind in args.types:
@@ -78,11 +87,13 @@ def main() -> None:
                         if rule == "closest"
                         else within[0]
                     )
-                    kept.append(judged[pick] > 0)
+                    kept.append((judged[pick] > 0, gaps[order, smoothing][pick] == 0))
+            prefers, blind = np.array(kept, dtype=bool).reshape(-1, 2).T
+            on_blind = np.mean(prefers[blind]) if blind.any() else np.nan
             print(
                 f"  order {order} {smoothing:10s} margin {margin:+.1f} {rule:7s} "
-                f"yield {len(kept) / len(captions):.1%} judge prefers positive {np.mean(kept):.3f} "
-                f"({len(kept)} pairs)"
+                f"yield {len(kept) / len(captions):.1%} judge prefers positive {np.mean(prefers):.3f} "
+                f"({len(kept)} pairs; filter gap 0: {blind.mean():.0%}, judge {on_blind:.3f})"
             )
 
 
