@@ -9,7 +9,7 @@ captions, and prints each filter model's perplexity on the judge's captions. The
 model and ``blind_margin``, picks per caption the valid candidate closest to the caption's fluency
 (``|gap|``, the stage's ranking) or the first within the margin (the unranked order), and prints
 the yield (over the captions), the judge's preference for the positive on the kept pairs, and the
-share of kept pairs the filter scored exactly as fluent as their caption (gap 0: the n-grams the
+share of kept pairs the filter scored as fluent as their caption (gap 0 up to rounding: the n-grams the
 change touches are all unseen, so the filter has no evidence either way) with the judge's
 preference on those.
 
@@ -87,7 +87,7 @@ def main() -> None:
                         if rule == "closest"
                         else within[0]
                     )
-                    kept.append((judged[pick] > 0, gaps[order, smoothing][pick] == 0))
+                    kept.append((judged[pick] > 0, abs(gaps[order, smoothing][pick]) < 1e-9))
             prefers, blind = np.array(kept, dtype=bool).reshape(-1, 2).T
             on_blind = np.mean(prefers[blind]) if blind.any() else np.nan
             print(
