@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from compclip.negatives import TYPES, NegativesConfig, generate
 from compclip.negatives.audit import AuditConfig, summarize
-from compclip.negatives.blind import BlindModel
+from compclip.negatives.blind import SMOOTHINGS, BlindModel
 from compclip.negatives.io import read_negatives
 from compclip.negatives.types import Record
 from compclip.negatives.validity import FilterConfig
@@ -73,7 +73,7 @@ def curated(model: BlindModel, data: Path) -> dict[str, float]:
 
 
 def run(
-    captions: list[str], pmi: Path, blind: bool, work: Path, margin: float, candidates: int
+    captions: list[str], pmi: Path, blind: bool, work: Path, margin: float, candidates: int, smoothing: str
 ) -> tuple[dict, list, float]:
     """The stage's metrics and records for ``captions``, with or without the blind filter."""
     data = work / f"input-{blind}.parquet"
@@ -82,7 +82,9 @@ def run(
         types=TYPES,
         pmi=str(pmi),
         candidates=candidates,
-        filter=FilterConfig(inverse_relations=False, blind=blind, blind_margin=margin),
+        filter=FilterConfig(
+            inverse_relations=False, blind=blind, blind_margin=margin, blind_smoothing=smoothing
+        ),
     )
     started = time.perf_counter()
     metrics = generate(str(data), str(work / f"out-{blind}"), config)
@@ -99,6 +101,7 @@ def table(
     work: Path,
     margin: float,
     candidates: int,
+    smoothing: str,
 ) -> str:
     rows = [
         f"**{name}** ({len(captions)} captions; audit: bigram LM of {audit_model.total:,} words)",
@@ -110,7 +113,7 @@ def table(
     found, kept = {}, {}
     config = replace(AuditConfig(), sample=3)
     for blind in (False, True):
-        metrics, records, seconds = run(captions, pmi, blind, work, margin, candidates)
+        metrics, records, seconds = run(captions, pmi, blind, work, margin, candidates, smoothing)
         found[blind] = summarize(records, audit_model, len(captions), config)["types"]
         kept[blind] = records
         print(
@@ -169,6 +172,9 @@ def main() -> None:
     parser.add_argument(
         "--candidates", type=int, default=NegativesConfig.candidates, help="per caption and type"
     )
+    parser.add_argument(
+        "--smoothing", choices=SMOOTHINGS, default=FilterConfig.blind_smoothing, help="filter.blind_smoothing"
+    )
     parser.add_argument("--pmi", type=Path, help="PMI table of --flickr (default: count one)")
     parser.add_argument("--only", choices=("sugarcrepe", "flickr"), help="run one input only")
     args = parser.parse_args()
@@ -203,6 +209,7 @@ def main() -> None:
                     work / "sugar",
                     args.margin,
                     args.candidates,
+                    args.smoothing,
                 )
             )
         if args.only == "sugarcrepe":
@@ -223,6 +230,7 @@ def main() -> None:
                 work / "flickr",
                 args.margin,
                 args.candidates,
+                args.smoothing,
             )
         )
     print("\n\n".join(out))

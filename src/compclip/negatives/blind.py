@@ -5,6 +5,9 @@ image tells many hard negatives from their captions by fluency alone).
 Words are :func:`compclip.negatives.text.normalize`'s (lowercase, *an* read as *a*), with
 sentence start and end marks. Probabilities are interpolated absolute discounting (discount
 ``d``) down to an add-one unigram, so unseen words and n-grams get a small, non-zero share.
+With ``smoothing="kneser_ney"`` (interpolated Kneser-Ney) the orders below the top one count
+an n-gram's distinct preceding words (its continuation count) instead of its occurrences, so a
+word seen often but in few contexts (*francisco*) weighs little as a backoff.
 :meth:`BlindModel.score` is a caption's log-probability (nats); the model *prefers the
 positive* of a pair when it scores higher than the negative, with the positive left out of the
 counts when the model was trained on it (:meth:`BlindModel.gap`).
@@ -15,21 +18,35 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable
+from typing import Literal, get_args
 
 from compclip.negatives.text import normalize
 
 START, END = "<s>", "</s>"
+Smoothing = Literal["absolute", "kneser_ney"]
+SMOOTHINGS = get_args(Smoothing)
 
 
 class BlindModel:
     """An n-gram language model (``order`` 2 or 3) trained on ``captions``."""
 
-    def __init__(self, captions: Iterable[str], order: int = 3, discount: float = 0.75) -> None:
+    def __init__(
+        self,
+        captions: Iterable[str],
+        order: int = 3,
+        discount: float = 0.75,
+        smoothing: Smoothing = "absolute",
+    ) -> None:
         if order not in (2, 3):
             raise ValueError("order must be 2 or 3")
-        self.order, self.discount = order, discount
+        if smoothing not in SMOOTHINGS:
+            raise ValueError(f"smoothing must be one of {SMOOTHINGS}")
+        self.order, self.discount, self.smoothing = order, discount, smoothing
         self.counts: list[Counter] = [Counter() for _ in range(order + 1)]  # n-gram counts by n
-        self.context: list[Counter] = [Counter() for _ in range(order + 1)]  # context totals by n
+        # Kneser-Ney: distinct words seen before each n-gram, by n below the order
+        self.continuation: list[Counter] = [Counter() for _ in range(order)]
+        # by n, over the counts order n's probabilities use (counts or continuation counts):
+        self.context: list[Counter] = [Counter() for _ in range(order + 1)]  # totals per history
         self.followers: list[Counter] = [Counter() for _ in range(order + 1)]  # distinct next words
         self.seen: Counter = Counter()  # training captions, as normalised words
         self.total, self.vocabulary = 0, 1  # words counted; distinct words + an unknown word
@@ -44,29 +61,39 @@ class BlindModel:
                 gram = tuple(words[i : i + n])
                 if gram[-1] == START:
                     continue
-                before = self.counts[n][gram]
-                self.counts[n][gram] += sign
-                self.context[n][gram[:-1]] += sign
-                if (before == 0) != (self.counts[n][gram] == 0):  # a new n-gram, or one gone
-                    if n > 1:
-                        self.followers[n][gram[:-1]] += sign
-                    else:
-                        self.vocabulary += sign
+                changed = _bump(self.counts[n], gram, sign)  # a new n-gram, or one gone
                 if n == 1:
                     self.total += sign
+                    self.vocabulary += sign * changed
+                if not self._continued(n):
+                    self._tally(n, gram, sign, changed)
+                if changed and n > 1 and self._continued(n - 1):  # a left context of gram[1:] new or gone
+                    self._tally(n - 1, gram[1:], sign, _bump(self.continuation[n - 1], gram[1:], sign))
+
+    def _continued(self, n: int) -> bool:
+        """Whether order ``n``'s probabilities use continuation counts (Kneser-Ney, below the order)."""
+        return self.smoothing == "kneser_ney" and n < self.order
+
+    def _tally(self, n: int, gram: tuple[str, ...], sign: int, changed: bool) -> None:
+        """Update order ``n``'s history total, and its distinct followers when ``gram`` came or went."""
+        self.context[n][gram[:-1]] += sign
+        if changed and n > 1:
+            self.followers[n][gram[:-1]] += sign
 
     def _words(self, caption: str) -> list[str]:
         return [START] * (self.order - 1) + normalize(caption) + [END]
 
     def _probability(self, gram: tuple[str, ...]) -> float:
-        if len(gram) == 1:
-            return (self.counts[1][gram] + 1) / (self.total + self.vocabulary)
-        n, history = len(gram), gram[:-1]
+        n = len(gram)
+        counts = self.continuation[n] if self._continued(n) else self.counts[n]
+        if n == 1:
+            return (counts[gram] + 1) / (self.context[1][()] + self.vocabulary)
+        history = gram[:-1]
         lower = self._probability(gram[1:])
         seen = self.context[n][history]
         if not seen:
             return lower
-        kept = max(self.counts[n][gram] - self.discount, 0.0) / seen
+        kept = max(counts[gram] - self.discount, 0.0) / seen
         return kept + self.discount * self.followers[n][history] / seen * lower
 
     def score(self, caption: str) -> float:
@@ -97,3 +124,10 @@ class BlindModel:
 
     def prefers_positive(self, positive: str, negative: str) -> bool:
         return self.gap(positive, negative) > 0
+
+
+def _bump(counts: Counter, key: tuple[str, ...], sign: int) -> bool:
+    """Add ``sign`` to ``counts[key]``; whether the key went from absent to present or back."""
+    before = counts[key]
+    counts[key] += sign
+    return (before == 0) != (counts[key] == 0)

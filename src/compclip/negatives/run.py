@@ -149,7 +149,8 @@ def make_filter(config: FilterConfig, captions: list[str]) -> ValidityFilter:
                 "no blind model: %d captions, fewer than %d", len(captions), config.blind_min_captions
             )
         return ValidityFilter(config)
-    return ValidityFilter(config, blind=BlindModel(captions, config.blind_order))
+    model = BlindModel(captions, config.blind_order, smoothing=config.blind_smoothing)
+    return ValidityFilter(config, blind=model)
 
 
 def work_folder(out: str) -> Path | None:

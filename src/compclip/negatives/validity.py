@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from compclip.negatives.blind import BlindModel
+from compclip.negatives.blind import BlindModel, Smoothing
 from compclip.negatives.inflection import (
     PLURAL_NUMBERS,
     SINGULAR_DETERMINERS,
@@ -64,6 +64,8 @@ class FilterConfig:
     blind: bool = True  # refuse negatives a blind model (an n-gram LM of the input captions) gives away
     # a bigram: the input captions are often few for a trigram's counts (BENCHMARKS.md, issue 18)
     blind_order: int = 2  # n of the blind model's n-grams
+    # how its lower orders count: occurrences, or distinct preceding words (interpolated Kneser-Ney)
+    blind_smoothing: Smoothing = "absolute"
     blind_margin: float = 0.0  # nats the kept negative may score below its original
     blind_min_captions: int = 1000  # a smaller corpus trains no blind model (too few to judge fluency)
 
