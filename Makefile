@@ -177,12 +177,11 @@ base-image: $(IMAGES)/base.tar $(CONTAINERS_CONF) | image-tools
 	if ! podman image exists $(BASE_IMAGE) || [ $< -nt $(IMAGES)/base.id ]; then \
 		podman import --quiet --change 'CMD ["python3"]' $< $(BASE_IMAGE) > $(IMAGES)/base.id; fi
 
-# A python:3.11-slim-like base from Debian bookworm (its python3 is 3.11): the Essential packages
-# (no apt: nothing is installed at run time), python3, CA certificates, useradd and the C++ runtime
-# that wheels link (pyarrow); docs and locales left out.
-$(IMAGES)/base.tar: | image-tools
+# A python:3.11-slim-like base from Debian bookworm: the Essential packages (no apt: nothing is
+# installed at run time) and docker/base.packages; docs and locales left out.
+$(IMAGES)/base.tar: docker/base.packages | image-tools
 	mkdir -p $(@D)
-	mmdebstrap --quiet --variant=essential --include=python3,ca-certificates,passwd,libstdc++6 \
+	mmdebstrap --quiet --variant=essential --include=$$(grep -v '^#' $< | paste -sd, -) \
 		--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
 		--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
 		--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
