@@ -1,7 +1,8 @@
 """A real S3 server on loopback for the demo and the integration tests: SeaweedFS ``weed mini``.
 
 ``start`` picks free ports, launches ``weed mini`` bound to 127.0.0.1 with the given
-credentials and bucket, waits until S3 answers, and records the PID so ``stop`` can end it.
+credentials and bucket, waits until the bucket takes a write, and records the PID so ``stop``
+can end it.
 Command line (used by the Makefile)::
 
     python -m compclip.s3local start --dir out/s3 --bucket compclip   # prints export lines
@@ -26,6 +27,7 @@ from pathlib import Path
 from compclip.errors import UserError
 
 STATE = "s3local.json"
+PROBE = ".compclip-s3local-probe"  # written and deleted once at start
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 DEFAULT_KEY, DEFAULT_SECRET = "compclip", "compclip-secret"
 VOLUME_MB, MAX_VOLUMES = 64, 1024  # volumes are files that grow as written: room for 64 GiB, none reserved
@@ -124,15 +126,20 @@ def start(folder: Path, bucket: str = "compclip", timeout: float = 60.0) -> Loca
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise UserError(f"weed mini exited with {process.returncode}; see {folder / 'weed.log'}")
-        if _bucket_ready(server):
+        if _bucket_writable(server):
             (folder / STATE).write_text(json.dumps(asdict(server), indent=2))
             return server
         time.sleep(0.5)
     stop_pid(process.pid)
-    raise UserError(f"S3 server did not come up in {timeout:.0f}s; see {folder / 'weed.log'}")
+    free = shutil.disk_usage(folder).free / 2**30
+    raise UserError(
+        f"S3 server did not accept a write in {timeout:.0f}s ({free:.1f} GiB free in {folder}); "
+        f"see {folder / 'weed.log'}"
+    )
 
 
-def _bucket_ready(server: LocalS3) -> bool:
+def _bucket_writable(server: LocalS3) -> bool:
+    """Whether the bucket takes (and gives back) an object: it can answer before it can store."""
     import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
@@ -146,7 +153,8 @@ def _bucket_ready(server: LocalS3) -> bool:
         config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}),
     )
     try:
-        client.head_bucket(Bucket=server.bucket)
+        client.put_object(Bucket=server.bucket, Key=PROBE, Body=b"ok")
+        client.delete_object(Bucket=server.bucket, Key=PROBE)
         return True
     except (BotoCoreError, ClientError):
         return False

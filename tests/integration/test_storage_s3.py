@@ -27,3 +27,27 @@ def test_s3_output_is_published_on_success_only(s3_server):
     names = sorted(p.split("/storage-test/out/", 1)[1] for p in fs.find(uri))
     assert names == ["a.txt", "sub/b.txt"]
     assert fs.cat(f"{uri}/a.txt") == b"new"
+
+
+def test_the_local_server_is_ready_only_once_its_bucket_takes_a_write(tmp_path, monkeypatch):
+    """`start` returns when a probe object can be written (and leaves none behind); a server that
+    answers but cannot store fails fast with the free disk space and its log."""
+    import boto3
+
+    from compclip import s3local
+    from compclip.errors import UserError
+
+    server = s3local.start(tmp_path / "ok", bucket="probe-test")
+    try:
+        for key, value in server.env().items():
+            monkeypatch.setenv(key, value)
+        client = boto3.client("s3")
+        assert client.list_objects_v2(Bucket="probe-test").get("KeyCount", 0) == 0
+        client.put_object(Bucket="probe-test", Key="k", Body=b"v")
+        assert client.get_object(Bucket="probe-test", Key="k")["Body"].read() == b"v"
+    finally:
+        s3local.stop_pid(server.pid)
+
+    monkeypatch.setattr(s3local, "_bucket_writable", lambda server: False)
+    with pytest.raises(UserError, match=r"did not accept a write in 2s \(\d+\.\d GiB free in .*weed\.log"):
+        s3local.start(tmp_path / "stuck", bucket="probe-test", timeout=2)
