@@ -168,7 +168,7 @@ def _remote(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from compclip.lineage import push
+    from compclip.lineage import pull_hint, push
     from pipelines import local
 
     if args.pipeline != "compclip":
@@ -183,6 +183,5 @@ def _run(args: argparse.Namespace) -> None:
     print(f"run {manifest['run_id']}: every output and its hashes in {path}")
     if args.push:
         folder = push(manifest, args.repo.resolve())
-        where = folder.relative_to(args.repo.resolve())
-        print(f"pushed the run's outputs; commit {where} with git, then anywhere: dvc pull -R {where}")
+        print(f"pushed the run's outputs; {pull_hint(folder, args.repo.resolve())}")
     print(local.comparison_table(manifest), end="")

@@ -100,6 +100,12 @@ def push(manifest: dict, repo: Path, remote: str | None = None) -> Path:
     return folder
 
 
+def pull_hint(folder: Path, repo: Path) -> str:
+    """What to do after :func:`push` wrote ``folder`` in ``repo``: commit it, then pull anywhere."""
+    where = folder.relative_to(repo)
+    return f"commit {where} with git, then anywhere: dvc pull -R {where}"
+
+
 def _pairs(items: list[str] | None, flag: str) -> dict[str, str]:
     pairs = {}
     for item in items or []:
@@ -145,6 +151,5 @@ def _push(args: argparse.Namespace) -> None:
         raise UserError(f"no such manifest: {args.manifest}")
     manifest = json.loads(args.manifest.read_text())
     folder = push(manifest, args.repo.resolve(), args.remote)
-    where = folder.relative_to(args.repo.resolve())
-    print(f"pushed {len(manifest['outputs'])} outputs of run {manifest['run_id']}; commit {where} with git, "
-          f"then anywhere: dvc pull -R {where}")  # fmt: skip
+    print(f"pushed {len(manifest['outputs'])} outputs of run {manifest['run_id']}; "
+          f"{pull_hint(folder, args.repo.resolve())}")  # fmt: skip

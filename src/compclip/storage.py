@@ -207,6 +207,12 @@ def exists(uri: str) -> bool:
         return fs.exists(path)
 
 
+def is_dir(uri: str) -> bool:
+    fs, path = filesystem(uri)
+    with s3_access(uri):
+        return fs.isdir(path)
+
+
 @contextmanager
 def local_path(uri: str) -> Iterator[Path]:
     """A local file or folder holding ``uri`` (remote: a folder as :func:`local_dir` fetches it, a

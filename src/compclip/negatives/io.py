@@ -26,7 +26,7 @@ from compclip.captions import ReadConfig, read_captions
 from compclip.errors import UserError
 from compclip.negatives.types import TYPES, Record
 from compclip.rejects import Rejects
-from compclip.storage import atomic_write_bytes, filesystem, read_bytes, s3_access, write_json, write_parquet
+from compclip.storage import atomic_write_bytes, filesystem, is_dir, read_bytes, write_json, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +79,7 @@ def caption_key(image_id: str, caption: str) -> tuple[str, str]:
 
 def _negatives_file(uri: str) -> str:
     """``uri`` itself, or its ``negatives.json`` when it is the folder ``negatives generate`` wrote."""
-    fs, path = filesystem(uri)
-    with s3_access(uri):
-        folder = fs.isdir(path)
-    return f"{uri.rstrip('/')}/{JSON}" if folder else uri
+    return f"{uri.rstrip('/')}/{JSON}" if is_dir(uri) else uri
 
 
 def read_negatives(uri: str, rejects: Rejects, known_types: Collection[str] | None = TYPES) -> list[Record]:
