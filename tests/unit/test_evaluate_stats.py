@@ -101,6 +101,15 @@ def test_wilson_interval_by_hand():
     assert wilson(np.ones(5), 0.95)[1] == 1.0 and wilson(np.zeros(5), 0.95)[0] == 0.0
 
 
+def test_wilson_interval_always_holds_the_share():
+    """Rounding put the ends 1e-17 past a share of 0 or 1 (0 of 3 gave a low of 5.6e-17): a plot's
+    error bar below zero, which matplotlib refuses."""
+    for n in range(1, 60):
+        for k in range(n + 1):
+            low, high = wilson(np.r_[np.ones(k), np.zeros(n - k)], 0.95)
+            assert 0.0 <= low <= k / n <= high <= 1.0, (k, n)
+
+
 def test_correlations_by_hand():
     # x = 1,2,3 ; y = 1,3,2: Pearson = 0.5, Spearman = 0.5
     pearson, spearman = correlations(np.array([1.0, 2, 3]), np.array([1.0, 3, 2]))

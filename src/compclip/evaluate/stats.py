@@ -126,7 +126,8 @@ def wilson(correct: np.ndarray, ci: float) -> tuple[float, float]:
     p, z = float(np.mean(correct)), float(sps.norm.ppf(1 - (1 - ci) / 2))
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # the interval holds p; at p = 0 or 1 rounding can put its end 1e-17 past it (a negative error bar)
+    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))
 
 
 def group(correct: np.ndarray, ci: float) -> Group:
