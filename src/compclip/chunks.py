@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from compclip import storage
+from compclip import outputs
 from compclip.errors import UserError
 from compclip.rejects import Rejects
 from compclip.storage import atomic_write_bytes, write_json
@@ -63,9 +63,9 @@ def add_shard_flags(parser: argparse.ArgumentParser, unit: str) -> None:
 
 def work_folder(work_dir: str | Path | None, out: str, stage: str, shard: Shard) -> Path:
     """Where shard ``shard`` of ``stage`` works: its own subfolder of ``work_dir`` (so every shard of a
-    job can be given the same persistent volume), else beside ``out`` (:func:`storage.work_dir`)."""
+    job can be given the same persistent volume), else beside ``out`` (:func:`outputs.work_dir`)."""
     if not work_dir:
-        return storage.work_dir(out, stage)
+        return outputs.work_dir(out, stage)
     return Path(work_dir) / f"{stage}-{shard.index}-of-{shard.count}"
 
 
@@ -74,6 +74,7 @@ class Work:
 
     def __init__(self, folder: Path, fingerprint: dict) -> None:
         self.folder = folder
+        outputs.claim_work(str(folder), folder.name)
         (folder / CHUNKS).mkdir(parents=True, exist_ok=True)
         (folder / IMAGES).mkdir(exist_ok=True)
         plan = folder / PLAN
@@ -94,6 +95,10 @@ class Work:
 
     def finish(self, index: int, items: list[dict], rejects: Rejects) -> None:
         write_json(self.record(index), {"items": items, "rejects": rejects.as_dict()})
+
+    def remove(self) -> None:
+        """Delete the work folder (once its output is published)."""
+        outputs.release_work(str(self.folder))
 
     def read(self, indices: list[int]) -> tuple[list[dict], Rejects]:
         items, rejects = [], Rejects()

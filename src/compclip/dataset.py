@@ -22,12 +22,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from compclip.errors import UserError
+from compclip.outputs import local_out
 from compclip.rejects import Rejects
 from compclip.storage import (
     filesystem,
     local_copy,
     local_dir,
-    local_out,
     s3_access,
     sha256_file,
     write_json,

@@ -2,19 +2,26 @@
 
 S3 goes through fsspec/s3fs, so the endpoint and credentials come from the usual
 AWS settings (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ...), never from code.
+
+Reading follows compclip's output contract (:mod:`compclip.outputs`, docs/storage.md): an S3 prefix
+holding a ``_compclip.json`` pointer is a stage output, and a reader sees exactly the files that
+pointer lists, under the generation it names; an output whose pointer was never written (a killed
+upload) reads as missing. Anything else (a raw corpus, COCO images) reads as it is.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import hashlib
 import io
 import json
 import os
-import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -26,6 +33,9 @@ from compclip.errors import UserError
 
 SCHEMES = ("s3", "file")
 HASH_CHUNK = 1 << 22
+MARKER = "_compclip.json"  # in every output folder; on S3 the pointer to the output's generation
+GENERATIONS = "_compclip"  # S3: an output's files live under PREFIX/_compclip/GENERATION/
+OUTPUT_FORMAT = "compclip-output/1"
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -54,10 +64,136 @@ def is_remote(uri: str) -> bool:
     return split_uri(uri)[0] != "file"
 
 
+def safe_relative(name: str, where: str) -> str:
+    """``name`` if it is a plain relative path (no ``..``, no absolute or empty parts), else a UserError:
+    a key or manifest entry never becomes a local path outside the folder it is read into."""
+    parts = name.split("/")
+    if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in name:
+        raise UserError(f"{where}: refusing the unsafe file name {name!r}")
+    return name
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where an s3:// path falls inside a published output: its ``root`` (``bucket/key``), the
+    pointer's listed ``files`` (relative name -> size), its ``generation`` and the path's ``rel``."""
+
+    root: str
+    generation: str
+    files: dict[str, int]
+    rel: str
+
+    def key(self, name: str) -> str:
+        return f"{self.root}/{GENERATIONS}/{self.generation}/{name}"
+
+    def below(self) -> list[str]:
+        """The listed files at or under ``rel``, relative to the root."""
+        if not self.rel:
+            return sorted(self.files)
+        return sorted(f for f in self.files if f == self.rel or f.startswith(self.rel + "/"))
+
+
+_POINTERS: dict[str, tuple[dict | None, float]] = {}
+NO_POINTER_TTL = 5.0  # seconds a "no output here" answer is reused (a raw corpus has many files)
+
+
+def read_pointer(root: str) -> dict | None:
+    """The pointer of the output at ``root`` (``bucket/key``), None when there is none.
+
+    A pointer once read is kept for the life of the process, so one process reads one generation
+    of an output (a republished output's old files vanish: a clear "no such file", never a mix);
+    a missing one is asked again after :data:`NO_POINTER_TTL`.
+    """
+    cached = _POINTERS.get(root)
+    if cached is not None and (cached[0] is not None or time.monotonic() - cached[1] < NO_POINTER_TTL):
+        return cached[0]
+    try:
+        data = fsspec.filesystem("s3").cat_file(f"{root}/{MARKER}")
+    except FileNotFoundError:
+        data = None
+    pointer = None if data is None else parse_marker(data, f"s3://{root}/{MARKER}", pointer=True)
+    _POINTERS[root] = (pointer, time.monotonic())
+    return pointer
+
+
+def forget_pointer(root: str) -> None:
+    """Drop ``root``'s cached pointer (after this process published there)."""
+    _POINTERS.pop(root, None)
+
+
+def parse_marker(data: bytes, where: str, pointer: bool = False) -> dict:
+    """A marker's (or S3 pointer's) JSON, checked: a known format, safe file names, integer sizes."""
+    try:
+        marker = json.loads(data)
+        files = marker["files"]
+        ok = marker.get("format") == OUTPUT_FORMAT and isinstance(files, dict)
+        ok = ok and all(isinstance(n, int) for n in files.values())
+        if pointer:
+            ok = ok and isinstance(marker.get("generation"), str)
+    except (ValueError, KeyError, TypeError) as err:
+        raise UserError(f"{where}: not a compclip output marker ({err})") from None
+    if not ok:
+        raise UserError(f"{where}: not a compclip output marker of format {OUTPUT_FORMAT}")
+    for name in files:
+        safe_relative(name, where)
+    if pointer:
+        safe_relative(marker["generation"], where)
+    return marker
+
+
+def locate(uri: str) -> Located | None:
+    """The published output that the s3:// ``uri`` falls in (its nearest ancestor with a pointer)."""
+    scheme, path = split_uri(uri)
+    if scheme != "s3":
+        return None
+    parts = path.strip("/").split("/")
+    with s3_access(uri):
+        for i in range(len(parts), 1, -1):
+            pointer = read_pointer("/".join(parts[:i]))
+            if pointer is not None:
+                rel = "/".join(parts[i:])
+                return Located("/".join(parts[:i]), pointer["generation"], pointer["files"], rel)
+    return None
+
+
+def _physical(uri: str) -> str:
+    """The s3:// object that holds ``uri`` (a file of a published output maps into its generation)."""
+    found = locate(uri)
+    if found is None:
+        return uri
+    if found.rel not in found.files:
+        raise UserError(f"no such file: {uri} (not listed in s3://{found.root}/{MARKER})")
+    return "s3://" + found.key(found.rel)
+
+
+def some_keys(path: str, skip: str | None = None, limit: int = 10) -> list[str]:
+    """Up to ``limit`` object keys under the S3 prefix ``path`` (``bucket/key``), leaving out those under
+    ``path/skip/``; one listing request, not the whole prefix (empty 'folders' are not objects)."""
+    bucket, _, key = path.strip("/").partition("/")
+    prefix = f"{key}/" if key else ""
+    fs = fsspec.filesystem("s3")
+    response = fs.call_s3("list_objects_v2", Bucket=bucket, Prefix=prefix, MaxKeys=1000)
+    keys = [f"{bucket}/{item['Key']}" for item in response.get("Contents", [])]
+    if skip is not None:
+        keys = [k for k in keys if not k.startswith(f"{path.strip('/')}/{skip}/")]
+    return keys[:limit]
+
+
+def _refuse_unfinished(uri: str) -> None:
+    """A prefix with generations but no pointer is an output whose upload never finished."""
+    fs, path = filesystem(uri)
+    if fs.exists(f"{path.rstrip('/')}/{GENERATIONS}"):
+        raise UserError(
+            f"{uri} holds an unfinished compclip output (no {MARKER}: its upload was killed or failed); "
+            "run its stage again"
+        )
+
+
 def expand(inputs: list[str], keep: Callable[[str], bool] | None = None) -> list[str]:
     """Expand globs in local paths and s3:// URIs; directories expand to the files below them.
 
     ``keep`` filters the files found below a directory (named files and glob matches always stay).
+    Inside a published S3 output only the files its pointer lists are seen.
 
     Returns URIs (``s3://...``) or absolute local paths, sorted and de-duplicated.
     Raises a UserError naming the first input that matches nothing.
@@ -66,20 +202,54 @@ def expand(inputs: list[str], keep: Callable[[str], bool] | None = None) -> list
     for item in inputs:
         scheme, path = split_uri(item)
         fs = fsspec.filesystem(scheme)
+        output = locate(_static_part(item)) if scheme == "s3" else None
+        if output is not None:
+            found.extend(_expand_in_output(item, output, keep))
+            continue
         with s3_access(item):
             matches = fs.glob(path) if glob.has_magic(path) else ([path] if fs.exists(path) else [])
         if not matches:
             raise UserError(f"no such file: {item}")
         for match in matches:
-            files = [f for f in fs.find(match) if keep is None or keep(f)] if fs.isdir(match) else [match]
+            if fs.isdir(match):
+                if scheme == "s3":
+                    _refuse_unfinished("s3://" + match)
+                files = [f for f in fs.find(match) if keep is None or keep(f)]
+            else:
+                files = [match]
             prefix = "s3://" if scheme == "s3" else ""
-            found.extend(prefix + f for f in files if not Path(f).name.startswith((".", "_")))
+            found.extend(prefix + f for f in files if not _hidden(f))
     return sorted(set(found))
+
+
+def _hidden(path: str) -> bool:
+    return Path(path).name.startswith((".", "_"))
+
+
+def _static_part(uri: str) -> str:
+    """The part of a glob before its first wildcard, cut back to a whole path segment."""
+    if not glob.has_magic(uri):
+        return uri
+    head = uri[: min(uri.index(c) for c in "*?[" if c in uri)]
+    return head.rsplit("/", 1)[0]
+
+
+def _expand_in_output(item: str, output: Located, keep: Callable[[str], bool] | None) -> list[str]:
+    pattern = split_uri(item)[1].strip("/")[len(output.root) + 1 :]
+    if glob.has_magic(item):
+        names = [f for f in output.files if fnmatch.fnmatchcase(f, pattern)]
+    else:
+        names = [f for f in Located(output.root, output.generation, output.files, pattern).below()]
+        names = [f for f in names if f == pattern or keep is None or keep(f)]
+    names = [f for f in names if not _hidden(f)]
+    if not names:
+        raise UserError(f"no such file: {item}")
+    return [f"s3://{output.root}/{f}" for f in names]
 
 
 @contextmanager
 def open_uri(uri: str, mode: str = "rb") -> Iterator[IO]:
-    fs, path = filesystem(uri)
+    fs, path = filesystem(_physical(uri) if "r" in mode else uri)
     try:
         with s3_access(uri):
             handle = fs.open(path, mode)
@@ -102,7 +272,8 @@ def sha256_file(uri: str) -> str:
     return digest.hexdigest()
 
 
-def _umask() -> int:
+def umask() -> int:
+    """The process's umask (read without changing it)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -117,7 +288,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
+        os.fchmod(fd, 0o666 & ~umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)
@@ -126,9 +297,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def json_bytes(data: dict, sort_keys: bool = True) -> bytes:
+    """Indented JSON (keys sorted unless told otherwise), as the bytes compclip writes everywhere."""
+    return (json.dumps(data, indent=2, sort_keys=sort_keys) + "\n").encode()
+
+
 def write_json(path: Path, data: dict, sort_keys: bool = True) -> None:
     """Indented JSON (keys sorted unless told otherwise), written atomically."""
-    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=sort_keys) + "\n").encode())
+    atomic_write_bytes(path, json_bytes(data, sort_keys))
 
 
 def write_parquet(path: Path, table: pa.Table) -> None:
@@ -164,6 +340,8 @@ def local_dir(uri: str, include: Callable[[str], bool] | None = None) -> Iterato
     """A local folder holding the contents of ``uri`` (downloaded to a temp dir when remote).
 
     ``include`` picks, by path relative to ``uri``, which remote files to download (default: all).
+    A published output is read through its pointer: only the files it lists, its marker rewritten
+    beside them (so the copy equals the local output), and an unfinished one is refused.
     """
     scheme, path = split_uri(uri)
     if scheme == "file":
@@ -172,42 +350,54 @@ def local_dir(uri: str, include: Callable[[str], bool] | None = None) -> Iterato
         yield Path(path)
         return
     fs = fsspec.filesystem(scheme)
+    root = path.rstrip("/")
+    output = locate(uri)
     with s3_access(uri):
-        if not fs.isdir(path):
+        if output is None and not fs.isdir(root):
             raise UserError(f"no such folder: {uri}")
-    with tempfile.TemporaryDirectory(prefix="compclip-") as tmp:
+    if output is None:
+        _refuse_unfinished(uri)
         with s3_access(uri):
-            if include is None:
-                fs.get(path.rstrip("/") + "/", tmp, recursive=True)
-            else:
-                root = path.rstrip("/") + "/"
-                for key in fs.find(root):
-                    relative = key[len(root) :]
-                    if include(relative):
-                        (Path(tmp) / relative).parent.mkdir(parents=True, exist_ok=True)
-                        fs.get_file(key, str(Path(tmp) / relative))
+            names = [safe_relative(key[len(root) + 1 :], uri) for key in fs.find(root)]
+        sources = {name: f"{root}/{name}" for name in names}
+    else:
+        cut = len(output.rel) + 1 if output.rel else 0
+        sources = {name[cut:]: output.key(name) for name in output.below() if name != output.rel}
+        if not sources:
+            raise UserError(f"no such folder: {uri}")
+    wanted = {name: key for name, key in sources.items() if include is None or include(name)}
+    with tempfile.TemporaryDirectory(prefix="compclip-") as tmp:
+        targets = [str(Path(tmp) / name) for name in wanted]
+        with s3_access(uri):
+            if wanted:
+                fs.get(list(wanted.values()), targets)
+        if output is not None and not output.rel:
+            write_marker(Path(tmp), output.files)
         yield Path(tmp)
 
 
-def work_dir(out: str, stage: str) -> Path:
-    """Where a stage keeps work files until its output ``out`` is written, so a killed run resumes.
+def marker_body(files: dict[str, int], **extra: str) -> bytes:
+    """The bytes of an output's marker (``files``: relative name -> size; deterministic)."""
+    return json_bytes({"format": OUTPUT_FORMAT, "files": dict(sorted(files.items())), **extra})
 
-    Beside a local ``out`` (``.NAME.STAGE-work``); for an s3:// ``out``, a temp folder named after it.
-    """
-    scheme, path = split_uri(out)
-    if scheme == "file":
-        return Path(path).with_name(f".{Path(path).name}.{stage}-work")
-    digest = hashlib.sha256(out.encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"compclip-{stage}-work-{digest}"
+
+def write_marker(folder: Path, files: dict[str, int]) -> None:
+    atomic_write_bytes(folder / MARKER, marker_body(files))
 
 
 def exists(uri: str) -> bool:
+    output = locate(uri)
+    if output is not None:
+        return bool(output.below())
     fs, path = filesystem(uri)
     with s3_access(uri):
         return fs.exists(path)
 
 
 def is_dir(uri: str) -> bool:
+    output = locate(uri)
+    if output is not None:
+        return any(name != output.rel for name in output.below())
     fs, path = filesystem(uri)
     with s3_access(uri):
         return fs.isdir(path)
@@ -223,81 +413,12 @@ def local_path(uri: str) -> Iterator[Path]:
             raise UserError(f"no such file or folder: {uri}")
         yield Path(path)
         return
-    if fsspec.filesystem(scheme).isdir(path):
+    if is_dir(uri):
         with local_dir(uri) as folder:
             yield folder
         return
     with local_copy(uri) as (local, _):
         yield local
-
-
-@contextmanager
-def local_out(uri: str) -> Iterator[Path]:
-    """A fresh local folder to write a stage's output into, published to ``uri`` only on success.
-
-    Local ``uri``: the folder is staged beside the destination and renamed into place, replacing
-    an old output whole. ``s3://``: staged in a temp folder, then uploaded; objects left under the
-    prefix by an older output are deleted, and an upload that fails part-way removes what it wrote.
-    Either way a stage that raises leaves nothing new under ``uri``.
-    """
-    scheme, path = split_uri(uri)
-    if scheme == "file":
-        final = Path(path)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.staging-"))
-        try:
-            stage.chmod(0o777 & ~_umask())
-            yield stage
-            _replace_dir(stage, final)
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
-        return
-    with tempfile.TemporaryDirectory(prefix="compclip-out-") as tmp:
-        yield Path(tmp)
-        upload_dir(Path(tmp), uri)
-
-
-def _replace_dir(stage: Path, final: Path) -> None:
-    old = None
-    if final.exists():
-        if not final.is_dir():
-            raise UserError(f"output {final} exists and is not a folder")
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
-    os.replace(stage, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def put_files(folder: Path, uri: str, names: list[str]) -> None:
-    """Upload the named files of ``folder`` under the prefix ``uri``, in the order given."""
-    fs, prefix = filesystem(uri)
-    for name in names:
-        fs.put_file(str(folder / name), f"{prefix.rstrip('/')}/{name}")
-    fs.invalidate_cache(prefix)
-
-
-def upload_dir(folder: Path, uri: str) -> None:
-    """Make the prefix ``uri`` hold exactly the files of ``folder`` (removing a partial upload on failure)."""
-    fs, prefix = filesystem(uri)
-    prefix = prefix.rstrip("/")
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    with s3_access(uri):
-        stale = set(fs.find(prefix)) if fs.exists(prefix) else set()
-    written: list[str] = []
-    try:
-        for file in files:
-            key = f"{prefix}/{file.relative_to(folder).as_posix()}"
-            fs.put_file(str(file), key)
-            written.append(key)
-            stale.discard(key)
-    except BaseException:
-        for key in written:
-            fs.rm_file(key)
-        raise
-    for key in sorted(stale):
-        fs.rm_file(key)
-    fs.invalidate_cache(prefix)
 
 
 @contextmanager

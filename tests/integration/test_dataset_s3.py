@@ -2,12 +2,13 @@
 
 import json
 
+import fsspec
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
 from compclip.dataset import import_dataset
-from compclip.storage import local_dir, upload_dir
+from compclip.storage import local_dir
 
 pytestmark = pytest.mark.integration
 
@@ -23,8 +24,9 @@ def test_coco_captions_and_images_on_s3_import_to_s3_with_only_the_images_they_n
     (tmp_path / "ann" / "captions.json").write_text(
         json.dumps({"images": images, "annotations": annotations})
     )
-    upload_dir(tmp_path / "ann", f"{bucket}/ann")
-    upload_dir(tmp_path / "root", f"{bucket}/root")
+    fs = fsspec.filesystem("s3")  # the user's own data, uploaded as it is
+    for name in ("ann/captions.json", "root/a.jpg", "root/b.jpg", "root/unused.jpg"):
+        fs.put_file(str(tmp_path / name), f"{bucket}/{name}")
     counts = import_dataset(f"{bucket}/ann/captions.json", f"{bucket}/out", f"{bucket}/root")
     assert counts["n"] == 2 and counts["rejected"] == 0
     with local_dir(f"{bucket}/out") as out:

@@ -11,7 +11,7 @@ import pytest
 from compclip.cli import main
 from compclip.models import create_model, save_model
 from compclip.pmi import CountConfig, count_corpus
-from compclip.storage import upload_dir
+from compclip.outputs import publish_s3
 from compclip.world import CorpusConfig, write_corpus
 
 pytestmark = pytest.mark.integration
@@ -46,8 +46,8 @@ def test_evalsets_evaluate_and_compare_on_s3_match_local_byte_for_byte(s3_server
     write_corpus(str(tmp_path / "corpus"), CorpusConfig(n=600, seed=1, overrides=SMALL))
     count_corpus([str(tmp_path / "corpus" / "captions.parquet")], tmp_path / "pmi", CountConfig(min_count=1))
     save_model(create_model("compclip-tiny-rn", seed=0), tmp_path / "model")
-    upload_dir(tmp_path / "pmi", f"{bucket}/pmi")
-    upload_dir(tmp_path / "model", f"{bucket}/model")
+    publish_s3(tmp_path / "pmi", f"{bucket}/pmi")
+    publish_s3(tmp_path / "model", f"{bucket}/model")
 
     def run(root: str, pmi: str, model: str) -> None:
         sets = f"{root}/evalsets"

@@ -1,53 +1,162 @@
-"""storage.local_out against a real S3 server: outputs appear under their prefix only on success."""
+"""Outputs on a real S3 server: owned places, published whole, never half-visible (kill -9 too)."""
 
 from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import fsspec
 import pytest
 
-from compclip.storage import local_out
+from compclip.errors import UserError
+from compclip.outputs import add_files, claim_work, local_out
+from compclip.storage import (
+    GENERATIONS,
+    MARKER,
+    exists,
+    expand,
+    forget_pointer,
+    is_dir,
+    local_dir,
+    read_bytes,
+)
+from compclip.train.checkpoints import open_checkpoints
 
 pytestmark = pytest.mark.integration
 
+# A stage in a child process: N files of 4 KiB, each holding the run's tag, published to OUT.
+WRITER = """
+import sys
+from compclip.outputs import local_out
+out, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with local_out(out) as stage:
+    (stage / "images").mkdir()
+    for i in range(n):
+        (stage / "images" / f"{i:05d}.bin").write_bytes(tag.encode() * (4096 // len(tag)))
+    (stage / "captions.txt").write_text(tag)
+"""
 
-def test_s3_output_is_published_on_success_only(s3_server):
+
+def _write(uri: str, files: dict[str, str]) -> None:
+    with local_out(uri) as stage:
+        for name, text in files.items():
+            (stage / name).parent.mkdir(parents=True, exist_ok=True)
+            (stage / name).write_text(text)
+
+
+def _keys(uri: str) -> list[str]:
     fs = fsspec.filesystem("s3")
+    fs.invalidate_cache()
+    root = uri.removeprefix("s3://")
+    return sorted(k[len(root) + 1 :] for k in fs.find(root))
+
+
+def test_an_s3_output_is_published_whole_and_read_through_its_pointer(s3_server):
     uri = f"s3://{s3_server.bucket}/storage-test/out"
     with pytest.raises(RuntimeError), local_out(uri) as stage:
         (stage / "a.txt").write_text("half")
         raise RuntimeError("stage failed")
-    assert not fs.exists(uri)
+    assert _keys(uri) == []
 
-    fs.pipe(f"{uri}/stale.txt", b"old")
-    with local_out(uri) as stage:
-        (stage / "a.txt").write_text("new")
-        (stage / "sub").mkdir()
-        (stage / "sub" / "b.txt").write_text("b")
+    _write(uri, {"a.txt": "old", "sub/b.txt": "b"})
+    _write(uri, {"a.txt": "new", "c.txt": "c"})
+    keys = _keys(uri)
+    assert MARKER in keys and all(k == MARKER or k.startswith(f"{GENERATIONS}/") for k in keys)
+    assert len([k for k in keys if k != MARKER]) == 2  # the old generation's files are gone
+    assert read_bytes(f"{uri}/a.txt") == b"new"
+    assert exists(f"{uri}/c.txt") and not exists(f"{uri}/sub/b.txt") and is_dir(uri)
+    assert expand([uri]) == [f"{uri}/a.txt", f"{uri}/c.txt"]
+    assert expand([f"{uri}/*.txt"]) == [f"{uri}/a.txt", f"{uri}/c.txt"]
+    with local_dir(uri) as folder:
+        assert sorted(p.name for p in folder.iterdir()) == [MARKER, "a.txt", "c.txt"]
+    with pytest.raises(UserError, match="no such file"):
+        read_bytes(f"{uri}/sub/b.txt")
+
+
+def test_files_added_to_an_output_are_listed_by_its_new_pointer(s3_server, tmp_path):
+    uri = f"s3://{s3_server.bucket}/storage-test/added"
+    _write(uri, {"scan.txt": "scan"})
+    (tmp_path / "pairs.txt").write_text("pairs")
+    add_files(tmp_path, uri, ["pairs.txt"])
+    assert expand([uri]) == [f"{uri}/pairs.txt", f"{uri}/scan.txt"]
+    assert read_bytes(f"{uri}/pairs.txt") == b"pairs"
+
+
+@pytest.mark.parametrize("place", ["", "registry", "taken.txt"])
+def test_a_bucket_root_or_a_prefix_of_someone_elses_is_never_an_output(s3_server, place):
+    fs = fsspec.filesystem("s3")
+    bucket = s3_server.bucket
+    fs.pipe(f"{bucket}/registry/world/v1/model.safetensors", b"weights")
+    fs.pipe(f"{bucket}/taken.txt", b"mine")
+    before = _keys(f"s3://{bucket}")
+    with pytest.raises(UserError, match=r"bucket root|did not write|not a folder"):
+        _write(f"s3://{bucket}/{place}", {"a.txt": "x"})
+    assert _keys(f"s3://{bucket}") == before
+    fs.rm(f"{bucket}/registry", recursive=True)
+    fs.rm(f"{bucket}/taken.txt")
+
+
+def test_checkpoints_never_take_a_bucket_or_a_folder_they_did_not_make(s3_server):
+    fs = fsspec.filesystem("s3")
+    with pytest.raises(UserError, match="bucket root"), open_checkpoints(f"s3://{s3_server.bucket}"):
+        pass
+    fs.pipe(f"{s3_server.bucket}/notes/todo.txt", b"mine")
+    with pytest.raises(UserError, match="did not write"), open_checkpoints(f"s3://{s3_server.bucket}/notes"):
+        pass
+    uri = f"s3://{s3_server.bucket}/storage-test/ckpt"
+    with open_checkpoints(uri) as store:
+        fs.pipe(f"{uri.removeprefix('s3://')}/step_2/manifest.json", b"{}")
+        store.clear()
+    claim_work(uri, "checkpoints")  # cleared and released: a fresh claim succeeds
+    assert fs.cat(f"{s3_server.bucket}/notes/todo.txt") == b"mine"
+
+
+def _generations(root: str) -> set[str]:
+    fs = fsspec.filesystem("s3")
     fs.invalidate_cache()
-    names = sorted(p.split("/storage-test/out/", 1)[1] for p in fs.find(uri))
-    assert names == ["a.txt", "sub/b.txt"]
-    assert fs.cat(f"{uri}/a.txt") == b"new"
+    keys = fs.find(f"{root}/{GENERATIONS}") if fs.exists(f"{root}/{GENERATIONS}") else []
+    return {k.split("/")[-3] for k in keys if k.endswith(".bin")}
 
 
-def test_the_local_server_is_ready_only_once_its_bucket_takes_a_write(tmp_path, monkeypatch):
-    """`start` returns when a probe object can be written (and leaves none behind); a server that
-    answers but cannot store fails fast with the free disk space and its log."""
-    import boto3
-
-    from compclip import s3local
-    from compclip.errors import UserError
-
-    server = s3local.start(tmp_path / "ok", bucket="probe-test")
+def _kill_during_upload(uri: str, tag: str, n: int) -> None:
+    """Run WRITER, kill -9 it once its generation has objects but before its pointer moves."""
+    fs = fsspec.filesystem("s3")
+    fs.invalidate_cache()
+    root = uri.removeprefix("s3://")
+    before = fs.cat_file(f"{root}/{MARKER}") if fs.exists(f"{root}/{MARKER}") else None
+    known = _generations(root)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen([sys.executable, "-c", WRITER, uri, tag, str(n)], env=env)
+    deadline = time.monotonic() + 120
     try:
-        for key, value in server.env().items():
-            monkeypatch.setenv(key, value)
-        client = boto3.client("s3")
-        assert client.list_objects_v2(Bucket="probe-test").get("KeyCount", 0) == 0
-        client.put_object(Bucket="probe-test", Key="k", Body=b"v")
-        assert client.get_object(Bucket="probe-test", Key="k")["Body"].read() == b"v"
+        while time.monotonic() < deadline and not _generations(root) - known:
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
     finally:
-        s3local.stop_pid(server.pid)
+        child.wait()
+    fs.invalidate_cache()
+    pointer = fs.cat_file(f"{root}/{MARKER}") if fs.exists(f"{root}/{MARKER}") else None
+    assert pointer == before, "the writer finished before it was killed; raise n"
 
-    monkeypatch.setattr(s3local, "_bucket_writable", lambda server: False)
-    with pytest.raises(UserError, match=r"did not accept a write in 2s \(\d+\.\d GiB free in .*weed\.log"):
-        s3local.start(tmp_path / "stuck", bucket="probe-test", timeout=2)
+
+def test_a_killed_upload_leaves_the_previous_output_whole_or_nothing_a_reader_accepts(s3_server):
+    uri = f"s3://{s3_server.bucket}/storage-test/killed"
+    _kill_during_upload(uri, "seed0", 1000)
+    with pytest.raises(UserError, match="unfinished compclip output"):
+        expand([uri])
+    with pytest.raises(UserError, match="unfinished compclip output"), local_dir(uri):
+        pass
+    with pytest.raises(UserError, match="no such file"):
+        read_bytes(f"{uri}/captions.txt")
+
+    subprocess.run([sys.executable, "-c", WRITER, uri, "seed1", "50"], check=True,
+                   env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})  # fmt: skip
+    _kill_during_upload(uri, "seed2", 1000)
+    forget_pointer(uri.removeprefix("s3://"))  # a reader that starts now (as a new process would)
+    with local_dir(uri) as folder:
+        images = sorted((folder / "images").iterdir())
+        assert len(images) == 50 and (folder / "captions.txt").read_text() == "seed1"
+        assert all(p.read_bytes().startswith(b"seed1") for p in images)  # no file of the killed run

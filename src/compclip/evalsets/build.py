@@ -23,9 +23,10 @@ from compclip.evalsets.zeroshot import (
     stratified_pairs,
     write_evalset,
 )
+from compclip.outputs import local_out
 from compclip.pmi import PMITable
 from compclip.rejects import Rejects
-from compclip.storage import local_out, write_json
+from compclip.storage import write_json
 from compclip.world.preset import load_world
 
 log = logging.getLogger(__name__)

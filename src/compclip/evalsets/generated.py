@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from compclip.errors import UserError
-from compclip.storage import local_dir, local_out, write_json, write_parquet
+from compclip.outputs import local_out
+from compclip.storage import local_dir, write_json, write_parquet
 
 log = logging.getLogger(__name__)
 

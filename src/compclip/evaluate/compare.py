@@ -31,7 +31,8 @@ from compclip.evaluate import compare_report
 from compclip.evaluate.families import SUBSET_ACC, ZEROSHOT_ACC, family_of, select
 from compclip.evaluate.results import TAIL_COLUMN, read_results, single_objects, tail_masks
 from compclip.evaluate.stats import StatsConfig, stratified_bootstrap
-from compclip.storage import atomic_write_bytes, local_dir, local_out, write_json
+from compclip.outputs import local_out
+from compclip.storage import atomic_write_bytes, local_dir, write_json
 
 log = logging.getLogger(__name__)
 

@@ -30,10 +30,10 @@ from compclip.evaluate.stats import StatsConfig
 from compclip.evaluate.zeroshot import evaluate_zeroshot, load_evalset
 from compclip.models import load_model
 from compclip.models.loading import WEIGHTS
+from compclip.outputs import local_out
 from compclip.rejects import Rejects
 from compclip.storage import (
     local_dir,
-    local_out,
     local_path,
     uri_name,
     write_json,

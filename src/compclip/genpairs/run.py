@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,7 +142,7 @@ def genpairs(
                "chunks": len(chunks), "chunks_resumed": resumed,
                **{f"rejects/{k}": v for k, v in rejects.as_dict().items()}}  # fmt: skip
     write_evalset(out, items, SCHEMA, work.images, header, metrics)
-    shutil.rmtree(work.folder)
+    work.remove()
     return metrics
 
 

@@ -30,9 +30,10 @@ from compclip.negatives.blind import BlindModel
 from compclip.negatives.tagger import Lexicon
 from compclip.negatives.types import REPLACES, TYPES, Record
 from compclip.negatives.wordnet import related
+from compclip.outputs import local_out
 from compclip.pmi.concepts import ConceptRules
 from compclip.rejects import Rejects
-from compclip.storage import atomic_write_bytes, filesystem, local_out, read_bytes, write_json
+from compclip.storage import atomic_write_bytes, filesystem, read_bytes, write_json
 
 log = logging.getLogger(__name__)
 

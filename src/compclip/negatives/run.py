@@ -33,8 +33,9 @@ from compclip.negatives.rules import RuleGenerator
 from compclip.negatives.steering import SteerConfig, Steering
 from compclip.negatives.types import PAPER_TYPES, TYPES, Record
 from compclip.negatives.validity import FilterConfig, ValidityFilter
+from compclip.outputs import check_place, claim_work, local_out, release_work
 from compclip.rejects import Rejects
-from compclip.storage import is_remote, local_out, sha256_file
+from compclip.storage import is_remote, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -177,11 +178,14 @@ def generate(
             f"(got {unknown or (config.per_type, config.candidates)})"
         )
     out = str(out)
+    check_place(out)
     work = Path(progress) if progress else work_folder(out)
+    if work is not None:
+        claim_work(str(work), "negatives")
     with tempfile.TemporaryDirectory(prefix="compclip-negatives-") as scratch:
         metrics = _generate(inputs, out, config, generator, work or Path(scratch))
     if work is not None:
-        shutil.rmtree(work, ignore_errors=True)
+        release_work(str(work))
     return metrics
 
 

@@ -17,7 +17,6 @@ import dataclasses
 import io
 import logging
 import re
-import shutil
 import zlib
 from collections import defaultdict
 from collections.abc import Callable
@@ -267,5 +266,5 @@ def paste_set(
     metrics = {"n": len(rows), "base_images": n_images, "chunks": len(chunks), "chunks_resumed": resumed,
                **{f"rejects/{k}": v for k, v in rejects.as_dict().items()}}  # fmt: skip
     write_evalset(out, rows, SCHEMA, work.images, header, metrics)
-    shutil.rmtree(work.folder)
+    work.remove()
     return metrics

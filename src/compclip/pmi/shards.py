@@ -25,7 +25,6 @@ import json
 import logging
 import multiprocessing
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -39,9 +38,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from compclip import __version__, storage
+from compclip import __version__, outputs
 from compclip.captions import ReadConfig, is_caption_file
 from compclip.errors import UserError
+from compclip.outputs import add_files, check_place, claim_work, local_out, release_work
 from compclip.pmi import scan
 from compclip.pmi.concepts import ConceptRules
 from compclip.pmi.pairs import DENSE_LIMIT_BYTES, PairCounter, caption_pair_keys, tri_pairs
@@ -52,8 +52,6 @@ from compclip.storage import (
     is_remote,
     local_copy,
     local_dir,
-    local_out,
-    put_files,
     write_json,
     write_parquet,
 )
@@ -253,7 +251,7 @@ def count_shard_pairs(shard: str | os.PathLike, vocab: str | os.PathLike, config
         with local_dir(str(vocab)) as vocab_dir:
             record = _count_pairs(folder, vocab_dir, config)
         if is_remote(shard):
-            put_files(folder, shard, [SHARD_PAIRS, "pairs.json"])
+            add_files(folder, shard, [SHARD_PAIRS, "pairs.json"])
     return record
 
 
@@ -345,7 +343,7 @@ def plan_parts(inputs: list[str], n: int) -> list[str]:
 
 def work_dir(out: str) -> Path:
     """Where a whole-corpus count keeps its work files, so that a killed run resumes (``.NAME.pmi-work``)."""
-    return storage.work_dir(out, "pmi")
+    return outputs.work_dir(out, "pmi")
 
 
 def count_corpus(
@@ -358,6 +356,8 @@ def count_corpus(
     """
     start = time.perf_counter()
     work = Path(work) if work is not None else work_dir(str(out))
+    check_place(str(out))
+    claim_work(str(work), "pmi")
     files = expand(inputs, keep=is_caption_file)
     n = max(1, min(config.workers, len(files)))
     shards = [work / f"shard-{i:03d}" for i in range(n)]
@@ -381,5 +381,5 @@ def count_corpus(
             "captions_per_second": round(header["n_captions"] / max(seconds, 1e-9), 1),
         }
         write_json(folder / "metrics.json", metrics)
-    shutil.rmtree(work)
+    release_work(str(work))
     return header

@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 from compclip.errors import UserError
+from compclip.outputs import local_out
 from compclip.registry import aliases
 from compclip.registry.layout import (
     COMPARISON,
@@ -25,7 +26,7 @@ from compclip.registry.layout import (
     versions_dir,
 )
 from compclip.registry.store import Store
-from compclip.storage import local_out, verify_files
+from compclip.storage import verify_files
 
 
 def names(store: Store) -> list[str]:

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from compclip.errors import UserError
+from compclip.outputs import claim_work, release_work
 from compclip.storage import filesystem, is_remote, read_bytes, sha256_file, split_uri, write_json
 
 log = logging.getLogger(__name__)
@@ -176,11 +177,15 @@ class CheckpointDir:
         return folder
 
     def clear(self) -> None:
-        """Remove every checkpoint of the run (after it finished)."""
+        """Remove every checkpoint of the run (after it finished), then the folder if compclip made it;
+        nothing else under ``uri`` is touched."""
         self.fs.invalidate_cache(self.path)
-        if self.fs.exists(self.path):
-            self.fs.rm(self.path, recursive=True)
-        shutil.rmtree(self.local, ignore_errors=True)
+        for entry in self.fs.ls(self.path, detail=False) if self.fs.exists(self.path) else []:
+            if Path(entry).name.startswith(("step_", ".step_")):
+                self.fs.rm(entry, recursive=True)
+        release_work(self.uri)
+        if is_remote(self.uri):
+            shutil.rmtree(self.local, ignore_errors=True)
 
     def _drop_older(self, step: int) -> None:
         self.fs.invalidate_cache(self.path)
@@ -196,7 +201,9 @@ class CheckpointDir:
 
 @contextmanager
 def open_checkpoints(uri: str) -> Iterator[CheckpointDir]:
-    """:class:`CheckpointDir` of ``uri``, with a temporary working folder when it is remote."""
+    """:class:`CheckpointDir` of ``uri``, with a temporary working folder when it is remote; ``uri`` is
+    claimed as compclip's work folder first (:func:`compclip.outputs.claim_work`)."""
+    claim_work(uri, "checkpoints")
     if not is_remote(uri):
         yield CheckpointDir(uri, Path(split_uri(uri)[1]))
         return

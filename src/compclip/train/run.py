@@ -2,7 +2,7 @@
 
 :func:`train` fine-tunes any model source (``compclip train``); :func:`run` is shared with
 from-scratch pretraining (``compclip pretrain``). Every input and the output are URIs (a local
-path or s3://). The output, written only when the run succeeds (:func:`compclip.storage.local_out`),
+path or s3://). The output, written only when the run succeeds (:func:`compclip.outputs.local_out`),
 gets the model (safetensors + open_clip config + manifest, with the training config and the run's
 fingerprint as provenance), ``metrics.json``, ``losses.jsonl`` (one record per step) and
 ``losses.png``. Checkpoints (:mod:`compclip.train.checkpoints`) live outside it, by default at
@@ -23,7 +23,8 @@ from torch.utils.data import DataLoader
 
 from compclip.errors import UserError
 from compclip.models import ModelBundle, load_model, save_model
-from compclip.storage import local_dir, local_out, write_json
+from compclip.outputs import check_place, local_out
+from compclip.storage import local_dir, write_json
 from compclip.train.checkpoints import CheckpointDir, open_checkpoints
 from compclip.train.data import BatchAugment, PairDataset, Pairs, load_pairs
 from compclip.train.fingerprint import differences, run_fingerprint
@@ -87,6 +88,7 @@ def run(
     if config.threads:
         torch.set_num_threads(config.threads)
     out, checkpoint_uri = str(out), str(checkpoints or default_checkpoints(out))
+    check_place(out)
     with open_checkpoints(checkpoint_uri) as store:
         done = store.steps()
         if done and not resume:

@@ -11,14 +11,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
-from compclip import storage
+from compclip import outputs, storage
 from compclip.chunks import Shard, Work, run_chunks, work_folder
 from compclip.evaluate.stats import StatsConfig
 from compclip.pmi import PMITable
@@ -83,10 +82,10 @@ def predict(
     rows, _, resumed = run_chunks(work, chunks, process, after_chunk)
     metrics = {"n": len(rows), "chunks": len(chunks), "chunks_resumed": resumed, "dataset": dataset,
                **{f"rejects/{k}": v for k, v in rejects.as_dict().items()}}  # fmt: skip
-    with storage.local_out(out) as folder:
+    with outputs.local_out(out) as folder:
         _write_predictions(folder, rows)
         storage.write_json(folder / "metrics.json", metrics)
-    shutil.rmtree(work.folder)
+    work.remove()
     return metrics
 
 
@@ -117,7 +116,7 @@ def analyze(
         "stats": dataclasses.asdict(config.stats),
         "pmi_table": table.header,
     }
-    with storage.local_out(out) as folder:
+    with outputs.local_out(out) as folder:
         storage.write_json(folder / "metrics.json", metrics)
         storage.write_json(folder / "bins.json", {name: b.rows() for name, b in bins.items()})
         storage.write_parquet(folder / "questions.parquet", pa.Table.from_pylist(rows))

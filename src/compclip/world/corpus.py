@@ -19,7 +19,8 @@ from tqdm import tqdm
 
 from compclip.dataset import CAPTIONS, HEADER, IMAGES
 from compclip.errors import UserError
-from compclip.storage import local_out, write_json, write_parquet
+from compclip.outputs import local_out
+from compclip.storage import write_json, write_parquet
 from compclip.world.files import write_png
 from compclip.world.preset import SCENE_KINDS, load_world
 from compclip.world.render import Renderer
