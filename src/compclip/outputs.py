@@ -141,17 +141,16 @@ def remove_listed(folder: Path, names: list[str]) -> None:
 
 def publish_s3(folder: Path, uri: str) -> None:
     """Upload ``folder`` as a new generation of the output ``uri``, then point ``uri`` at it."""
-    from compclip.registry.store import Store
-
     root = split_uri(uri)[1].strip("/")
-    store = Store(f"s3://{root}")
-    old = store.get_json(MARKER)
+    with s3_access(uri):
+        old = storage.pointer_and_etag(root)
     files = file_sizes(folder)
     generation = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(4)
     keys = [f"{root}/{GENERATIONS}/{generation}/{name}" for name in files]
     _upload(folder, files, keys, uri)
     body = storage.marker_body(files, generation=generation)
-    published = store.create(MARKER, body) if old is None else store.swap(MARKER, body, old[1])
+    with s3_access(uri):
+        published = storage.put_if(f"{root}/{MARKER}", body, None if old is None else old[1])
     storage.forget_pointer(root)
     if not published:
         _remove_keys(keys, uri)
@@ -168,19 +167,22 @@ def add_files(folder: Path, uri: str, names: list[str]) -> None:
     old pointer never reads (new names), or the same bytes again (a retried task)."""
     scheme, path = split_uri(uri)
     if scheme == "file":
+        if not (folder / MARKER).is_file():
+            raise UserError(f"{uri} is not a compclip output (no {MARKER})")
         storage.write_marker(folder, file_sizes(folder))
         return
-    from compclip.registry.store import Store
-
     root = path.strip("/")
-    store = Store(f"s3://{root}")
-    old = store.get_json(MARKER)
+    with s3_access(uri):
+        old = storage.pointer_and_etag(root)
     if old is None:
         raise UserError(f"{uri} is not a published compclip output (no {MARKER})")
     where = storage.Located(root, old[0]["generation"], old[0]["files"], "")
     _upload(folder, {n: 0 for n in names}, [where.key(n) for n in names], uri)
     files = where.files | {name: (folder / name).stat().st_size for name in names}
-    if not store.swap(MARKER, storage.marker_body(files, generation=where.generation), old[1]):
+    body = storage.marker_body(files, generation=where.generation)
+    with s3_access(uri):
+        swapped = storage.put_if(f"{root}/{MARKER}", body, old[1])
+    if not swapped:
         raise UserError(f"{uri} was republished while files were added to it; run the step again")
     storage.forget_pointer(root)
 

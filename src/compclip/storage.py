@@ -166,6 +166,35 @@ def _physical(uri: str) -> str:
     return "s3://" + found.key(found.rel)
 
 
+def put_if(path: str, body: bytes, etag: str | None) -> bool:
+    """Write the S3 object ``path`` only if it is still the one whose ETag is ``etag`` (``None``: only if
+    there is none); False when another writer got there first (412, or 409 while one is in flight)."""
+    from botocore.exceptions import ClientError
+
+    bucket, _, key = path.partition("/")
+    condition = {"IfNoneMatch": "*"} if etag is None else {"IfMatch": etag}
+    try:
+        fsspec.filesystem("s3").call_s3("put_object", Bucket=bucket, Key=key, Body=body, **condition)
+    except OSError as err:
+        cause = err.__cause__
+        code = cause.response.get("Error", {}).get("Code") if isinstance(cause, ClientError) else None
+        if code in ("PreconditionFailed", "ConditionalRequestConflict"):
+            return False
+        raise
+    return True
+
+
+def pointer_and_etag(root: str) -> tuple[dict, str] | None:
+    """The output pointer at ``root`` (``bucket/key``) as it is now, with its ETag (for :func:`put_if`)."""
+    fs = fsspec.filesystem("s3")
+    try:
+        etag = fs.info(f"{root}/{MARKER}", refresh=True)["ETag"]
+        data = fs.cat_file(f"{root}/{MARKER}")
+    except FileNotFoundError:
+        return None
+    return parse_marker(data, f"s3://{root}/{MARKER}", pointer=True), etag
+
+
 def some_keys(path: str, skip: str | None = None, limit: int = 10) -> list[str]:
     """Up to ``limit`` object keys under the S3 prefix ``path`` (``bucket/key``), leaving out those under
     ``path/skip/``; one listing request, not the whole prefix (empty 'folders' are not objects)."""

@@ -10,8 +10,8 @@ import pytest
 
 from compclip.cli import main
 from compclip.models import create_model, save_model
-from compclip.pmi import CountConfig, count_corpus
 from compclip.outputs import publish_s3
+from compclip.pmi import CountConfig, count_corpus
 from compclip.world import CorpusConfig, write_corpus
 
 pytestmark = pytest.mark.integration

@@ -15,6 +15,8 @@ from test_train_fixtures import write_dataset
 from compclip.errors import UserError
 from compclip.models import create_model, load_model
 from compclip.models.loading import WEIGHTS
+from compclip.outputs import WORK_MARKER
+from compclip.storage import MARKER
 from compclip.train import DataConfig, OptimConfig, TrainConfig, run
 from compclip.train.ema import ema_update, make_teacher
 from compclip.train.loop import cosine_schedule, param_groups
@@ -114,7 +116,7 @@ def test_killed_run_resumes_to_the_same_weights(dataset, killed, tmp_path):
     folder, negatives = dataset
     config = _config()
     run(tiny(), folder, negatives, tmp_path / "full", config)
-    assert [p.name for p in killed.iterdir()] == ["step_2"]
+    assert [p.name for p in killed.iterdir()] == ["step_2", WORK_MARKER]
     out = copy_of(killed, tmp_path)
     with pytest.raises(UserError, match="--resume"):
         run(tiny(), folder, negatives, out, config)
@@ -191,6 +193,7 @@ def test_outputs_load_back_with_their_manifest_and_trained_weights(dataset, tmp_
         "manifest.json",
         WEIGHTS,
         "open_clip_config.json",
+        MARKER,
     }
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["training"]["config"]["method"] == "degla" and "losses.jsonl" in manifest["files"]

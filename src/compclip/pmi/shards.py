@@ -49,7 +49,6 @@ from compclip.pmi.table import write_table
 from compclip.rejects import Rejects
 from compclip.storage import (
     expand,
-    is_remote,
     local_copy,
     local_dir,
     write_json,
@@ -250,8 +249,7 @@ def count_shard_pairs(shard: str | os.PathLike, vocab: str | os.PathLike, config
     with local_dir(shard, include=lambda name: not name.startswith("pairs.")) as folder:
         with local_dir(str(vocab)) as vocab_dir:
             record = _count_pairs(folder, vocab_dir, config)
-        if is_remote(shard):
-            add_files(folder, shard, [SHARD_PAIRS, "pairs.json"])
+        add_files(folder, shard, [SHARD_PAIRS, "pairs.json"])
     return record
 
 
