@@ -59,10 +59,10 @@ def check_place(uri: str) -> None:
 def _check_s3_place(uri: str, path: str) -> None:
     if "/" not in path:
         raise UserError(f"output {uri} is a bucket root; give a prefix inside it (s3://bucket/NAME)")
-    if storage.read_pointer(path) is not None:
-        return
     fs = fsspec.filesystem("s3")
     with s3_access(uri):
+        if storage.read_pointer(path) is not None:
+            return
         if fs.isfile(path):
             raise UserError(f"output {uri} exists and is an object, not a folder; choose another --out")
         foreign = storage.some_keys(path, skip=GENERATIONS)

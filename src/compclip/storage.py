@@ -452,14 +452,13 @@ def local_path(uri: str) -> Iterator[Path]:
 
 @contextmanager
 def s3_access(uri: str) -> Iterator[None]:
-    """Turn an S3 credential or connection failure into one UserError naming the endpoint and bucket."""
+    """Turn an S3 credential or connection failure into one UserError naming the endpoint and the URI."""
     from botocore.exceptions import BotoCoreError, NoCredentialsError
 
     try:
         yield
     except (PermissionError, BotoCoreError) as err:
-        scheme, path = split_uri(uri)
-        if scheme != "s3":
+        if split_uri(uri)[0] != "s3":
             raise
         endpoint = os.environ.get("AWS_ENDPOINT_URL") or "the AWS default endpoint"
         if isinstance(err, NoCredentialsError):
@@ -470,7 +469,7 @@ def s3_access(uri: str) -> Iterator[None]:
             cause = f"access denied ({err}): a wrong key or secret, or no right to the bucket"
         else:
             cause = f"cannot connect ({err})"
-        raise UserError(f"S3 at {endpoint}, bucket {path.split('/')[0]!r}: {cause}") from err
+        raise UserError(f"S3 at {endpoint}, {uri}: {cause}") from err
 
 
 def verify_files(folder: Path, files: dict[str, str], where: str | Path) -> None:

@@ -145,4 +145,4 @@ def test_s3_credential_and_endpoint_faults_are_one_line_naming_endpoint_and_buck
     err = capsys.readouterr().err
     endpoint = env.get("AWS_ENDPOINT_URL") or s3_server.endpoint
     assert code == 2 and err.count("\n") == 1, err
-    assert f"S3 at {endpoint}, bucket '{s3_server.bucket}'" in err and message in err
+    assert f"S3 at {endpoint}, s3://{s3_server.bucket}/faults/" in err and message in err

@@ -160,3 +160,51 @@ def test_a_killed_upload_leaves_the_previous_output_whole_or_nothing_a_reader_ac
         images = sorted((folder / "images").iterdir())
         assert len(images) == 50 and (folder / "captions.txt").read_text() == "seed1"
         assert all(p.read_bytes().startswith(b"seed1") for p in images)  # no file of the killed run
+
+
+def test_losing_the_s3_server_mid_upload_is_one_line_and_publishes_nothing(tmp_path, monkeypatch, capsys):
+    """The server stops after a few files of the upload: exit 2 with one line naming the s3:// URI;
+    restarted on the same data, the place holds nothing a reader accepts."""
+    import s3fs
+
+    from compclip import s3local
+    from compclip.cli import main
+
+    server = s3local.start(tmp_path / "s3", bucket="lost")
+    env = server.env() | {"AWS_MAX_ATTEMPTS": "1"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    s3fs.S3FileSystem.clear_instance_cache()
+    uploaded = []
+    original = s3fs.S3FileSystem._put_file
+
+    async def put_then_lose_the_server(self, lpath, rpath, *args, **kwargs):
+        if len(uploaded) == 5:
+            s3local.stop_pid(server.pid)
+        uploaded.append(rpath)
+        return await original(self, lpath, rpath, *args, **kwargs)
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "_put_file", put_then_lose_the_server)
+    try:
+        code = main(["world", "corpus", "--n", "200", "--out", "s3://lost/world"])
+    finally:
+        s3local.stop_pid(server.pid)
+        s3fs.S3FileSystem.clear_instance_cache()
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error" in line]
+    assert code == 2 and "Traceback" not in err and len(errors) == 1, err
+    assert "nothing was published" in errors[0] and "s3://lost/world" in errors[0]
+    assert len(uploaded) > 5
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "_put_file", original)
+    server = s3local.start(tmp_path / "s3", bucket="lost")
+    for key, value in server.env().items():
+        monkeypatch.setenv(key, value)
+    s3fs.S3FileSystem.clear_instance_cache()
+    forget_pointer("lost/world")
+    try:
+        with pytest.raises(UserError, match=r"no such|unfinished"), local_dir("s3://lost/world"):
+            pass
+    finally:
+        s3local.stop_pid(server.pid)
+        s3fs.S3FileSystem.clear_instance_cache()
