@@ -28,6 +28,7 @@ from safetensors.torch import save_model as save_safetensors
 
 from compclip import __version__
 from compclip.errors import UserError
+from compclip.outputs import local_out
 from compclip.storage import local_dir, sha256_file, verify_files, write_json
 
 log = logging.getLogger(__name__)
@@ -113,8 +114,8 @@ def load_model(source: str, device: str = "cpu") -> ModelBundle:
 
 def write_reference(source: str, out: Path) -> None:
     """A folder that names a model source instead of holding weights (a pipeline's base model)."""
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / REFERENCE, {"source": source})
+    with local_out(str(out)) as stage:
+        write_json(stage / REFERENCE, {"source": source})
 
 
 def read_reference(folder: Path) -> str:
