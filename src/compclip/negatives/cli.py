@@ -52,7 +52,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     gen.add_argument("--types", nargs="+", help="default: the paper's five; also the two relation types")
     gen.add_argument(
-        "--progress", help="local folder for the resume log (default: OUT.progress; s3:// --out: none)"
+        "--progress",
+        help="local folder for the resume log: new, empty or compclip's, removed when done "
+        "(default: OUT.progress; s3:// --out: none)",
     )
     _common(gen)
     gen.set_defaults(func=_generate)

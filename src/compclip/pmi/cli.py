@@ -63,7 +63,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     count.add_argument("--shard", action="store_true", help="map step: scan (and with --vocab, count pairs)")
     count.add_argument("--vocab", help="with --shard: the merged vocabulary folder")
     count.add_argument("--part", help="with --shard: scan only part I/N of the files (dealt round-robin)")
-    count.add_argument("--work-dir", help="whole-corpus count: where work files wait for a resumed run")
+    count.add_argument(
+        "--work-dir",
+        help="whole-corpus count: where work files wait for a resumed run (new, empty or compclip's; "
+        "removed when done)",
+    )
     _config_flags(count)
     count.set_defaults(func=_count)
 

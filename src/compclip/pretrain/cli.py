@@ -33,7 +33,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint, if any")
     parser.add_argument(
         "--checkpoint-dir",
-        help="checkpoints: path or s3:// (default: <out>.checkpoints), synced at each save",
+        help="checkpoints: path or s3://, new, empty or compclip's, never a bucket root "
+        "(default: <out>.checkpoints), synced at each save",
     )
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--max-steps", type=int, help="stop (and end the schedule) after this many steps")
