@@ -266,7 +266,8 @@ def _static_part(uri: str) -> str:
 def _expand_in_output(item: str, output: Located, keep: Callable[[str], bool] | None) -> list[str]:
     pattern = split_uri(item)[1].strip("/")[len(output.root) + 1 :]
     if glob.has_magic(item):
-        names = [f for f in output.files if fnmatch.fnmatchcase(f, pattern)]
+        depth = pattern.count("/")  # a wildcard stays within one path segment, as in a glob
+        names = [f for f in output.files if f.count("/") == depth and fnmatch.fnmatchcase(f, pattern)]
     else:
         names = [f for f in Located(output.root, output.generation, output.files, pattern).below()]
         names = [f for f in names if f == pattern or keep is None or keep(f)]

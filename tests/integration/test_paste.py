@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from collections import defaultdict
 
@@ -16,6 +17,7 @@ from compclip.cli import main
 from compclip.evaluate.zeroshot import load_evalset
 from compclip.genpairs.images import FluxConfig
 from compclip.paste.run import PasteConfig, paste_set
+from compclip.storage import read_bytes
 
 pytestmark = pytest.mark.integration
 PER_CLASS = 4
@@ -150,8 +152,9 @@ def test_images_and_outputs_on_s3(imagenet, cutouts, pmi_table, s3_server, tmp_p
     assert main(["paste", "merge", *shards, "--out", f"{root}/merged"]) == 0
     local = paste_set(imagenet, pmi_table, tmp_path / "local", config, accessories=str(cutouts))
     fs.invalidate_cache()
-    items = pq.read_table(fs.open(f"{root}/merged/items.parquet")).to_pylist()
+    items = pq.read_table(io.BytesIO(read_bytes(f"{root}/merged/items.parquet"))).to_pylist()
     assert len(items) == local["n"] and items[0]["base_image"].startswith(f"{root}/imagenet/")
     assert (
-        fs.cat(f"{root}/merged/{items[0]['image']}") == (tmp_path / "local" / items[0]["image"]).read_bytes()
+        read_bytes(f"{root}/merged/{items[0]['image']}")
+        == (tmp_path / "local" / items[0]["image"]).read_bytes()
     )
