@@ -169,6 +169,13 @@ def test_health_readiness_metadata_and_loopback(service):
     assert f"00000000:{port:04X}" not in addresses  # not 0.0.0.0
 
 
+def test_the_model_repository_cannot_unload_the_model(service):
+    for verb in ("unload", "load"):
+        response = requests.post(f"{service.url}/v2/repository/models/{NAME}/{verb}", timeout=10)
+        assert response.status_code == 404 and "is not served" in response.json()["error"]
+    still_serving(service)
+
+
 def big_png(width: int, height: int) -> str:
     buffer = io.BytesIO()
     Image.new("L", (width, height)).save(buffer, format="PNG")
@@ -304,6 +311,9 @@ def test_load_refuses_tampered_folders_and_non_folders(model_dir, tmp_path):
     with pytest.raises(UserError, match=r"open_clip_config\.json does not match its sha256"):
         model.load()
     assert not model.ready
+    pinned = ServeConfig(manifest_sha256="0" * 64)  # the manifest an alias pinned, not this one
+    with pytest.raises(UserError, match="is not the manifest with sha256 0000"):
+        InspectionModel("x", str(model_dir), pinned).load()
     with pytest.raises(UserError, match="no model folder at 'compclip-tiny-vit'"):
         InspectionModel("x", "compclip-tiny-vit").load()
     with pytest.raises(UserError, match="no model folder at '/no/such/dir'"):

@@ -52,7 +52,7 @@ class InspectionModel(kserve.Model):
             )
         device = resolve_device(self.config.device)
         torch.set_num_threads(self.config.threads)
-        bundle = load_model(self.source, device=str(device))
+        bundle = load_model(self.source, device=str(device), manifest_sha256=self.config.manifest_sha256)
         engine = Engine(bundle, device, self.config.text_cache)
         negatives = HardNegatives(self.config.per_type, self.config.seed, self.config.filter)
         self.parser = Parser(self.config, bundle.preprocess, negatives)
