@@ -256,10 +256,9 @@ def test_the_gates_are_the_registrys_policy(inputs, root, tmp_path, capsys):
     assert "fails 3 gate(s) of policy v0" in capsys.readouterr().err
     assert main(["registry", "policy", "set", "world", "--params", str(lax)]) == 2
     assert "needs --reason" in capsys.readouterr().err
-    event = policy.set_policy(root, "world", LAX, "QA accepts any change for the smoke model")
-    assert event["policy_version"] == 1 and event["policy"]["margin"] == -1.0
-    with pytest.raises(UserError, match="already holds these gates"):
-        policy.set_policy(root, "world", LAX, "again")
+    event, changed = policy.set_policy(root, "world", LAX, "QA accepts any change for the smoke model")
+    assert changed and event["policy_version"] == 1 and event["policy"]["margin"] == -1.0
+    assert policy.set_policy(root, "world", LAX, "again") == (event, False)  # no new event
     assert promotion.promote(root, "world", "v1", "production").event["policy_version"] == 1
     assert main(["registry", "policy", "show", "world", "--root", root, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)

@@ -314,6 +314,9 @@ def test_load_refuses_tampered_folders_and_non_folders(model_dir, tmp_path):
     pinned = ServeConfig(manifest_sha256="0" * 64)  # the manifest an alias pinned, not this one
     with pytest.raises(UserError, match="is not the manifest with sha256 0000"):
         InspectionModel("x", str(model_dir), pinned).load()
+    unrendered = ServeConfig(manifest_sha256="set-by-compclip-deploy-render")  # the base manifest's value
+    with pytest.raises(UserError, match="is not a sha256"):
+        InspectionModel("x", str(model_dir), unrendered).load()
     with pytest.raises(UserError, match="no model folder at 'compclip-tiny-vit'"):
         InspectionModel("x", "compclip-tiny-vit").load()
     with pytest.raises(UserError, match="no model folder at '/no/such/dir'"):

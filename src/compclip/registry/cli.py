@@ -258,8 +258,9 @@ def _gates(args: argparse.Namespace) -> int:
 def _policy(args: argparse.Namespace) -> None:
     root = _root(args)
     if args.action == "set":
-        event = policy.set_policy(root, args.name, _gates_config(args), args.reason)
-        _print(args, event, [f"{args.name}: policy v{event['policy_version']} in force: {event['policy']}"])
+        event, changed = policy.set_policy(root, args.name, _gates_config(args), args.reason)
+        state = "in force" if changed else "in force already, unchanged"
+        _print(args, event, [f"{args.name}: policy v{event['policy_version']} {state}: {event['policy']}"])
         return
     events = audit.trusted(Store(root), args.name)
     config, version = policy.in_force(events)

@@ -31,17 +31,18 @@ def history(events: list[dict]) -> list[dict]:
     return [event for event in events if event.get("action") == "policy"]
 
 
-def set_policy(root: str, name: str, config: GatesConfig, reason: str | None) -> dict:
-    """Make ``config`` the policy of ``name``; the audited event. Needs a reason; refuses a policy
-    equal to the one in force."""
+def set_policy(root: str, name: str, config: GatesConfig, reason: str | None) -> tuple[dict, bool]:
+    """Make ``config`` the policy of ``name`` (needs a reason); the policy event in force, and whether
+    it is new (a policy equal to the one in force changes nothing, so scripts may set it each run)."""
     check_name(name)
     if not reason or not reason.strip():
         raise UserError("policy set needs --reason TEXT: a policy change is audited with its reason")
     store = Store(root)
-    current, version = in_force(audit.trusted(store, name))
+    events = audit.trusted(store, name)
+    current, version = in_force(events)
     if version and current == config:
-        raise UserError(f"{name}: policy v{version} already holds these gates; nothing changed")
+        return history(events)[-1], False
     event = audit.new_event(
         name, "policy", None, policy=asdict(config), policy_version=version + 1, reason=reason.strip()
     )
-    return audit.append(store, name, event)
+    return audit.append(store, name, event), True
