@@ -258,7 +258,8 @@ def test_the_gates_are_the_registrys_policy(inputs, root, tmp_path, capsys):
     assert "needs --reason" in capsys.readouterr().err
     event, changed = policy.set_policy(root, "world", LAX, "QA accepts any change for the smoke model")
     assert changed and event["policy_version"] == 1 and event["policy"]["margin"] == -1.0
-    assert policy.set_policy(root, "world", LAX, "again") == (event, False)  # no new event
+    again, changed = policy.set_policy(root, "world", LAX, "again")
+    assert not changed and (again["seq"], again["id"]) == (event["seq"], event["id"])  # no new event
     assert promotion.promote(root, "world", "v1", "production").event["policy_version"] == 1
     assert main(["registry", "policy", "show", "world", "--root", root, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
