@@ -132,14 +132,18 @@ def memory_mb(pid: int) -> dict[str, float]:
     return {key: int(value.split()[0]) / 1024 for key, value in fields.items()}
 
 
-def batch_stats(url: str) -> tuple[float, float]:
+def batch_stats(url: str) -> dict[str, float]:
+    """The service's counters: queries and seconds of its forward passes, and the number of passes."""
     text = httpx.get(f"{url}/metrics").text
-    values = {
-        key: float(m.group(1))
-        for key in ("sum", "count")
-        if (m := re.search(rf"^compclip_serve_batch_queries_{key}\{{[^}}]*\}} (\S+)$", text, re.M))
-    }
-    return values.get("sum", 0.0), values.get("count", 0.0)
+    found = {}
+    for name, key in (
+        ("queries", "batch_queries_sum"),
+        ("seconds", "pass_seconds_sum"),
+        ("passes", "pass_seconds_count"),
+    ):
+        match = re.search(rf"^compclip_serve_{key}\{{[^}}]*\}} (\S+)$", text, re.M)
+        found[name] = float(match.group(1)) if match else 0.0
+    return found
 
 
 def main() -> None:
@@ -179,13 +183,19 @@ def main() -> None:
             peak = memory_mb(service.pid)["VmHWM"]
         finally:
             local.stop(service)
-        mean_batch = (after[0] - before[0]) / max(after[1] - before[1], 1)
+        passes = max(after["passes"] - before["passes"], 1)
+        mean_batch = (after["queries"] - before["queries"]) / passes
+        pass_ms = (after["seconds"] - before["seconds"]) / passes * 1000
+        busy = (after["seconds"] - before["seconds"]) / result["wall_s"]
         print(
             f"| {name} | {result['requests']} | {result['errors']} | {result['instances_per_s']:.1f} | "
             f"{result['requests_per_s']:.1f} | {result['p50_ms']:.0f} | {result['p95_ms']:.0f} | "
             f"{result['p99_ms']:.0f} | {mean_batch:.1f} | {np.percentile(cold, 50):.0f} | "
             f"{idle:.0f} / {warmed:.0f} / {peak:.0f} | {load_start:.1f}-{load_end:.1f} |",
             flush=True,
+        )
+        print(
+            f"  forward passes: {pass_ms:.1f} ms each on average; engine thread busy {busy:.0%} of the time"
         )
         if result["errors"]:
             print(f"  first errors: {result['first_errors']}")

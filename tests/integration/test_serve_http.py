@@ -9,6 +9,7 @@ import base64
 import io
 import json
 import shutil
+from pathlib import Path
 
 import fsspec
 import httpx
@@ -321,3 +322,13 @@ def test_load_refuses_tampered_folders_and_non_folders(model_dir, tmp_path):
         InspectionModel("x", "compclip-tiny-vit").load()
     with pytest.raises(UserError, match="no model folder at '/no/such/dir'"):
         InspectionModel("x", "/no/such/dir").load()
+
+
+def test_no_log_line_per_request(service):
+    """kserve's timing lines, uvicorn's access lines and FastAPI's warning would be five writes to
+    stdout on the event loop per request; the earlier tests sent dozens of requests."""
+    still_serving(service)
+    text = Path(service.log).read_text()
+    assert "Application startup complete" in text  # the log is the server's
+    for per_request in ("kserve.trace", "uvicorn.access", "FastAPIDeprecationWarning"):
+        assert per_request not in text

@@ -35,6 +35,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--name", required=True, help="model name in the endpoint paths")
     parser.add_argument("--host", help="address to bind (default 127.0.0.1; 0.0.0.0 in a container)")
     parser.add_argument("--port", type=int, help="HTTP port (default 8080)")
+    parser.add_argument(
+        "--access-log", action="store_true", default=None, help="log a line per request (default off)"
+    )
     parser.add_argument("--device", help="cpu, cuda or auto (default cpu)")
     parser.add_argument("--threads", type=int, help="torch CPU threads of the forward (default 1)")
     parser.add_argument("--params", type=Path, help="params.yaml; its `serve` section sets defaults")
@@ -53,7 +56,16 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _config(args: argparse.Namespace) -> ServeConfig:
     config = load_section(ServeConfig, args.params, "serve")
-    runtime = ("host", "port", "device", "threads", "max_batch", "batch_wait_ms", "manifest_sha256")
+    runtime = (
+        "host",
+        "port",
+        "access_log",
+        "device",
+        "threads",
+        "max_batch",
+        "batch_wait_ms",
+        "manifest_sha256",
+    )
     limits = ("max_payload_bytes", "max_pixels", "max_request_pixels", "max_candidates", "max_request_texts")
     return override_from(config, args, *runtime, *limits)
 

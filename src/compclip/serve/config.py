@@ -12,6 +12,7 @@ from compclip.negatives.validity import FilterConfig
 class ServeConfig:
     host: str = "127.0.0.1"  # 0.0.0.0 only inside a container or pod
     port: int = 8080
+    access_log: bool = False  # uvicorn's line per request (the Prometheus metrics count requests)
     device: str = "cpu"  # cpu | cuda | auto
     # torch CPU threads of the forward: on shared or CPU-limited machines more threads wait on
     # each other (tiny model, busy 2-core VM: 150 ms a pass with 2 threads, 5 ms with 1)

@@ -6,6 +6,11 @@ change it. :class:`ModelServer` sets the config's ``host`` after kserve built it
 uvicorn binds (uvicorn reads it only when it starts serving), so the service listens on
 127.0.0.1 unless told otherwise. gRPC stays off (it would bind every interface).
 
+Per request, kserve logs three timing lines (``kserve.trace``) and uvicorn an access line, and
+FastAPI warns that kserve's response class is deprecated: five synchronous writes to stdout on the
+event loop for every request. The service's Prometheus metrics count and time requests instead, so
+:func:`serve` leaves those off (``access_log`` turns uvicorn's access lines back on).
+
 kserve registers the V2 model repository extension (``POST /v2/repository/models/NAME/load`` and
 ``.../unload``) with no option to leave it out: anyone reaching the port could unload the model
 for good while liveness stays green. :class:`ClosedPaths` answers 404 under that prefix.
@@ -15,8 +20,10 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 
 import kserve
+from fastapi.exceptions import FastAPIDeprecationWarning
 from kserve import model_server
 
 from compclip.serve import metrics
@@ -100,6 +107,15 @@ class ModelServer(kserve.ModelServer):
         await super()._serve()
 
 
+def quiet_requests(access_log: bool) -> None:
+    """No log line or warning per request (kserve's timings, FastAPI's deprecation; uvicorn's access
+    line unless ``access_log``)."""
+    logging.getLogger("kserve.trace").setLevel(logging.WARNING)
+    if not access_log:
+        logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=FastAPIDeprecationWarning)
+
+
 def serve(source: str, name: str, config: ServeConfig | None = None) -> None:
     """Load ``source`` as model ``name`` and serve it until interrupted."""
     config = config or ServeConfig()
@@ -107,5 +123,8 @@ def serve(source: str, name: str, config: ServeConfig | None = None) -> None:
     model.load()
     model_server.app.add_middleware(BodyLimit, max_bytes=config.max_payload_bytes)
     model_server.app.add_middleware(ClosedPaths, prefixes=REPOSITORY)
-    server = ModelServer(config.host, http_port=config.port, enable_grpc=False, workers=1)
+    quiet_requests(config.access_log)
+    server = ModelServer(
+        config.host, http_port=config.port, enable_grpc=False, workers=1, enable_latency_logging=False
+    )
     server.start([model])
