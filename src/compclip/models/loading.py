@@ -33,6 +33,7 @@ from safetensors.torch import save_model as save_safetensors
 from compclip import __version__
 from compclip.errors import UserError
 from compclip.outputs import local_out
+from compclip.storage import MARKER as OUTPUT_MARKER
 from compclip.storage import local_dir, sha256_file, verify_files, write_json
 
 log = logging.getLogger(__name__)
@@ -128,8 +129,8 @@ def read_reference(folder: Path) -> str:
 
 
 def _is_reference(folder: Path) -> bool:
-    """A folder naming another source: ``model_source.json`` alone, no manifest."""
-    return [p.name for p in folder.iterdir()] == [REFERENCE]
+    """A folder naming another source: ``model_source.json`` alone (beside its output marker), no manifest."""
+    return sorted(p.name for p in folder.iterdir() if p.name != OUTPUT_MARKER) == [REFERENCE]
 
 
 def verify_folder(folder: Path, manifest_sha256: str | None = None) -> dict:
@@ -146,7 +147,7 @@ def verify_folder(folder: Path, manifest_sha256: str | None = None) -> dict:
     except json.JSONDecodeError as err:
         raise UserError(f"{folder}: {MANIFEST} is not valid JSON ({err})") from err
     present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir()}
-    foreign = sorted(present - set(manifest.get("files", {})) - {MANIFEST})
+    foreign = sorted(present - set(manifest.get("files", {})) - {MANIFEST, OUTPUT_MARKER})
     if foreign:
         raise UserError(f"{folder}: files not listed in the manifest {foreign[:5]}; refusing the folder")
     verify_files(folder, manifest.get("files", {}), folder)
