@@ -51,6 +51,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     paint.add_argument("--images", required=True, help="folder of class folders of images (local or s3://)")
     paint.add_argument("--pmi", required=True, help="PMI table folder (local or s3://)")
     paint.add_argument("--cache", required=True, help="the accessory cache (local or s3://)")
+    paint.add_argument("--accessories", help="folder of CONCEPT.png accessory images (none painted)")
     paint.add_argument("--params", help="params.yaml; its `paste` section sets defaults")
     paint.add_argument("--class-map", help="file of FOLDER<TAB>CLASS NAME lines")
     paint.add_argument("--seed", type=int)
@@ -80,7 +81,7 @@ def _config(args: argparse.Namespace) -> PasteConfig:
 
 
 def _accessories(args: argparse.Namespace) -> None:
-    counts = paint_accessories(args.images, args.pmi, args.cache, _config(args))
+    counts = paint_accessories(args.images, args.pmi, args.cache, _config(args), args.accessories)
     print(f"{args.cache}: {counts['painted']} accessories painted, {counts['accessories']} in all")
 
 

@@ -298,13 +298,14 @@ def paint_accessories(
     pmi: str,
     cache: str,
     config: PasteConfig = PasteConfig(),
+    accessories: str | None = None,
     painter: Callable[[], Painter] | None = None,
     batch: int = 16,
 ) -> dict:
-    """Paint every accessory the plan uses into the shared ``cache`` (local or s3://), ``batch``
-    concepts at a time (a killed run keeps what it painted); return counts."""
-    chosen = make_plan(str(images), str(pmi), config, None)
-    source = Accessories({}, str(cache), _loader(config, painter), config)
+    """Paint every accessory the plan uses and no ``accessories`` file holds into the shared ``cache``
+    (local or s3://), ``batch`` concepts at a time (a killed run keeps what it painted); return counts."""
+    chosen = make_plan(str(images), str(pmi), config, accessories)
+    source = Accessories(chosen.files, str(cache), _loader(config, painter), config)
     needed = sorted({item.accessory for item in chosen.items})
     missing = source.missing(needed)
     for start in range(0, len(missing), batch):
