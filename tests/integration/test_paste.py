@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -81,6 +82,8 @@ def test_folder_accessories_spread_each_class_over_strata(imagenet, cutouts, pmi
             "water",
         }
         assert abs(item["width"] * item["height"] - 0.1 * 48 * 40) <= item["width"] + item["height"] + 1
+        # the unedited image travels with the set, as it was, for the accuracy drop
+        assert (out / item["clean_image"]).read_bytes() == Path(item["base_image"]).read_bytes()
     assert len(strata) == 3 and all(len(s) >= 3 for s in strata.values())  # 4 images over >= 3 strata
     assert len(load_evalset(out).items) == len(items)
 
@@ -136,6 +139,7 @@ def test_cli_shards_and_merge(imagenet, cutouts, pmi_table, tmp_path):
         for n in ("merged", "one")
     )
     assert merged == one
+    assert all((tmp_path / "merged" / r["clean_image"]).is_file() for r in merged)
     assert main(["paste", "run", *common, "--out", part, "--shard", "3/3"]) == 2
 
 

@@ -61,7 +61,8 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 PROMPT = "a {} in the center of a white background"  # the released code's accessory prompt
 SCHEMA = pa.schema(
     [("id", pa.string()), ("image", pa.string()), ("label", pa.string()), ("accessory", pa.string()),
-     ("pmi", pa.float64()), ("stratum", pa.int64()), ("base_image", pa.string()), ("x", pa.int64()),
+     ("pmi", pa.float64()), ("stratum", pa.int64()), ("base_image", pa.string()),
+     ("clean_image", pa.string()), ("x", pa.int64()),
      ("y", pa.int64()), ("width", pa.int64()), ("height", pa.int64())]
 )  # fmt: skip
 
@@ -225,9 +226,12 @@ class Accessories:
 
 
 def _open(uri: str) -> Image.Image:
-    with storage.open_uri(uri) as handle:
-        image = Image.open(io.BytesIO(handle.read()))
-        image.load()
+    return _decode(storage.read_bytes(uri))
+
+
+def _decode(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
     return image
 
 
@@ -244,16 +248,20 @@ def paste_chunk(items: list[PasteItem], accessories: Accessories, images: Path, 
             rejects.add("accessory_without_foreground", item.accessory)
             continue
         try:
-            base = _open(item.base)
+            data = storage.read_bytes(item.base)
+            base = _decode(data)
         except (UnidentifiedImageError, OSError) as err:
             rejects.add("unreadable_image", f"{item.base}: {err}")
             continue
         index = int(item.item_id.rsplit("-", 1)[1])
         image, (x, y, w, h) = paste(base, cutout, config.area, item_rng(config.seed, "paste", index))
         image.save(images / f"{item.item_id}.png")
+        clean = f"clean-{item.item_id}{Path(item.base).suffix.lower()}"  # the unedited image, as it was
+        storage.atomic_write_bytes(images / clean, data)
         rows.append({"id": item.item_id, "image": f"images/{item.item_id}.png", "label": item.label,
                      "accessory": item.accessory, "pmi": item.pmi, "stratum": item.stratum,
-                     "base_image": item.base, "x": x, "y": y, "width": w, "height": h})  # fmt: skip
+                     "base_image": item.base, "clean_image": f"images/{clean}", "x": x, "y": y, "width": w,
+                     "height": h})  # fmt: skip
     return rows, rejects
 
 
