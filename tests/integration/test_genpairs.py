@@ -204,3 +204,16 @@ def test_evaluate_reads_the_set_unchanged(baseline, tmp_path):
     assert main(["evaluate", *args, "--params", str(params), "--device", "cpu"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["zeroshot/genpairs/n"] == baseline[1]["n"] and "zeroshot/genpairs/pearson_r" in metrics
+
+
+def test_the_loaders_honour_the_dtype(config, tiny_llm):
+    """``dtype=`` reaches diffusers and transformers (pyproject's floors are the first versions that
+    read it: an older diffusers would load FLUX in fp32 and say nothing)."""
+    import torch
+
+    from compclip.negatives.llm import load_causal_lm
+
+    painter = FluxPainter.load(dataclasses.replace(config.images.flux, dtype="bfloat16"))
+    assert painter.pipeline.transformer.dtype == painter.pipeline.text_encoder_2.dtype == torch.bfloat16
+    model, _ = load_causal_lm(str(tiny_llm), "bfloat16", "cpu")
+    assert model.dtype == torch.bfloat16
