@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import logging
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,8 +21,6 @@ from compclip.chunks import Work
 from compclip.genpairs.captions import CaptionConfig, Captioner, caption_stage
 from compclip.genpairs.images import ImagesConfig, Painter, image_stage
 from compclip.genpairs.pairs import SelectConfig, select_stage
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
