@@ -482,3 +482,14 @@ def verify_files(folder: Path, files: dict[str, str], where: str | Path) -> None
             raise UserError(f"{where}: {name} listed in the manifest is missing")
         if sha256_file(str(path)) != expected:
             raise UserError(f"{where}: {name} does not match its sha256 in the manifest")
+
+
+def write_bytes(uri: str, data: bytes) -> None:
+    """One file at a local path or s3:// URI that a reader never sees half-written (local: renamed
+    into place; S3: an object appears whole when its upload completes)."""
+    scheme, path = split_uri(uri)
+    if scheme == "file":
+        atomic_write_bytes(Path(path), data)
+        return
+    with open_uri(uri, "wb") as handle:
+        handle.write(data)
