@@ -15,8 +15,9 @@ from compclip.chunks import Shard
 from compclip.errors import UserError
 from compclip.evalsets.generated import sum_metrics
 from compclip.negatives import io
+from compclip.outputs import local_out
 from compclip.rejects import Rejects
-from compclip.storage import local_out, read_bytes
+from compclip.storage import read_bytes
 
 log = logging.getLogger(__name__)
 
