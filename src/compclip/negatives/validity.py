@@ -22,7 +22,8 @@ A candidate is rejected, under the first reason that applies, when it is
   its opposite (*left of* -> *right of*: that is the ``invert_relations`` type's job);
 - ``not_inverted``: a relation inversion that does not make a relation its opposite;
 - ``blind_preferred``: with a blind model (:class:`compclip.negatives.blind.BlindModel`), the
-  negative scores more than ``blind_margin`` nats below the original, so text alone gives it away;
+  negative scores more than ``blind_margin`` nats below the original (every caption of its image
+  left out of the model), so text alone gives it away;
 - ``duplicate``: the same as a negative already kept for this caption.
 
 With a blind model, :meth:`ValidityFilter.rank` orders a caption's candidates by how close their
@@ -83,10 +84,13 @@ class ValidityFilter:
         self.lexicon = lexicon or Lexicon.load()
         self.blind = blind
 
-    def reason(self, original: str, negative: str, kind: str, kept: set[tuple[str, ...]]) -> str | None:
+    def reason(
+        self, original: str, negative: str, kind: str, kept: set[tuple[str, ...]], image: str | None = None
+    ) -> str | None:
         """Why ``negative`` is not a valid ``kind`` negative of ``original`` (None when it is).
 
         ``kept`` holds the normalised negatives already kept for this caption; a valid one is added.
+        ``image``: the caption's image, whose captions the blind model leaves out.
         """
         before, after = normalize(original), normalize(negative)
         if not after:
@@ -117,7 +121,7 @@ class ValidityFilter:
                 return "inverse_relation"
             if kind == "invert_relations" and not inverted:
                 return "not_inverted"
-        if self.blind is not None and self.blind_gap(original, negative) > self.config.blind_margin:
+        if self.blind is not None and self.blind_gap(original, negative, image) > self.config.blind_margin:
             return "blind_preferred"
         key = tuple(after)
         if key in kept:
@@ -125,12 +129,12 @@ class ValidityFilter:
         kept.add(key)
         return None
 
-    def rank(self, original: str, candidates: list[str]) -> list[str]:
+    def rank(self, original: str, candidates: list[str], image: str | None = None) -> list[str]:
         """``candidates`` closest to ``original``'s blind-model fluency first (smallest ``|gap|``,
-        ties in the given order); as given without a blind model."""
+        ties in the given order; ``image``'s captions left out); as given without a blind model."""
         if self.blind is None or not self.config.blind or len(candidates) < 2:
             return candidates
-        gaps = self.blind.gaps(original, candidates)
+        gaps = self.blind.gaps(original, candidates, image)
         return [candidates[i] for i in sorted(range(len(candidates)), key=lambda i: abs(gaps[i]))]
 
     def _kept(self, words: list[str]) -> list[str]:
@@ -167,8 +171,9 @@ class ValidityFilter:
         lexicon = self.lexicon
         return word in lexicon.adjectives or lexicon.attribute_class(word) is not None or adjective(word)
 
-    def blind_gap(self, original: str, negative: str) -> float:
-        """How many nats the blind model scores the negative below the original (0 without a model)."""
+    def blind_gap(self, original: str, negative: str, image: str | None = None) -> float:
+        """How many nats the blind model scores the negative below the original (0 without a
+        model), the captions of ``image`` left out."""
         if self.blind is None or not self.config.blind:
             return 0.0
-        return self.blind.gap(original, negative)
+        return self.blind.gap(original, negative, image)
