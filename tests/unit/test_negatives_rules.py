@@ -49,7 +49,7 @@ def test_reshuffle_moves_whole_phrases_and_fixes_case(rules):
 
 
 def test_replace_adjective_stays_in_its_attribute_class(rules):
-    colours = set(rules.lexicon.attributes["colour"])
+    colours = set(rules.lexicon.words("colour"))
     for negative in first(rules, "a red car parked on the street", "replace_adjectives"):
         word = negative.split()[1]
         assert word in colours and word != "red"

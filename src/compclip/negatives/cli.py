@@ -69,7 +69,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     audit = add_command(
         verbs,
         "audit",
-        "per type: yield, blind-model preference, WordNet-related replacements, a sample (JSON + HTML)",
+        "per type: n, yield, blind preference with its CI, still-true swaps, WordNet-related replacements",
         EXAMPLES,
     )
     audit.add_argument("negatives", help="negatives.json (DeGLA format), local or s3://")
@@ -132,10 +132,15 @@ def _audit(args: argparse.Namespace) -> None:
     report = audit(args.negatives, args.corpus, args.out, config)
     print(f"wrote {args.out}: audit.json, audit.html")
     for kind, row in report["types"].items():
-        related = f", WordNet-related {row['wordnet_related']:.1%}" if "wordnet_related" in row else ""
+        low, high = row["ci"]
+        extra = "".join(
+            f", {name} {row[key]:.1%}"
+            for key, name in (("still_true", "still true"), ("wordnet_related", "WordNet-related"))
+            if key in row
+        )
         print(
-            f"{kind}: yield {row['yield']:.1%}, "
-            f"blind prefers positive {row['blind_prefers_positive']:.1%}{related}"
+            f"{kind}: {row['pairs']} pairs, yield {row['yield']:.1%}, blind prefers positive "
+            f"{row['blind_prefers_positive']:.1%} [{low:.1%}, {high:.1%}]{extra}"
         )
 
 

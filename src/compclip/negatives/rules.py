@@ -54,7 +54,7 @@ from compclip.negatives.inflection import (
 from compclip.negatives.steering import Steering
 from compclip.negatives.tagger import Lexicon, Tagger
 from compclip.negatives.text import Token, render, surface, tokens
-from compclip.negatives.wordnet import co_hyponyms, related, same_kind
+from compclip.negatives.wordnet import animate, co_hyponyms, related, same_kind
 
 MAX_PAIRS = 6  # swap pairs tried per caption
 MAX_REPLACEMENTS = 6  # replacement words tried per edited word
@@ -62,6 +62,9 @@ POOL_SIZE = 24  # co-hyponyms kept per noun, nearest and most frequent first
 BREAKS = ("preposition", "verb", "auxiliary", "conjunction", "punct")
 OBJECT_TAGS = ("determiner", "number", "adj", "noun", "pronoun")  # a relation phrase's object starts so
 FINITE_TAGS = ("VBZ", "VBP")
+GOVERNORS = ("preposition", "verb", "auxiliary")  # what gives a phrase its role
+COORDINATORS = ("and", "or", ",", "&")
+PHRASE_TAGS = ("determiner", "number", "adj", "adverb", "noun", "framing")
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,11 @@ class RuleGenerator:
         nouns = [(s, e) for s, e in _runs(tags, "noun")]
         phrases = []
         for start, end in nouns:
-            while start > 0 and tags[start - 1] in ("determiner", "number", "adj", "adverb"):
+            while start > 0 and (
+                tags[start - 1] in ("determiner", "number", "adj", "adverb")
+                # coordinated adjectives stay with their noun: *a white and brown dog*
+                or (start > 1 and words[start - 1].lower() in COORDINATORS and tags[start - 2] == "adj")
+            ):
                 start -= 1
             phrases.append((start, end))
         return Parse(slots, words, tags, penn, nouns, phrases)
@@ -128,12 +135,29 @@ class RuleGenerator:
         }
 
     def _swap_nouns(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
-        edits, pairs = [], itertools.combinations(p.nouns, 2)
-        for (a0, a1), (b0, b1) in itertools.islice(pairs, self.breadth or MAX_PAIRS):
+        # coordinated nouns (*a man and a woman*) trade places only when their words differ (*two
+        # men and a woman* -> *two women and a man*): the filter refuses a mere reorder
+        pairs = list(itertools.combinations(p.nouns, 2))
+        edits = []
+        for (a0, a1), (b0, b1) in pairs[: self.breadth or MAX_PAIRS]:
             group_a, group_b = self._group(p, a0, a1, b1 - 1), self._group(p, b0, b1, a1 - 1)
-            if [w.lower() for w in group_a] != [w.lower() for w in group_b]:
-                edits.append(p.words[:a0] + group_b + p.words[a1:b0] + group_a + p.words[b1:])
+            words = p.words[:a0] + group_b + p.words[a1:b0] + group_a + p.words[b1:]
+            if [w.lower() for w in group_a] != [w.lower() for w in group_b] and self._reads_well(p, words):
+                edits.append(words)
         return edits
+
+    def _reads_well(self, p: Parse, words: list[str]) -> bool:
+        """Whether a swap or reshuffle of ``p`` still parses as the caption did: the same sequence
+        of phrases, prepositions and verbs when tagged anew, and every verb whose subject was a
+        person or an animal still has one (not *a bench drinking*)."""
+        lower = [w.lower() for w in words]
+        tags = self.tagger.tag(words)
+        if _skeleton(tags) != _skeleton(p.tags):
+            return False
+        before, after = _agents(p.tags, [w.lower() for w in p.words]), _agents(tags, lower)
+        return len(before) == len(after) and all(
+            b is not True or a for b, a in zip(before, after, strict=True)
+        )
 
     def _group(self, p: Parse, start: int, end: int, place: int) -> list[str]:
         """The noun group [start, end) with its head in the number of the head at ``place``."""
@@ -142,6 +166,8 @@ class RuleGenerator:
 
     def _swap_adjectives(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
         # Only across noun phrases: "a large white star" -> "a white large star" still describes the image.
+        # (a coordination's reorder, *a black dog and a white dog* -> *a white dog and a black dog*,
+        # is still true: the filter refuses it)
         pairs = [
             (i, j)
             for i, j in itertools.combinations(p.adjectives, 2)
@@ -173,21 +199,14 @@ class RuleGenerator:
         return self._spread(per_word)
 
     def _adjective_pool(self, adjective: str) -> list[str]:
+        """The other poles of the adjective's axes that WordNet does not relate to it; none for an
+        adjective on no axis (a WordNet antonym of one, *religious* -> *irreligious*, is rarely
+        something an image shows)."""
         name = self.lexicon.attribute_class(adjective)
-        if name is not None:
-            heads = frozenset(self.lexicon.attributes[name])
-            return [w for w in self.lexicon.attributes[name] if not related(adjective, w, heads)]
-        wordnet = self.tagger.wordnet
-        antonyms = sorted(
-            {
-                a.name()
-                for s in wordnet.synsets(adjective, "a")
-                for lemma in s.lemmas()
-                for a in lemma.antonyms()
-                if a.name().isalpha()
-            }
-        )
-        return antonyms
+        if name is None:
+            return []
+        heads = frozenset(self.lexicon.words(name))
+        return [w for w in self.lexicon.opposites(adjective) if not related(adjective, w, heads)]
 
     def _replace_nouns(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
         present = {noun_lemma(w.lower()) for w in p.words}
@@ -262,9 +281,12 @@ class RuleGenerator:
         if len(blocks) < 2:
             return []
         inside = {i for s, e in blocks for i in range(s, e)}
+        roles = [_governor(p, s) for s, _ in blocks]
         edits = []
         n = len(blocks)
         for order in _derangements(n, rng, self.breadth) if self.breadth else _rotations(n, rng):
+            if all(roles[source] == roles[place] for place, source in enumerate(order)):
+                continue  # only coordinated phrases trade places (*a man and a woman*): still true
             words, last = [], 0
             for (start, end), source in zip(blocks, order, strict=True):
                 s, e = blocks[source]
@@ -277,7 +299,7 @@ class RuleGenerator:
                         words.append(verb_form(p.words[end], plural))
                         last = end + 1
             words += p.words[last:]
-            if [w.lower() for w in words] != [w.lower() for w in p.words]:
+            if [w.lower() for w in words] != [w.lower() for w in p.words] and self._reads_well(p, words):
                 edits.append(words)
         return edits
 
@@ -291,6 +313,46 @@ def _plural(p: Parse, i: int) -> bool:
         if word.lower() in SINGULAR_DETERMINERS:
             return False
     return p.penn[i] in PLURAL_TAGS
+
+
+def _governor(p: Parse, i: int) -> int:
+    """The role of word ``i``: the index of the nearest preposition, verb or auxiliary before it,
+    -1 before any (a subject). Coordinated words (*a man and a woman*, *white and brown*) share it."""
+    return _governing(p.tags, i)
+
+
+def _governing(tags: list[str], i: int) -> int:
+    return next((j for j in range(i - 1, -1, -1) if tags[j] in GOVERNORS), -1)
+
+
+def _skeleton(tags: list[str]) -> list[str]:
+    """A caption's structure: its tags with every run of noun-phrase words read as one phrase."""
+    out: list[str] = []
+    for tag in tags:
+        kind = "phrase" if tag in PHRASE_TAGS else tag
+        if not (kind == "phrase" and out and out[-1] == "phrase"):
+            out.append(kind)
+    return out
+
+
+def _agents(tags: list[str], words: list[str]) -> list[bool | None]:
+    """For each verb, whether its subject is a person or an animal; None when it has none. The
+    subject: the noun right before the verb (an auxiliary or adverb between them allowed) or, when
+    that noun is a preposition's (*a man in a red shirt is drinking*), the noun before the preposition."""
+    found: list[bool | None] = []
+    for i, tag in enumerate(tags):
+        if tag != "verb":
+            continue
+        j = i - 1
+        while j >= 0 and tags[j] in ("auxiliary", "adverb"):
+            j -= 1
+        while j >= 0 and tags[j] == "noun":
+            governor = _governing(tags, j)
+            if governor < 0 or tags[governor] != "preposition":
+                break
+            j = next((k for k in range(governor - 1, -1, -1) if tags[k] == "noun"), -1)
+        found.append(animate(noun_lemma(words[j])) if j >= 0 and tags[j] == "noun" else None)
+    return found
 
 
 def _modified(tags: list[str], i: int) -> str:

@@ -29,6 +29,7 @@ from compclip.errors import UserError
 from compclip.negatives import io
 from compclip.negatives.blind import BlindModel, image_of
 from compclip.negatives.llm import LLMConfig, LLMGenerator
+from compclip.negatives.paraphrase import Paraphrases
 from compclip.negatives.profile import Profile, WorldSettings, resolve
 from compclip.negatives.rules import RuleGenerator
 from compclip.negatives.steering import SteerConfig, Steering
@@ -148,7 +149,8 @@ def make_generator(config: NegativesConfig) -> Generator:
 
 def make_filter(config: FilterConfig, captions: list[tuple[str, str]], source: str) -> ValidityFilter:
     """The validity filter, with (``config.blind``) a blind model trained on ``captions``
-    (``(id, caption)`` of ``source``; the captions of one image are left out together).
+    (``(id, caption)`` of ``source``; the captions of one image are left out together) and the
+    near-synonyms their images' captions show (:class:`Paraphrases`).
 
     Fewer than ``blind_min_captions`` captions cannot teach the model fluency: a UserError says
     so, never a silent run without the filter."""
@@ -160,13 +162,12 @@ def make_filter(config: FilterConfig, captions: list[tuple[str, str]], source: s
             f"{source} has {len(captions)}: give --reference-captions CORPUS (captions of the same kind) "
             "or turn it off (filter.blind: false)"
         )
+    images = [image_of(i) for i, _ in captions]
     model = BlindModel(
-        [c for _, c in captions],
-        config.blind_order,
-        smoothing=config.blind_smoothing,
-        images=[image_of(i) for i, _ in captions],
+        [c for _, c in captions], config.blind_order, smoothing=config.blind_smoothing, images=images
     )
-    return ValidityFilter(config, blind=model)
+    paraphrases = Paraphrases(zip(images, (c for _, c in captions), strict=True))
+    return ValidityFilter(config, blind=model, paraphrases=paraphrases)
 
 
 def validity_filter(config: NegativesConfig, own: list[tuple[str, str]], source: str) -> ValidityFilter:
@@ -237,7 +238,11 @@ def _generate(
         log.info("resuming %s: %d captions already done", work, len(done))
     todo = [(i, c) for i, c in captions if io.caption_key(i, c) not in finished]
     log.info(
-        "read %d captions from %s (%d to do, rejected %s)", len(captions), inputs, len(todo), rejects.as_dict()
+        "read %d captions from %s (%d to do, rejected %s)",
+        len(captions),
+        inputs,
+        len(todo),
+        rejects.as_dict(),
     )
     for start in tqdm(range(0, len(todo), config.chunk), desc="negatives", unit="chunk"):
         chunk = todo[start : start + config.chunk]

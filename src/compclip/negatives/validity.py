@@ -9,13 +9,22 @@ A candidate is rejected, under the first reason that applies, when it is
   original's;
 - ``words_changed``: a swap or reshuffle whose multiset of words differs from the original's
   (words compared uninflected, so *dogs* = *dog* and *is* = *are*; ``a``/``an`` as one word);
+- ``coordination_reorder``: a swap or reshuffle that only trades the conjuncts of a coordination
+  (*a white and brown dog* -> *a brown and white dog*, *a man and a woman* -> *a woman and a
+  man*): still true;
 - ``misinflected``: a new word that is a wrong form of a known noun (*womans*, *childs*), or a
   new number-noun pair that disagrees (*two suitcase*, *a giant people*);
+- ``colour_on_person``: a colour that comes to modify a person (*a man in a yellow shirt* -> *a
+  shirt in a yellow man*): colours in captions are clothes', not people's;
 - ``not_one_concept``: a replace that does not remove exactly one concept and add exactly one
   (concepts by :class:`compclip.pmi.concepts.ConceptRules`, the PMI table's rules);
 - ``wordnet_related``: a replace whose new concept WordNet relates to the old one (a synonym,
   hypernym, hyponym or similar adjective: :func:`compclip.negatives.wordnet.related`), so the
   negative may still be true (*a small child* -> *a tiny child*, *an airplane* -> *a jet*);
+- ``near_synonym``: a replace whose new concept says the same as the old one by the lexicon (one
+  pole of an attribute axis: *big*, *large*) or by how captions of one image use them
+  (:class:`compclip.negatives.paraphrase.Paraphrases`, learnt with the blind model: *street* ->
+  *road*, *lady* -> *woman*);
 - ``not_a_relation``: a relation replace that changes a word outside the spatial relation
   phrases and prepositions of ``lexicon.yaml`` (the other words, in order, must stay);
 - ``inverse_relation``: with ``inverse_relations`` off, a relation replace that makes a relation
@@ -43,18 +52,23 @@ from compclip.negatives.inflection import (
     SINGULAR_DETERMINERS,
     base,
     misinflected,
+    noun_lemma,
     noun_numbers,
 )
+from compclip.negatives.paraphrase import Paraphrases
 from compclip.negatives.tagger import Lexicon
-from compclip.negatives.text import normalize
+from compclip.negatives.text import normalize, tokens
 from compclip.negatives.types import RELATIONS, REPLACES, SWAPS
-from compclip.negatives.wordnet import adjective, related
+from compclip.negatives.wordnet import adjective, person, related
 from compclip.pmi.concepts import ConceptRules
 
 REASONS = (
-    "empty", "unchanged", "too_short", "too_long", "words_changed", "misinflected", "not_one_concept",
-    "wordnet_related", "not_a_relation", "inverse_relation", "not_inverted", "blind_preferred", "duplicate",
+    "empty", "unchanged", "too_short", "too_long", "words_changed", "coordination_reorder", "misinflected",
+    "colour_on_person", "not_one_concept", "wordnet_related", "near_synonym", "not_a_relation",
+    "inverse_relation", "not_inverted", "blind_preferred", "duplicate",
 )  # fmt: skip
+COORDINATORS = ("and", "or", ",")
+MAX_CONJUNCT = 4  # words of a conjunct a reorder may trade
 
 
 @dataclass(frozen=True)
@@ -78,11 +92,14 @@ class ValidityFilter:
         rules: ConceptRules | None = None,
         lexicon: Lexicon | None = None,
         blind: BlindModel | None = None,
+        paraphrases: Paraphrases | None = None,
     ) -> None:
         self.config = config
         self.rules = rules or ConceptRules()
         self.lexicon = lexicon or Lexicon.load()
         self.blind = blind
+        self.paraphrases = paraphrases
+        self.colours = frozenset(self.lexicon.words("colour"))
 
     def reason(
         self, original: str, negative: str, kind: str, kept: set[tuple[str, ...]], image: str | None = None
@@ -103,16 +120,22 @@ class ValidityFilter:
             return "too_long"
         if kind in SWAPS and self._bag(before) != self._bag(after):
             return "words_changed"
+        if kind in SWAPS and coordination_reorder(original, negative):
+            return "coordination_reorder"
         if self._misinflected(before, after):
             return "misinflected"
+        if self._coloured_people(after) - self._coloured_people(before):
+            return "colour_on_person"
         if kind in REPLACES:
             old, new = set(self.rules.concepts(original)), set(self.rules.concepts(negative))
             if len(old - new) != 1 or len(new - old) != 1:
                 return "not_one_concept"
             (a,), (b,) = old - new, new - old
             kind_a = self.lexicon.attribute_class(a)
-            if related(a, b, frozenset(self.lexicon.attributes[kind_a]) if kind_a else frozenset()):
+            if related(a, b, frozenset(self.lexicon.words(kind_a)) if kind_a else frozenset()):
                 return "wordnet_related"
+            if self.lexicon.same_pole(a, b) or (self.paraphrases is not None and self.paraphrases.near(a, b)):
+                return "near_synonym"
         if kind in RELATIONS:
             if self._kept(before) != self._kept(after):
                 return "not_a_relation"
@@ -144,6 +167,19 @@ class ValidityFilter:
         """Whether a relation of ``before`` became its opposite in ``after``."""
         old, new = ([m for *_, m in self.lexicon.relation_spans(w)] for w in (before, after))
         return any(b == self.lexicon.inverses.get(a) for a, b in zip(old, new, strict=False))
+
+    def _coloured_people(self, words: list[str]) -> set[tuple[str, str]]:
+        """``(colour, person)`` pairs: a colour among the adjectives right before a person noun."""
+        found = set()
+        for j, word in enumerate(words):
+            if word in self.colours or not person(noun_lemma(word)):
+                continue
+            k = j - 1
+            while k >= 0 and (self._adjective(words[k]) or words[k] in COORDINATORS):
+                if words[k] in self.colours:
+                    found.add((words[k], noun_lemma(word)))
+                k -= 1
+        return found
 
     def _bag(self, words: list[str]) -> Counter:
         return Counter(base(w) for w in words)
@@ -177,3 +213,21 @@ class ValidityFilter:
         if self.blind is None or not self.config.blind:
             return 0.0
         return self.blind.gap(original, negative, image)
+
+
+def coordination_reorder(original: str, negative: str) -> bool:
+    """Whether ``negative`` is ``original`` with the two conjuncts around one coordinator traded
+    (*X and Y* -> *Y and X*, *X, Y* -> *Y, X*; up to ``MAX_CONJUNCT`` words each, words compared
+    uninflected)."""
+    before, after = (
+        ["a" if t.lower == "an" else base(t.lower) for t in tokens(c) if t.is_word or t.text == ","]
+        for c in (original, negative)
+    )
+    for c, word in enumerate(before):
+        if word not in COORDINATORS:
+            continue
+        for start in range(max(0, c - MAX_CONJUNCT), c):
+            for end in range(c + 2, min(len(before), c + 1 + MAX_CONJUNCT) + 1):
+                if before[:start] + before[c + 1 : end] + [word] + before[start:c] + before[end:] == after:
+                    return True
+    return False

@@ -96,6 +96,18 @@ def concrete(noun: str) -> bool:
     return bool(senses) and senses[0].lexname() in CONCRETE
 
 
+@cache
+def animate(noun: str) -> bool:
+    """Whether a noun's most frequent sense is a person or an animal (what can act: *a man
+    drinking*, never *a bench drinking*)."""
+    return _kind(noun) in ("noun.person", "noun.animal")
+
+
+def person(noun: str) -> bool:
+    """Whether a noun's most frequent sense is a person."""
+    return _kind(noun) == "noun.person"
+
+
 def _level(synsets: set, step, n: int) -> set:
     """The synsets exactly ``n`` steps of ``step`` (hypernyms or hyponyms) away."""
     for _ in range(n):
