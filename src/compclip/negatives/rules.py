@@ -53,7 +53,8 @@ from compclip.negatives.inflection import (
 )
 from compclip.negatives.steering import Steering
 from compclip.negatives.tagger import Lexicon, Tagger
-from compclip.negatives.text import Token, render, surface, tokens
+from compclip.negatives.text import Token, normalize, render, surface, tokens
+from compclip.negatives.validity import coloured_people
 from compclip.negatives.wordnet import animate, co_hyponyms, related, same_kind
 
 MAX_PAIRS = 6  # swap pairs tried per caption
@@ -64,7 +65,7 @@ OBJECT_TAGS = ("determiner", "number", "adj", "noun", "pronoun")  # a relation p
 FINITE_TAGS = ("VBZ", "VBP")
 GOVERNORS = ("preposition", "verb", "auxiliary")  # what gives a phrase its role
 COORDINATORS = ("and", "or", ",", "&")
-PHRASE_TAGS = ("determiner", "number", "adj", "adverb", "noun", "framing")
+PHRASE_TAGS = ("determiner", "number", "adj", "adverb", "noun", "framing", "name")
 
 
 @dataclass(frozen=True)
@@ -101,11 +102,14 @@ class RuleGenerator:
         words = [surface(t, i) for i, t in enumerate(slots)]
         penn = self.tagger.penn(words)
         tags = self.tagger.tag(words, penn)
-        nouns = [(s, e) for s, e in _runs(tags, "noun")]
+        # a plural-only noun (*pants*) is never moved into a singular place, replaced or singularised
+        nouns = [
+            (s, e) for s, e in _runs(tags, "noun") if words[e - 1].lower() not in self.lexicon.plural_only
+        ]
         phrases = []
         for start, end in nouns:
             while start > 0 and (
-                tags[start - 1] in ("determiner", "number", "adj", "adverb")
+                tags[start - 1] in ("determiner", "number", "adj", "adverb", "name")
                 # coordinated adjectives stay with their noun: *a white and brown dog*
                 or (start > 1 and words[start - 1].lower() in COORDINATORS and tags[start - 2] == "adj")
             ):
@@ -117,7 +121,12 @@ class RuleGenerator:
         """Distinct candidate negatives of ``kind``, best first (possibly none)."""
         parse = self.parse(caption)
         edits = getattr(self, f"_{kind}")(parse, caption, rng)
-        found = list(dict.fromkeys(render(parse.slots, words) for words in edits))
+        people = coloured_people(normalize(caption), self.lexicon)
+        found = [
+            negative
+            for negative in dict.fromkeys(render(parse.slots, words) for words in edits)
+            if coloured_people(normalize(negative), self.lexicon) <= people  # no colour moved onto a person
+        ]
         return found[: self.breadth] if self.breadth else found
 
     def needs(self, caption: str) -> dict[str, bool]:
@@ -142,22 +151,10 @@ class RuleGenerator:
         for (a0, a1), (b0, b1) in pairs[: self.breadth or MAX_PAIRS]:
             group_a, group_b = self._group(p, a0, a1, b1 - 1), self._group(p, b0, b1, a1 - 1)
             words = p.words[:a0] + group_b + p.words[a1:b0] + group_a + p.words[b1:]
-            if [w.lower() for w in group_a] != [w.lower() for w in group_b] and self._reads_well(p, words):
+            tags = p.tags[:a0] + p.tags[b0:b1] + p.tags[a1:b0] + p.tags[a0:a1] + p.tags[b1:]
+            if [w.lower() for w in group_a] != [w.lower() for w in group_b] and _agents_kept(p, words, tags):
                 edits.append(words)
         return edits
-
-    def _reads_well(self, p: Parse, words: list[str]) -> bool:
-        """Whether a swap or reshuffle of ``p`` still parses as the caption did: the same sequence
-        of phrases, prepositions and verbs when tagged anew, and every verb whose subject was a
-        person or an animal still has one (not *a bench drinking*)."""
-        lower = [w.lower() for w in words]
-        tags = self.tagger.tag(words)
-        if _skeleton(tags) != _skeleton(p.tags):
-            return False
-        before, after = _agents(p.tags, [w.lower() for w in p.words]), _agents(tags, lower)
-        return len(before) == len(after) and all(
-            b is not True or a for b, a in zip(before, after, strict=True)
-        )
 
     def _group(self, p: Parse, start: int, end: int, place: int) -> list[str]:
         """The noun group [start, end) with its head in the number of the head at ``place``."""
@@ -287,21 +284,34 @@ class RuleGenerator:
         for order in _derangements(n, rng, self.breadth) if self.breadth else _rotations(n, rng):
             if all(roles[source] == roles[place] for place, source in enumerate(order)):
                 continue  # only coordinated phrases trade places (*a man and a woman*): still true
-            words, last = [], 0
+            words, tags, last = [], [], 0
             for (start, end), source in zip(blocks, order, strict=True):
                 s, e = blocks[source]
                 words += p.words[last:start] + p.words[s:e]
+                tags += p.tags[last:start] + p.tags[s:e]
                 last = end
                 verb = end < len(p.words) and end not in inside and p.penn[end] in FINITE_TAGS
                 if verb and p.tags[e - 1] == "noun":
                     plural = _plural(p, e - 1)
                     if plural != _plural(p, end - 1):  # the verb's subject changed number
                         words.append(verb_form(p.words[end], plural))
+                        tags.append(p.tags[end])
                         last = end + 1
             words += p.words[last:]
-            if [w.lower() for w in words] != [w.lower() for w in p.words] and self._reads_well(p, words):
+            tags += p.tags[last:]
+            if [w.lower() for w in words] != [w.lower() for w in p.words] and self._reads_well(
+                p, words, tags, whole=blocks is p.phrases
+            ):
                 edits.append(words)
         return edits
+
+    def _reads_well(self, p: Parse, words: list[str], tags: list[str], whole: bool) -> bool:
+        """Whether a reshuffle of ``p`` still reads as a sentence: moved noun phrases (``whole``)
+        keep its structure, other blocks must give the caption's sequence of phrases,
+        prepositions and verbs when tagged anew; and :func:`_agents_kept`."""
+        if not whole and _skeleton(self.tagger.tag(words)) != _skeleton(p.tags):
+            return False
+        return _agents_kept(p, words, tags)
 
 
 def _plural(p: Parse, i: int) -> bool:
@@ -333,6 +343,13 @@ def _skeleton(tags: list[str]) -> list[str]:
         if not (kind == "phrase" and out and out[-1] == "phrase"):
             out.append(kind)
     return out
+
+
+def _agents_kept(p: Parse, words: list[str], tags: list[str]) -> bool:
+    """Whether every verb whose subject was a person or an animal still has one after a swap
+    (``words`` and their ``tags``, moved with them): not *a bench drinking*."""
+    before, after = _agents(p.tags, [w.lower() for w in p.words]), _agents(tags, [w.lower() for w in words])
+    return len(before) == len(after) and all(b is not True or a for b, a in zip(before, after, strict=True))
 
 
 def _agents(tags: list[str], words: list[str]) -> list[bool | None]:

@@ -1,6 +1,7 @@
 """Parts of speech of caption words: closed-class lists first, then NLTK's averaged perceptron.
 
-A word's tag is decided by:
+A word's tag is decided by (a web address, or a capitalised proper noun mid-caption, is a
+``name``, which no rule edits):
 
 1. the closed-class lists of ``lexicon.yaml`` (determiners, numbers, prepositions, pronouns,
    conjunctions, auxiliaries, adverbs, framing nouns) and its list of words that are always
@@ -51,6 +52,7 @@ class Lexicon:
     relations: dict[str, dict[str, tuple[tuple[str, ...], ...]]]  # group -> meaning -> phrases as words
     inverses: dict[str, str]  # relation meaning -> its opposite, both ways
     alone: frozenset[str]  # relation phrases that read right without an object ("standing outside")
+    plural_only: frozenset[str]  # nouns only in the plural (*pants*)
 
     @classmethod
     @cache
@@ -71,15 +73,33 @@ class Lexicon:
         }
         inverses = {a: b for pair in data["inverses"] for a, b in (pair, pair[::-1])}
         alone = frozenset(data["alone"])
-        return cls(function, frozenset(data["adjectives"]), attributes, relations, inverses, alone)
+        plural_only = frozenset(data["plural_only"])
+        return cls(
+            function, frozenset(data["adjectives"]), attributes, relations, inverses, alone, plural_only
+        )
 
     def attribute_class(self, adjective: str) -> str | None:
         """The first axis holding ``adjective`` (colour, size, ...), None when none does."""
-        return next((axis for axis, poles in self.attributes.items() if adjective in self.words(axis)), None)
+        return self._axis_of.get(adjective)
+
+    @cached_property
+    def _axis_of(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for axis in self.attributes:
+            for word in self.words(axis):
+                found.setdefault(word, axis)
+        return found
 
     def words(self, axis: str) -> tuple[str, ...]:
         """Every adjective of an axis, pole after pole."""
-        return tuple(w for words in self.attributes[axis].values() for w in words)
+        return self._words[axis]
+
+    @cached_property
+    def _words(self) -> dict[str, tuple[str, ...]]:
+        return {
+            axis: tuple(w for words in poles.values() for w in words)
+            for axis, poles in self.attributes.items()
+        }
 
     def opposites(self, adjective: str) -> tuple[str, ...]:
         """The adjectives of the other poles of every axis holding ``adjective`` (*tall* -> *short*,
@@ -198,9 +218,12 @@ class Tagger:
         """Tags for a caption's word tokens (punctuation tokens get ``punct``); ``penn``: their Penn tags."""
         penn = penn or self.penn(words)
         tags = []
-        for word, tag in zip((w.lower() for w in words), penn, strict=True):
+        for i, (surface, tag) in enumerate(zip(words, penn, strict=True)):
+            word = surface.lower()
             if not word[:1].isalnum():
                 tags.append("punct")
+            elif "." in word or "/" in word or (i and tag.startswith("NNP") and surface[:1].isupper()):
+                tags.append("name")  # a web address or a proper noun: never edited
             elif word in self.lexicon.function or word in self.lexicon.adjectives:
                 tags.append(self.base_tag(word))
             else:

@@ -59,7 +59,7 @@ from compclip.negatives.paraphrase import Paraphrases
 from compclip.negatives.tagger import Lexicon
 from compclip.negatives.text import normalize, tokens
 from compclip.negatives.types import RELATIONS, REPLACES, SWAPS
-from compclip.negatives.wordnet import adjective, person, related
+from compclip.negatives.wordnet import adjective, compound, person, related
 from compclip.pmi.concepts import ConceptRules
 
 REASONS = (
@@ -68,6 +68,7 @@ REASONS = (
     "inverse_relation", "not_inverted", "blind_preferred", "duplicate",
 )  # fmt: skip
 COORDINATORS = ("and", "or", ",")
+BACK_REFERENCES = frozenset(("it", "them", "its", "former", "latter", "first", "second", "other"))
 MAX_CONJUNCT = 4  # words of a conjunct a reorder may trade
 
 
@@ -99,7 +100,6 @@ class ValidityFilter:
         self.lexicon = lexicon or Lexicon.load()
         self.blind = blind
         self.paraphrases = paraphrases
-        self.colours = frozenset(self.lexicon.words("colour"))
 
     def reason(
         self, original: str, negative: str, kind: str, kept: set[tuple[str, ...]], image: str | None = None
@@ -124,7 +124,7 @@ class ValidityFilter:
             return "coordination_reorder"
         if self._misinflected(before, after):
             return "misinflected"
-        if self._coloured_people(after) - self._coloured_people(before):
+        if coloured_people(after, self.lexicon) - coloured_people(before, self.lexicon):
             return "colour_on_person"
         if kind in REPLACES:
             old, new = set(self.rules.concepts(original)), set(self.rules.concepts(negative))
@@ -168,19 +168,6 @@ class ValidityFilter:
         old, new = ([m for *_, m in self.lexicon.relation_spans(w)] for w in (before, after))
         return any(b == self.lexicon.inverses.get(a) for a, b in zip(old, new, strict=False))
 
-    def _coloured_people(self, words: list[str]) -> set[tuple[str, str]]:
-        """``(colour, person)`` pairs: a colour among the adjectives right before a person noun."""
-        found = set()
-        for j, word in enumerate(words):
-            if word in self.colours or not person(noun_lemma(word)):
-                continue
-            k = j - 1
-            while k >= 0 and (self._adjective(words[k]) or words[k] in COORDINATORS):
-                if words[k] in self.colours:
-                    found.add((words[k], noun_lemma(word)))
-                k -= 1
-        return found
-
     def _bag(self, words: list[str]) -> Counter:
         return Counter(base(w) for w in words)
 
@@ -194,7 +181,7 @@ class ValidityFilter:
             if word not in PLURAL_NUMBERS and word not in SINGULAR_DETERMINERS:
                 continue
             for j in range(i + 1, min(i + 3, len(after))):
-                if self._adjective(after[j]):
+                if is_adjective(after[j], self.lexicon):
                     continue
                 if tuple(after[i : j + 1]) not in old:
                     numbers = noun_numbers(after[j])
@@ -202,10 +189,6 @@ class ValidityFilter:
                         return True
                 break
         return False
-
-    def _adjective(self, word: str) -> bool:
-        lexicon = self.lexicon
-        return word in lexicon.adjectives or lexicon.attribute_class(word) is not None or adjective(word)
 
     def blind_gap(self, original: str, negative: str, image: str | None = None) -> float:
         """How many nats the blind model scores the negative below the original (0 without a
@@ -218,16 +201,39 @@ class ValidityFilter:
 def coordination_reorder(original: str, negative: str) -> bool:
     """Whether ``negative`` is ``original`` with the two conjuncts around one coordinator traded
     (*X and Y* -> *Y and X*, *X, Y* -> *Y, X*; up to ``MAX_CONJUNCT`` words each, words compared
-    uninflected)."""
+    uninflected), unless a word after it refers back to a conjunct (*it*, *the other*)."""
     before, after = (
         ["a" if t.lower == "an" else base(t.lower) for t in tokens(c) if t.is_word or t.text == ","]
         for c in (original, negative)
     )
     for c, word in enumerate(before):
-        if word not in COORDINATORS:
-            continue
+        if word not in COORDINATORS or set(before[c:]) & BACK_REFERENCES:
+            continue  # *a cube and a ball over it*: the order says which is over which
         for start in range(max(0, c - MAX_CONJUNCT), c):
             for end in range(c + 2, min(len(before), c + 1 + MAX_CONJUNCT) + 1):
                 if before[:start] + before[c + 1 : end] + [word] + before[start:c] + before[end:] == after:
                     return True
     return False
+
+
+def coloured_people(words: list[str], lexicon: Lexicon) -> set[tuple[str, str]]:
+    """``(colour, person)`` pairs of lowercase ``words``: a colour among the adjectives right
+    before a noun whose most frequent sense is a person."""
+    colours = lexicon.words("colour")
+    found = set()
+    for j, word in enumerate(words):
+        if word in colours or not person(noun_lemma(word)):
+            continue
+        if j and words[j - 1] not in colours and compound(words[j - 1], word):
+            continue  # *a red double decker bus*: a compound, not a person
+        k = j - 1
+        while k >= 0 and (is_adjective(words[k], lexicon) or words[k] in COORDINATORS):
+            if words[k] in colours:
+                found.add((words[k], noun_lemma(word)))
+            k -= 1
+    return found
+
+
+def is_adjective(word: str, lexicon: Lexicon) -> bool:
+    """Whether a lowercase word is an adjective by the lexicon or WordNet."""
+    return word in lexicon.adjectives or lexicon.attribute_class(word) is not None or adjective(word)
