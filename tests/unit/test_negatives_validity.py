@@ -67,7 +67,7 @@ def test_reasons(validity, negative, kind, reason):
         ("a black man on a red bike", "a red man on a black bike", "swap_adjectives", "colour_on_person"),
         ("a man in a black shirt", "a man in a red shirt", "replace_adjectives", None),
         ("a large dog on the grass", "a huge dog on the grass", "replace_adjectives", "wordnet_related"),
-        ("a wooden table on the grass", "a wood table on the grass", "replace_adjectives", "near_synonym"),
+        ("a full bus on the street", "a crowded bus on the street", "replace_adjectives", "near_synonym"),
         ("a tall man on the grass", "a short man on the grass", "replace_adjectives", None),
     ],
 )

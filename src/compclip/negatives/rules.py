@@ -54,7 +54,7 @@ from compclip.negatives.inflection import (
 from compclip.negatives.steering import Steering
 from compclip.negatives.tagger import Lexicon, Tagger
 from compclip.negatives.text import Token, normalize, render, surface, tokens
-from compclip.negatives.validity import coloured_people
+from compclip.negatives.validity import BACK_REFERENCES, coloured_people
 from compclip.negatives.wordnet import animate, co_hyponyms, related, same_kind
 
 MAX_PAIRS = 6  # swap pairs tried per caption
@@ -279,10 +279,12 @@ class RuleGenerator:
             return []
         inside = {i for s, e in blocks for i in range(s, e)}
         roles = [_governor(p, s) for s, _ in blocks]
+        # *a cube and a ball over it*: a word referring back makes the order of a coordination count
+        referred = bool({w.lower() for w in p.words} & BACK_REFERENCES)
         edits = []
         n = len(blocks)
         for order in _derangements(n, rng, self.breadth) if self.breadth else _rotations(n, rng):
-            if all(roles[source] == roles[place] for place, source in enumerate(order)):
+            if all(roles[source] == roles[place] for place, source in enumerate(order)) and not referred:
                 continue  # only coordinated phrases trade places (*a man and a woman*): still true
             words, tags, last = [], [], 0
             for (start, end), source in zip(blocks, order, strict=True):
@@ -326,9 +328,12 @@ def _plural(p: Parse, i: int) -> bool:
 
 
 def _governor(p: Parse, i: int) -> int:
-    """The role of word ``i``: the index of the nearest preposition, verb or auxiliary before it,
-    -1 before any (a subject). Coordinated words (*a man and a woman*, *white and brown*) share it."""
-    return _governing(p.tags, i)
+    """The role of word ``i``: the index of the nearest preposition, verb, auxiliary or *than*
+    before it, -1 before any (a subject). Coordinated words (*a man and a woman*, *white and
+    brown*) share it."""
+    return next(
+        (j for j in range(i - 1, -1, -1) if p.tags[j] in GOVERNORS or p.words[j].lower() == "than"), -1
+    )
 
 
 def _governing(tags: list[str], i: int) -> int:
