@@ -56,6 +56,18 @@ def test_reasons(validity, negative, kind, reason):
         ),
         ("a dog, a cat and a bird", "a cat, a dog and a bird", "reshuffle", "coordination_reorder"),
         (
+            "A boy in a blue , yellow , and orange shirt",
+            "A boy in an orange , yellow , and blue shirt",
+            "swap_adjectives",
+            "coordination_reorder",
+        ),
+        (
+            "Two dogs , one brown , the other black",
+            "Two dogs , one black , the other brown",
+            "swap_adjectives",
+            None,
+        ),
+        (
             "A black dog and a white dog",
             "A white dog and a black dog",
             "swap_adjectives",

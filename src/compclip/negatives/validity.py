@@ -199,21 +199,51 @@ class ValidityFilter:
 
 
 def coordination_reorder(original: str, negative: str) -> bool:
-    """Whether ``negative`` is ``original`` with the two conjuncts around one coordinator traded
-    (*X and Y* -> *Y and X*, *X, Y* -> *Y, X*; up to ``MAX_CONJUNCT`` words each, words compared
-    uninflected), unless a word after it refers back to a conjunct (*it*, *the other*)."""
+    """Whether ``negative`` is ``original`` with the items of one coordination reordered (*X and
+    Y* -> *Y and X*, *X, Y, and Z* -> *Z, Y, and X*; items of up to ``MAX_CONJUNCT`` words,
+    words compared uninflected), unless a word after it refers back to an item (*it*, *the other*)."""
     before, after = (
         ["a" if t.lower == "an" else base(t.lower) for t in tokens(c) if t.is_word or t.text == ","]
         for c in (original, negative)
     )
-    for c, word in enumerate(before):
-        if word not in COORDINATORS or set(before[c:]) & BACK_REFERENCES:
-            continue  # *a cube and a ball over it*: the order says which is over which
-        for start in range(max(0, c - MAX_CONJUNCT), c):
-            for end in range(c + 2, min(len(before), c + 1 + MAX_CONJUNCT) + 1):
-                if before[:start] + before[c + 1 : end] + [word] + before[start:c] + before[end:] == after:
-                    return True
+    if len(before) != len(after):
+        return False
+    changed = [i for i, (b, a) in enumerate(zip(before, after, strict=True)) if b != a]
+    if not changed:
+        return False
+    first, last = changed[0], changed[-1] + 1
+    for start in range(max(0, first - MAX_CONJUNCT + 1), first + 1):
+        for end in range(last, min(len(before), last + MAX_CONJUNCT - 1) + 1):
+            if set(before[end:]) & BACK_REFERENCES:
+                continue  # *a cube and a ball over it*: the order says which is over which
+            old, new = _items(before[start:end]), _items(after[start:end])
+            if old and new and old[1] == new[1] and sorted(old[0]) == sorted(new[0]):
+                return True
     return False
+
+
+def _items(words: list[str]) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]] | None:
+    """A coordination's items and the coordinators between them (*blue , yellow , and orange*),
+    or None when ``words`` is not one (no coordinator, an empty or too long item)."""
+    items, joints, item, joint = [], [], [], []
+    for word in words:
+        if word in COORDINATORS:
+            if item:
+                items.append(tuple(item))
+                item = []
+            joint.append(word)
+        else:
+            if joint:
+                if not items:
+                    return None
+                joints.append(tuple(joint))
+                joint = []
+            item.append(word)
+    if item:
+        items.append(tuple(item))
+    if joint or len(items) < 2 or any(len(i) > MAX_CONJUNCT for i in items):
+        return None
+    return items, joints
 
 
 def coloured_people(words: list[str], lexicon: Lexicon) -> set[tuple[str, str]]:
