@@ -89,10 +89,10 @@ def test_still_true_swaps_and_replacements_are_refused(validity, original, negat
 
 def test_near_synonyms_by_how_captions_of_one_image_use_them():
     captions = [
-        ("1", "a lady walks down the street"),
-        ("1", "a woman walks down the road"),
-        ("2", "a woman crosses the street"),
-        ("2", "a lady crosses the road"),
+        ("1", "a lady in a hat walks down the street"),
+        ("1", "a woman in a cap walks down the road"),
+        ("2", "a woman in a cap crosses the street"),
+        ("2", "a lady in a hat crosses the road"),
         ("3", "a man and a woman on a bench"),
         ("3", "a woman sits beside a man"),
         ("4", "a man and a woman dance"),
@@ -105,7 +105,7 @@ def test_near_synonyms_by_how_captions_of_one_image_use_them():
     assert not paraphrases.near("man", "woman")  # both shown, in one caption too
     assert not paraphrases.near("dog", "cat")
     validity = ValidityFilter(paraphrases=paraphrases)
-    reason = validity.reason("a man on the street", "a man on the road", "replace_nouns", set())
+    reason = validity.reason("a man in a hat", "a man in a cap", "replace_nouns", set())
     assert reason == "near_synonym"  # WordNet does not relate them
 
 
