@@ -159,8 +159,8 @@ def make_filter(config: FilterConfig, captions: list[tuple[str, str]], source: s
     if len(captions) < config.blind_min_captions:
         raise UserError(
             f"the blind filter learns fluency from at least {config.blind_min_captions} captions and "
-            f"{source} has {len(captions)}: give --reference-captions CORPUS (captions of the same kind) "
-            "or turn it off (filter.blind: false)"
+            f"{source} has {len(captions)}: give --reference-captions CORPUS (params: negatives.reference; "
+            "captions of the same kind) or turn it off (negatives.filter.blind: false)"
         )
     images = [image_of(i) for i, _ in captions]
     model = BlindModel(
