@@ -19,9 +19,16 @@ def test_generate_and_filter_s3_in_and_out(s3_server, tmp_path):
     pq.write_table(pa.table({"id": ["a", "b"], "caption": CAPTIONS}), local)
     bucket = f"s3://{s3_server.bucket}/negatives-test"
     fs.put(str(local), f"{bucket}/caps.parquet")
-    assert main(["negatives", "generate", f"{bucket}/caps.parquet", "--out", f"{bucket}/neg"]) == 0
-    assert main(["negatives", "generate", str(local), "--out", str(tmp_path / "neg")]) == 0
-    assert main(["negatives", "filter", f"{bucket}/neg/negatives.json", "--out", f"{bucket}/clean"]) == 0
+    fs.put(str(local), f"{bucket}/reference.parquet")  # the blind filter's captions, on s3:// too
+    params = tmp_path / "params.yaml"
+    params.write_text("negatives:\n  filter: {blind_min_captions: 2}\n")
+    flags = ["--params", str(params), "--reference-captions"]
+    assert main(["negatives", "generate", f"{bucket}/caps.parquet", "--out", f"{bucket}/neg",
+                 *flags, f"{bucket}/reference.parquet"]) == 0  # fmt: skip
+    assert main(["negatives", "generate", str(local), "--out", str(tmp_path / "neg"),
+                 *flags, str(local)]) == 0  # fmt: skip
+    assert main(["negatives", "filter", f"{bucket}/neg/negatives.json", "--out", f"{bucket}/clean",
+                 *flags, str(local)]) == 0  # fmt: skip
     assert (
         main(
             [
@@ -30,6 +37,8 @@ def test_generate_and_filter_s3_in_and_out(s3_server, tmp_path):
                 str(tmp_path / "neg" / "negatives.json"),
                 "--out",
                 str(tmp_path / "clean"),
+                *flags,
+                str(local),
             ]
         )
         == 0

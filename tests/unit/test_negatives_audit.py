@@ -33,6 +33,15 @@ RECORDS = [
         "enhanced": ["A small grass is running on the dog."],
         "types": ["swap_nouns"],
     },
+    {  # a coordination reordered: the same caption, by the audit's own reading
+        "image_id": "4",
+        "original": "A white and brown dog and a cat on a sofa.",
+        "enhanced": [
+            "A brown and white dog and a cat on a sofa.",
+            "A white and brown cat and a dog on a sofa.",
+        ],
+        "types": ["swap_adjectives", "swap_nouns"],
+    },
 ]
 
 
@@ -41,7 +50,7 @@ def files(tmp_path, flickr_captions):
     folder = tmp_path / "neg"
     folder.mkdir()
     (folder / "negatives.json").write_text(json.dumps(RECORDS))
-    (folder / "metrics.json").write_text(json.dumps({"n_captions": 4}))
+    (folder / "metrics.json").write_text(json.dumps({"n_captions": 5}))
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(flickr_captions.read_text().splitlines()[:3000]) + "\n")
     return folder / "negatives.json", corpus
@@ -53,16 +62,20 @@ def test_audit_reports_every_type(files, tmp_path):
     saved = json.loads((tmp_path / "out" / "audit.json").read_text())
     assert (
         saved["types"] == report["types"]
-        and saved["n_captions"] == 4
+        and saved["n_captions"] == 5
         and saved["yield_over"].endswith("metrics.json")
     )
     types = report["types"]
-    assert list(types) == ["swap_nouns", "replace_adjectives", "replace_nouns"]
+    assert list(types) == ["swap_nouns", "swap_adjectives", "replace_adjectives", "replace_nouns"]
     swap = types["swap_nouns"]
-    assert swap["pairs"] == swap["captions"] == 3 and swap["yield"] == 0.75  # of the run's 4 captions
+    assert swap["pairs"] == swap["captions"] == 4 and swap["yield"] == 0.8  # of the run's 5 captions
+    assert types["swap_adjectives"]["still_true"] == 1.0 and swap["still_true"] == 0.0
+    low, high = swap["ci"]
+    assert low < swap["blind_prefers_positive"] < high or swap["blind_prefers_positive"] in (low, high)
+    assert high - low > 0.3  # four pairs: a wide interval, shown as such
     assert types["replace_adjectives"]["wordnet_related"] == 1.0  # small -> tiny
     assert types["replace_nouns"]["wordnet_related"] == 0.5  # airplane -> jet, not dog -> cat
-    assert "wordnet_related" not in types["swap_nouns"]
+    assert "wordnet_related" not in types["swap_nouns"] and "still_true" not in types["replace_nouns"]
     model = BlindModel([line.split("\t", 1)[1] for line in corpus.read_text().splitlines()], order=2)
     swaps = [
         (r["original"], n)
@@ -72,7 +85,7 @@ def test_audit_reports_every_type(files, tmp_path):
     ]
     assert (
         types["swap_nouns"]["blind_prefers_positive"]
-        == sum(model.prefers_positive(a, b) for a, b in swaps) / 3
+        == sum(model.prefers_positive(a, b) for a, b in swaps) / 4
     )
     assert all(len(row["sample"]) == min(2, row["pairs"]) for row in types.values())
     page = (tmp_path / "out" / "audit.html").read_text()
@@ -85,8 +98,15 @@ def test_audit_without_metrics_counts_records_and_the_cli_prints_a_summary(files
     code = main(["negatives", "audit", str(negatives), "--corpus", str(corpus), "--out", str(tmp_path / "a")])
     assert code == 0
     out = capsys.readouterr().out
-    assert "swap_nouns: yield 100.0%" in out and "WordNet-related 50.0%" in out
+    assert "swap_nouns: 4 pairs, yield 100.0%" in out and "WordNet-related 50.0%" in out
     assert json.loads((tmp_path / "a" / "audit.json").read_text())["yield_over"] == "records"
+    own = tmp_path / "input.tsv"  # the run's input as the corpus: yields over its captions
+    own.write_text("".join(f"{r['image_id']}\t{r['original']}\n" for r in RECORDS) + "5\ta cat\n")
+    assert (
+        main(["negatives", "audit", str(negatives), "--corpus", str(own), "--out", str(tmp_path / "c")]) == 0
+    )
+    report = json.loads((tmp_path / "c" / "audit.json").read_text())
+    assert report["yield_over"] == "corpus" and report["types"]["swap_nouns"]["yield"] == 0.8
     assert (
         main(
             [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from compclip.negatives.blind import START, BlindModel
+from compclip.negatives.blind import START, BlindModel, image_of
 
 SMOOTHINGS = ("absolute", "kneser_ney")
 
@@ -60,3 +60,22 @@ def test_a_held_out_caption_scores_as_under_a_model_trained_without_it(corpus, o
 def test_an_unknown_smoothing_is_refused():
     with pytest.raises(ValueError, match="smoothing"):
         BlindModel(["a dog"], smoothing="witten_bell")
+
+
+def test_every_caption_of_the_image_is_left_out(corpus):
+    images = [f"img{i // 5}" for i in range(len(corpus))]  # Flickr8k: five captions an image, in order
+    model = BlindModel(corpus, 2, images=images)
+    negatives = ["a dog flies over the moon", corpus[7]]
+    twin = BlindModel(corpus[:5] + corpus[10:], 2)  # without image 1's five captions
+    expected = [twin.score(corpus[6]) - twin.score(n) for n in negatives]
+    assert model.gaps(corpus[6], negatives, image="img1") == pytest.approx(expected, rel=1e-12)
+    assert model.gaps(corpus[6], negatives) != pytest.approx(expected)  # only the caption itself left out
+    assert model.counts == BlindModel(corpus, 2).counts  # every count restored
+
+
+def test_an_image_id_without_its_caption_number():
+    assert [image_of(i) for i in ("1000268201_693b08cb0e.jpg#3", "img7", "a#b")] == [
+        "1000268201_693b08cb0e.jpg",
+        "img7",
+        "a#b",
+    ]

@@ -10,6 +10,13 @@ import pytest
 
 from compclip.negatives import Examples, LLMConfig, LLMGenerator, NegativesConfig, generate
 from compclip.negatives.llm import first_line, messages
+from compclip.negatives.validity import FilterConfig
+
+
+def unfiltered(**settings) -> NegativesConfig:
+    """A config without the blind filter: these inputs are far fewer than it learns from."""
+    return NegativesConfig(filter=FilterConfig(blind=False), **settings)
+
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -97,7 +104,7 @@ def test_batched_generation_resumes_and_rejects_junk(tiny, tmp_path):
     ids = [f"i{n}" for n in range(len(CAPTIONS))]
     pq.write_table(pa.table({"id": ids, "caption": CAPTIONS, "image": ids}), data / "captions.parquet")
     llm = LLMConfig(batch_size=4, shots=3, samples=2, max_new_tokens=6, device="cpu")
-    config = NegativesConfig(generator="llm", types=("swap_nouns", "replace_nouns"), chunk=3, llm=llm)
+    config = unfiltered(generator="llm", types=("swap_nouns", "replace_nouns"), chunk=3, llm=llm)
     first = make(tiny, llm, kill="i3")
     with pytest.raises(KeyboardInterrupt):
         generate(str(data), tmp_path / "out", config, first)

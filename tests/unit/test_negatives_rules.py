@@ -39,7 +39,7 @@ def test_swap_nouns_moves_number_with_the_place(rules):
     got = first(rules, "Two dogs and a cat sitting on a couch.", "swap_nouns")
     assert got[0] == "Two cats and a dog sitting on a couch."
     assert (
-        first(rules, "a man holding two tennis rackets", "swap_nouns")[0] == "a tennis racket holding two men"
+        first(rules, "two tennis rackets next to a man", "swap_nouns")[0] == "two men next to a tennis racket"
     )
 
 
@@ -49,7 +49,7 @@ def test_reshuffle_moves_whole_phrases_and_fixes_case(rules):
 
 
 def test_replace_adjective_stays_in_its_attribute_class(rules):
-    colours = set(rules.lexicon.attributes["colour"])
+    colours = set(rules.lexicon.words("colour"))
     for negative in first(rules, "a red car parked on the street", "replace_adjectives"):
         word = negative.split()[1]
         assert word in colours and word != "red"
@@ -153,3 +153,35 @@ def test_inflection_comes_from_the_library():
     ]
     verbs = [("is", True), ("are", False), ("sits", True), ("stand", False)]
     assert [verb_form(v, plural) for v, plural in verbs] == ["are", "is", "sit", "stands"]
+
+
+def test_adjectives_are_replaced_by_another_pole_of_their_axis(rules):
+    tall = {n.split()[1] for n in first(rules, "a tall man near a car", "replace_adjectives")}
+    assert tall and tall <= {"short", "low"}  # height: never big, large (another axis) or high (same pole)
+    small = {n.split()[1] for n in first(rules, "a small dog on the grass", "replace_adjectives")}
+    assert small and small <= set(rules.lexicon.attributes["size"]["big"])
+    green = {n.split()[1] for n in first(rules, "a green car near a tree", "replace_adjectives")}
+    assert green and not green & {"colorful", "dark", "bright", "striped"}  # hues only
+    assert first(rules, "a religious man near a car", "replace_adjectives") == []  # no axis, no antonym
+
+
+def test_coordinated_phrases_only_trade_places_with_another_role(rules):
+    shuffled = first(rules, "A man and a woman sit on a bench .", "reshuffle")
+    assert shuffled and "A woman and a man sit on a bench ." not in shuffled
+
+
+def test_a_swap_never_leaves_a_person_verb_without_a_person(rules):
+    swaps = rules.candidates(
+        "A man drinking a beer is sitting on a bench .", "swap_nouns", np.random.default_rng(0)
+    )
+    assert swaps and not any(s.startswith(("A bench drinking", "A beer drinking")) for s in swaps)
+    shuffled = first(rules, "A dog runs on the grass .", "reshuffle")
+    assert "The grass runs on a dog ." not in shuffled  # a dog runs; grass does not
+
+
+def test_plural_only_nouns_proper_nouns_and_addresses_are_left_alone(rules):
+    for kind in ("swap_nouns", "replace_nouns", "reshuffle"):
+        for negative in first(rules, "A man in black pants is riding a bike near a tree .", kind):
+            assert "pants" in negative and " pant " not in negative
+        for negative in first(rules, "A man in a statefarm.com hat walks past Central Park .", kind):
+            assert "statefarm.com" in negative and "Central Park" in negative

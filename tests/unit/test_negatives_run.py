@@ -14,9 +14,17 @@ from compclip.cli import main
 from compclip.errors import UserError
 from compclip.negatives import TYPES, NegativesConfig, RuleGenerator, Rules, filter_file, generate
 from compclip.negatives.io import read_negatives
+from compclip.negatives.profile import resolve
 from compclip.negatives.run import make_generator
 from compclip.negatives.shards import merge_negatives, shard_keys
+from compclip.negatives.validity import FilterConfig
 from compclip.rejects import Rejects
+
+
+def unfiltered(**settings) -> NegativesConfig:
+    """A config without the blind filter: these inputs are far fewer than it learns from."""
+    return NegativesConfig(filter=FilterConfig(blind=False), **settings)
+
 
 CAPTIONS = [
     "a red car next to a white dog",
@@ -54,7 +62,7 @@ def dataset(folder, captions, ids=None):
 
 def test_outputs_follow_the_degla_schema(tmp_path, rules):
     data = dataset(tmp_path / "data", CAPTIONS)
-    metrics = generate(str(data), tmp_path / "out", NegativesConfig(per_type=2), Rules(rules, 0))
+    metrics = generate(str(data), tmp_path / "out", unfiltered(per_type=2), Rules(rules, 0))
     records = json.loads((tmp_path / "out" / "negatives.json").read_text())
     assert [r["image_id"] for r in records] == ["img0", "img1", "img2", "img3"]
     for record in records:
@@ -67,7 +75,7 @@ def test_outputs_follow_the_degla_schema(tmp_path, rules):
     saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert saved["yield_swap_adjectives"] == 0.75  # the beach caption has no two adjectives
     assert saved["no_valid_swap_adjectives"] == 1 and saved["yield_replace_nouns"] == 1.0
-    assert saved["blind_model"] is False  # four captions train no blind model
+    assert saved["blind_model"] is False and saved["profile"] == "real"
     assert all(isinstance(v, int | float | str) for v in saved.values())
 
 
@@ -86,7 +94,7 @@ class Killed(Counting):
 
 def test_resume_skips_done_ids_and_gives_the_same_result(tmp_path, rules):
     data = dataset(tmp_path / "data", CAPTIONS)
-    config = NegativesConfig(chunk=1)
+    config = unfiltered(chunk=1)
     with pytest.raises(KeyboardInterrupt):
         generate(str(data), str(tmp_path / "out"), config, Killed(Rules(rules, 0), "img2"))
     assert not (tmp_path / "out").exists()  # nothing published by a failed run
@@ -104,7 +112,7 @@ def test_resume_skips_done_ids_and_gives_the_same_result(tmp_path, rules):
 
 
 def test_resume_keys_on_input_content_not_its_path(tmp_path, rules):
-    config = NegativesConfig(chunk=1)
+    config = unfiltered(chunk=1)
     with pytest.raises(KeyboardInterrupt):
         generate(
             str(dataset(tmp_path / "a", CAPTIONS)),
@@ -120,14 +128,14 @@ def test_resume_keys_on_input_content_not_its_path(tmp_path, rules):
     with pytest.raises(UserError, match="another config"):
         generate(str(dataset(tmp_path / "a", CAPTIONS[::-1])), str(tmp_path / "o2"), config, Rules(rules, 0))
     with pytest.raises(UserError, match="another config"):
-        generate(str(tmp_path / "moved"), str(tmp_path / "o2"), NegativesConfig(seed=5), Rules(rules, 5))
+        generate(str(tmp_path / "moved"), str(tmp_path / "o2"), unfiltered(seed=5), Rules(rules, 5))
 
 
 def test_seed_changes_replacements_and_is_reproducible(tmp_path, rules):
     data = dataset(tmp_path / "data", CAPTIONS)
     texts = []
     for name, seed in (("a", 1), ("b", 1), ("c", 2)):
-        generate(str(data), tmp_path / name, NegativesConfig(seed=seed), Rules(rules, seed))
+        generate(str(data), tmp_path / name, unfiltered(seed=seed), Rules(rules, seed))
         texts.append((tmp_path / name / "negatives.json").read_text())
     assert texts[0] == texts[1] != texts[2]
 
@@ -143,7 +151,7 @@ def test_bad_caption_rows_and_duplicate_captions_are_counted(tmp_path, rules):
         json.dumps({"id": f"c{i}", "caption": c}) for i, c in enumerate(CAPTIONS * 10)
     ]
     path.write_text("\n".join(lines) + "\n")
-    metrics = generate(str(path), tmp_path / "out", NegativesConfig(max_reject_share=0.2), Rules(rules, 0))
+    metrics = generate(str(path), tmp_path / "out", unfiltered(max_reject_share=0.2), Rules(rules, 0))
     assert metrics["n_captions"] == 41
     assert (
         metrics["input_malformed_json"],
@@ -151,13 +159,13 @@ def test_bad_caption_rows_and_duplicate_captions_are_counted(tmp_path, rules):
         metrics["input_duplicate_caption"],
     ) == (1, 1, 1)
     with pytest.raises(UserError, match="rejected"):
-        generate(str(path), tmp_path / "strict", NegativesConfig(max_reject_share=0.01), Rules(rules, 0))
+        generate(str(path), tmp_path / "strict", unfiltered(max_reject_share=0.01), Rules(rules, 0))
 
 
 def test_every_caption_of_an_image_gets_its_own_negatives(tmp_path, rules):
     """COCO-style data: five captions an image, each a record of its own under the image's id."""
     data = dataset(tmp_path / "coco", CAPTIONS + CAPTIONS[:2], ids=["x"] * 4 + ["y"] * 2)
-    generate(str(data), tmp_path / "out", NegativesConfig(), Rules(rules, 0))
+    generate(str(data), tmp_path / "out", unfiltered(), Rules(rules, 0))
     records = json.loads((tmp_path / "out" / "negatives.json").read_text())
     assert [(r["image_id"], r["original"]) for r in records] == [
         *(("x", c) for c in CAPTIONS),
@@ -190,7 +198,7 @@ def test_filter_counts_malformed_records_and_invalid_negatives(tmp_path):
     ]
     path = tmp_path / "neg.json"
     path.write_text(json.dumps(records))
-    metrics = filter_file(str(path), tmp_path / "out", NegativesConfig(max_reject_share=0.2))
+    metrics = filter_file(str(path), tmp_path / "out", unfiltered(max_reject_share=0.2))
     assert metrics["input_bad_enhanced"] == 1 and metrics["input_types_not_parallel"] == 1
     assert metrics["input_unknown_type"] == 1 and metrics["input_not_an_object"] == 1
     assert metrics["reject_unchanged"] == 1 and metrics["n_negatives"] == 22
@@ -205,9 +213,40 @@ def test_filter_counts_malformed_records_and_invalid_negatives(tmp_path):
 
 def test_unknown_generator_and_missing_input_are_user_errors(tmp_path):
     with pytest.raises(UserError, match="unknown generator"):
-        make_generator(NegativesConfig(generator="gpt"))
+        make_generator(unfiltered(generator="gpt"))
     with pytest.raises(UserError, match=r"without captions\.parquet"):
-        generate(str(tmp_path), tmp_path / "out", NegativesConfig(), Rules(RuleGenerator(), 0))
+        generate(str(tmp_path), tmp_path / "out", unfiltered(), Rules(RuleGenerator(), 0))
+
+
+def test_the_blind_filter_runs_on_real_captions_or_the_run_says_why_not(tmp_path, rules, flickr_captions):
+    data = dataset(tmp_path / "few", CAPTIONS)
+    with pytest.raises(UserError, match="reference-captions"):  # never a silent run without it
+        generate(str(data), tmp_path / "out", NegativesConfig(), Rules(rules, 0))
+    assert not (tmp_path / "out").exists()
+    reference = tmp_path / "reference.tsv"
+    reference.write_text("\n".join(flickr_captions.read_text().splitlines()[:1200]) + "\n")
+    config = NegativesConfig(types=("replace_nouns",), reference=str(reference))
+    metrics = generate(str(data), tmp_path / "out", config, Rules(rules, 0))
+    assert metrics["blind_model"] is True and metrics["reference"] == str(reference)
+    assert metrics["profile"] == "real" and metrics["candidates"] == 48
+
+
+def test_a_world_dataset_takes_the_worlds_settings_and_real_captions_theirs(tmp_path, rules):
+    world = dataset(tmp_path / "world", CAPTIONS)
+    (world / "dataset.json").write_text(json.dumps({"kind": "image-captions", "world": {"objects": []}}))
+    imported = dataset(tmp_path / "imported", CAPTIONS)
+    (imported / "dataset.json").write_text(json.dumps({"kind": "image-captions", "source": "coco"}))
+    config = NegativesConfig(types=TYPES)
+    settings = {kind: resolve(config, str(folder)) for kind, folder in (("world", world), ("real", imported))}
+    assert [settings["world"].profile, settings["real"].profile] == ["world", "real"]
+    assert (settings["world"].candidates, settings["world"].filter.blind) == (0, False)
+    assert (settings["real"].candidates, settings["real"].filter.blind) == (48, True)
+    # with invert_relations asked, a relation replace never inverts: an inversion is given once
+    assert not settings["real"].filter.inverse_relations
+    assert resolve(NegativesConfig(types=("replace_relations",)), str(imported)).filter.inverse_relations
+    assert resolve(NegativesConfig(profile="world"), str(imported)).profile == "world"
+    metrics = generate(str(world), tmp_path / "out", config, Rules(rules, 0))  # four captions: no filter
+    assert (metrics["profile"], metrics["blind_model"], metrics["candidates"]) == ("world", False, 0)
 
 
 MORE = [*CAPTIONS, "a small cat sleeping on a wooden table", "three children playing with a red ball"]
@@ -222,7 +261,7 @@ def test_a_shard_takes_every_nth_chunk():
 
 def test_shards_merge_into_the_one_run_output(tmp_path, rules):
     data = dataset(tmp_path / "data", MORE)
-    config = NegativesConfig(per_type=2, chunk=2)
+    config = unfiltered(per_type=2, chunk=2)
     one = generate(str(data), tmp_path / "one", config, Rules(rules, 0))
     parts, asked = [str(tmp_path / f"s{i}") for i in range(2)], []
     for i, part in enumerate(parts):

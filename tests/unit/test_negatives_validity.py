@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from compclip.negatives import TYPES, Examples, FilterConfig, ValidityFilter
+from compclip.negatives.paraphrase import Paraphrases
 
 ORIGINAL = "a red car next to a white dog"
 
@@ -36,6 +37,76 @@ def validity() -> ValidityFilter:
 )
 def test_reasons(validity, negative, kind, reason):
     assert validity.reason(ORIGINAL, negative, kind, set()) == reason
+
+
+@pytest.mark.parametrize(
+    ("original", "negative", "kind", "reason"),
+    [
+        (
+            "A white and brown dog runs .",
+            "A brown and white dog runs .",
+            "swap_adjectives",
+            "coordination_reorder",
+        ),
+        (
+            "A man and a woman sit on a bench",
+            "A woman and a man sit on a bench",
+            "swap_nouns",
+            "coordination_reorder",
+        ),
+        ("a dog, a cat and a bird", "a cat, a dog and a bird", "reshuffle", "coordination_reorder"),
+        (
+            "A boy in a blue , yellow , and orange shirt",
+            "A boy in an orange , yellow , and blue shirt",
+            "swap_adjectives",
+            "coordination_reorder",
+        ),
+        (
+            "Two dogs , one brown , the other black",
+            "Two dogs , one black , the other brown",
+            "swap_adjectives",
+            None,
+        ),
+        (
+            "A black dog and a white dog",
+            "A white dog and a black dog",
+            "swap_adjectives",
+            "coordination_reorder",
+        ),
+        ("Two men and a woman sit", "Two women and a man sit", "swap_nouns", None),  # numbers trade: false
+        ("A cube and a ball over it", "A ball and a cube over it", "reshuffle", None),  # "it" says which
+        ("a man in a yellow shirt", "a shirt in a yellow man", "swap_nouns", "colour_on_person"),
+        ("a black man on a red bike", "a red man on a black bike", "swap_adjectives", "colour_on_person"),
+        ("a man in a black shirt", "a man in a red shirt", "replace_adjectives", None),
+        ("a large dog on the grass", "a huge dog on the grass", "replace_adjectives", "wordnet_related"),
+        ("a full bus on the street", "a crowded bus on the street", "replace_adjectives", "near_synonym"),
+        ("a tall man on the grass", "a short man on the grass", "replace_adjectives", None),
+    ],
+)
+def test_still_true_swaps_and_replacements_are_refused(validity, original, negative, kind, reason):
+    assert validity.reason(original, negative, kind, set()) == reason
+
+
+def test_near_synonyms_by_how_captions_of_one_image_use_them():
+    captions = [
+        ("1", "a lady in a hat walks down the street"),
+        ("1", "a woman in a cap walks down the road"),
+        ("2", "a woman in a cap crosses the street"),
+        ("2", "a lady in a hat crosses the road"),
+        ("3", "a man and a woman on a bench"),
+        ("3", "a woman sits beside a man"),
+        ("4", "a man and a woman dance"),
+        ("4", "a woman and a man dance"),
+        ("5", "a dog on a sofa"),  # one caption of an image: no evidence
+        ("6", "a cat on a sofa"),
+    ]
+    paraphrases = Paraphrases(captions)
+    assert paraphrases.near("lady", "woman") and paraphrases.near("streets", "road")
+    assert not paraphrases.near("man", "woman")  # both shown, in one caption too
+    assert not paraphrases.near("dog", "cat")
+    validity = ValidityFilter(paraphrases=paraphrases)
+    reason = validity.reason("a man in a hat", "a man in a cap", "replace_nouns", set())
+    assert reason == "near_synonym"  # WordNet does not relate them
 
 
 def test_inverse_relations_refused_when_turned_off():

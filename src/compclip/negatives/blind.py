@@ -16,8 +16,9 @@ counts when the model was trained on it (:meth:`BlindModel.gap`).
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Iterable
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from typing import Literal, get_args
 
 from compclip.negatives.text import normalize
@@ -25,10 +26,18 @@ from compclip.negatives.text import normalize
 START, END = "<s>", "</s>"
 Smoothing = Literal["absolute", "kneser_ney"]
 SMOOTHINGS = get_args(Smoothing)
+CAPTION_NUMBER = re.compile(r"#\d+$")  # Flickr's "<image>#<n>" caption ids
+
+
+def image_of(caption_id: str) -> str:
+    """The image a caption id belongs to: the id, less a trailing ``#<n>`` (Flickr8k/30k's
+    ``<image>#<n>``; a dataset folder's captions of one image share its id)."""
+    return CAPTION_NUMBER.sub("", caption_id)
 
 
 class BlindModel:
-    """An n-gram language model (``order`` 2 or 3) trained on ``captions``."""
+    """An n-gram language model (``order`` 2 or 3) trained on ``captions``; ``images``, parallel
+    to them, names each caption's image (for leaving out all of an image's captions)."""
 
     def __init__(
         self,
@@ -36,6 +45,7 @@ class BlindModel:
         order: int = 3,
         discount: float = 0.75,
         smoothing: Smoothing = "absolute",
+        images: Sequence[str] | None = None,
     ) -> None:
         if order not in (2, 3):
             raise ValueError("order must be 2 or 3")
@@ -50,8 +60,15 @@ class BlindModel:
         self.followers: list[Counter] = [Counter() for _ in range(order + 1)]  # distinct next words
         self.seen: Counter = Counter()  # training captions, as normalised words
         self.total, self.vocabulary = 0, 1  # words counted; distinct words + an unknown word
-        for caption in captions:
-            self._add(self._words(caption), 1)
+        self.images: dict[str, list[tuple[str, ...]]] = defaultdict(list)  # image -> its captions' words
+        captions = list(captions)
+        if images is not None and len(images) != len(captions):
+            raise ValueError("images must be parallel to captions")
+        for n, caption in enumerate(captions):
+            words = self._words(caption)
+            self._add(words, 1)
+            if images is not None:
+                self.images[images[n]].append(tuple(words))
 
     def _add(self, words: list[str], sign: int) -> None:
         """Count (``sign`` 1) or uncount (-1) one caption's n-grams."""
@@ -104,26 +121,29 @@ class BlindModel:
             math.log(self._probability(tuple(words[i - n + 1 : i + 1]))) for i in range(n - 1, len(words))
         )
 
-    def gap(self, positive: str, negative: str) -> float:
+    def gap(self, positive: str, negative: str, image: str | None = None) -> float:
         """``score(positive) - score(negative)`` with the positive left out of the counts when it
-        was trained on (leave-one-out: a model that has read the caption prefers it for that alone)."""
-        return self.gaps(positive, [negative])[0]
+        was trained on, and every caption of ``image`` (leave-one-out: a model that has read the
+        caption, or another caption of its image, prefers it for that alone)."""
+        return self.gaps(positive, [negative], image)[0]
 
-    def gaps(self, positive: str, negatives: list[str]) -> list[float]:
-        """:meth:`gap` for each of ``negatives``, the positive left out once for all of them."""
-        words = self._words(positive)
-        held_out = self.seen[tuple(words)] > 0
-        if held_out:
-            self._add(words, -1)
+    def gaps(self, positive: str, negatives: list[str], image: str | None = None) -> list[float]:
+        """:meth:`gap` for each of ``negatives``, the captions left out once for all of them."""
+        words = tuple(self._words(positive))
+        held_out = list(self.images.get(image, ())) if image is not None else []
+        if words not in held_out and self.seen[words] > 0:
+            held_out.append(words)
+        for caption in held_out:
+            self._add(list(caption), -1)
         try:
             reference = self.score(positive)
             return [reference - self.score(negative) for negative in negatives]
         finally:
-            if held_out:
-                self._add(words, 1)
+            for caption in held_out:
+                self._add(list(caption), 1)
 
-    def prefers_positive(self, positive: str, negative: str) -> bool:
-        return self.gap(positive, negative) > 0
+    def prefers_positive(self, positive: str, negative: str, image: str | None = None) -> bool:
+        return self.gap(positive, negative, image) > 0
 
 
 def _bump(counts: Counter, key: tuple[str, ...], sign: int) -> bool:

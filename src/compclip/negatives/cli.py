@@ -19,6 +19,7 @@ EXAMPLES = """examples:
   compclip negatives generate out/world --out out/negatives
   compclip negatives generate captions.parquet --out neg/ --pmi out/pmi --per-type 2 --seed 1
   compclip negatives generate captions.parquet --out neg/ --candidates 96
+  compclip negatives generate few.tsv --out neg/ --reference-captions flickr8k/Flickr8k.token.txt
   compclip negatives generate out/world --out neg/ --types reshuffle swap_nouns swap_adjectives \\
       replace_adjectives replace_nouns replace_relations invert_relations   # + spatial relations
   compclip negatives generate coco.parquet --out neg/ --generator llm \\
@@ -78,7 +79,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     audit = add_command(
         verbs,
         "audit",
-        "per type: yield, blind-model preference, WordNet-related replacements, a sample (JSON + HTML)",
+        "per type: n, yield, blind preference with its CI, still-true swaps, WordNet-related replacements",
         EXAMPLES,
     )
     audit.add_argument("negatives", help="negatives.json (DeGLA format), local or s3://")
@@ -94,19 +95,30 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder or s3:// prefix")
+    parser.add_argument(
+        "--reference-captions",
+        metavar="CORPUS",
+        help="caption file, dataset folder or s3:// URI the blind filter learns from (default: the input)",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=("auto", "world", "real"),
+        help="the world's or real captions' settings (default auto: a world dataset folder is the world)",
+    )
     parser.add_argument("--params", type=Path, help="params.yaml; its `negatives` section sets defaults")
     parser.add_argument("--seed", type=int)
 
 
 def _config(args: argparse.Namespace) -> NegativesConfig:
     config = load_section(NegativesConfig, args.params, "negatives")
-    flags = {"seed": args.seed}
+    flags = {"seed": args.seed, "reference": args.reference_captions, "profile": args.profile}
     if args.verb == "generate":
         flags.update(
             generator=args.generator,
             pmi=args.pmi,
             per_type=args.per_type,
-            candidates=args.candidates,
+            candidates=args.candidates,  # whatever the profile
+            world=override(config.world, candidates=args.candidates),
             types=tuple(args.types) if args.types else None,
             llm=override(config.llm, model=args.model),
         )
@@ -138,10 +150,15 @@ def _audit(args: argparse.Namespace) -> None:
     report = audit(args.negatives, args.corpus, args.out, config)
     print(f"wrote {args.out}: audit.json, audit.html")
     for kind, row in report["types"].items():
-        related = f", WordNet-related {row['wordnet_related']:.1%}" if "wordnet_related" in row else ""
+        low, high = row["ci"]
+        extra = "".join(
+            f", {name} {row[key]:.1%}"
+            for key, name in (("still_true", "still true"), ("wordnet_related", "WordNet-related"))
+            if key in row
+        )
         print(
-            f"{kind}: yield {row['yield']:.1%}, "
-            f"blind prefers positive {row['blind_prefers_positive']:.1%}{related}"
+            f"{kind}: {row['pairs']} pairs, yield {row['yield']:.1%}, blind prefers positive "
+            f"{row['blind_prefers_positive']:.1%} [{low:.1%}, {high:.1%}]{extra}"
         )
 
 

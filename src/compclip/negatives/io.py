@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 PROGRESS, PROGRESS_HEADER = "progress.jsonl", "progress.json"
 JSON, PARQUET, METRICS = "negatives.json", "negatives.parquet", "metrics.json"
-DATASET_CAPTIONS = "captions.parquet"
+DATASET_CAPTIONS, DATASET_HEADER = "captions.parquet", "dataset.json"
 PARQUET_COLUMNS = ("image_id", "original", "negative", "type")
 
 

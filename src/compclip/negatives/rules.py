@@ -53,8 +53,9 @@ from compclip.negatives.inflection import (
 )
 from compclip.negatives.steering import Steering
 from compclip.negatives.tagger import Lexicon, Tagger
-from compclip.negatives.text import Token, render, surface, tokens
-from compclip.negatives.wordnet import co_hyponyms, related, same_kind
+from compclip.negatives.text import Token, normalize, render, surface, tokens
+from compclip.negatives.validity import BACK_REFERENCES, coloured_people
+from compclip.negatives.wordnet import animate, co_hyponyms, related, same_kind
 
 MAX_PAIRS = 6  # swap pairs tried per caption
 MAX_REPLACEMENTS = 6  # replacement words tried per edited word
@@ -62,6 +63,9 @@ POOL_SIZE = 24  # co-hyponyms kept per noun, nearest and most frequent first
 BREAKS = ("preposition", "verb", "auxiliary", "conjunction", "punct")
 OBJECT_TAGS = ("determiner", "number", "adj", "noun", "pronoun")  # a relation phrase's object starts so
 FINITE_TAGS = ("VBZ", "VBP")
+GOVERNORS = ("preposition", "verb", "auxiliary")  # what gives a phrase its role
+COORDINATORS = ("and", "or", ",", "&")
+PHRASE_TAGS = ("determiner", "number", "adj", "adverb", "noun", "framing", "name")
 
 
 @dataclass(frozen=True)
@@ -98,10 +102,17 @@ class RuleGenerator:
         words = [surface(t, i) for i, t in enumerate(slots)]
         penn = self.tagger.penn(words)
         tags = self.tagger.tag(words, penn)
-        nouns = [(s, e) for s, e in _runs(tags, "noun")]
+        # a plural-only noun (*pants*) is never moved into a singular place, replaced or singularised
+        nouns = [
+            (s, e) for s, e in _runs(tags, "noun") if words[e - 1].lower() not in self.lexicon.plural_only
+        ]
         phrases = []
         for start, end in nouns:
-            while start > 0 and tags[start - 1] in ("determiner", "number", "adj", "adverb"):
+            while start > 0 and (
+                tags[start - 1] in ("determiner", "number", "adj", "adverb", "name")
+                # coordinated adjectives stay with their noun: *a white and brown dog*
+                or (start > 1 and words[start - 1].lower() in COORDINATORS and tags[start - 2] == "adj")
+            ):
                 start -= 1
             phrases.append((start, end))
         return Parse(slots, words, tags, penn, nouns, phrases)
@@ -110,7 +121,12 @@ class RuleGenerator:
         """Distinct candidate negatives of ``kind``, best first (possibly none)."""
         parse = self.parse(caption)
         edits = getattr(self, f"_{kind}")(parse, caption, rng)
-        found = list(dict.fromkeys(render(parse.slots, words) for words in edits))
+        people = coloured_people(normalize(caption), self.lexicon)
+        found = [
+            negative
+            for negative in dict.fromkeys(render(parse.slots, words) for words in edits)
+            if coloured_people(normalize(negative), self.lexicon) <= people  # no colour moved onto a person
+        ]
         return found[: self.breadth] if self.breadth else found
 
     def needs(self, caption: str) -> dict[str, bool]:
@@ -128,11 +144,16 @@ class RuleGenerator:
         }
 
     def _swap_nouns(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
-        edits, pairs = [], itertools.combinations(p.nouns, 2)
-        for (a0, a1), (b0, b1) in itertools.islice(pairs, self.breadth or MAX_PAIRS):
+        # coordinated nouns (*a man and a woman*) trade places only when their words differ (*two
+        # men and a woman* -> *two women and a man*): the filter refuses a mere reorder
+        pairs = list(itertools.combinations(p.nouns, 2))
+        edits = []
+        for (a0, a1), (b0, b1) in pairs[: self.breadth or MAX_PAIRS]:
             group_a, group_b = self._group(p, a0, a1, b1 - 1), self._group(p, b0, b1, a1 - 1)
-            if [w.lower() for w in group_a] != [w.lower() for w in group_b]:
-                edits.append(p.words[:a0] + group_b + p.words[a1:b0] + group_a + p.words[b1:])
+            words = p.words[:a0] + group_b + p.words[a1:b0] + group_a + p.words[b1:]
+            tags = p.tags[:a0] + p.tags[b0:b1] + p.tags[a1:b0] + p.tags[a0:a1] + p.tags[b1:]
+            if [w.lower() for w in group_a] != [w.lower() for w in group_b] and _agents_kept(p, words, tags):
+                edits.append(words)
         return edits
 
     def _group(self, p: Parse, start: int, end: int, place: int) -> list[str]:
@@ -142,6 +163,8 @@ class RuleGenerator:
 
     def _swap_adjectives(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
         # Only across noun phrases: "a large white star" -> "a white large star" still describes the image.
+        # (a coordination's reorder, *a black dog and a white dog* -> *a white dog and a black dog*,
+        # is still true: the filter refuses it)
         pairs = [
             (i, j)
             for i, j in itertools.combinations(p.adjectives, 2)
@@ -173,21 +196,14 @@ class RuleGenerator:
         return self._spread(per_word)
 
     def _adjective_pool(self, adjective: str) -> list[str]:
+        """The other poles of the adjective's axes that WordNet does not relate to it; none for an
+        adjective on no axis (a WordNet antonym of one, *religious* -> *irreligious*, is rarely
+        something an image shows)."""
         name = self.lexicon.attribute_class(adjective)
-        if name is not None:
-            heads = frozenset(self.lexicon.attributes[name])
-            return [w for w in self.lexicon.attributes[name] if not related(adjective, w, heads)]
-        wordnet = self.tagger.wordnet
-        antonyms = sorted(
-            {
-                a.name()
-                for s in wordnet.synsets(adjective, "a")
-                for lemma in s.lemmas()
-                for a in lemma.antonyms()
-                if a.name().isalpha()
-            }
-        )
-        return antonyms
+        if name is None:
+            return []
+        heads = frozenset(self.lexicon.words(name))
+        return [w for w in self.lexicon.opposites(adjective) if not related(adjective, w, heads)]
 
     def _replace_nouns(self, p: Parse, caption: str, rng: np.random.Generator) -> list[list[str]]:
         present = {noun_lemma(w.lower()) for w in p.words}
@@ -262,24 +278,42 @@ class RuleGenerator:
         if len(blocks) < 2:
             return []
         inside = {i for s, e in blocks for i in range(s, e)}
+        roles = [_governor(p, s) for s, _ in blocks]
+        # *a cube and a ball over it*: a word referring back makes the order of a coordination count
+        referred = bool({w.lower() for w in p.words} & BACK_REFERENCES)
         edits = []
         n = len(blocks)
         for order in _derangements(n, rng, self.breadth) if self.breadth else _rotations(n, rng):
-            words, last = [], 0
+            if all(roles[source] == roles[place] for place, source in enumerate(order)) and not referred:
+                continue  # only coordinated phrases trade places (*a man and a woman*): still true
+            words, tags, last = [], [], 0
             for (start, end), source in zip(blocks, order, strict=True):
                 s, e = blocks[source]
                 words += p.words[last:start] + p.words[s:e]
+                tags += p.tags[last:start] + p.tags[s:e]
                 last = end
                 verb = end < len(p.words) and end not in inside and p.penn[end] in FINITE_TAGS
                 if verb and p.tags[e - 1] == "noun":
                     plural = _plural(p, e - 1)
                     if plural != _plural(p, end - 1):  # the verb's subject changed number
                         words.append(verb_form(p.words[end], plural))
+                        tags.append(p.tags[end])
                         last = end + 1
             words += p.words[last:]
-            if [w.lower() for w in words] != [w.lower() for w in p.words]:
+            tags += p.tags[last:]
+            if [w.lower() for w in words] != [w.lower() for w in p.words] and self._reads_well(
+                p, words, tags, whole=blocks is p.phrases
+            ):
                 edits.append(words)
         return edits
+
+    def _reads_well(self, p: Parse, words: list[str], tags: list[str], whole: bool) -> bool:
+        """Whether a reshuffle of ``p`` still reads as a sentence: moved noun phrases (``whole``)
+        keep its structure, other blocks must give the caption's sequence of phrases,
+        prepositions and verbs when tagged anew; and :func:`_agents_kept`."""
+        if not whole and _skeleton(self.tagger.tag(words)) != _skeleton(p.tags):
+            return False
+        return _agents_kept(p, words, tags)
 
 
 def _plural(p: Parse, i: int) -> bool:
@@ -291,6 +325,56 @@ def _plural(p: Parse, i: int) -> bool:
         if word.lower() in SINGULAR_DETERMINERS:
             return False
     return p.penn[i] in PLURAL_TAGS
+
+
+def _governor(p: Parse, i: int) -> int:
+    """The role of word ``i``: the index of the nearest preposition, verb, auxiliary or *than*
+    before it, -1 before any (a subject). Coordinated words (*a man and a woman*, *white and
+    brown*) share it."""
+    return next(
+        (j for j in range(i - 1, -1, -1) if p.tags[j] in GOVERNORS or p.words[j].lower() == "than"), -1
+    )
+
+
+def _governing(tags: list[str], i: int) -> int:
+    return next((j for j in range(i - 1, -1, -1) if tags[j] in GOVERNORS), -1)
+
+
+def _skeleton(tags: list[str]) -> list[str]:
+    """A caption's structure: its tags with every run of noun-phrase words read as one phrase."""
+    out: list[str] = []
+    for tag in tags:
+        kind = "phrase" if tag in PHRASE_TAGS else tag
+        if not (kind == "phrase" and out and out[-1] == "phrase"):
+            out.append(kind)
+    return out
+
+
+def _agents_kept(p: Parse, words: list[str], tags: list[str]) -> bool:
+    """Whether every verb whose subject was a person or an animal still has one after a swap
+    (``words`` and their ``tags``, moved with them): not *a bench drinking*."""
+    before, after = _agents(p.tags, [w.lower() for w in p.words]), _agents(tags, [w.lower() for w in words])
+    return len(before) == len(after) and all(b is not True or a for b, a in zip(before, after, strict=True))
+
+
+def _agents(tags: list[str], words: list[str]) -> list[bool | None]:
+    """For each verb, whether its subject is a person or an animal; None when it has none. The
+    subject: the noun right before the verb (an auxiliary or adverb between them allowed) or, when
+    that noun is a preposition's (*a man in a red shirt is drinking*), the noun before the preposition."""
+    found: list[bool | None] = []
+    for i, tag in enumerate(tags):
+        if tag != "verb":
+            continue
+        j = i - 1
+        while j >= 0 and tags[j] in ("auxiliary", "adverb"):
+            j -= 1
+        while j >= 0 and tags[j] == "noun":
+            governor = _governing(tags, j)
+            if governor < 0 or tags[governor] != "preposition":
+                break
+            j = next((k for k in range(governor - 1, -1, -1) if tags[k] == "noun"), -1)
+        found.append(animate(noun_lemma(words[j])) if j >= 0 and tags[j] == "noun" else None)
+    return found
 
 
 def _modified(tags: list[str], i: int) -> str:

@@ -28,8 +28,10 @@ from compclip.captions import ReadConfig
 from compclip.chunks import Shard
 from compclip.errors import UserError
 from compclip.negatives import io
-from compclip.negatives.blind import BlindModel
+from compclip.negatives.blind import BlindModel, image_of
 from compclip.negatives.llm import LLMConfig, LLMGenerator
+from compclip.negatives.paraphrase import Paraphrases
+from compclip.negatives.profile import Profile, WorldSettings, resolve
 from compclip.negatives.rules import RuleGenerator
 from compclip.negatives.shards import shard_keys
 from compclip.negatives.steering import SteerConfig, Steering
@@ -56,6 +58,10 @@ class NegativesConfig:
     seed: int = 0
     chunk: int = 256  # captions between progress writes
     pmi: str | None = None  # PMI table folder for steering (rules generator)
+    # captions the blind filter learns from (file, dataset folder or s3://); None: the input itself
+    reference: str | None = None
+    profile: Profile = "auto"  # world | real settings; auto: the input decides (negatives.profile)
+    world: WorldSettings = field(default_factory=WorldSettings)  # where the world's settings depart
     max_reject_share: float = 0.05  # of input rows, before the run fails
     read: ReadConfig = field(default_factory=ReadConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
@@ -96,13 +102,14 @@ def select(
     With ``rank`` and a blind model, candidates are checked closest to the caption's fluency first
     (:meth:`ValidityFilter.rank`), else in the order proposed."""
     record, counts, kept = Record(image_id, caption), Counter(), set()
+    image = image_of(image_id)
     for kind, proposed in candidates.items():
         valid = 0
-        for negative in validity.rank(caption, proposed) if rank else proposed:
+        for negative in validity.rank(caption, proposed, image) if rank else proposed:
             if valid == per_type:
                 break
             counts[f"candidates_{kind}"] += 1
-            reason = validity.reason(caption, negative, kind, kept)
+            reason = validity.reason(caption, negative, kind, kept, image)
             if reason:
                 counts[f"reject_{reason}"] += 1
                 counts[f"rejected_{kind}"] += 1
@@ -143,17 +150,38 @@ def make_generator(config: NegativesConfig) -> Generator:
     return Rules(RuleGenerator(Steering(table, config.steer), breadth=config.candidates), config.seed)
 
 
-def make_filter(config: FilterConfig, captions: list[str]) -> ValidityFilter:
-    """The validity filter, with a blind model trained on ``captions`` (the corpus at hand) when
-    asked and when there are at least ``blind_min_captions`` of them."""
-    if not config.blind or len(captions) < config.blind_min_captions:
-        if config.blind:
-            log.warning(
-                "no blind model: %d captions, fewer than %d", len(captions), config.blind_min_captions
-            )
+def make_filter(config: FilterConfig, captions: list[tuple[str, str]], source: str) -> ValidityFilter:
+    """The validity filter, with (``config.blind``) a blind model trained on ``captions``
+    (``(id, caption)`` of ``source``; the captions of one image are left out together) and the
+    near-synonyms their images' captions show (:class:`Paraphrases`).
+
+    Fewer than ``blind_min_captions`` captions cannot teach the model fluency: a UserError says
+    so, never a silent run without the filter."""
+    if not config.blind:
         return ValidityFilter(config)
-    model = BlindModel(captions, config.blind_order, smoothing=config.blind_smoothing)
-    return ValidityFilter(config, blind=model)
+    if len(captions) < config.blind_min_captions:
+        raise UserError(
+            f"the blind filter learns fluency from at least {config.blind_min_captions} captions and "
+            f"{source} has {len(captions)}: give --reference-captions CORPUS (params: negatives.reference; "
+            "captions of the same kind) or turn it off (negatives.filter.blind: false)"
+        )
+    images = [image_of(i) for i, _ in captions]
+    model = BlindModel(
+        [c for _, c in captions], config.blind_order, smoothing=config.blind_smoothing, images=images
+    )
+    paraphrases = Paraphrases(zip(images, (c for _, c in captions), strict=True))
+    return ValidityFilter(config, blind=model, paraphrases=paraphrases)
+
+
+def validity_filter(config: NegativesConfig, own: list[tuple[str, str]], source: str) -> ValidityFilter:
+    """The validity filter of a run, its blind model taught by ``config.reference`` (a caption
+    corpus) or by the run's ``own`` captions (of ``source``)."""
+    if config.reference and config.filter.blind:
+        rejects = Rejects()
+        captions = list(io.read_inputs(config.reference, config.read, rejects))
+        rejects.check(len(captions) + rejects.total, config.max_reject_share, config.reference)
+        return make_filter(config.filter, captions, config.reference)
+    return make_filter(config.filter, own, source)
 
 
 def work_folder(out: str) -> Path | None:
@@ -183,6 +211,7 @@ def generate(
         )
     out = str(out)
     check_place(out)
+    config = resolve(config, inputs)
     work = Path(progress) if progress else work_folder(out)
     if work is not None:
         claim_work(str(work), "negatives")
@@ -201,32 +230,30 @@ def _generate(
     fingerprint.pop("chunk")
     if shard.count > 1:
         fingerprint.update(chunk=config.chunk, shard=dataclasses.asdict(shard))
-    done, progress_rejects = io.start_progress(work, fingerprint)
     # a caption is an (image_id, caption) pair: COCO-style data has several captions an image
+    rejects, captions, seen = Rejects(), [], set()
+    for image_id, caption in io.read_inputs(inputs, config.read, rejects):
+        key = io.caption_key(image_id, caption)
+        if key in seen:
+            rejects.add("duplicate_caption", f"{inputs}: id {image_id}")
+            continue
+        seen.add(key)
+        captions.append((image_id, caption))
+    rejects.check(len(captions) + rejects.total, config.max_reject_share, inputs)
+    generator = generator or make_generator(config)
+    # every shard: the same blind model, of the whole input; before any progress: it may refuse the run
+    validity = validity_filter(config, captions, inputs)
+    mine = captions
+    if shard.count > 1:  # every caption once, in input order, is the shard plan
+        keys = set(shard_keys([io.caption_key(i, c) for i, c in captions], shard, config.chunk))
+        mine = [(i, c) for i, c in captions if io.caption_key(i, c) in keys]
+    done, progress_rejects = io.start_progress(work, fingerprint)
     finished = {io.caption_key(record.image_id, record.original) for record, _ in done}
     if done:
         log.info("resuming %s: %d captions already done", work, len(done))
-    rejects = Rejects()
-    todo, seen, ordered = [], set(finished), {}
-    for image_id, caption in io.read_inputs(inputs, config.read, rejects):
-        key = io.caption_key(image_id, caption)
-        ordered.setdefault(key, caption)  # every caption once, in input order (the shard plan)
-        if key in seen:
-            if key not in finished:
-                rejects.add("duplicate_caption", f"{inputs}: id {image_id}")
-            continue
-        seen.add(key)
-        todo.append((image_id, caption))
-    if shard.count > 1:
-        mine = set(shard_keys(list(ordered), shard, config.chunk))
-        todo = [(i, c) for i, c in todo if io.caption_key(i, c) in mine]
-    n_read = len(seen) + rejects.total
-    rejects.check(n_read, config.max_reject_share, inputs)
-    log.info(
-        "read %d captions from %s (%d to do, rejected %s)", len(seen), inputs, len(todo), rejects.as_dict()
-    )
-    generator = generator or make_generator(config)
-    validity = make_filter(config.filter, list(ordered.values()))  # every shard: the same blind model
+    todo = [(i, c) for i, c in mine if io.caption_key(i, c) not in finished]
+    log.info("read %d captions from %s (%d to do, rejected %s)", len(captions), inputs, len(todo),
+             rejects.as_dict())  # fmt: skip
     for start in tqdm(range(0, len(todo), config.chunk), desc="negatives", unit="chunk"):
         chunk = todo[start : start + config.chunk]
         results = propose(chunk, generator, validity, config.types, config.per_type)
@@ -237,7 +264,10 @@ def _generate(
     metrics = summarize([counts for _, counts in done], config.types, rejects, progress_rejects)
     metrics.update(
         generator=config.generator,
-        blind_model=validity.blind is not None,  # whether the blind filter ran (enough captions)
+        profile=config.profile,  # world or real captions' settings (compclip.negatives.profile)
+        candidates=config.candidates,
+        blind_model=validity.blind is not None,  # whether the blind filter ran
+        reference=config.reference or inputs,  # the captions it learnt from
         resumed=len(finished),
         seconds=round(seconds, 3),
         captions_per_s=round(len(todo) / seconds, 2) if seconds > 0 else 0.0,
@@ -273,10 +303,11 @@ def summarize(counts: list[Counter], types: tuple[str, ...], *rejects: Rejects) 
 
 def filter_file(uri: str, out: str, config: NegativesConfig = NegativesConfig()) -> dict:
     """Re-check a negatives file: malformed records and invalid negatives are counted and dropped."""
+    config = resolve(config, uri)
     rejects = Rejects()
     records = io.read_negatives(uri, rejects)
     rejects.check(len(records) + rejects.total, config.max_reject_share, uri)
-    validity = make_filter(config.filter, [r.original for r in records])
+    validity = validity_filter(config, [(r.image_id, r.original) for r in records], uri)
     results = []
     for record in records:
         candidates: dict[str, list[str]] = {kind: [] for kind in config.types}

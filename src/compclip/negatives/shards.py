@@ -22,6 +22,7 @@ from compclip.storage import read_bytes
 log = logging.getLogger(__name__)
 
 SHARES = ("yield_",)  # metrics that are shares, recomputed from the merged counts
+SETTINGS = ("candidates",)  # numbers that are the run's settings, the same in every shard
 
 
 def shard_keys(keys: list, shard: Shard, chunk: int) -> list:
@@ -50,6 +51,11 @@ def merge_negatives(inputs: list[str], out: str) -> dict:
         records.extend(found)
         metrics.append(json.loads(read_bytes(f"{uri.rstrip('/')}/{io.METRICS}")))
     merged = {k: v for k, v in sum_metrics(metrics).items() if not k.startswith(SHARES)}
+    for key in SETTINGS:
+        values = {part[key] for part in metrics if key in part}
+        if len(values) > 1:
+            raise UserError(f"merge: the shards ran with different {key} ({sorted(values)})")
+        merged.update({key: values.pop()} if values else {})
     for key in (k for k in metrics[0] if k.startswith("yield_")):
         kind = key[len("yield_") :]
         merged[key] = (

@@ -1,7 +1,8 @@
 """Caption text as tokens that keep their spacing and case, so an edited caption reads like the original.
 
 Word tokens are runs of letters/digits (with inner hyphens or apostrophes: ``t-shirt``,
-``man's``); every other non-space character is a token of its own. Rendering puts each word in a
+``man's``) or web addresses (``statefarm.com``); every other non-space character is a token of
+its own. Rendering puts each word in a
 slot of the original: the slot keeps its whitespace and sentence-initial capital, so moved words
 take the case of where they land. Articles are re-chosen (``a``/``an``, by inflect) by the next word.
 """
@@ -14,7 +15,11 @@ from functools import cache
 
 from compclip.negatives.inflection import article
 
-WORD = re.compile(r"(\s*)([A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*|\S)")
+# a web address (*statefarm.com*, *www.x.org/a*) is one word, never split at its dots
+ADDRESS = (
+    r"(?:https?://|www\.)\S+|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.(?:com|org|net|edu|gov|io|uk)\b(?:/\S*)?"
+)
+WORD = re.compile(rf"(\s*)({ADDRESS}|[A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*|\S)")
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,7 @@ def related(old: str, new: str, heads: frozenset[str] = frozenset()) -> bool:
     return any(lemma.name() in heads for s in shared for lemma in s.lemmas())
 
 
+@cache
 def adjective(word: str) -> bool:
     """Whether WordNet has an adjective sense of ``word``."""
     return bool(_wordnet().synsets(word, "a"))
@@ -94,6 +95,24 @@ def concrete(noun: str) -> bool:
     """Whether a noun's most frequent sense is something one sees (see :data:`CONCRETE`)."""
     senses = _wordnet().synsets(noun, "n")
     return bool(senses) and senses[0].lexname() in CONCRETE
+
+
+@cache
+def animate(noun: str) -> bool:
+    """Whether a noun's most frequent sense is a person or an animal (what can act: *a man
+    drinking*, never *a bench drinking*)."""
+    return _kind(noun) in ("noun.person", "noun.animal")
+
+
+@cache
+def compound(first: str, second: str) -> bool:
+    """Whether two words make a WordNet noun compound (*double decker*, *traffic light*)."""
+    return any(_wordnet().synsets(f"{first}{joint}{second}", "n") for joint in ("_", "-"))
+
+
+def person(noun: str) -> bool:
+    """Whether a noun's most frequent sense is a person."""
+    return _kind(noun) == "noun.person"
 
 
 def _level(synsets: set, step, n: int) -> set:
