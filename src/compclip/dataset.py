@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from compclip.config import Checked, Share
 from compclip.errors import UserError
 from compclip.rejects import Rejects
 from compclip.storage import (
@@ -42,9 +43,9 @@ FORMATS = ("auto", "folder", "coco")
 
 
 @dataclass(frozen=True)
-class ImportConfig:
+class ImportConfig(Checked):
     format: str = "auto"  # folder (captions.parquet), coco (captions JSON + --images), auto: by the source
-    max_reject_share: float = 0.01
+    max_reject_share: Share = 0.01
 
 
 def read_rows(folder: Path, rejects: Rejects) -> list[dict[str, str]]:

@@ -23,6 +23,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from compclip.config import Checked, Count, PositiveInt
 from compclip.errors import UserError
 from compclip.models import ModelBundle
 from compclip.models.text import encode_text
@@ -36,13 +37,13 @@ BAD_IMAGE = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
 @dataclass(frozen=True)
-class RuntimeConfig:
+class RuntimeConfig(Checked):
     """Where and how the model runs."""
 
     device: str = "auto"
-    batch_size: int = 64
+    batch_size: PositiveInt = 64
     precision: str = "fp32"
-    workers: int = 2
+    workers: Count = 2
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
+from compclip.config import Checked, PositiveFloat, PositiveInt, Range
 from compclip.genpairs.pairs import Pair
 from compclip.negatives.llm import DEFAULT_MODEL, first_line, load_causal_lm
 from compclip.rejects import Rejects
@@ -23,14 +24,14 @@ USER = "Write a caption for a photo that clearly shows {a} and {b}. Use both wor
 
 
 @dataclass(frozen=True)
-class CaptionConfig:
+class CaptionConfig(Checked):
     model: str = DEFAULT_MODEL  # hub name, local folder or s3:// URI
-    batch_size: int = 32  # prompts per generate() call
-    samples: int = 3  # candidates per pair
-    max_new_tokens: int = 48
+    batch_size: PositiveInt = 32  # prompts per generate() call
+    samples: PositiveInt = 3  # candidates per pair
+    max_new_tokens: PositiveInt = 48
     do_sample: bool = True
-    temperature: float = 0.8
-    top_p: float = 0.95
+    temperature: PositiveFloat = 0.8
+    top_p: Annotated[float, Range(0, 1, open_low=True)] = 0.95
     dtype: str = "bfloat16"
     device: str = "auto"
 

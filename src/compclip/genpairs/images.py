@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
+from compclip.config import Checked, NonNegativeFloat, PositiveInt
 from compclip.errors import UserError
 from compclip.negatives.llm import torch_device
 from compclip.storage import local_dir
@@ -26,13 +27,13 @@ DEFAULT_FLUX = "black-forest-labs/FLUX.1-dev"
 
 
 @dataclass(frozen=True)
-class FluxConfig:
+class FluxConfig(Checked):
     model: str = DEFAULT_FLUX  # hub name, local folder or s3:// URI
-    size: int = 512  # height and width in pixels
-    steps: int = 28
-    guidance: float = 3.5
-    max_sequence_length: int = 512  # T5 tokens of the prompt
-    batch_size: int = 4  # images per pipeline call
+    size: PositiveInt = 512  # height and width in pixels
+    steps: PositiveInt = 28
+    guidance: NonNegativeFloat = 3.5
+    max_sequence_length: PositiveInt = 512  # T5 tokens of the prompt
+    batch_size: PositiveInt = 4  # images per pipeline call
     dtype: str = "bfloat16"
     device: str = "auto"
 

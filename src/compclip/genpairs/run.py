@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from compclip.chunks import Shard, Work, run_chunks, work_folder
+from compclip.config import Checked, PositiveInt, Share
 from compclip.errors import UserError
 from compclip.evalsets.generated import write_evalset
 from compclip.evalsets.zeroshot import Pairs, strata_summary
@@ -40,15 +41,15 @@ SCHEMA = pa.schema(
 
 
 @dataclass(frozen=True)
-class GenPairsConfig:
+class GenPairsConfig(Checked):
     seed: int = 0
     classes: str = IMAGENET  # "imagenet" (packaged) or a text file of class names, one a line
-    min_count: int = 100  # captions a candidate concept must occur in
-    n_strata: int = 10
-    per_stratum: int = 100  # pairs per PMI stratum
-    images_per_caption: int = 1
-    chunk: int = 64  # pairs per unit of work (resume and shard granularity)
-    max_reject_share: float = 0.5  # of pairs left without a valid caption, before the run fails
+    min_count: PositiveInt = 100  # captions a candidate concept must occur in
+    n_strata: PositiveInt = 10
+    per_stratum: PositiveInt = 100  # pairs per PMI stratum
+    images_per_caption: PositiveInt = 1
+    chunk: PositiveInt = 64  # pairs per unit of work (resume and shard granularity)
+    max_reject_share: Share = 0.5  # of pairs left without a valid caption, before the run fails
     captions: CaptionConfig = field(default_factory=CaptionConfig)
     flux: FluxConfig = field(default_factory=FluxConfig)
 

@@ -25,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from compclip.captions import ReadConfig
+from compclip.config import Checked, Count, PositiveInt, Share
 from compclip.errors import UserError
 from compclip.negatives import io
 from compclip.negatives.blind import BlindModel
@@ -43,17 +44,17 @@ PER_TYPE = ("candidates", "valid", "rejected", "captions_with", "no_valid")  # c
 
 
 @dataclass(frozen=True)
-class NegativesConfig:
+class NegativesConfig(Checked):
     generator: str = "rules"  # rules | llm
     types: tuple[str, ...] = PAPER_TYPES  # TYPES adds replace_relations
-    per_type: int = 1  # valid negatives kept per caption and type
+    per_type: PositiveInt = 1  # valid negatives kept per caption and type
     # rules: candidates proposed per caption and type, all the rules allow up to this many, for the
     # blind filter to rank; 0: a few (<= 6 per word or pair, 3 rotations), the first valid kept
-    candidates: int = 48
+    candidates: Count = 48
     seed: int = 0
-    chunk: int = 256  # captions between progress writes
+    chunk: PositiveInt = 256  # captions between progress writes
     pmi: str | None = None  # PMI table folder for steering (rules generator)
-    max_reject_share: float = 0.05  # of input rows, before the run fails
+    max_reject_share: Share = 0.05  # of input rows, before the run fails
     read: ReadConfig = field(default_factory=ReadConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
     steer: SteerConfig = field(default_factory=SteerConfig)

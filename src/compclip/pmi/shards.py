@@ -41,6 +41,7 @@ from tqdm import tqdm
 
 from compclip import __version__, storage
 from compclip.captions import ReadConfig, is_caption_file
+from compclip.config import Checked, NonNegativeFloat, PositiveInt, Share
 from compclip.errors import UserError
 from compclip.pmi import scan
 from compclip.pmi.concepts import ConceptRules
@@ -65,17 +66,17 @@ SHARD, VOCAB, SHARD_PAIRS, UNITS = "shard.json", "vocab.json", "pairs.parquet", 
 
 
 @dataclass(frozen=True)
-class CountConfig:
+class CountConfig(Checked):
     """Settings of a PMI count; everything that changes the result is recorded in the header."""
 
     read: ReadConfig = field(default_factory=ReadConfig)
-    min_count: int = 5
+    min_count: PositiveInt = 5
     mode: str = "exact"
-    top_k: int = 20_000  # released-code mode: per-file vocabulary size
-    smoothing: float = 0.0  # add-k on pair counts (exact mode)
-    max_reject_share: float = 0.5
-    workers: int = 1
-    dense_limit_bytes: int = DENSE_LIMIT_BYTES
+    top_k: PositiveInt = 20_000  # released-code mode: per-file vocabulary size
+    smoothing: NonNegativeFloat = 0.0  # add-k on pair counts (exact mode)
+    max_reject_share: Share = 0.5
+    workers: PositiveInt = 1
+    dense_limit_bytes: PositiveInt = DENSE_LIMIT_BYTES
 
     @property
     def reading(self) -> ReadConfig:
@@ -83,10 +84,9 @@ class CountConfig:
         return replace(self.read, max_chars=None) if self.mode == "released-code" else self.read
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.mode not in MODES:
             raise UserError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
-        if self.min_count < 1:
-            raise UserError("--min-count must be at least 1")
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from compclip.cli import add_command
-from compclip.config import load_section
+from compclip.config import Checked, load_section
 from compclip.errors import UserError
 from compclip.registry import aliases, audit, promotion, read
 from compclip.registry.gates import GatesConfig, failures
@@ -45,7 +45,7 @@ EXAMPLES = """examples:
 
 
 @dataclass(frozen=True)
-class RegistryConfig:
+class RegistryConfig(Checked):
     """The ``registry`` section of params.yaml."""
 
     root: str | None = None

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from compclip.config import Checked
 from compclip.errors import UserError
 from compclip.registry import audit
 from compclip.registry.card import render
@@ -45,7 +46,7 @@ MAX_CLAIMS = 1000
 
 
 @dataclass(frozen=True)
-class PublishConfig:
+class PublishConfig(Checked):
     """``candidate``: the model's name in the comparison (default: its only non-baseline model);
     ``gates``: evaluated at publish time for the model card."""
 

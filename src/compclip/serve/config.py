@@ -3,30 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
+from compclip.config import Checked, Count, NonNegativeFloat, PositiveInt, Range
 from compclip.negatives.types import TYPES
 from compclip.negatives.validity import FilterConfig
 
 
 @dataclass(frozen=True)
-class ServeConfig:
+class ServeConfig(Checked):
     host: str = "127.0.0.1"  # 0.0.0.0 only inside a container or pod
-    port: int = 8080
+    port: Annotated[int, Range(0, 65535)] = 8080
     device: str = "cpu"  # cpu | cuda | auto
     # torch CPU threads of the forward: on shared or CPU-limited machines more threads wait on
     # each other (tiny model, busy 2-core VM: 150 ms a pass with 2 threads, 5 ms with 1)
-    threads: int = 1
-    max_payload_bytes: int = 8 << 20  # request body; larger bodies get 413
-    max_pixels: int = 4096 * 4096  # per decoded image
-    max_candidates: int = 64  # candidate captions or labels per instance
-    max_instances: int = 32  # instances per request
-    max_caption_chars: int = 1000  # per caption, label or specification
+    threads: PositiveInt = 1
+    max_payload_bytes: PositiveInt = 8 << 20  # request body; larger bodies get 413
+    max_pixels: PositiveInt = 4096 * 4096  # per decoded image
+    max_candidates: PositiveInt = 64  # candidate captions or labels per instance
+    max_instances: PositiveInt = 32  # instances per request
+    max_caption_chars: PositiveInt = 1000  # per caption, label or specification
     types: tuple[str, ...] = TYPES  # hard-negative types generated from a specification
-    per_type: int = 2  # generated negatives kept per type
+    per_type: PositiveInt = 2  # generated negatives kept per type
     seed: int = 0  # of the rule generator
     # which generated negatives are valid; a relation replace is never the relation's opposite
     # (that is what invert_relations generates)
     filter: FilterConfig = field(default_factory=lambda: FilterConfig(inverse_relations=False))
-    max_batch: int = 16  # instances per forward pass across concurrent requests (1: no batching)
-    batch_wait_ms: float = 0.0  # how long a batch waits for more requests (0: only those queued)
-    text_cache: int = 4096  # text embeddings kept (0: none)
+    max_batch: PositiveInt = 16  # instances per forward pass across concurrent requests (1: no batching)
+    batch_wait_ms: NonNegativeFloat = 0.0  # how long a batch waits for more requests (0: only those queued)
+    text_cache: Count = 4096  # text embeddings kept (0: none)

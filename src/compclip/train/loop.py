@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import torch
 from accelerate import Accelerator
@@ -23,6 +24,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from compclip.config import Checked, Count, NonNegativeFloat, PositiveFloat, PositiveInt, Range, Share
 from compclip.models.text import encode_text
 from compclip.train.checkpoints import TrainState, read_state
 from compclip.train.data import BatchAugment, DataConfig
@@ -33,31 +35,33 @@ log = logging.getLogger(__name__)
 
 MAX_LOGIT_SCALE = math.log(100)
 
+Beta = Annotated[float, Range(0, 1, open_high=True)]  # an Adam decay rate
+
 
 @dataclass(frozen=True)
-class OptimConfig:
+class OptimConfig(Checked):
     """AdamW and its schedule; the defaults are the paper's fine-tuning settings."""
 
-    lr: float = 1e-6
-    betas: tuple[float, float] = (0.9, 0.98)
-    eps: float = 1e-6
-    weight_decay: float = 0.1
-    warmup_steps: int = 50
-    epochs: int = 5
-    max_steps: int | None = None  # stop (and end the cosine) earlier than ``epochs``
-    grad_clip_norm: float | None = None
+    lr: PositiveFloat = 1e-6
+    betas: tuple[Beta, Beta] = (0.9, 0.98)
+    eps: PositiveFloat = 1e-6
+    weight_decay: NonNegativeFloat = 0.1
+    warmup_steps: Count = 50
+    epochs: PositiveInt = 5
+    max_steps: PositiveInt | None = None  # stop (and end the cosine) earlier than ``epochs``
+    grad_clip_norm: PositiveFloat | None = None
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Checked):
     """Everything a training run needs besides its inputs; the defaults are the paper's."""
 
     method: str = "degla"  # clip | negclip | degla
-    ema_alpha: float = 0.9996
+    ema_alpha: Share = 0.9996
     seed: int = 0
     precision: str = "no"  # accelerate mixed precision: no | fp16 | bf16
-    threads: int | None = None  # torch CPU threads (None: torch's default)
-    checkpoint_every: int = 500  # steps; 0 disables
+    threads: PositiveInt | None = None  # torch CPU threads (None: torch's default)
+    checkpoint_every: Count = 500  # steps; 0 disables
     keep_checkpoints: bool = False  # keep the last checkpoint after a finished run
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossConfig = field(default_factory=LossConfig)
