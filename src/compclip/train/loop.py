@@ -5,7 +5,9 @@ and a :class:`~compclip.train.losses.TrainingLoss`; it owns the optimizer (AdamW
 on gains, biases and logit_scale), the warm-up + cosine schedule and, for DeGLA, the EMA teacher.
 Every ``checkpoint_every`` steps it hands its :class:`~compclip.train.checkpoints.TrainState`
 (student, teacher, optimizer, schedule) to the caller's ``save``; resuming restores one and skips
-the batches of the current epoch already seen.
+the batches of the current epoch already seen. A non-finite loss (checked before its step
+changes the weights) or non-finite weights (checked before every checkpoint and at the end) stop
+the run with :class:`NonFinite`, so no checkpoint or output ever holds NaN or inf weights.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from compclip.config import Checked, Count, NonNegativeFloat, PositiveFloat, PositiveInt, Range, Share
+from compclip.errors import UserError
 from compclip.models.text import encode_text
 from compclip.train.checkpoints import TrainState, read_state
 from compclip.train.data import BatchAugment, DataConfig
@@ -68,6 +71,14 @@ class TrainConfig(Checked):
     data: DataConfig = field(default_factory=DataConfig)
 
 
+class NonFinite(UserError):
+    """Training met a NaN or infinite loss or weight at ``step`` and stopped."""
+
+    def __init__(self, step: int, what: str) -> None:
+        super().__init__(f"training stopped at step {step}: {what} not finite")
+        self.step = step
+
+
 @dataclass
 class FitResult:
     steps: int
@@ -98,6 +109,14 @@ def cosine_schedule(
         return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def all_finite(accelerator: Accelerator, tensors: list[torch.Tensor]) -> bool:
+    """Whether every value of ``tensors`` is finite, on every process (so all stop together)."""
+    bad = torch.stack([~torch.isfinite(t.detach()).all() for t in tensors]).sum().float().reshape(1)
+    if accelerator.num_processes > 1:
+        bad = accelerator.reduce(bad, "sum")
+    return not bad.item()
 
 
 def gather_with_grad(accelerator: Accelerator) -> Gather:
@@ -197,6 +216,9 @@ def fit(
                     with torch.no_grad():
                         target = _embed(teacher, batch, images, negatives)[0]
                 losses = loss_fn(embeddings, logit_scale, target)
+            if not all_finite(accelerator, [losses["total"]]):
+                parts = ", ".join(f"{k} {float(v.detach()):g}" for k, v in losses.items())
+                raise NonFinite(step + 1, f"the loss ({parts}) is")
             accelerator.backward(losses["total"])
             if opt.grad_clip_norm is not None:
                 accelerator.clip_grad_norm_(model.parameters(), opt.grad_clip_norm)
@@ -220,6 +242,7 @@ def fit(
             if on_step is not None and accelerator.is_main_process:
                 on_step(record)
             if save and config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
+                _check_weights(accelerator, student, step)
                 accelerator.wait_for_everyone()
                 if accelerator.is_main_process:
                     save(step, state)
@@ -227,6 +250,12 @@ def fit(
             if step >= total:
                 break
     progress.close()
+    _check_weights(accelerator, student, step)
     return FitResult(
         steps=step, start_step=start, per_epoch=per_epoch, seconds=time.perf_counter() - started, last=record
     )
+
+
+def _check_weights(accelerator: Accelerator, model: nn.Module, step: int) -> None:
+    if not all_finite(accelerator, list(model.parameters())):
+        raise NonFinite(step, "the weights are")
