@@ -199,57 +199,59 @@ def fit(
         unit="step",
         disable=not accelerator.is_main_process,
     )
-    while step < total:
-        epoch = step // per_epoch
-        loader.set_epoch(epoch)
-        if hasattr(loader.dataset, "set_epoch"):  # accelerate calls it only without a seedable sampler
-            loader.dataset.set_epoch(epoch)
-        batches = (
-            accelerator.skip_first_batches(loader, step - epoch * per_epoch) if step % per_epoch else loader
-        )
-        for batch in batches:
-            images = augment(batch["images"], step, accelerator.process_index)
-            with accelerator.autocast():
-                embeddings, logit_scale = _embed(model, batch, images, negatives)
-                target = None
+    with progress:  # closed before an error's line, too
+        while step < total:
+            epoch = step // per_epoch
+            loader.set_epoch(epoch)
+            if hasattr(loader.dataset, "set_epoch"):  # accelerate calls it only without a seedable sampler
+                loader.dataset.set_epoch(epoch)
+            batches = (
+                accelerator.skip_first_batches(loader, step - epoch * per_epoch)
+                if step % per_epoch
+                else loader
+            )
+            for batch in batches:
+                images = augment(batch["images"], step, accelerator.process_index)
+                with accelerator.autocast():
+                    embeddings, logit_scale = _embed(model, batch, images, negatives)
+                    target = None
+                    if teacher is not None:
+                        with torch.no_grad():
+                            target = _embed(teacher, batch, images, negatives)[0]
+                    losses = loss_fn(embeddings, logit_scale, target)
+                if not all_finite(accelerator, [losses["total"]]):
+                    parts = ", ".join(f"{k} {float(v.detach()):g}" for k, v in losses.items())
+                    raise NonFinite(step + 1, f"the loss ({parts}) is")
+                accelerator.backward(losses["total"])
+                if opt.grad_clip_norm is not None:
+                    accelerator.clip_grad_norm_(model.parameters(), opt.grad_clip_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+                with torch.no_grad():
+                    student.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
                 if teacher is not None:
-                    with torch.no_grad():
-                        target = _embed(teacher, batch, images, negatives)[0]
-                losses = loss_fn(embeddings, logit_scale, target)
-            if not all_finite(accelerator, [losses["total"]]):
-                parts = ", ".join(f"{k} {float(v.detach()):g}" for k, v in losses.items())
-                raise NonFinite(step + 1, f"the loss ({parts}) is")
-            accelerator.backward(losses["total"])
-            if opt.grad_clip_norm is not None:
-                accelerator.clip_grad_norm_(model.parameters(), opt.grad_clip_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            with torch.no_grad():
-                student.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
-            if teacher is not None:
-                ema_update(teacher.clip, student, config.ema_alpha)
-            step += 1
-            record = {
-                "step": step,
-                "epoch": epoch,
-                "lr": scheduler.get_last_lr()[0],
-                "logit_scale": float(logit_scale.detach()),
-                **{k: float(v.detach()) for k, v in losses.items()},
-            }
-            progress.update()
-            progress.set_postfix(loss=f"{record['total']:.4f}")
-            if on_step is not None and accelerator.is_main_process:
-                on_step(record)
-            if save and config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
-                _check_weights(accelerator, student, step)
-                accelerator.wait_for_everyone()
-                if accelerator.is_main_process:
-                    save(step, state)
-                accelerator.wait_for_everyone()
-            if step >= total:
-                break
-    progress.close()
+                    ema_update(teacher.clip, student, config.ema_alpha)
+                step += 1
+                record = {
+                    "step": step,
+                    "epoch": epoch,
+                    "lr": scheduler.get_last_lr()[0],
+                    "logit_scale": float(logit_scale.detach()),
+                    **{k: float(v.detach()) for k, v in losses.items()},
+                }
+                progress.update()
+                progress.set_postfix(loss=f"{record['total']:.4f}")
+                if on_step is not None and accelerator.is_main_process:
+                    on_step(record)
+                if save and config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
+                    _check_weights(accelerator, student, step)
+                    accelerator.wait_for_everyone()
+                    if accelerator.is_main_process:
+                        save(step, state)
+                    accelerator.wait_for_everyone()
+                if step >= total:
+                    break
     _check_weights(accelerator, student, step)
     return FitResult(
         steps=step, start_step=start, per_epoch=per_epoch, seconds=time.perf_counter() - started, last=record
