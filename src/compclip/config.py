@@ -173,7 +173,16 @@ def load_section(cls: type[T], path: str | Path | None, section: str) -> T:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"no such params file: {path}")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not UTF-8 text (byte {err.start}); params files are UTF-8 YAML") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        raise UserError(f"{where}: not valid YAML ({getattr(err, 'problem', None) or err})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping of sections (section: settings), got {data!r}")
     values = data
     for key in section.split("."):
         values = values.get(key, {}) if isinstance(values, dict) else {}

@@ -108,6 +108,13 @@ def _umask() -> int:
     return mask
 
 
+def plain_mode(path: Path) -> Path:
+    """Give a file that a library wrote (safetensors writes 0600) the mode of a plain ``open``:
+    0666 less the umask, like every other output."""
+    os.chmod(path, 0o666 & ~_umask())
+    return path
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a local file so that a killed process leaves either the old file or the new one.
 

@@ -16,7 +16,6 @@ any other weight file, so a model from S3 can never run code (no pickles).
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +23,13 @@ from typing import Any
 
 import open_clip
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import save_model as save_safetensors
 
 from compclip import __version__
 from compclip.errors import UserError
-from compclip.storage import local_dir, sha256_file, verify_files, write_json
+from compclip.files import read_json
+from compclip.storage import local_dir, plain_mode, sha256_file, verify_files, write_json
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,11 @@ def load_model(source: str, device: str = "cpu") -> ModelBundle:
             return load_model(read_reference(folder), device)
         manifest = verify_folder(folder)
         spec = f"local-dir:{folder}"
-        model, train_tf, eval_tf = open_clip.create_model_and_transforms(spec, device=device)
+        try:
+            model, train_tf, eval_tf = open_clip.create_model_and_transforms(spec, device=device)
+        except (SafetensorError, ValueError, RuntimeError) as err:  # its config or weights
+            first = str(err).strip().splitlines()[0]
+            raise UserError(f"{source}: the model folder does not load ({first[:300]})") from None
         tokenizer = open_clip.get_tokenizer(spec)
     return ModelBundle(
         model, manifest.get("model_name", spec), train_tf, eval_tf, tokenizer, {"source": source, **manifest}
@@ -118,7 +123,7 @@ def write_reference(source: str, out: Path) -> None:
 
 
 def read_reference(folder: Path) -> str:
-    return json.loads((folder / REFERENCE).read_text())["source"]
+    return read_json(folder / REFERENCE, required=("source",))["source"]
 
 
 def verify_folder(folder: Path) -> dict:
@@ -126,7 +131,7 @@ def verify_folder(folder: Path) -> dict:
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
         raise UserError(f"{folder}: not a compclip model folder (no {MANIFEST})")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_json(manifest_path, required=("files",))
     foreign = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".ckpt"))
     if foreign:
         raise UserError(f"{folder}: refusing pickle-based weight files {foreign}; only safetensors load")
@@ -150,6 +155,7 @@ def save_model(bundle: ModelBundle, out_dir: str | Path, extra: dict | None = No
     config = {"model_name": bundle.name, "model_cfg": model_cfg, "preprocess_cfg": preprocess_cfg}
     write_json(out / CONFIG, config, sort_keys=False)
     save_safetensors(bundle.model, str(out / WEIGHTS))
+    plain_mode(out / WEIGHTS)
     files = {name: sha256_file(str(out / name)) for name in (WEIGHTS, CONFIG)}
     for name in sorted((extra or {}).get("files", [])):
         files[name] = sha256_file(str(out / name))

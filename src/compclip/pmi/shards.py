@@ -21,7 +21,6 @@ from pair marginals with +1/+1000 smoothing (see :mod:`compclip.pmi.table`).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import multiprocessing
 import os
@@ -36,13 +35,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from compclip import __version__, storage
 from compclip.captions import ReadConfig, is_caption_file
 from compclip.config import Checked, NonNegativeFloat, PositiveInt, Share
 from compclip.errors import UserError
+from compclip.files import read_json, read_parquet
 from compclip.pmi import scan
 from compclip.pmi.concepts import ConceptRules
 from compclip.pmi.pairs import DENSE_LIMIT_BYTES, PairCounter, caption_pair_keys, tri_pairs
@@ -161,7 +160,7 @@ def _read_shard(folder: Path) -> dict:
     path = folder / SHARD
     if not path.is_file():
         raise UserError(f"{folder}: not a PMI shard (no {SHARD}); run `compclip pmi count --shard` first")
-    return json.loads(path.read_text())
+    return read_json(path, required=("files",))
 
 
 def corpus_fingerprint(shas: list[str]) -> str:
@@ -193,7 +192,7 @@ def _merge_vocab(shards: list[Path], out: Path, config: CountConfig) -> dict:
     files = [f for s in summaries for f in s["files"]]
     if len({f["sha256"] for f in files}) < len(files):
         raise UserError("the same file content appears in more than one shard; it would be counted twice")
-    totals = _sum_concepts([pq.read_table(s / "concepts.parquet") for s in shards])
+    totals = _sum_concepts([read_parquet(s / "concepts.parquet") for s in shards])
     if config.mode == "exact":
         keep = pc.greater_equal(totals.column("captions"), config.min_count)
         vocab = totals.filter(keep)
@@ -238,8 +237,8 @@ def _read_vocab(folder: Path) -> tuple[dict, list[str], np.ndarray]:
         raise UserError(
             f"{folder}: not a PMI vocabulary (no {VOCAB}); run `compclip pmi merge` on scanned shards"
         )
-    vocab = pq.read_table(folder / "vocab.parquet")
-    header = json.loads((folder / VOCAB).read_text())
+    vocab = read_parquet(folder / "vocab.parquet", columns=("concept", "captions"))
+    header = read_json(folder / VOCAB, required=("n_captions", "corpus_sha256", "mode"))
     return header, vocab.column("concept").to_pylist(), vocab.column("captions").to_numpy()
 
 
@@ -297,12 +296,13 @@ def _merge_table(shards: list[Path], vocab_dir: Path, out: Path, config: CountCo
         done = shard / "pairs.json"
         if (
             not done.is_file()
-            or json.loads(done.read_text())["vocab_corpus_sha256"] != header["corpus_sha256"]
+            or read_json(done, required=("vocab_corpus_sha256",))["vocab_corpus_sha256"]
+            != header["corpus_sha256"]
         ):
             raise UserError(
                 f"{shard}: no pair counts for this vocabulary; run `compclip pmi count --shard --vocab`"
             )
-        pairs = pq.read_table(shard / SHARD_PAIRS)
+        pairs = read_parquet(shard / SHARD_PAIRS, columns=("key", "count"))
         counter.add_counts(pairs.column("key").to_numpy(), pairs.column("count").to_numpy())
     keys, counts = counter.items()
     marginals = None
