@@ -170,6 +170,14 @@ def load_section(cls: type[T], path: str | Path | None, section: str) -> T:
     """The ``section`` of a params YAML file as ``cls``; defaults when ``path`` is None."""
     if path is None:
         return cls()
+    values = load_params(path)
+    for key in section.split("."):
+        values = values.get(key, {}) if isinstance(values, dict) else {}
+    return from_dict(cls, values, f"{path}:{section}")
+
+
+def load_params(path: str | Path) -> dict[str, Any]:
+    """A params YAML file: a mapping of sections (one line naming the file if it is not)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"no such params file: {path}")
@@ -183,10 +191,7 @@ def load_section(cls: type[T], path: str | Path | None, section: str) -> T:
         raise UserError(f"{where}: not valid YAML ({getattr(err, 'problem', None) or err})") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping of sections (section: settings), got {data!r}")
-    values = data
-    for key in section.split("."):
-        values = values.get(key, {}) if isinstance(values, dict) else {}
-    return from_dict(cls, values, f"{path}:{section}")
+    return data
 
 
 def override(config: T, **flags: Any) -> T:

@@ -12,12 +12,9 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
-
-import yaml
 
 from compclip.cli import add_command
-from compclip.config import Checked, load_section
+from compclip.config import Checked, load_params, load_section
 from compclip.errors import UserError
 from compclip.registry import aliases, audit, promotion, read
 from compclip.registry.gates import GatesConfig, failures
@@ -156,7 +153,7 @@ def _publish(args: argparse.Namespace) -> None:
     name = args.name or settings.name
     if not name:
         raise UserError("publish needs --name NAME (or registry.name in --params)")
-    params = yaml.safe_load(Path(args.params).read_text()) if args.params else None
+    params = load_params(args.params) if args.params else None
     config = PublishConfig(name, args.candidate or settings.candidate, args.run_id, _gates_config(args))
     root = _root(args)
     version = publish(args.model, args.report, args.compare, root, config, params)
