@@ -71,11 +71,6 @@ def test_a_diverging_run_exits_2_and_publishes_nothing(dataset, tmp_path, capsys
     code = cli("pretrain", "--data", folder, "--out", out, "--lr", "1e30", "--params", params, *FAST)
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
-    assert (
-        err.strip()
-        .splitlines()[-1]
-        .startswith(
-            "compclip pretrain: error: training stopped at step 2: the loss (total nan, global nan) is not finite"
-        )
-    )
+    stopped = "training stopped at step 2: the loss (total nan, global nan) is not finite"
+    assert err.strip().splitlines()[-1].startswith(f"compclip pretrain: error: {stopped}")
     assert not out.exists() and (tmp_path / "pre.checkpoints" / "step_1").is_dir()

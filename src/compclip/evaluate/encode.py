@@ -114,8 +114,6 @@ class Encoder:
     def __init__(self, bundle: ModelBundle, runtime: RuntimeConfig) -> None:
         if runtime.precision not in PRECISIONS:
             raise UserError(f"unknown precision {runtime.precision!r}; use one of {', '.join(PRECISIONS)}")
-        if runtime.batch_size < 1:
-            raise UserError(f"batch size must be at least 1, got {runtime.batch_size}")
         self.runtime = runtime
         self.device = resolve_device(runtime.device)
         self.model = bundle.model.to(self.device, memory_format=torch.channels_last).eval()

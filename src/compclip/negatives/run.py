@@ -172,11 +172,8 @@ def generate(
     ``s3://`` output without one is not resumable) and is removed once ``out`` is published.
     """
     unknown = [t for t in config.types if t not in TYPES]
-    if unknown or config.per_type < 1 or config.candidates < 0:
-        raise UserError(
-            f"types must be among {TYPES}, per_type >= 1 and candidates >= 0 "
-            f"(got {unknown or (config.per_type, config.candidates)})"
-        )
+    if unknown:
+        raise UserError(f"types must be among {TYPES} (got {unknown})")
     out = str(out)
     work = Path(progress) if progress else work_folder(out)
     with tempfile.TemporaryDirectory(prefix="compclip-negatives-") as scratch:
