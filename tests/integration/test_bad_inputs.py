@@ -11,6 +11,8 @@ import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -174,6 +176,12 @@ CASES = [
     (["models", "check", "{d}/model-tampered"], "does not match"),
     ([*PRETRAIN[:-1], "{d}/ck/p", "--resume", "--batch-size", "2"], "step_2/checkpoint.json: not valid JSON"),
     (["data", "import", "{d}/data-bad", "--out", "{d}/out/x"], "captions.parquet: not a readable Parquet"),
+    (
+        ["pipeline", "compile", "--params", "{d}/malformed.yaml", "--out", "{d}/out/p.yaml"],
+        "malformed.yaml, line 3, column 7: not valid YAML",
+    ),
+    (["deploy", "apply", "--file", "{d}/malformed.yaml", "--dry-run"], "malformed.yaml: not YAML ("),
+    (["inspect", "--url", "http://127.0.0.1:9", "--lineage", "{d}/r-bad/metrics.json"], "not valid JSON"),
     # services and repositories
     (
         [
@@ -267,3 +275,15 @@ def plain_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_verbose_logging_never_prints_s3_credentials(tmp_path):
+    """botocore's debug lines carry the request headers (the session token): -v leaves them out."""
+    secrets = {"AWS_SECRET_ACCESS_KEY": "secret-key-4711", "AWS_SESSION_TOKEN": "session-token-4711"}
+    env = {**os.environ, **secrets, "AWS_ACCESS_KEY_ID": "key-id", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+    argv = ["-v", "pmi", "count", "s3://bucket/corpus.txt", "--out", str(tmp_path / "t")]
+    done = subprocess.run([sys.executable, "-m", "compclip.cli", *argv], env={**env, "AWS_MAX_ATTEMPTS": "1"},
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "S3 at http://127.0.0.1:9, bucket 'bucket': cannot connect" in done.stderr
+    assert not [value for value in secrets.values() if value in done.stderr + done.stdout]
