@@ -80,11 +80,11 @@ def record(
     }
 
 
-def check_name(name: str) -> str:
-    """A run id or output name, safe as one path part (it names a folder or file in the repository)."""
+def check_name(name: str) -> None:
+    """Refuse a run id or output name that is not safe as one path part (it names a folder or file
+    in the repository): no '/', no '..'."""
     if not isinstance(name, str) or not NAME.fullmatch(name) or ".." in name:
         raise UserError(f"lineage name {name!r}: use letters, digits, '.', '_' or '-' (no '..')")
-    return name
 
 
 def push(manifest: dict, repo: Path, remote: str | None = None) -> Path:

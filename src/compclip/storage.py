@@ -108,11 +108,10 @@ def _umask() -> int:
     return mask
 
 
-def plain_mode(path: Path) -> Path:
+def plain_mode(path: Path) -> None:
     """Give a file that a library wrote (safetensors writes 0600) the mode of a plain ``open``:
     0666 less the umask, like every other output."""
     os.chmod(path, 0o666 & ~_umask())
-    return path
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
