@@ -81,7 +81,8 @@ def _prepare(args: argparse.Namespace, local: bool = False):
     """The pipeline (params file sections as defaults) and the checked arguments."""
     import importlib
 
-    from pipelines.params import apply, check_arguments, load_params
+    from compclip.config import load_params
+    from pipelines.params import apply, check_arguments
 
     module = importlib.import_module(PIPELINES[args.pipeline])
     params, arguments = apply(load_params(args.params), args.param)

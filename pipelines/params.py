@@ -8,7 +8,6 @@ type the pipeline declares, so a typo fails at compile or submit time with one l
 """
 
 import importlib
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -42,12 +41,6 @@ KFP_TYPES = {
 }
 
 
-def load_params(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise UserError(f"no such params file: {path}")
-    return yaml.safe_load(path.read_text()) or {}
-
-
 def apply(params: dict[str, Any], items: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Apply ``--param`` items to ``params`` (sections) and collect pipeline arguments.
 
@@ -59,7 +52,12 @@ def apply(params: dict[str, Any], items: list[str]) -> tuple[dict[str, Any], dic
         name, sep, text = item.partition("=")
         if not sep or not name:
             raise UserError(f"--param {item!r}: give NAME=VALUE")
-        value = yaml.safe_load(text) if text else ""
+        try:
+            value = yaml.safe_load(text) if text else ""
+        except yaml.YAMLError:
+            raise UserError(
+                f"--param {item!r}: the value is not YAML (quote a string: NAME='VALUE')"
+            ) from None
         section, dot, key = name.partition(".")
         if dot:
             if section not in CONFIGS:

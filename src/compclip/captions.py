@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from fsspec.compression import compr
 from fsspec.utils import infer_compression
 
+from compclip.config import Checked, PositiveInt
 from compclip.errors import UserError
 from compclip.rejects import Rejects
 from compclip.storage import open_uri
@@ -44,14 +45,14 @@ SNIFF_LINES = 20
 
 
 @dataclass(frozen=True)
-class ReadConfig:
+class ReadConfig(Checked):
     """How to read a caption file."""
 
     fmt: str = "auto"
     caption_column: str = "caption"
     id_column: str = "id"
-    max_chars: int | None = 10_000  # None: no cap
-    batch_size: int = 1 << 16
+    max_chars: PositiveInt | None = 10_000  # None: no cap
+    batch_size: PositiveInt = 1 << 16
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from compclip import outputs
 from compclip.errors import UserError
+from compclip.files import read_json
 from compclip.rejects import Rejects
 from compclip.storage import atomic_write_bytes, write_json
 
@@ -103,7 +104,7 @@ class Work:
     def read(self, indices: list[int]) -> tuple[list[dict], Rejects]:
         items, rejects = [], Rejects()
         for index in indices:
-            data = json.loads(self.record(index).read_text())
+            data = read_json(self.record(index), required=("items", "rejects"))
             items.extend(data["items"])
             for reason, n in data["rejects"].items():
                 rejects.add(reason, n=n)

@@ -41,6 +41,8 @@ COMMANDS = {
     "vqa-pmi": ("compclip.vqa.cli", "LMM (LLaVA) VQA accuracy against question-answer PMI"),
 }
 
+DEBUG_LOGGERS = ("compclip", "pipelines", "components")
+
 
 def add_command(
     parent: argparse._SubParsersAction, name: str, summary: str, examples: str, description: str | None = None
@@ -58,7 +60,7 @@ def add_command(
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="compclip", description="Find and repair compositional blind spots")
     parser.add_argument("--version", action="version", version=f"compclip {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (of compclip's own code)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     chosen = next((a for a in argv if not a.startswith("-")), None)
     for command, (module, summary) in COMMANDS.items():
@@ -73,10 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
     )
+    if args.verbose:  # only our loggers: botocore's debug lines carry credentials (the session token)
+        for name in DEBUG_LOGGERS:
+            logging.getLogger(name).setLevel(logging.DEBUG)
     try:
         return args.func(args) or 0
     except UserError as err:

@@ -4,22 +4,76 @@ A stage config is a frozen dataclass. :func:`load_section` reads one section of 
 file into it (unknown keys are an error, so a typo never passes silently), and
 :func:`override` (or :func:`override_from`, for the flags of a parsed command line named as
 the fields) applies the flags a user actually gave.
+
+Every float setting must be finite, and a field's allowed range is part of its type:
+``batch_size: PositiveInt``, ``max_reject_share: Share``, or ``Annotated[float, Range(...)]``.
+The same check runs on every door: a params file, a flag, and a stage config built in code
+(a :class:`Checked` dataclass checks its fields when it is constructed).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import functools
+import math
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
 
 from compclip.errors import UserError
 
 T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """The allowed values of a number setting, ``low`` to ``high`` (None: unbounded), each end
+    included unless ``open_low`` / ``open_high``; used as ``Annotated[int, Range(1)]``."""
+
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.open_low else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.open_high else value <= self.high)
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return f"{'>' if self.open_low else '>='} {self.low:g}"
+        if self.low is None:
+            return f"{'<' if self.open_high else '<='} {self.high:g}"
+        left, right = "(" if self.open_low else "[", ")" if self.open_high else "]"
+        return f"in {left}{self.low:g}, {self.high:g}{right}"
+
+
+PositiveInt = Annotated[int, Range(1)]  # sizes and counts of at least one
+Count = Annotated[int, Range(0)]  # counts where 0 has a meaning (none, off)
+Share = Annotated[float, Range(0, 1)]  # a share or probability, 0 to 1
+PositiveFloat = Annotated[float, Range(0, open_low=True)]
+NonNegativeFloat = Annotated[float, Range(0)]
+
+
+class Checked:
+    """Base of a stage config dataclass: its fields are checked against their types and ranges
+    whenever it is constructed (from params, by :func:`override`, or in code)."""
+
+    def __post_init__(self) -> None:
+        hints = _hints(type(self))
+        for f in dataclasses.fields(self):
+            _convert(getattr(self, f.name), hints[f.name], f.name)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls, include_extras=True)
 
 
 def from_dict(cls: type[T], values: dict[str, Any], where: str = "") -> T:
@@ -32,7 +86,7 @@ def from_dict(cls: type[T], values: dict[str, Any], where: str = "") -> T:
     where = where or cls.__name__
     if not isinstance(values, dict):
         raise UserError(f"{where}: expected a mapping of settings, got {values!r}")
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
@@ -45,6 +99,12 @@ def _convert(value: Any, kind: Any, key: str) -> Any:
     """``value`` as an instance of the type annotation ``kind``; UserError naming ``key`` if it is not one."""
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if kind is Any:
+        return value
+    if origin is Annotated:
+        value = _convert(value, args[0], key)
+        for allowed in (a for a in args[1:] if isinstance(a, Range)):
+            if value not in allowed:
+                raise UserError(f"{key}: must be {allowed}, got {value!r}")
         return value
     if dataclasses.is_dataclass(kind):
         return value if isinstance(value, kind) else from_dict(kind, value, key)
@@ -78,13 +138,16 @@ def _convert(value: Any, kind: Any, key: str) -> Any:
             raise UserError(f"{key}: expected a mapping, got {value!r}")
         return value
     if kind is float:
+        number = None
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
+            number = float(value)
+        elif isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                number = float(value)
+        if number is not None:
+            if not math.isfinite(number):
+                raise UserError(f"{key}: must be a finite number, got {value!r}")
+            return number
     elif kind is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -107,19 +170,34 @@ def load_section(cls: type[T], path: str | Path | None, section: str) -> T:
     """The ``section`` of a params YAML file as ``cls``; defaults when ``path`` is None."""
     if path is None:
         return cls()
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"no such params file: {path}")
-    data = yaml.safe_load(path.read_text()) or {}
-    values = data
+    values = load_params(path)
     for key in section.split("."):
         values = values.get(key, {}) if isinstance(values, dict) else {}
     return from_dict(cls, values, f"{path}:{section}")
 
 
+def load_params(path: str | Path) -> dict[str, Any]:
+    """A params YAML file: a mapping of sections (one line naming the file if it is not)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"no such params file: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not UTF-8 text (byte {err.start}); params files are UTF-8 YAML") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        raise UserError(f"{where}: not valid YAML ({getattr(err, 'problem', None) or err})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping of sections (section: settings), got {data!r}")
+    return data
+
+
 def override(config: T, **flags: Any) -> T:
-    """Replace the fields whose flag value is not None."""
-    given = {k: v for k, v in flags.items() if v is not None}
+    """Replace the fields whose flag value is not None, each checked against its field's type."""
+    hints = _hints(type(config))
+    given = {k: _convert(v, hints[k], k) for k, v in flags.items() if v is not None}
     return dataclasses.replace(config, **given) if given else config
 
 

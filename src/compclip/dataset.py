@@ -12,16 +12,16 @@ Images are not decoded here: training counts an undecodable one as it reads it.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from compclip.config import Checked, Share
 from compclip.errors import UserError
+from compclip.files import read_json, read_parquet
 from compclip.outputs import local_out
 from compclip.rejects import Rejects
 from compclip.storage import (
@@ -42,9 +42,9 @@ FORMATS = ("auto", "folder", "coco")
 
 
 @dataclass(frozen=True)
-class ImportConfig:
+class ImportConfig(Checked):
     format: str = "auto"  # folder (captions.parquet), coco (captions JSON + --images), auto: by the source
-    max_reject_share: float = 0.01
+    max_reject_share: Share = 0.01
 
 
 def read_rows(folder: Path, rejects: Rejects) -> list[dict[str, str]]:
@@ -52,10 +52,7 @@ def read_rows(folder: Path, rejects: Rejects) -> list[dict[str, str]]:
     path = folder / CAPTIONS
     if not path.is_file():
         raise UserError(f"{folder}: not a dataset folder (no {CAPTIONS})")
-    table = pq.read_table(path)
-    missing = [c for c in COLUMNS if c not in table.column_names]
-    if missing:
-        raise UserError(f"{path}: missing columns {missing}; need {list(COLUMNS)}")
+    table = read_parquet(path, COLUMNS)
     rows = []
     for row in table.select(list(COLUMNS)).to_pylist():
         bad = [c for c in COLUMNS if not isinstance(row[c], str) or not row[c].strip()]
@@ -103,10 +100,7 @@ def import_dataset(
         if not images:
             raise UserError(f"{source}: COCO captions need their image root (--images)")
         with local_copy(source) as (path, _):
-            try:
-                rows = coco_rows(json.loads(path.read_text()), rejects)
-            except json.JSONDecodeError as err:
-                raise UserError(f"{source}: not JSON ({err})") from None
+            rows = coco_rows(read_json(path), rejects)
         root, prefix = images, f"{IMAGES}/"
     else:
         with local_dir(source, include=lambda rel: rel == CAPTIONS) as folder:

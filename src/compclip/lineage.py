@@ -18,16 +18,15 @@ Command line::
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import time
 from pathlib import Path
 
-import yaml
-
 from compclip import __version__
 from compclip.cli import add_command
+from compclip.config import load_params
 from compclip.errors import UserError
+from compclip.files import read_json
 from compclip.storage import expand, sha256_file, split_uri, write_json
 
 MANIFEST = "lineage.json"
@@ -64,8 +63,7 @@ def record(
 ) -> dict:
     """The manifest of one run: ``inputs`` and ``outputs`` map names to URIs, each hashed file by file."""
     for name in (run_id, *inputs, *outputs):
-        if not NAME.fullmatch(name):
-            raise UserError(f"lineage name {name!r}: use letters, digits, '.', '_' or '-'")
+        check_name(name)
 
     def entry(uri: str) -> dict:
         return {"uri": uri, "files": content_hashes(uri)}
@@ -82,14 +80,27 @@ def record(
     }
 
 
+def check_name(name: str) -> None:
+    """Refuse a run id or output name that is not safe as one path part (it names a folder or file
+    in the repository): no '/', no '..'."""
+    if not isinstance(name, str) or not NAME.fullmatch(name) or ".." in name:
+        raise UserError(f"lineage name {name!r}: use letters, digits, '.', '_' or '-' (no '..')")
+
+
 def push(manifest: dict, repo: Path, remote: str | None = None) -> Path:
     """Upload every output to the DVC remote of ``repo``; write ``lineage/RUN_ID/*.dvc`` and the manifest."""
-    from dvc.exceptions import DvcException
+    from dvc.exceptions import DvcException, NotDvcRepoError
     from dvc.repo import Repo
 
+    for name in (manifest["run_id"], *manifest["outputs"]):
+        check_name(name)
+    try:
+        dvc = Repo(str(repo))
+    except NotDvcRepoError:
+        raise UserError(f"{repo}: not in a DVC repository (`dvc init` one, or pass --repo)") from None
     folder = repo / RUNS / manifest["run_id"]
     folder.mkdir(parents=True, exist_ok=True)
-    with Repo(str(repo)) as dvc:
+    with dvc:
         dvc.scm_context.quiet = True  # not DVC's "git add" hint after every output: the caller says it once
         for name, output in manifest["outputs"].items():
             try:  # `dvc add --to-remote --out FOLDER/NAME URI`
@@ -136,7 +147,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _record(args: argparse.Namespace) -> None:
-    params = yaml.safe_load(args.params.read_text()) if args.params else {}
+    params = load_params(args.params) if args.params else {}
     outputs = _pairs(args.output, "--output")
     if not outputs:
         raise UserError("give at least one --output NAME=URI")
@@ -149,7 +160,7 @@ def _record(args: argparse.Namespace) -> None:
 def _push(args: argparse.Namespace) -> None:
     if not args.manifest.is_file():
         raise UserError(f"no such manifest: {args.manifest}")
-    manifest = json.loads(args.manifest.read_text())
+    manifest = read_json(args.manifest, required=("run_id", "outputs"))
     folder = push(manifest, args.repo.resolve(), args.remote)
     print(f"pushed {len(manifest['outputs'])} outputs of run {manifest['run_id']}; "
           f"{pull_hint(folder, args.repo.resolve())}")  # fmt: skip

@@ -309,6 +309,12 @@ def umask() -> int:
     return mask
 
 
+def plain_mode(path: Path) -> None:
+    """Give a file that a library wrote (safetensors writes 0600) the mode of a plain ``open``:
+    0666 less the umask, like every other output."""
+    os.chmod(path, 0o666 & ~umask())
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a local file so that a killed process leaves either the old file or the new one.
 

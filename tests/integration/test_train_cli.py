@@ -59,3 +59,18 @@ def test_help_has_examples(command, capsys):
     with pytest.raises(SystemExit):
         cli(command, "--help")
     assert "examples:" in capsys.readouterr().out
+
+
+def test_a_diverging_run_exits_2_and_publishes_nothing(dataset, tmp_path, capsys):
+    """An lr of 1e30 is finite, so accepted; the first step sends the weights to ~1e30 and the
+    second step's loss is NaN: the run stops there, one line, exit 2, nothing at --out."""
+    folder, _ = dataset
+    params = tmp_path / "params.yaml"
+    params.write_text("pretrain: {warmup_steps: 0, checkpoint_every: 1}\n")
+    out = tmp_path / "pre"
+    code = cli("pretrain", "--data", folder, "--out", out, "--lr", "1e30", "--params", params, *FAST)
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    stopped = "training stopped at step 2: the loss (total nan, global nan) is not finite"
+    assert err.strip().splitlines()[-1].startswith(f"compclip pretrain: error: {stopped}")
+    assert not out.exists() and (tmp_path / "pre.checkpoints" / "step_1").is_dir()

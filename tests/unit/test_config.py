@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import pytest
 
-from compclip.config import load_section, override, override_from
+from compclip.config import Checked, PositiveInt, Range, Share, load_section, override, override_from
 from compclip.errors import UserError
 
 
@@ -87,3 +89,74 @@ def test_values_are_converted_to_their_field_types_when_lossless(tmp_path):
 def test_values_of_the_wrong_type_are_refused_naming_the_key(tmp_path, text, message):
     with pytest.raises(UserError, match=message):
         _load(tmp_path, text + "\n")
+
+
+@dataclass(frozen=True)
+class Ranged(Checked):
+    batch_size: PositiveInt = 8
+    share: Share = 0.5
+    lr: float = 1e-3
+    limit: PositiveInt | None = None
+    crop: tuple[Annotated[float, Range(0, 1, open_low=True)], ...] = (0.9, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("stage: {lr: .nan}", r"stage\.lr: must be a finite number, got nan"),
+        ("stage: {lr: .inf}", r"stage\.lr: must be a finite number, got inf"),
+        ("stage: {lr: '-inf'}", r"stage\.lr: must be a finite number, got '-inf'"),
+        ("stage: {batch_size: 0}", r"stage\.batch_size: must be >= 1, got 0"),
+        ("stage: {share: 2}", r"stage\.share: must be in \[0, 1\], got 2\.0"),
+        ("stage: {limit: -1}", r"stage\.limit: must be >= 1, got -1"),
+        ("stage: {crop: [0, 1]}", r"stage\.crop\[0\]: must be in \(0, 1\], got 0\.0"),
+    ],
+)
+def test_values_out_of_their_range_are_refused_naming_key_value_and_range(tmp_path, text, message):
+    params = tmp_path / "params.yaml"
+    params.write_text(text + "\n")
+    with pytest.raises(UserError, match=message):
+        load_section(Ranged, params, "stage")
+
+
+def test_flags_and_configs_built_in_code_are_checked_the_same_way():
+    with pytest.raises(UserError, match=r"^lr: must be a finite number, got nan$"):
+        override(Ranged(), lr=float("nan"))
+    with pytest.raises(UserError, match=r"^batch_size: must be >= 1, got 0$"):
+        override_from(Ranged(), argparse.Namespace(batch_size=0), "batch_size")
+    with pytest.raises(UserError, match=r"^share: must be in \[0, 1\], got -0\.5$"):
+        Ranged(share=-0.5)
+    assert override(Ranged(), share=1, limit=3) == Ranged(share=1.0, limit=3)
+
+
+def test_every_stage_config_refuses_a_non_finite_float():
+    """No float setting of a stage may be NaN: each is finite, most also carry a range."""
+    from compclip.evaluate.run import EvaluateConfig
+    from compclip.negatives.run import NegativesConfig
+    from compclip.pmi.shards import CountConfig
+    from compclip.train.loop import TrainConfig
+
+    for config in (TrainConfig(), CountConfig(), EvaluateConfig(), NegativesConfig()):
+        floats = _float_fields(config)
+        assert floats
+        for path in floats:
+            with pytest.raises(UserError, match=f"{path.rsplit('.', 1)[-1]}: must be"):
+                _replace(config, path, float("nan"))
+
+
+def _float_fields(config, prefix: str = "") -> list[str]:
+    paths = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            paths += _float_fields(value, f"{prefix}{f.name}.")
+        elif isinstance(value, float):
+            paths.append(prefix + f.name)
+    return paths
+
+
+def _replace(config, path: str, value):
+    head, _, rest = path.partition(".")
+    if not rest:
+        return override(config, **{head: value})
+    return dataclasses.replace(config, **{head: _replace(getattr(config, head), rest, value)})

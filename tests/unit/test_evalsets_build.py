@@ -112,9 +112,6 @@ def test_text_changes_match_the_subset():
         assert len(pos) == len(neg) and sum(a != b for a, b in zip(pos, neg, strict=True)) == 1
 
 
-def test_an_empty_set_is_refused_and_nothing_is_written(built, tmp_path):
-    root, _ = built
-    empty = EvalsetsConfig(seed=3, per_stratum=20, single_per_class=0, per_subset=15, overrides=SMALL)
-    with pytest.raises(UserError, match="single set would be empty"):
-        build_evalsets(str(root / "pmi"), str(tmp_path / "sets"), empty)
-    assert not (tmp_path / "sets").exists()
+def test_an_empty_set_is_refused_before_anything_is_written():
+    with pytest.raises(UserError, match="single_per_class: must be >= 1, got 0"):
+        EvalsetsConfig(seed=3, per_stratum=20, single_per_class=0, per_subset=15, overrides=SMALL)

@@ -142,7 +142,7 @@ def test_cli_sets_the_bootstrap_and_refuses_a_bad_level(tmp_path, capsys):
     assert wide["ci_low"] <= narrow["ci_low"] <= narrow["ci_high"] <= wide["ci_high"]
     assert wide["ci_high"] - wide["ci_low"] > narrow["ci_high"] - narrow["ci_low"]
     assert main(["compare", str(base), str(tuned), "--out", str(out), "--ci", "1.5"]) == 2
-    assert "--ci in (0, 1)" in capsys.readouterr().err
+    assert "ci: must be in (0, 1), got 1.5" in capsys.readouterr().err
 
 
 def test_compare_reports_sizes_and_an_html_report_that_leads_with_the_changes(tmp_path):

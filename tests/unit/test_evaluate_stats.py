@@ -153,7 +153,11 @@ def test_pmi_metrics_correlates_over_finite_bins():
 
 @pytest.mark.parametrize(
     ("values", "message"),
-    [({"ci": 95}, "ci is a probability"), ({"tail_share": 0.7}, "tail_share"), ({"n_bins": 1}, "n_bins")],
+    [
+        ({"ci": 95}, r"stats\.ci: must be in \(0, 1\), got 95"),
+        ({"tail_share": 0.7}, r"tail_share: must be in \(0, 0\.5\]"),
+        ({"n_bins": 1}, "n_bins: must be >= 2"),
+    ],
 )
 def test_stats_settings_out_of_range_are_refused(tmp_path, values, message):
     from compclip.config import load_section

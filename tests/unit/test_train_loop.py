@@ -164,6 +164,40 @@ def test_resume_with_another_config_or_input_is_refused(dataset, killed, tmp_pat
         run(bundle, folder, negatives, out, change.get("config", _config()), resume=True)
 
 
+def _poisoned(bundle, step: int):
+    """A LossLog.write that sets one weight of ``bundle`` to NaN after ``step``: a fault mid-run."""
+    write = LossLog.write
+
+    def write_then_poison(self, record):
+        write(self, record)
+        if record["step"] == step:
+            with torch.no_grad():
+                next(bundle.model.parameters()).view(-1)[0] = float("nan")
+
+    return write_then_poison
+
+
+@pytest.mark.parametrize(
+    ("poisoned_after", "stopped"),
+    [(3, "step 4: the loss \\(total nan.*\\) is not finite"), (4, "step 4: the weights are not finite")],
+)
+def test_a_non_finite_run_stops_publishes_nothing_and_resumes_from_the_last_good_checkpoint(
+    dataset, tmp_path, poisoned_after, stopped
+):
+    folder, negatives = dataset
+    out, bundle = tmp_path / "model", tiny()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LossLog, "write", _poisoned(bundle, poisoned_after))
+        with pytest.raises(UserError, match=f"training stopped at {stopped}; nothing was published") as err:
+            run(bundle, folder, negatives, out, _config())  # checkpoints at steps 2 and 4 of 6
+    assert str(err.value).endswith(f"the last good checkpoint, {out}.checkpoints/step_2, stays for --resume")
+    assert not out.exists()
+    assert [p.name for p in Path(f"{out}.checkpoints").iterdir()] == ["step_2"]
+    metrics = run(tiny(), folder, negatives, out, _config(), resume=True)
+    assert metrics["resumed_from_step"] == 2 and metrics["steps"] == 6
+    assert all(torch.isfinite(w).all() for w in weights(out / WEIGHTS).values())
+
+
 @pytest.mark.parametrize("file", ["optimizer.safetensors", "state.json", "extra.pkl"])
 def test_tampered_checkpoint_is_refused_naming_the_file(dataset, killed, tmp_path, file):
     folder, negatives = dataset

@@ -67,5 +67,5 @@ def test_a_non_positive_size_is_one_clear_error(tmp_path, capsys):
     from compclip.cli import main
 
     assert main(["world", "corpus", "--n", "-5", "--out", str(tmp_path / "w")]) == 2
-    assert "n must be at least 1 (got -5)" in capsys.readouterr().err
+    assert "n: must be >= 1, got -5" in capsys.readouterr().err
     assert not (tmp_path / "w").exists()

@@ -98,7 +98,7 @@ def _load(path: str) -> dict:
     except FileNotFoundError as err:
         raise UserError(f"no such file: {path}") from err
     except yaml.YAMLError as err:
-        raise UserError(f"{path}: not YAML ({err})") from err
+        raise UserError(f"{path}: not YAML ({' '.join(str(err).split())})") from None
     if len(documents) != 1 or documents[0].get("kind") != KIND:
         raise UserError(f"{path}: expected one {KIND}, found {len(documents)} document(s)")
     return documents[0]

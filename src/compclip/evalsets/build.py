@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from compclip.config import Checked, PositiveInt, Range, Share
 from compclip.errors import UserError
 from compclip.evalsets.compositional import write_compositional
 from compclip.evalsets.zeroshot import (
@@ -31,21 +32,25 @@ from compclip.world.preset import load_world
 
 log = logging.getLogger(__name__)
 
+Byte = Annotated[int, Range(0, 255)]
+
 
 @dataclass(frozen=True)
-class EvalsetsConfig:
+class EvalsetsConfig(Checked):
     """Sizes of the sets and the world they come from (the same preset and overrides as the corpus)."""
 
     seed: int = 0
     preset: str = "default"
     overrides: dict[str, Any] = field(default_factory=dict)
-    n_strata: int = 10
-    per_stratum: int = 200  # images per PMI stratum, in GenPairs-world and in Paste-world
-    single_per_class: int = 100
-    per_subset: int = 300  # compositional items per subset
-    paste_area: float = 0.1  # share of the image the pasted accessory card covers
-    paste_card: tuple[int, int, int] = (128, 128, 128)
-    max_reject_share: float = 0.1  # (class, accessory) pairs allowed outside the PMI vocabulary
+    n_strata: PositiveInt = 10
+    per_stratum: PositiveInt = 200  # images per PMI stratum, in GenPairs-world and in Paste-world
+    single_per_class: PositiveInt = 100
+    per_subset: PositiveInt = 300  # compositional items per subset
+    paste_area: Annotated[float, Range(0, 1, open_low=True)] = (
+        0.1  # share of the image the pasted accessory card covers
+    )
+    paste_card: tuple[Byte, Byte, Byte] = (128, 128, 128)
+    max_reject_share: Share = 0.1  # (class, accessory) pairs allowed outside the PMI vocabulary
 
 
 def build_evalsets(pmi: str, out: str, config: EvalsetsConfig = EvalsetsConfig()) -> dict:

@@ -3,7 +3,6 @@ set merged from the outputs of a job's shards (:mod:`compclip.chunks`)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -12,9 +11,9 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from compclip.errors import UserError
+from compclip.files import read_json, read_parquet
 from compclip.outputs import local_out
 from compclip.storage import local_dir, write_json, write_parquet
 
@@ -62,9 +61,9 @@ def merge_evalsets(inputs: list[str], out: str) -> dict:
         for uri, folder in zip(inputs, folders, strict=True):
             if not (folder / "evalset.json").is_file():
                 raise UserError(f"{uri}: not an evaluation set (no evalset.json)")
-            headers.append(json.loads((folder / "evalset.json").read_text()))
-            metrics.append(json.loads((folder / "metrics.json").read_text()))
-            tables.append(pq.read_table(folder / "items.parquet"))
+            headers.append(read_json(folder / "evalset.json", required=("kind",)))
+            metrics.append(read_json(folder / "metrics.json"))
+            tables.append(read_parquet(folder / "items.parquet"))
         common = [{k: v for k, v in h.items() if k not in ("n", "shard")} for h in headers]
         if any(c != common[0] for c in common):
             raise UserError(f"merge: the shards come from different runs ({inputs[0]} vs the others)")

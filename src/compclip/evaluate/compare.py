@@ -14,7 +14,6 @@ items"; two separately bootstrapped CIs can overlap while the paired one exclude
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -31,6 +30,7 @@ from compclip.evaluate import compare_report
 from compclip.evaluate.families import SUBSET_ACC, ZEROSHOT_ACC, family_of, select
 from compclip.evaluate.results import TAIL_COLUMN, read_results, single_objects, tail_masks
 from compclip.evaluate.stats import StatsConfig, stratified_bootstrap
+from compclip.files import read_json
 from compclip.outputs import local_out
 from compclip.storage import atomic_write_bytes, local_dir, write_json
 
@@ -43,7 +43,7 @@ def read_metrics(folder: Path, uri: str) -> dict[str, float]:
     path = folder / "metrics.json"
     if not path.is_file():
         raise UserError(f"{uri}: no metrics.json; run `compclip evaluate --out {uri}` first")
-    return json.loads(path.read_text())
+    return read_json(path)
 
 
 def _interval(strata: list[np.ndarray], weights: list[float], config: StatsConfig) -> dict[str, float]:
@@ -150,7 +150,7 @@ def data_sizes(metrics: dict) -> dict[str, dict[str, float]]:
 
 def _read_bins(folder: Path) -> dict:
     path = folder / "bins.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+    return read_json(path) if path.is_file() else {}
 
 
 def _sub(a: float | None, b: float | None) -> float | None:

@@ -44,7 +44,5 @@ def _compare(args: argparse.Namespace) -> None:
     reports = dict(_parse(r) for r in args.reports)
     if len(reports) < len(args.reports):
         raise UserError("two reports share a name; name them NAME=FOLDER")
-    if args.n_boot < 1 or not 0 < args.ci < 1:
-        raise UserError("--n-boot must be >= 1 and --ci in (0, 1)")
     result = compare(reports, args.out, StatsConfig(n_boot=args.n_boot, ci=args.ci, seed=args.seed))
     print(markdown(result), end="")

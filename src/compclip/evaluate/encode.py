@@ -23,6 +23,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from compclip.config import Checked, Count, PositiveInt
 from compclip.errors import UserError
 from compclip.models import ModelBundle
 from compclip.models.text import encode_text
@@ -36,13 +37,13 @@ BAD_IMAGE = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
 @dataclass(frozen=True)
-class RuntimeConfig:
+class RuntimeConfig(Checked):
     """Where and how the model runs."""
 
     device: str = "auto"
-    batch_size: int = 64
+    batch_size: PositiveInt = 64
     precision: str = "fp32"
-    workers: int = 2
+    workers: Count = 2
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,6 @@ class Encoder:
     def __init__(self, bundle: ModelBundle, runtime: RuntimeConfig) -> None:
         if runtime.precision not in PRECISIONS:
             raise UserError(f"unknown precision {runtime.precision!r}; use one of {', '.join(PRECISIONS)}")
-        if runtime.batch_size < 1:
-            raise UserError(f"batch size must be at least 1, got {runtime.batch_size}")
         self.runtime = runtime
         self.device = resolve_device(runtime.device)
         self.model = bundle.model.to(self.device, memory_format=torch.channels_last).eval()

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+from compclip.files import read_parquet
 
 TAIL_COLUMN = "pmi_tail"  # a zero-shot table's "low" / "high": the item is in that PMI tail of the gap
 
@@ -19,7 +20,7 @@ def results_file(report: Path, key: str) -> Path:
 def read_results(report: Path, key: str, columns: list[str]) -> pa.Table | None:
     """``columns`` of the table of ``key``, or None when the report has no such table."""
     path = results_file(report, key)
-    return pq.read_table(path, columns=columns) if path.is_file() else None
+    return read_parquet(path, columns) if path.is_file() else None
 
 
 def pmi_values(table: pa.Table) -> np.ndarray:

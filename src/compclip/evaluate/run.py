@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from compclip.config import Checked, PositiveInt, Share
 from compclip.errors import UserError
 from compclip.evaluate import report
 from compclip.evaluate.benchmarks import aro, order, sugarcrepe, valse
@@ -57,13 +58,13 @@ class Benchmark:
 
 
 @dataclass(frozen=True)
-class EvaluateConfig:
+class EvaluateConfig(Checked):
     """How to evaluate (settings only; what to evaluate and where to write are arguments)."""
 
-    valse_min_votes: int = 2
+    valse_min_votes: PositiveInt = 2
     order_seed: int = 0
-    order_max_images: int | None = None
-    max_reject_share: float = 0.01  # share of a benchmark's records (e.g. unreadable images) it may drop
+    order_max_images: PositiveInt | None = None
+    max_reject_share: Share = 0.01  # share of a benchmark's records (e.g. unreadable images) it may drop
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     stats: StatsConfig = field(default_factory=StatsConfig)
 

@@ -20,32 +20,23 @@ import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 from scipy import stats as sps
 
-from compclip.errors import UserError
+from compclip.config import Checked, PositiveInt, Range
 
 
 @dataclass(frozen=True)
-class StatsConfig:
+class StatsConfig(Checked):
     """How accuracy is related to PMI (``seed`` seeds the tie-break shuffle and the bootstrap)."""
 
-    n_bins: int = 10
-    tail_share: float = 0.05
-    n_boot: int = 1000
-    ci: float = 0.95
+    n_bins: Annotated[int, Range(2)] = 10
+    tail_share: Annotated[float, Range(0, 0.5, open_low=True)] = 0.05
+    n_boot: PositiveInt = 1000
+    ci: Annotated[float, Range(0, 1, open_low=True, open_high=True)] = 0.95  # 0.95 for 95%
     seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not 0 < self.ci < 1:
-            raise UserError(f"ci is a probability between 0 and 1 (0.95 for 95%), got {self.ci}")
-        if not 0 < self.tail_share <= 0.5:
-            raise UserError(f"tail_share must be in (0, 0.5], got {self.tail_share}")
-        if self.n_bins < 2 or self.n_boot < 1:
-            raise UserError(
-                f"n_bins must be at least 2 and n_boot at least 1 (got {self.n_bins}, {self.n_boot})"
-            )
 
 
 @dataclass(frozen=True)

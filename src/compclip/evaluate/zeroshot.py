@@ -9,20 +9,19 @@ carries its own).
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import yaml
 
 from compclip.errors import UserError
 from compclip.evaluate.encode import Encoder, ImageRef, existing
 from compclip.evaluate.results import TAIL_COLUMN, pmi_values, single_objects
 from compclip.evaluate.stats import Bins, StatsConfig, pmi_metrics, tails, tie_keys
+from compclip.files import read_json, read_parquet
 from compclip.rejects import Rejects
 
 log = logging.getLogger(__name__)
@@ -69,14 +68,14 @@ def load_evalset(folder: Path, fallback_name: str | None = None) -> EvalSet:
     for path in (header_path, items_path):
         if not path.is_file():
             raise UserError(f"{folder}: not a zero-shot eval set (no {path.name})")
-    header = json.loads(header_path.read_text())
+    header = read_json(header_path, required=("kind",))
     if header.get("kind") != "zeroshot":
         raise UserError(f"{header_path}: kind is {header.get('kind')!r}, expected 'zeroshot'")
     classes = header.get("classes")
     if not isinstance(classes, list) or not classes:
         raise UserError(f"{header_path}: 'classes' must be a non-empty list")
     templates = check_templates(tuple(header.get("templates") or default_templates()), str(header_path))
-    items = pq.read_table(items_path)
+    items = read_parquet(items_path)
     if len(items) == 0:
         raise UserError(f"{items_path}: no items (an empty eval set)")
     missing = [c for c in REQUIRED if c not in items.column_names]

@@ -20,11 +20,12 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import pyarrow as pa
 
 from compclip.chunks import Shard, Work, run_chunks, work_folder
+from compclip.config import Checked, PositiveFloat, PositiveInt, Range, Share
 from compclip.errors import UserError
 from compclip.genpairs.pairs import Pair, pairs_table, read_pairs, write_table_file
 from compclip.negatives.llm import DEFAULT_MODEL, first_line, load_causal_lm
@@ -41,18 +42,18 @@ USER = (
 
 
 @dataclass(frozen=True)
-class CaptionConfig:
+class CaptionConfig(Checked):
     model: str = DEFAULT_MODEL  # hub name, local folder or s3:// URI
-    batch_size: int = 64  # prompts per generate() call
-    samples: int = 1  # candidates per pair (the released code: 1)
-    max_new_tokens: int = 50
+    batch_size: PositiveInt = 64  # prompts per generate() call
+    samples: PositiveInt = 1  # candidates per pair (the released code: 1)
+    max_new_tokens: PositiveInt = 50
     do_sample: bool = True
-    temperature: float = 0.1
-    min_p: float | None = 0.05
-    top_p: float | None = None  # None: the model's generation config (Llama-3.1: 0.9)
+    temperature: PositiveFloat = 0.1
+    min_p: Annotated[float, Range(0, 1)] | None = 0.05
+    top_p: Annotated[float, Range(0, 1, open_low=True)] | None = None  # None: the model's (Llama-3.1: 0.9)
     reject_other_classes: bool = True  # drop a caption naming another class's head noun (released code)
-    chunk: int = 256  # pairs per unit of work (resume granularity)
-    max_reject_share: float = 0.5  # of pairs left without a valid caption, before the phase fails
+    chunk: PositiveInt = 256  # pairs per unit of work (resume granularity)
+    max_reject_share: Share = 0.5  # of pairs left without a valid caption, before the phase fails
     dtype: str = "bfloat16"
     device: str = "auto"
 

@@ -28,6 +28,7 @@ import pyarrow as pa
 from PIL import Image
 
 from compclip.chunks import Shard, Work, run_chunks, work_folder
+from compclip.config import Checked, NonNegativeFloat, PositiveInt
 from compclip.errors import UserError
 from compclip.evalsets.generated import write_evalset
 from compclip.genpairs.pairs import read_table_file
@@ -47,13 +48,13 @@ SCHEMA = pa.schema(
 
 
 @dataclass(frozen=True)
-class FluxConfig:
+class FluxConfig(Checked):
     model: str = DEFAULT_FLUX  # hub name, local folder or s3:// URI
-    size: int = 512  # height and width in pixels
-    steps: int | None = None  # None: 28 with a guidance embedding (dev), 4 without (schnell)
-    guidance: float = 5.0
-    max_sequence_length: int = 512  # T5 tokens of the prompt
-    batch_size: int = 4  # images per pipeline call
+    size: PositiveInt = 512  # height and width in pixels
+    steps: PositiveInt | None = None  # None: 28 with a guidance embedding (dev), 4 without (schnell)
+    guidance: NonNegativeFloat = 5.0
+    max_sequence_length: PositiveInt = 512  # T5 tokens of the prompt
+    batch_size: PositiveInt = 4  # images per pipeline call
     offload: bool = False  # each model on the GPU only while it runs (peak: the transformer alone)
     dtype: str = "bfloat16"
     device: str = "auto"

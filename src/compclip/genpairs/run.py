@@ -17,13 +17,14 @@ from pathlib import Path
 
 from compclip import outputs
 from compclip.chunks import Work
+from compclip.config import Checked
 from compclip.genpairs.captions import CaptionConfig, Captioner, caption_stage
 from compclip.genpairs.images import ImagesConfig, Painter, image_stage
 from compclip.genpairs.pairs import SelectConfig, select_stage
 
 
 @dataclass(frozen=True)
-class GenPairsConfig:
+class GenPairsConfig(Checked):
     select: SelectConfig = field(default_factory=SelectConfig)
     captions: CaptionConfig = field(default_factory=CaptionConfig)
     images: ImagesConfig = field(default_factory=ImagesConfig)

@@ -20,7 +20,6 @@ names another source (:func:`write_reference`, a pipeline's base model).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,13 +27,15 @@ from typing import Any
 
 import open_clip
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import save_model as save_safetensors
 
 from compclip import __version__
 from compclip.errors import UserError
+from compclip.files import parse_json, read_json
 from compclip.outputs import local_out
 from compclip.storage import MARKER as OUTPUT_MARKER
-from compclip.storage import local_dir, sha256_file, verify_files, write_json
+from compclip.storage import local_dir, plain_mode, sha256_file, verify_files, write_json
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,11 @@ def load_model(source: str, device: str = "cpu", manifest_sha256: str | None = N
             return load_model(read_reference(folder), device)
         manifest = verify_folder(folder, manifest_sha256)
         spec = f"local-dir:{folder}"
-        model, train_tf, eval_tf = open_clip.create_model_and_transforms(spec, device=device)
+        try:
+            model, train_tf, eval_tf = open_clip.create_model_and_transforms(spec, device=device)
+        except (SafetensorError, ValueError, RuntimeError) as err:  # its config or weights
+            first = str(err).strip().splitlines()[0]
+            raise UserError(f"{source}: the model folder does not load ({first[:300]})") from None
         tokenizer = open_clip.get_tokenizer(spec)
     return ModelBundle(
         model, manifest.get("model_name", spec), train_tf, eval_tf, tokenizer, {"source": source, **manifest}
@@ -125,7 +130,7 @@ def write_reference(source: str, out: Path) -> None:
 
 
 def read_reference(folder: Path) -> str:
-    return json.loads((folder / REFERENCE).read_text())["source"]
+    return read_json(folder / REFERENCE, required=("source",))["source"]
 
 
 def _is_reference(folder: Path) -> bool:
@@ -142,10 +147,7 @@ def verify_folder(folder: Path, manifest_sha256: str | None = None) -> dict:
     body = manifest_path.read_bytes()
     if manifest_sha256 is not None and hashlib.sha256(body).hexdigest() != manifest_sha256:
         raise UserError(f"{folder}: {MANIFEST} is not the manifest with sha256 {manifest_sha256}")
-    try:
-        manifest = json.loads(body)
-    except json.JSONDecodeError as err:
-        raise UserError(f"{folder}: {MANIFEST} is not valid JSON ({err})") from err
+    manifest = parse_json(body, str(manifest_path), required=("files",))
     present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir()}
     foreign = sorted(present - set(manifest.get("files", {})) - {MANIFEST, OUTPUT_MARKER})
     if foreign:
@@ -170,6 +172,7 @@ def save_model(bundle: ModelBundle, out_dir: str | Path, extra: dict | None = No
     config = {"model_name": bundle.name, "model_cfg": model_cfg, "preprocess_cfg": preprocess_cfg}
     write_json(out / CONFIG, config, sort_keys=False)
     save_safetensors(bundle.model, str(out / WEIGHTS))
+    plain_mode(out / WEIGHTS)
     files = {name: sha256_file(str(out / name)) for name in (WEIGHTS, CONFIG)}
     for name in sorted((extra or {}).get("files", [])):
         files[name] = sha256_file(str(out / name))

@@ -34,6 +34,7 @@ from statistics import NormalDist
 import numpy as np
 
 from compclip.captions import ReadConfig
+from compclip.config import Checked, PositiveInt
 from compclip.errors import UserError
 from compclip.negatives import io
 from compclip.negatives.blind import BlindModel, image_of
@@ -50,9 +51,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class AuditConfig:
-    order: int = 2  # the blind model's n-gram order
-    sample: int = 10  # pairs shown per type
+class AuditConfig(Checked):
+    order: PositiveInt = 2  # the blind model's n-gram order
+    sample: PositiveInt = 10  # pairs shown per type
     seed: int = 0
     ci: float = 0.95  # level of the intervals
     read: ReadConfig = field(default_factory=ReadConfig)

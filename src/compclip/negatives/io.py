@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from compclip.captions import ReadConfig, read_captions
 from compclip.errors import UserError
+from compclip.files import parse_json, read_json
 from compclip.negatives.types import TYPES, Record
 from compclip.rejects import Rejects
 from compclip.storage import atomic_write_bytes, filesystem, is_dir, read_bytes, write_json, write_parquet
@@ -91,10 +92,7 @@ def read_negatives(uri: str, rejects: Rejects, known_types: Collection[str] | No
     skipped and counted by :func:`record_problem`'s reason.
     """
     uri = _negatives_file(uri)
-    try:
-        data = json.loads(read_bytes(uri))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UserError(f"{uri}: not JSON ({err})") from err
+    data = parse_json(read_bytes(uri), uri)
     if not isinstance(data, list):
         raise UserError(f"{uri}: expected a JSON list of records")
     records: dict[tuple[str, str], Record] = {}
@@ -120,7 +118,7 @@ def start_progress(out: Path, fingerprint: dict) -> tuple[list[tuple[Record, Cou
     found: list[tuple[Record, Counter]] = []
     bad = Rejects()
     if header.is_file():
-        earlier = json.loads(header.read_text())
+        earlier = read_json(header)
         if earlier != fingerprint:
             raise UserError(f"{out} holds a run with another config ({header}); use a new --out folder")
         lines = (out / PROGRESS).read_text().splitlines() if (out / PROGRESS).is_file() else []

@@ -15,10 +15,11 @@ import zlib
 from contextlib import nullcontext
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 
+from compclip.config import Checked, Count, PositiveFloat, PositiveInt, Range
 from compclip.errors import UserError
 from compclip.negatives.types import TYPES
 from compclip.storage import local_dir
@@ -29,15 +30,15 @@ DEFAULT_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 
 
 @dataclass(frozen=True)
-class LLMConfig:
+class LLMConfig(Checked):
     model: str = DEFAULT_MODEL  # hub name, local folder or s3:// URI
-    batch_size: int = 16  # prompts per generate() call
-    shots: int = 50  # in-context examples per prompt (the first N of the type)
-    samples: int = 2  # outputs per prompt
-    max_new_tokens: int = 64
+    batch_size: PositiveInt = 16  # prompts per generate() call
+    shots: Count = 50  # in-context examples per prompt (the first N of the type)
+    samples: PositiveInt = 2  # outputs per prompt
+    max_new_tokens: PositiveInt = 64
     do_sample: bool = True
-    temperature: float = 0.8
-    top_p: float = 0.95
+    temperature: PositiveFloat = 0.8
+    top_p: Annotated[float, Range(0, 1, open_low=True)] = 0.95
     dtype: str = "bfloat16"
     device: str = "auto"  # cuda when available, else cpu
 

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from compclip.captions import ReadConfig
 from compclip.chunks import Shard
+from compclip.config import Checked, Count, PositiveInt, Share
 from compclip.errors import UserError
 from compclip.negatives import io
 from compclip.negatives.blind import BlindModel, image_of
@@ -48,21 +49,21 @@ PER_TYPE = ("candidates", "valid", "rejected", "captions_with", "no_valid")  # c
 
 
 @dataclass(frozen=True)
-class NegativesConfig:
+class NegativesConfig(Checked):
     generator: str = "rules"  # rules | llm
     types: tuple[str, ...] = PAPER_TYPES  # TYPES adds replace_relations
-    per_type: int = 1  # valid negatives kept per caption and type
+    per_type: PositiveInt = 1  # valid negatives kept per caption and type
     # rules: candidates proposed per caption and type, all the rules allow up to this many, for the
     # blind filter to rank; 0: a few (<= 6 per word or pair, 3 rotations), the first valid kept
-    candidates: int = 48
+    candidates: Count = 48
     seed: int = 0
-    chunk: int = 256  # captions between progress writes
+    chunk: PositiveInt = 256  # captions between progress writes
     pmi: str | None = None  # PMI table folder for steering (rules generator)
     # captions the blind filter learns from (file, dataset folder or s3://); None: the input itself
     reference: str | None = None
     profile: Profile = "auto"  # world | real settings; auto: the input decides (negatives.profile)
     world: WorldSettings = field(default_factory=WorldSettings)  # where the world's settings depart
-    max_reject_share: float = 0.05  # of input rows, before the run fails
+    max_reject_share: Share = 0.05  # of input rows, before the run fails
     read: ReadConfig = field(default_factory=ReadConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
     steer: SteerConfig = field(default_factory=SteerConfig)
@@ -204,11 +205,8 @@ def generate(
     ``s3://`` output without one is not resumable) and is removed once ``out`` is published.
     """
     unknown = [t for t in config.types if t not in TYPES]
-    if unknown or config.per_type < 1 or config.candidates < 0:
-        raise UserError(
-            f"types must be among {TYPES}, per_type >= 1 and candidates >= 0 "
-            f"(got {unknown or (config.per_type, config.candidates)})"
-        )
+    if unknown:
+        raise UserError(f"types must be among {TYPES} (got {unknown})")
     out = str(out)
     check_place(out)
     config = resolve(config, inputs)

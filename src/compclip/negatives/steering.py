@@ -15,6 +15,8 @@ from typing import Protocol
 
 import numpy as np
 
+from compclip.config import Checked, NonNegativeFloat
+
 
 class PMILookup(Protocol):
     """The part of :class:`compclip.pmi.PMITable` that steering uses."""
@@ -30,8 +32,8 @@ class PMILookup(Protocol):
 
 
 @dataclass(frozen=True)
-class SteerConfig:
-    temperature: float = 0.5  # 0: always the lowest-PMI word; large: close to uniform
+class SteerConfig(Checked):
+    temperature: NonNegativeFloat = 0.5  # 0: always the lowest-PMI word; large: close to uniform
     floor: float = -10.0  # PMI used for pairs that never co-occur
     vocabulary_only: bool = True  # with a table, keep only candidates it knows (when any are known)
 

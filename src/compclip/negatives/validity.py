@@ -46,6 +46,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from compclip.config import Checked, Count, NonNegativeFloat, PositiveFloat, PositiveInt
 from compclip.negatives.blind import BlindModel, Smoothing
 from compclip.negatives.inflection import (
     PLURAL_NUMBERS,
@@ -73,17 +74,17 @@ MAX_CONJUNCT = 4  # words of a conjunct a reorder may trade
 
 
 @dataclass(frozen=True)
-class FilterConfig:
-    min_ratio: float = 0.5  # shortest negative, as a share of the original's word count
-    max_ratio: float = 1.5
+class FilterConfig(Checked):
+    min_ratio: NonNegativeFloat = 0.5  # shortest negative, as a share of the original's word count
+    max_ratio: PositiveFloat = 1.5
     inverse_relations: bool = True  # False: a relation replace may not be the relation's opposite
     blind: bool = True  # refuse negatives a blind model (an n-gram LM of the input captions) gives away
     # a bigram: the input captions are often few for a trigram's counts (BENCHMARKS.md, issue 18)
-    blind_order: int = 2  # n of the blind model's n-grams
+    blind_order: PositiveInt = 2  # n of the blind model's n-grams
     # how its lower orders count: occurrences, or distinct preceding words (interpolated Kneser-Ney)
     blind_smoothing: Smoothing = "absolute"
     blind_margin: float = 0.0  # nats the kept negative may score below its original
-    blind_min_captions: int = 1000  # a smaller corpus trains no blind model (too few to judge fluency)
+    blind_min_captions: Count = 1000  # a smaller corpus trains no blind model (too few to judge fluency)
 
 
 class ValidityFilter:

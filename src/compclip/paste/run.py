@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import pyarrow as pa
@@ -33,6 +34,7 @@ from PIL import Image, UnidentifiedImageError
 
 from compclip import outputs, storage
 from compclip.chunks import Shard, Work, run_chunks, work_folder
+from compclip.config import Checked, PositiveInt, Range, Share
 from compclip.errors import UserError
 from compclip.evalsets.generated import write_evalset
 from compclip.evalsets.strata import assign_strata
@@ -67,17 +69,19 @@ SCHEMA = pa.schema(
 
 
 @dataclass(frozen=True)
-class PasteConfig:
+class PasteConfig(Checked):
     seed: int = 0
-    n_strata: int = 10
-    area: float = 0.1  # share of the base image the accessory's box covers
-    tolerance: int = 30  # accessory mask: max channel distance from white that is still background
+    n_strata: PositiveInt = 10
+    # share of the base image the accessory's box covers
+    area: Annotated[float, Range(0, 1, open_low=True)] = 0.1
+    # accessory mask: max channel distance from white that is still background
+    tolerance: Annotated[int, Range(0, 255)] = 30
     class_pmi: str = HEAD  # "head": PMI with the class's head noun (released code); "mean": over its name
     candidates: CandidateRules = field(default_factory=lambda: CandidateRules(adjectives=False))
     class_map: str | None = None  # file of FOLDER<TAB>CLASS NAME lines
     accessory_cache: str | None = None  # painted accessories, shared by shards (default: the work folder)
-    chunk: int = 64  # images per unit of work (resume and shard granularity)
-    max_reject_share: float = 0.1  # of base images, before the run fails
+    chunk: PositiveInt = 64  # images per unit of work (resume and shard granularity)
+    max_reject_share: Share = 0.1  # of base images, before the run fails
     flux: FluxConfig = field(default_factory=FluxConfig)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from compclip.captions import ReadConfig, read_captions
+from compclip.files import read_json, read_parquet
 from compclip.pmi.concepts import ConceptRules
 from compclip.pmi.encode import ConceptEncoder, Encoded
 from compclip.rejects import Rejects
@@ -115,17 +115,17 @@ def save_unit(unit: Unit, folder: Path) -> None:
 
 def load_unit_record(folder: Path, uri: str) -> dict | None:
     path = folder / f"{unit_name(uri)}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    return read_json(path) if path.is_file() else None
 
 
 def load_unit(folder: Path, uri: str, with_encoding: bool = True) -> Unit:
     name = unit_name(uri)
-    record = json.loads((folder / f"{name}.json").read_text())
+    record = read_json(folder / f"{name}.json", required=("uri", "sha256", "n_captions", "rejects"))
     rejects = Rejects()
     rejects.counts.update(record["rejects"])
     rejects.examples.extend(record["reject_examples"])
     unit = Unit(record["uri"], record["sha256"], record["n_captions"], rejects)
-    unit.concepts = pq.read_table(folder / f"{name}.concepts.parquet")
+    unit.concepts = read_parquet(folder / f"{name}.concepts.parquet")
     if with_encoding:
         with np.load(folder / f"{name}.encoded.npz", allow_pickle=False) as arrays:
             unit.encoded = Encoded(arrays["offsets"], arrays["ids"])

@@ -21,7 +21,6 @@ from pair marginals with +1/+1000 smoothing (see :mod:`compclip.pmi.table`).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import multiprocessing
 import os
@@ -35,12 +34,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from compclip import __version__, outputs
 from compclip.captions import ReadConfig, is_caption_file
+from compclip.config import Checked, NonNegativeFloat, PositiveInt, Share
 from compclip.errors import UserError
+from compclip.files import read_json, read_parquet
 from compclip.outputs import add_files, check_place, claim_work, local_out, release_work
 from compclip.pmi import scan
 from compclip.pmi.concepts import ConceptRules
@@ -62,17 +62,17 @@ SHARD, VOCAB, SHARD_PAIRS, UNITS = "shard.json", "vocab.json", "pairs.parquet", 
 
 
 @dataclass(frozen=True)
-class CountConfig:
+class CountConfig(Checked):
     """Settings of a PMI count; everything that changes the result is recorded in the header."""
 
     read: ReadConfig = field(default_factory=ReadConfig)
-    min_count: int = 5
+    min_count: PositiveInt = 5
     mode: str = "exact"
-    top_k: int = 20_000  # released-code mode: per-file vocabulary size
-    smoothing: float = 0.0  # add-k on pair counts (exact mode)
-    max_reject_share: float = 0.5
-    workers: int = 1
-    dense_limit_bytes: int = DENSE_LIMIT_BYTES
+    top_k: PositiveInt = 20_000  # released-code mode: per-file vocabulary size
+    smoothing: NonNegativeFloat = 0.0  # add-k on pair counts (exact mode)
+    max_reject_share: Share = 0.5
+    workers: PositiveInt = 1
+    dense_limit_bytes: PositiveInt = DENSE_LIMIT_BYTES
 
     @property
     def reading(self) -> ReadConfig:
@@ -80,10 +80,9 @@ class CountConfig:
         return replace(self.read, max_chars=None) if self.mode == "released-code" else self.read
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.mode not in MODES:
             raise UserError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
-        if self.min_count < 1:
-            raise UserError("--min-count must be at least 1")
 
 
 @contextmanager
@@ -158,7 +157,7 @@ def _read_shard(folder: Path) -> dict:
     path = folder / SHARD
     if not path.is_file():
         raise UserError(f"{folder}: not a PMI shard (no {SHARD}); run `compclip pmi count --shard` first")
-    return json.loads(path.read_text())
+    return read_json(path, required=("files",))
 
 
 def corpus_fingerprint(shas: list[str]) -> str:
@@ -190,7 +189,7 @@ def _merge_vocab(shards: list[Path], out: Path, config: CountConfig) -> dict:
     files = [f for s in summaries for f in s["files"]]
     if len({f["sha256"] for f in files}) < len(files):
         raise UserError("the same file content appears in more than one shard; it would be counted twice")
-    totals = _sum_concepts([pq.read_table(s / "concepts.parquet") for s in shards])
+    totals = _sum_concepts([read_parquet(s / "concepts.parquet") for s in shards])
     if config.mode == "exact":
         keep = pc.greater_equal(totals.column("captions"), config.min_count)
         vocab = totals.filter(keep)
@@ -235,8 +234,8 @@ def _read_vocab(folder: Path) -> tuple[dict, list[str], np.ndarray]:
         raise UserError(
             f"{folder}: not a PMI vocabulary (no {VOCAB}); run `compclip pmi merge` on scanned shards"
         )
-    vocab = pq.read_table(folder / "vocab.parquet")
-    header = json.loads((folder / VOCAB).read_text())
+    vocab = read_parquet(folder / "vocab.parquet", columns=("concept", "captions"))
+    header = read_json(folder / VOCAB, required=("n_captions", "corpus_sha256", "mode"))
     return header, vocab.column("concept").to_pylist(), vocab.column("captions").to_numpy()
 
 
@@ -293,12 +292,13 @@ def _merge_table(shards: list[Path], vocab_dir: Path, out: Path, config: CountCo
         done = shard / "pairs.json"
         if (
             not done.is_file()
-            or json.loads(done.read_text())["vocab_corpus_sha256"] != header["corpus_sha256"]
+            or read_json(done, required=("vocab_corpus_sha256",))["vocab_corpus_sha256"]
+            != header["corpus_sha256"]
         ):
             raise UserError(
                 f"{shard}: no pair counts for this vocabulary; run `compclip pmi count --shard --vocab`"
             )
-        pairs = pq.read_table(shard / SHARD_PAIRS)
+        pairs = read_parquet(shard / SHARD_PAIRS, columns=("key", "count"))
         counter.add_counts(pairs.column("key").to_numpy(), pairs.column("count").to_numpy())
     keys, counts = counter.items()
     marginals = None

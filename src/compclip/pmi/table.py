@@ -17,7 +17,6 @@ T = 3.2e9.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from compclip.errors import UserError
+from compclip.files import read_json, read_parquet
 from compclip.pmi.concepts import ConceptRules
 from compclip.pmi.pairs import tri_index, tri_pairs
 from compclip.storage import local_dir, write_json, write_parquet
@@ -123,8 +122,8 @@ class PMITable:
         with local_dir(str(path)) as folder:
             if not (folder / HEADER).is_file():
                 raise UserError(f"{path}: not a PMI table (no {HEADER})")
-            header = json.loads((folder / HEADER).read_text())
-            return cls(header, pq.read_table(folder / CONCEPTS), pq.read_table(folder / PAIRS))
+            header = read_json(folder / HEADER, required=("mode", "smoothing", "n_captions"))
+            return cls(header, read_parquet(folder / CONCEPTS), read_parquet(folder / PAIRS))
 
     @property
     def n_captions(self) -> int:

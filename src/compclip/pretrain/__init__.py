@@ -4,26 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from compclip.config import Checked, Count, NonNegativeFloat, PositiveFloat, PositiveInt, Share
 from compclip.models import create_model
 from compclip.train import DataConfig, OptimConfig, TrainConfig, run
+from compclip.train.data import CropShare
 
 
 @dataclass(frozen=True)
-class PretrainConfig:
+class PretrainConfig(Checked):
     """Pretraining settings: a higher learning rate than fine-tuning, warm-up, no EMA teacher."""
 
     model: str = "compclip-tiny-rn"
     seed: int = 0
-    epochs: int = 10
-    max_steps: int | None = None
-    batch_size: int = 128
-    lr: float = 1e-3
-    warmup_steps: int = 20
-    weight_decay: float = 0.1
-    crop_scale: tuple[float, float] = (0.8, 1.0)
-    threads: int | None = None
-    checkpoint_every: int = 200
-    max_reject_share: float = 0.05
+    epochs: PositiveInt = 10
+    max_steps: PositiveInt | None = None
+    batch_size: PositiveInt = 128
+    lr: PositiveFloat = 1e-3
+    warmup_steps: Count = 20
+    weight_decay: NonNegativeFloat = 0.1
+    crop_scale: tuple[CropShare, CropShare] = (0.8, 1.0)
+    threads: PositiveInt | None = None
+    checkpoint_every: Count = 200
+    max_reject_share: Share = 0.05
 
     def train_config(self) -> TrainConfig:
         optim = OptimConfig(

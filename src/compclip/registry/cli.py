@@ -13,13 +13,10 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
-
-import yaml
 
 from compclip.cli import add_command
+from compclip.config import Checked, load_params, load_section
 from compclip.config import as_dict as config_dict
-from compclip.config import load_section
 from compclip.errors import UserError
 from compclip.registry import audit, policy, promotion, read
 from compclip.registry.gates import GatesConfig, failures
@@ -51,7 +48,7 @@ EXAMPLES = """examples:
 
 
 @dataclass(frozen=True)
-class RegistryConfig:
+class RegistryConfig(Checked):
     """The ``registry`` section of params.yaml."""
 
     root: str | None = None
@@ -175,7 +172,7 @@ def _publish(args: argparse.Namespace) -> None:
     name = args.name or settings.name
     if not name:
         raise UserError("publish needs --name NAME (or registry.name in --params)")
-    params = yaml.safe_load(Path(args.params).read_text()) if args.params else None
+    params = load_params(args.params) if args.params else None
     config = PublishConfig(name, args.candidate or settings.candidate, args.run_id)
     root = _root(args)
     version = publish(args.model, args.report, args.compare, root, config, params)

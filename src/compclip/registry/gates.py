@@ -18,6 +18,7 @@ import math
 import re
 from dataclasses import asdict, dataclass
 
+from compclip.config import Checked, NonNegativeFloat
 from compclip.errors import UserError
 
 FAMILY = re.compile(r"compositional/([^/]+)/mean_acc")
@@ -27,13 +28,13 @@ COMPOSITIONAL, ZEROSHOT_RULE, GAP = "paired CI low of the change >", "accuracy c
 
 
 @dataclass(frozen=True)
-class GatesConfig:
+class GatesConfig(Checked):
     """Thresholds of the promotion gates; ``families`` empty: every family the comparison has."""
 
     families: tuple[str, ...] = ()
     margin: float = 0.0
-    zeroshot_tolerance: float = 0.02
-    gap_tolerance: float = 0.0
+    zeroshot_tolerance: NonNegativeFloat = 0.02
+    gap_tolerance: NonNegativeFloat = 0.0
 
 
 @dataclass(frozen=True)

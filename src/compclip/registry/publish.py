@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from compclip.config import Checked
 from compclip.errors import UserError
+from compclip.files import read_json
 from compclip.registry import audit, read
 from compclip.registry.card import render
 from compclip.registry.gates import candidate_of, evaluate_gates
@@ -49,7 +51,7 @@ MAX_CLAIMS = 1000
 
 
 @dataclass(frozen=True)
-class PublishConfig:
+class PublishConfig(Checked):
     """``candidate``: the model's name in the comparison (default: its only non-baseline model)."""
 
     name: str = "compclip"
@@ -68,7 +70,7 @@ def publish(
     by, created_at = audit.actor(), datetime.now(UTC).isoformat(timespec="seconds")
     with local_dir(model) as model_dir, local_dir(report) as report_dir, local_dir(compare) as compare_dir:
         manifest = _model_manifest(model_dir)
-        comparison = _read_json(compare_dir / "compare.json")
+        comparison = read_json(compare_dir / "compare.json")
         candidate = candidate_of(comparison, config.candidate)
         _check_report(report_dir / METRICS, comparison, candidate)
         files = _version_files(model_dir, manifest, report_dir, compare_dir)
@@ -123,18 +125,9 @@ def _where(uri: str) -> str:
     return uri if scheme != "file" else path
 
 
-def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise UserError(f"no such file: {path}")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path}: not valid JSON ({err})") from err
-
-
 def _model_manifest(folder: Path) -> dict:
     """The model folder's manifest, once every file it lists is checked; refuses pickles."""
-    manifest = _read_json(folder / MANIFEST)
+    manifest = read_json(folder / MANIFEST)
     files = manifest.get("files") or {}
     missing = [f for f in (WEIGHTS, CONFIG) if f not in files]
     if missing:
@@ -148,7 +141,7 @@ def _model_manifest(folder: Path) -> dict:
 
 def _check_report(metrics_path: Path, comparison: dict, candidate: str) -> None:
     """Refuse a report that is not the compared candidate's (a metric both hold differs)."""
-    metrics = _read_json(metrics_path)
+    metrics = read_json(metrics_path)
     for key, value in comparison["metrics"][candidate].items():
         theirs = metrics.get(key)
         numbers = all(isinstance(v, int | float) for v in (value, theirs))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from compclip.cli import add_command
 from compclip.errors import UserError
+from compclip.files import parse_json
 from compclip.serve import local, showcase
 from compclip.storage import open_uri
 
@@ -50,7 +51,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _requests(args: argparse.Namespace) -> tuple[list[showcase.Case], list[dict]]:
     if args.lineage:
         with open_uri(args.lineage) as f:
-            manifest = json.load(f)
+            manifest = parse_json(f.read(), args.lineage, required=("run_id", "outputs"))
         cases = showcase.pick(*showcase.from_lineage(manifest, args.tuned))
         if not cases:
             raise UserError(f"run {manifest.get('run_id')} has no compositional item to show")

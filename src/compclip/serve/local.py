@@ -91,6 +91,13 @@ def predict(service: Endpoint, instances: list[dict], timeout: float = 120.0) ->
     except urllib.error.HTTPError as err:
         message = err.read().decode(errors="replace")
         raise UserError(f"inspection service answered {err.code}: {message}") from None
+    except (urllib.error.URLError, OSError) as err:  # refused, unknown host, timed out
+        reason = getattr(err, "reason", err)
+        raise UserError(f"no inspection service answers at {service.url} ({reason})") from None
+    except (ValueError, KeyError):
+        raise UserError(
+            f"{service.url} answered, but not as an inspection service (no predictions)"
+        ) from None
 
 
 def stop(service: LocalService) -> None:

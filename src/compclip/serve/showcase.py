@@ -10,14 +10,13 @@ caption as the specification, the negative as its candidate) for the service to 
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from compclip.errors import UserError
+from compclip.files import read_json, read_parquet
 from compclip.storage import local_dir
 
 COLUMNS = ["id", "subset", "positive_score", "best_negative_score", "correct"]
@@ -50,7 +49,7 @@ def _margins(report: str) -> dict[str, float]:
     """Per compositional item id, the report's margin (every non-zero-shot result table)."""
     with local_dir(report) as folder:
         tables = [
-            pq.read_table(path, columns=COLUMNS)
+            read_parquet(path, COLUMNS)
             for path in sorted((folder / "results").glob("*.parquet"))
             if not path.name.startswith("zeroshot_")
         ]
@@ -80,7 +79,7 @@ def pick(compositional: str, base_report: str, tuned_report: str) -> list[Case]:
     with local_dir(compositional) as folder:
         for label, item in chosen:
             subset, key = item.split("/", 1)
-            record = json.loads((folder / f"{subset}.json").read_text())[key]
+            record = read_json(folder / f"{subset}.json")[key]
             image = (folder / record["filename"]).read_bytes()
             texts = record["caption"], record["negative_caption"]
             cases.append(Case(label, item, *texts, image, base[item], tuned[item]))

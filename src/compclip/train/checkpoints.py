@@ -18,7 +18,6 @@ resumed from) and downloaded to resume, so a preempted pod continues on another 
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
@@ -33,8 +32,9 @@ import torch
 from torch import nn
 
 from compclip.errors import UserError
+from compclip.files import parse_json, read_json
 from compclip.outputs import claim_work, release_work
-from compclip.storage import filesystem, is_remote, read_bytes, sha256_file, split_uri, write_json
+from compclip.storage import filesystem, is_remote, plain_mode, read_bytes, sha256_file, split_uri, write_json
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,8 @@ def write_state(state: TrainState, step: int, folder: Path) -> None:
             else:
                 plain.setdefault(str(index), {})[name] = value
     safetensors.torch.save_file(tensors, str(folder / OPTIMIZER))
+    for weights in folder.glob("*.safetensors"):
+        plain_mode(weights)
     write_json(
         folder / STATE,
         {
@@ -84,7 +86,7 @@ def write_state(state: TrainState, step: int, folder: Path) -> None:
 
 def read_state(state: TrainState, folder: Path) -> int:
     """Restore ``state`` from a verified checkpoint folder; returns its step."""
-    saved = json.loads((folder / STATE).read_text())
+    saved = read_json(folder / STATE, required=("step", "optimizer", "scheduler"))
     safetensors.torch.load_model(state.student, folder / STUDENT)
     if state.teacher is not None:
         safetensors.torch.load_model(state.teacher, folder / TEACHER)
@@ -109,8 +111,8 @@ def verify(folder: Path, where: str) -> dict:
     """Check every file of a checkpoint folder against its manifest; returns the manifest."""
     if not (folder / MANIFEST).is_file():
         raise UserError(f"{where}: not a checkpoint (no {MANIFEST})")
-    manifest = json.loads((folder / MANIFEST).read_text())
-    files = manifest.get("files", {})
+    manifest = read_json(folder / MANIFEST, required=("files",))
+    files = manifest["files"]
     unlisted = sorted({p.name for p in folder.iterdir()} - {MANIFEST} - set(files))
     if unlisted:
         raise UserError(f"{where}/{unlisted[0]}: not in the checkpoint's {MANIFEST}; refusing to resume")
@@ -144,7 +146,8 @@ class CheckpointDir:
 
     def fingerprint(self, step: int) -> dict:
         """The run fingerprint a checkpoint was saved with (read from its manifest, plain JSON)."""
-        return json.loads(read_bytes(f"{self.uri}/step_{step}/{MANIFEST}")).get("fingerprint", {})
+        where = f"{self.uri}/step_{step}/{MANIFEST}"
+        return parse_json(read_bytes(where), where, required=("fingerprint",))["fingerprint"]
 
     def save(self, state: TrainState, step: int, fingerprint: dict, extra: dict[str, bytes]) -> None:
         """Write checkpoint ``step`` (with ``extra`` files), publish it, then drop the older ones."""

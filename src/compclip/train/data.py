@@ -17,7 +17,7 @@ import math
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
@@ -26,6 +26,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from compclip.config import Checked, PositiveInt, Range, Share
 from compclip.dataset import read_rows
 from compclip.errors import UserError
 from compclip.negatives.io import caption_key, read_negatives
@@ -34,17 +35,19 @@ from compclip.rejects import Rejects
 
 log = logging.getLogger(__name__)
 
+CropShare = Annotated[float, Range(0, 1, open_low=True)]  # share of an image a random crop keeps
+
 
 @dataclass(frozen=True)
-class DataConfig:
+class DataConfig(Checked):
     """How batches are built; the defaults are the paper's."""
 
-    batch_size: int = 256
-    k_negatives: int = 4
+    batch_size: PositiveInt = 256
+    k_negatives: PositiveInt = 4
     pad: bool = False  # repeat available negatives when an image has fewer than K
     redraw: bool = True  # draw an image's K negatives anew each epoch (False: once per run)
-    crop_scale: tuple[float, float] = (0.9, 1.0)
-    max_reject_share: float = 0.05
+    crop_scale: tuple[CropShare, CropShare] = (0.9, 1.0)
+    max_reject_share: Share = 0.05
 
 
 @dataclass

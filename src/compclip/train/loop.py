@@ -5,7 +5,9 @@ and a :class:`~compclip.train.losses.TrainingLoss`; it owns the optimizer (AdamW
 on gains, biases and logit_scale), the warm-up + cosine schedule and, for DeGLA, the EMA teacher.
 Every ``checkpoint_every`` steps it hands its :class:`~compclip.train.checkpoints.TrainState`
 (student, teacher, optimizer, schedule) to the caller's ``save``; resuming restores one and skips
-the batches of the current epoch already seen.
+the batches of the current epoch already seen. A non-finite loss (checked before its step
+changes the weights) or non-finite weights (checked before every checkpoint and at the end) stop
+the run with :class:`NonFinite`, so no checkpoint or output ever holds NaN or inf weights.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import torch
 from accelerate import Accelerator
@@ -23,6 +26,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from compclip.config import Checked, Count, NonNegativeFloat, PositiveFloat, PositiveInt, Range, Share
+from compclip.errors import UserError
 from compclip.models.text import encode_text
 from compclip.train.checkpoints import TrainState, read_state
 from compclip.train.data import BatchAugment, DataConfig
@@ -33,35 +38,45 @@ log = logging.getLogger(__name__)
 
 MAX_LOGIT_SCALE = math.log(100)
 
+Beta = Annotated[float, Range(0, 1, open_high=True)]  # an Adam decay rate
+
 
 @dataclass(frozen=True)
-class OptimConfig:
+class OptimConfig(Checked):
     """AdamW and its schedule; the defaults are the paper's fine-tuning settings."""
 
-    lr: float = 1e-6
-    betas: tuple[float, float] = (0.9, 0.98)
-    eps: float = 1e-6
-    weight_decay: float = 0.1
-    warmup_steps: int = 50
-    epochs: int = 5
-    max_steps: int | None = None  # stop (and end the cosine) earlier than ``epochs``
-    grad_clip_norm: float | None = None
+    lr: PositiveFloat = 1e-6
+    betas: tuple[Beta, Beta] = (0.9, 0.98)
+    eps: PositiveFloat = 1e-6
+    weight_decay: NonNegativeFloat = 0.1
+    warmup_steps: Count = 50
+    epochs: PositiveInt = 5
+    max_steps: PositiveInt | None = None  # stop (and end the cosine) earlier than ``epochs``
+    grad_clip_norm: PositiveFloat | None = None
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Checked):
     """Everything a training run needs besides its inputs; the defaults are the paper's."""
 
     method: str = "degla"  # clip | negclip | degla
-    ema_alpha: float = 0.9996
+    ema_alpha: Share = 0.9996
     seed: int = 0
     precision: str = "no"  # accelerate mixed precision: no | fp16 | bf16
-    threads: int | None = None  # torch CPU threads (None: torch's default)
-    checkpoint_every: int = 500  # steps; 0 disables
+    threads: PositiveInt | None = None  # torch CPU threads (None: torch's default)
+    checkpoint_every: Count = 500  # steps; 0 disables
     keep_checkpoints: bool = False  # keep the last checkpoint after a finished run
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     data: DataConfig = field(default_factory=DataConfig)
+
+
+class NonFinite(UserError):
+    """Training met a NaN or infinite loss or weight at ``step`` and stopped."""
+
+    def __init__(self, step: int, what: str) -> None:
+        super().__init__(f"training stopped at step {step}: {what} not finite")
+        self.step = step
 
 
 @dataclass
@@ -94,6 +109,14 @@ def cosine_schedule(
         return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def all_finite(accelerator: Accelerator, tensors: list[torch.Tensor]) -> bool:
+    """Whether every value of ``tensors`` is finite, on every process (so all stop together)."""
+    bad = torch.stack([~torch.isfinite(t.detach()).all() for t in tensors]).sum().float().reshape(1)
+    if accelerator.num_processes > 1:
+        bad = accelerator.reduce(bad, "sum")
+    return not bad.item()
 
 
 def gather_with_grad(accelerator: Accelerator) -> Gather:
@@ -176,53 +199,65 @@ def fit(
         unit="step",
         disable=not accelerator.is_main_process,
     )
-    while step < total:
-        epoch = step // per_epoch
-        loader.set_epoch(epoch)
-        if hasattr(loader.dataset, "set_epoch"):  # accelerate calls it only without a seedable sampler
-            loader.dataset.set_epoch(epoch)
-        batches = (
-            accelerator.skip_first_batches(loader, step - epoch * per_epoch) if step % per_epoch else loader
-        )
-        for batch in batches:
-            images = augment(batch["images"], step, accelerator.process_index)
-            with accelerator.autocast():
-                embeddings, logit_scale = _embed(model, batch, images, negatives)
-                target = None
+    with progress:  # closed before an error's line, too
+        while step < total:
+            epoch = step // per_epoch
+            loader.set_epoch(epoch)
+            if hasattr(loader.dataset, "set_epoch"):  # accelerate calls it only without a seedable sampler
+                loader.dataset.set_epoch(epoch)
+            batches = (
+                accelerator.skip_first_batches(loader, step - epoch * per_epoch)
+                if step % per_epoch
+                else loader
+            )
+            for batch in batches:
+                images = augment(batch["images"], step, accelerator.process_index)
+                with accelerator.autocast():
+                    embeddings, logit_scale = _embed(model, batch, images, negatives)
+                    target = None
+                    if teacher is not None:
+                        with torch.no_grad():
+                            target = _embed(teacher, batch, images, negatives)[0]
+                    losses = loss_fn(embeddings, logit_scale, target)
+                if not all_finite(accelerator, [losses["total"]]):
+                    parts = ", ".join(f"{k} {float(v.detach()):g}" for k, v in losses.items())
+                    raise NonFinite(step + 1, f"the loss ({parts}) is")
+                accelerator.backward(losses["total"])
+                if opt.grad_clip_norm is not None:
+                    accelerator.clip_grad_norm_(model.parameters(), opt.grad_clip_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+                with torch.no_grad():
+                    student.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
                 if teacher is not None:
-                    with torch.no_grad():
-                        target = _embed(teacher, batch, images, negatives)[0]
-                losses = loss_fn(embeddings, logit_scale, target)
-            accelerator.backward(losses["total"])
-            if opt.grad_clip_norm is not None:
-                accelerator.clip_grad_norm_(model.parameters(), opt.grad_clip_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            with torch.no_grad():
-                student.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
-            if teacher is not None:
-                ema_update(teacher.clip, student, config.ema_alpha)
-            step += 1
-            record = {
-                "step": step,
-                "epoch": epoch,
-                "lr": scheduler.get_last_lr()[0],
-                "logit_scale": float(logit_scale.detach()),
-                **{k: float(v.detach()) for k, v in losses.items()},
-            }
-            progress.update()
-            progress.set_postfix(loss=f"{record['total']:.4f}")
-            if on_step is not None and accelerator.is_main_process:
-                on_step(record)
-            if save and config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
-                accelerator.wait_for_everyone()
-                if accelerator.is_main_process:
-                    save(step, state)
-                accelerator.wait_for_everyone()
-            if step >= total:
-                break
-    progress.close()
+                    ema_update(teacher.clip, student, config.ema_alpha)
+                step += 1
+                record = {
+                    "step": step,
+                    "epoch": epoch,
+                    "lr": scheduler.get_last_lr()[0],
+                    "logit_scale": float(logit_scale.detach()),
+                    **{k: float(v.detach()) for k, v in losses.items()},
+                }
+                progress.update()
+                progress.set_postfix(loss=f"{record['total']:.4f}")
+                if on_step is not None and accelerator.is_main_process:
+                    on_step(record)
+                if save and config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
+                    _check_weights(accelerator, student, step)
+                    accelerator.wait_for_everyone()
+                    if accelerator.is_main_process:
+                        save(step, state)
+                    accelerator.wait_for_everyone()
+                if step >= total:
+                    break
+    _check_weights(accelerator, student, step)
     return FitResult(
         steps=step, start_step=start, per_epoch=per_epoch, seconds=time.perf_counter() - started, last=record
     )
+
+
+def _check_weights(accelerator: Accelerator, model: nn.Module, step: int) -> None:
+    if not all_finite(accelerator, list(model.parameters())):
+        raise NonFinite(step, "the weights are")

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from compclip.config import Checked, NonNegativeFloat, PositiveFloat
+
 METHODS = ("clip", "negclip", "degla")
 Gather = Callable[[torch.Tensor], torch.Tensor]
 
@@ -27,14 +29,14 @@ def identity(tensor: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class LossConfig:
+class LossConfig(Checked):
     """Loss weights and options; the defaults are the paper's."""
 
-    global_weight: float = 1.0
-    igc_weight: float = 0.1
-    tgc_weight: float = 0.1
-    distill_weight: float = 0.005
-    tgc_temperature: float = 0.1
+    global_weight: NonNegativeFloat = 1.0
+    igc_weight: NonNegativeFloat = 0.1
+    tgc_weight: NonNegativeFloat = 0.1
+    distill_weight: NonNegativeFloat = 0.005
+    tgc_temperature: PositiveFloat = 0.1
     distill_reduction: str = "sum"  # "sum" (paper) or "mean" (per embedding)
     tgc_tiled_negatives: bool = False  # the released code's choice of other captions' negatives
 

@@ -28,7 +28,7 @@ from compclip.storage import local_dir, write_json
 from compclip.train.checkpoints import CheckpointDir, open_checkpoints
 from compclip.train.data import BatchAugment, PairDataset, Pairs, load_pairs
 from compclip.train.fingerprint import differences, run_fingerprint
-from compclip.train.loop import FitResult, TrainConfig, fit, gather_with_grad
+from compclip.train.loop import FitResult, NonFinite, TrainConfig, fit, gather_with_grad
 from compclip.train.losses import METHODS, TrainingLoss
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,14 @@ def run(
             )
         fingerprint = run_fingerprint(config, bundle.model, pairs)
         resume_from = _resume_point(store, done, fingerprint)
-        result, curve, accelerator = _fit(bundle, pairs, config, store, fingerprint, resume_from)
+        try:
+            result, curve, accelerator = _fit(bundle, pairs, config, store, fingerprint, resume_from)
+        except NonFinite as err:
+            done = store.steps()
+            kept = "no checkpoint was saved"
+            if done:
+                kept = f"the last good checkpoint, {store.uri}/step_{done[-1]}, stays for --resume"
+            raise UserError(f"{err}; nothing was published; {kept}") from None
         metrics = {}
         if accelerator.is_main_process:
             metrics = _metrics(config, result, pairs)

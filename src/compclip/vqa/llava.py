@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
+from compclip.config import Checked, PositiveInt
 from compclip.errors import UserError
 from compclip.negatives.llm import torch_device
 from compclip.storage import local_dir, open_uri
@@ -37,10 +38,10 @@ IMAGE_PATTERNS = {"vqav2": "COCO_val2014_{image_id:012d}.jpg", "textvqa": "{imag
 
 
 @dataclass(frozen=True)
-class LlavaConfig:
+class LlavaConfig(Checked):
     model: str = DEFAULT_LLAVA  # hub name, local folder or s3:// URI
-    batch_size: int = 16
-    max_new_tokens: int = 16
+    batch_size: PositiveInt = 16
+    max_new_tokens: PositiveInt = 16
     image_pattern: str | None = None  # image file name from {image_id}; default per dataset
     pad_to_square: bool = True  # LLaVA-1.5's image_aspect_ratio: pad (False: the processor's crop)
     dtype: str = "float16"

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from compclip import outputs, storage
 from compclip.chunks import Shard, Work, run_chunks, work_folder
+from compclip.config import Checked, PositiveInt, Share
 from compclip.evaluate.stats import StatsConfig
 from compclip.pmi import PMITable
 from compclip.rejects import Rejects
@@ -33,9 +34,9 @@ PREDICTIONS = "predictions.jsonl"
 
 
 @dataclass(frozen=True)
-class VqaConfig:
-    chunk: int = 256  # questions per unit of work (resume and shard granularity)
-    max_reject_share: float = 0.05  # malformed records and questions without a prediction
+class VqaConfig(Checked):
+    chunk: PositiveInt = 256  # questions per unit of work (resume and shard granularity)
+    max_reject_share: Share = 0.05  # malformed records and questions without a prediction
     llava: LlavaConfig = field(default_factory=LlavaConfig)
     stats: StatsConfig = field(default_factory=StatsConfig)
     ocr_words: str = "include"  # TextVQA's OCR tokens scored with the question (released) or "drop"ped

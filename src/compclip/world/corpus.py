@@ -17,8 +17,8 @@ from typing import Any
 import pyarrow as pa
 from tqdm import tqdm
 
+from compclip.config import Checked, PositiveInt
 from compclip.dataset import CAPTIONS, HEADER, IMAGES
-from compclip.errors import UserError
 from compclip.outputs import local_out
 from compclip.storage import write_json, write_parquet
 from compclip.world.files import write_png
@@ -34,17 +34,13 @@ SCENE_COLUMNS = ("scene", "object", "color", "size", "accessory", "relation", "o
 
 
 @dataclass(frozen=True)
-class CorpusConfig:
+class CorpusConfig(Checked):
     """How many items, the seed, and the world (a preset and overrides of its values)."""
 
-    n: int = 60_000
+    n: PositiveInt = 60_000
     seed: int = 0
     preset: str = "default"
     overrides: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.n < 1:
-            raise UserError(f"n must be at least 1 (got {self.n})")
 
 
 def scene_columns(scene: Scene, accessories: set[str]) -> dict[str, str | None]:
