@@ -11,7 +11,6 @@ import pytest
 
 from compclip.cli import main
 from compclip.errors import UserError
-from compclip.evalsets.generated import sum_metrics
 from compclip.genpairs.captions import caption_problem, class_heads
 from compclip.genpairs.pairs import Pair, SelectConfig, pmi_row, read_pairs, select_pairs, selection
 from compclip.genpairs.vocabulary import (
@@ -24,6 +23,7 @@ from compclip.genpairs.vocabulary import (
     passes_pos_filter,
     read_classes,
 )
+from compclip.metrics import sum_metrics
 from compclip.pmi import PMITable
 from compclip.pmi.pairs import tri_index
 from compclip.pmi.table import write_table

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from compclip.errors import UserError
 from compclip.files import read_json, read_parquet
+from compclip.metrics import sum_metrics
 from compclip.outputs import local_out
 from compclip.storage import local_dir, write_json, write_parquet
 
@@ -79,18 +80,6 @@ def merge_evalsets(inputs: list[str], out: str) -> dict:
         write_json(target / "evalset.json", {**common[0], "n": len(items), "shards": len(inputs)})
         merged = sum_metrics(metrics)
         write_json(target / "metrics.json", merged)
-    return merged
-
-
-def sum_metrics(parts: list[dict]) -> dict:
-    """Numbers summed over parts; other values kept when every part agrees."""
-    merged: dict = {}
-    for key in dict.fromkeys(k for part in parts for k in part):
-        values = [part[key] for part in parts if key in part]
-        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-            merged[key] = sum(values)
-        elif all(v == values[0] for v in values):
-            merged[key] = values[0]
     return merged
 
 

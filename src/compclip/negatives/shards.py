@@ -13,7 +13,7 @@ import logging
 
 from compclip.chunks import Shard
 from compclip.errors import UserError
-from compclip.evalsets.generated import sum_metrics
+from compclip.metrics import sum_metrics
 from compclip.negatives import io
 from compclip.outputs import local_out
 from compclip.rejects import Rejects
