@@ -185,7 +185,7 @@ def fit(
             accelerator.skip_first_batches(loader, step - epoch * per_epoch) if step % per_epoch else loader
         )
         for batch in batches:
-            images = augment(batch["images"], step, accelerator.process_index)
+            images = augment(batch["images"], step, accelerator.process_index, accelerator.num_processes)
             with accelerator.autocast():
                 embeddings, logit_scale = _embed(model, batch, images, negatives)
                 target = None

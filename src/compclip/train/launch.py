@@ -1,0 +1,130 @@
+"""Run a training stage (``train`` or ``pretrain``) in several processes, on one node or many.
+
+``compclip train --processes N`` resolves its inputs and config, then :func:`launch` writes them to
+a job file and starts the processes through accelerate's launcher (``accelerate launch
+--multi_gpu``, torchrun underneath; gloo on a machine without GPUs), each running :func:`work`,
+which calls the stage with the job's inputs. The batch size is the global batch, split evenly over
+all processes, so the run computes the same thing with any process count.
+
+On a node of a Kubeflow Trainer TrainJob (torch runtime) the same command runs on every node: the
+runtime's ``PET_NNODES``, ``PET_NODE_RANK``, ``PET_MASTER_ADDR`` and ``PET_MASTER_PORT`` name the
+node count, this node and the rendezvous (:func:`topology`). A process started by a launcher
+already (``LOCAL_RANK`` set: torchrun, ``accelerate launch``) runs the stage itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import socket
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from compclip.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+class Topology(NamedTuple):
+    nodes: int
+    node_rank: int
+    master_addr: str
+    master_port: int
+
+
+def launched() -> bool:
+    """Whether this process is one rank of a launched group (and must not launch again)."""
+    return "LOCAL_RANK" in os.environ
+
+
+def topology(env: dict[str, str] | None = None) -> Topology:
+    """The nodes of the run from torch's ``PET_*`` variables (a Trainer torch runtime sets them);
+    one node on the loopback with a free port when they are absent."""
+    env = os.environ if env is None else env
+    nodes = int(env.get("PET_NNODES", "1"))
+    if nodes == 1:
+        return Topology(1, 0, "127.0.0.1", int(env.get("PET_MASTER_PORT", 0)) or _free_port())
+    missing = [k for k in ("PET_NODE_RANK", "PET_MASTER_ADDR", "PET_MASTER_PORT") if k not in env]
+    if missing:
+        raise UserError(
+            f"PET_NNODES is {nodes} but {', '.join(missing)} is not set; run through a torch runtime"
+        )
+    return Topology(nodes, int(env["PET_NODE_RANK"]), env["PET_MASTER_ADDR"], int(env["PET_MASTER_PORT"]))
+
+
+def launch(stage: str, inputs: dict[str, Any], config: Any, processes: int, batch_size: int) -> int:
+    """Run ``stage(**inputs, config=config)`` in ``processes`` processes on this node (of
+    :func:`topology`'s nodes); returns the exit code (the first failed process's)."""
+    import torch
+    from accelerate.commands.launch import launch_command, launch_command_parser
+    from accelerate.utils import patch_environment
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    from compclip.train.run import check_processes
+
+    if processes < 1:
+        raise UserError(f"--processes must be at least 1, not {processes}")
+    where = topology()
+    check_processes(batch_size, processes * where.nodes)
+    with tempfile.TemporaryDirectory(prefix="compclip-launch-") as tmp:
+        job = Path(tmp) / "job.json"
+        job.write_text(json.dumps({"stage": stage, "inputs": inputs, "config": dataclasses.asdict(config)}))
+        argv = [
+            "--multi_gpu",
+            *("--num_processes", str(processes * where.nodes), "--num_machines", str(where.nodes)),
+            *("--machine_rank", str(where.node_rank), "--main_process_ip", where.master_addr),
+            *("--main_process_port", str(where.master_port), "--mixed_precision", "no"),
+            *("--dynamo_backend", "no", "--module", __name__, str(job)),
+        ]
+        log.info(
+            "%s: %d processes x %d nodes (this is node %d)", stage, processes, where.nodes, where.node_rank
+        )
+        elastic = logging.getLogger("torch.distributed.elastic")
+        level, elastic.level = elastic.level, logging.CRITICAL  # a failed rank says why itself
+        try:
+            with patch_environment(**({} if torch.cuda.is_available() else {"ACCELERATE_USE_CPU": "1"})):
+                launch_command(launch_command_parser().parse_args(argv))
+        except ChildFailedError as err:
+            return err.get_first_failure()[1].exitcode or 1
+        finally:
+            elastic.level = level
+    return 0
+
+
+def work(spec: dict) -> None:
+    """One rank: the stage of a job, with its inputs and config."""
+    from compclip.config import from_dict
+
+    if spec["stage"] == "pretrain":
+        from compclip.pretrain import PretrainConfig as Config
+        from compclip.pretrain import pretrain as stage
+    else:
+        from compclip.train.loop import TrainConfig as Config
+        from compclip.train.run import train as stage
+    stage(**spec["inputs"], config=from_dict(Config, spec["config"]))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main(argv: list[str]) -> int:
+    """The entry of each launched process: one line and exit 2 on a user error, as ``compclip``."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    spec = json.loads(Path(argv[0]).read_text())
+    try:
+        work(spec)
+    except UserError as err:
+        print(f"compclip {spec['stage']} (process {os.environ.get('RANK')}): error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
