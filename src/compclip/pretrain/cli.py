@@ -9,7 +9,7 @@ from compclip.cli import add_command
 from compclip.config import load_section, override_from
 from compclip.pretrain import PretrainConfig, pretrain
 from compclip.train.cli import add_processes
-from compclip.train.launch import launch, launched, topology
+from compclip.train.launch import job, launch, spread
 
 EXAMPLES = """examples:
   compclip pretrain --data out/world --out out/pretrain
@@ -57,8 +57,8 @@ def _pretrain(args: argparse.Namespace) -> int | None:
         config, args, "model", "epochs", "max_steps", "batch_size", "lr", "seed", "threads"
     )
     inputs = {"data": args.data, "out": args.out, "resume": args.resume, "checkpoints": args.checkpoint_dir}
-    if (args.processes > 1 or topology().nodes > 1) and not launched():
-        return launch("pretrain", inputs, config, args.processes, config.batch_size)
+    if spread(args.processes):
+        return launch(job("pretrain", inputs, config, config.batch_size), args.processes)
     metrics = pretrain(**inputs, config=config)
     if metrics:
         print(

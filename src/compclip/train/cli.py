@@ -7,7 +7,7 @@ from pathlib import Path
 
 from compclip.cli import add_command
 from compclip.config import load_section, override_from
-from compclip.train.launch import launch, launched, topology
+from compclip.train.launch import job, launch, spread
 from compclip.train.loop import TrainConfig
 from compclip.train.losses import METHODS
 from compclip.train.run import train
@@ -85,8 +85,8 @@ def _train(args: argparse.Namespace) -> int | None:
     )
     inputs = {"model": args.model, "data": args.data, "negatives": args.negatives, "out": args.out}
     inputs |= {"resume": args.resume, "checkpoints": args.checkpoint_dir}
-    if (args.processes > 1 or topology().nodes > 1) and not launched():
-        return launch("train", inputs, config, args.processes, config.data.batch_size)
+    if spread(args.processes):
+        return launch(job("train", inputs, config, config.data.batch_size), args.processes)
     metrics = train(**inputs, config=config)
     if metrics:
         loss = metrics["loss_total"]

@@ -1,9 +1,9 @@
 """Run a training stage (``train`` or ``pretrain``) in several processes, on one node or many.
 
-``compclip train --processes N`` resolves its inputs and config, then :func:`launch` writes them to
-a job file and starts the processes through accelerate's launcher (``accelerate launch
+``compclip train --processes N`` resolves its inputs and config into a :func:`job`, then
+:func:`launch` starts the processes through accelerate's launcher (``accelerate launch
 --multi_gpu``, torchrun underneath; gloo on a machine without GPUs), each running :func:`work`,
-which calls the stage with the job's inputs. The batch size is the global batch, split evenly over
+which calls the stage with the job's inputs and config. The batch size is the global batch, split evenly over
 all processes, so the run computes the same thing with any process count.
 
 On a node of a Kubeflow Trainer TrainJob (torch runtime) the same command runs on every node: the
@@ -14,14 +14,13 @@ already (``LOCAL_RANK`` set: torchrun, ``accelerate launch``) runs the stage its
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import logging
 import os
 import socket
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from compclip.errors import UserError
@@ -41,6 +40,12 @@ def launched() -> bool:
     return "LOCAL_RANK" in os.environ
 
 
+def spread(processes: int) -> bool:
+    """Whether a run of ``processes`` per node must be launched: several processes or nodes, and
+    this process not launched already."""
+    return (processes > 1 or topology().nodes > 1) and not launched()
+
+
 def topology(env: dict[str, str] | None = None) -> Topology:
     """The nodes of the run from torch's ``PET_*`` variables (a Trainer torch runtime sets them);
     one node on the loopback with a free port when they are absent."""
@@ -56,9 +61,14 @@ def topology(env: dict[str, str] | None = None) -> Topology:
     return Topology(nodes, int(env["PET_NODE_RANK"]), env["PET_MASTER_ADDR"], int(env["PET_MASTER_PORT"]))
 
 
-def launch(stage: str, inputs: dict[str, Any], config: Any, processes: int, batch_size: int) -> int:
-    """Run ``stage(**inputs, config=config)`` in ``processes`` processes on this node (of
-    :func:`topology`'s nodes); returns the exit code (the first failed process's)."""
+def job(stage: str, inputs: dict[str, Any], config: Any, batch_size: int) -> dict:
+    """What a process runs: ``stage(**inputs, config=config)``, with the run's global batch size."""
+    return {"stage": stage, "inputs": inputs, "config": dataclasses.asdict(config), "batch_size": batch_size}
+
+
+def launch(spec: dict, processes: int) -> int:
+    """Run the :func:`job` ``spec`` in ``processes`` processes on this node (of :func:`topology`'s
+    nodes); returns the exit code (the first failed process's)."""
     import torch
     from accelerate.commands.launch import launch_command, launch_command_parser
     from accelerate.utils import patch_environment
@@ -69,34 +79,43 @@ def launch(stage: str, inputs: dict[str, Any], config: Any, processes: int, batc
     if processes < 1:
         raise UserError(f"--processes must be at least 1, not {processes}")
     where = topology()
-    check_processes(batch_size, processes * where.nodes)
-    with tempfile.TemporaryDirectory(prefix="compclip-launch-") as tmp:
-        job = Path(tmp) / "job.json"
-        job.write_text(json.dumps({"stage": stage, "inputs": inputs, "config": dataclasses.asdict(config)}))
-        argv = [
-            "--multi_gpu",
-            *("--num_processes", str(processes * where.nodes), "--num_machines", str(where.nodes)),
-            *("--machine_rank", str(where.node_rank), "--main_process_ip", where.master_addr),
-            *("--main_process_port", str(where.master_port), "--mixed_precision", "no"),
-            *("--dynamo_backend", "no", "--module", __name__, str(job)),
-        ]
-        log.info(
-            "%s: %d processes x %d nodes (this is node %d)", stage, processes, where.nodes, where.node_rank
-        )
-        elastic = logging.getLogger("torch.distributed.elastic")
-        level, elastic.level = elastic.level, logging.CRITICAL  # a failed rank says why itself
-        try:
-            with patch_environment(**({} if torch.cuda.is_available() else {"ACCELERATE_USE_CPU": "1"})):
-                launch_command(launch_command_parser().parse_args(argv))
-        except ChildFailedError as err:
-            return err.get_first_failure()[1].exitcode or 1
-        finally:
-            elastic.level = level
+    check_processes(spec["batch_size"], processes * where.nodes)
+    argv = [
+        "--multi_gpu",
+        *("--num_processes", str(processes * where.nodes), "--num_machines", str(where.nodes)),
+        *("--machine_rank", str(where.node_rank), "--main_process_ip", where.master_addr),
+        *("--main_process_port", str(where.master_port), "--mixed_precision", "no"),
+        *("--dynamo_backend", "no", "--module", __name__, json.dumps(spec)),
+    ]
+    log.info(
+        "%s: %d processes x %d nodes (this is node %d)",
+        spec["stage"],
+        processes,
+        where.nodes,
+        where.node_rank,
+    )
+    elastic = logging.getLogger("torch.distributed.elastic")
+    level, elastic.level = elastic.level, logging.CRITICAL  # a failed rank says why itself
+    try:
+        with patch_environment(**({} if torch.cuda.is_available() else {"ACCELERATE_USE_CPU": "1"})):
+            launch_command(launch_command_parser().parse_args(argv))
+    except ChildFailedError as err:
+        return err.get_first_failure()[1].exitcode or 1
+    finally:
+        elastic.level = level
     return 0
 
 
+def run(spec: dict, processes: int = 1) -> int | None:
+    """The :func:`job` here: launched over the processes and nodes when there are several (and
+    this process is not one of them already), else run in this process."""
+    if spread(processes):
+        return launch(spec, processes)
+    return work(spec)
+
+
 def work(spec: dict) -> None:
-    """One rank: the stage of a job, with its inputs and config."""
+    """One process: the stage of a :func:`job`, with its inputs and config."""
     from compclip.config import from_dict
 
     if spec["stage"] == "pretrain":
@@ -115,15 +134,20 @@ def _free_port() -> int:
 
 
 def main(argv: list[str]) -> int:
-    """The entry of each launched process: one line and exit 2 on a user error, as ``compclip``."""
+    """``python -m compclip.train.launch [--processes N] JOB_JSON``: a node of a TrainJob, or a launched
+    process; one line and exit 2 on a user error, as ``compclip``."""
+    parser = argparse.ArgumentParser(prog="python -m compclip.train.launch")
+    parser.add_argument("--processes", type=int, default=1, help="processes on this node")
+    parser.add_argument("job", help="the job, as JSON")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    spec = json.loads(Path(argv[0]).read_text())
+    spec = json.loads(args.job)
     try:
-        work(spec)
+        return run(spec, args.processes) or 0
     except UserError as err:
-        print(f"compclip {spec['stage']} (process {os.environ.get('RANK')}): error: {err}", file=sys.stderr)
+        rank = f" (process {os.environ['RANK']})" if launched() else ""
+        print(f"compclip {spec['stage']}{rank}: error: {err}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":
