@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from compclip.errors import UserError
@@ -29,6 +30,7 @@ GROUP, VERSION, PLURAL, KIND = "trainer.kubeflow.org", "v1alpha1", "trainjobs", 
 NODE = "node"  # the runtime's replicated job (and container) of the training nodes
 S3_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 S3_ENDPOINT = "AWS_ENDPOINT_URL"
+NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")  # the pod's namespace
 
 
 @dataclass(frozen=True)
@@ -170,3 +172,36 @@ def _print_logs(core: Any, namespace: str, name: str, printed: dict[str, int], o
         for line in complete.splitlines():
             out.write(f"[{pod.metadata.name}] {line}\n")
         printed[pod.metadata.name] = seen + len(complete)
+
+
+def pipeline_train(
+    base: str,
+    data: str,
+    negatives: str,
+    method: str,
+    params: dict,
+    staging: str,
+    model_dir: str,
+    nodes: int,
+    gpus: int,
+    s3_secret: str,
+) -> None:
+    """The pipeline's train task as a TrainJob of this pod's namespace in the train image: the
+    model is published at ``staging`` (s3://), then copied into the task's ``model_dir``, which KFP
+    publishes as it does a one-node run's."""
+    import dataclasses
+    import shutil
+
+    from compclip.config import from_dict
+    from compclip.images import image
+    from compclip.storage import local_dir
+    from compclip.train.loop import TrainConfig
+
+    namespace = NAMESPACE_FILE.read_text().strip()
+    train_config = dataclasses.replace(from_dict(TrainConfig, params, "train"), method=method)
+    where = TrainJobConfig(
+        nodes=nodes, gpus=gpus, image=image("train"), namespace=namespace, s3_secret=s3_secret
+    )
+    fine_tune(base, data, negatives, staging, train_config, where)
+    with local_dir(s3_uri(staging)) as folder:
+        shutil.copytree(folder, model_dir, dirs_exist_ok=True)
