@@ -68,7 +68,8 @@ def job(stage: str, inputs: dict[str, Any], config: Any, batch_size: int) -> dic
 
 def launch(spec: dict, processes: int) -> int:
     """Run the :func:`job` ``spec`` in ``processes`` processes on this node (of :func:`topology`'s
-    nodes); returns the exit code (the first failed process's)."""
+    nodes); returns 0, or 2 when a process stopped on a user error (it printed why); a process that
+    dies otherwise is one :class:`UserError` line."""
     import torch
     from accelerate.commands.launch import launch_command, launch_command_parser
     from accelerate.utils import patch_environment
@@ -100,7 +101,18 @@ def launch(spec: dict, processes: int) -> int:
         with patch_environment(**({} if torch.cuda.is_available() else {"ACCELERATE_USE_CPU": "1"})):
             launch_command(launch_command_parser().parse_args(argv))
     except ChildFailedError as err:
-        return err.get_first_failure()[1].exitcode or 1
+        rank, failure = err.get_first_failure()
+        if failure.exitcode == 2:  # a user error, which that process has said in one line
+            return 2
+        how = (
+            f"was killed by signal {-failure.exitcode}"
+            if failure.exitcode < 0
+            else f"exited with {failure.exitcode}"
+        )
+        raise UserError(
+            f"process {rank} of {processes * where.nodes} {how}; "
+            "rerun with --resume to continue from the last checkpoint"
+        ) from None
     finally:
         elastic.level = level
     return 0
