@@ -7,6 +7,7 @@ over its steps, the first step included), wall time and the load average before 
 shared machine the load average says how far to trust the numbers.
 
     .venv/bin/python bench/train_processes.py [--model compclip-tiny-vit] [--batch 32] [--steps 8] [--cores 2]
+    .venv/bin/python bench/train_processes.py --threads 1   # one thread in every process
 """
 
 from __future__ import annotations
@@ -30,13 +31,19 @@ CLI = "import sys; from compclip.cli import main; sys.exit(main(sys.argv[1:]))"
 def run(folder: Path, negatives: Path, out: Path, args: argparse.Namespace, processes: int) -> dict:
     argv = ["train", "--model", args.model, "--data", folder, "--negatives", negatives, "--out", out]
     argv += ["--batch-size", args.batch, "--max-steps", args.steps, "--checkpoint-every", 0]
-    argv += ["--threads", args.cores // processes, "--processes", processes]
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.cores // processes)}
+    threads = args.threads or args.cores // processes
+    argv += ["--threads", threads, "--processes", processes]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", CLI, *map(str, argv)], check=True, env=env, capture_output=True)
     wall = time.perf_counter() - started
     metrics = json.loads((out / "metrics.json").read_text())
-    return {"processes": processes, "seconds_per_step": metrics["seconds_per_step"], "wall_s": round(wall, 1)}
+    return {
+        "processes": processes,
+        "threads": threads,
+        "seconds_per_step": metrics["seconds_per_step"],
+        "wall_s": round(wall, 1),
+    }
 
 
 def main() -> None:
@@ -44,7 +51,8 @@ def main() -> None:
     parser.add_argument("--model", default="compclip-tiny-vit")
     parser.add_argument("--batch", type=int, default=32, help="the global batch")
     parser.add_argument("--steps", type=int, default=8)
-    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--cores", type=int, default=2, help="split over the processes as torch threads")
+    parser.add_argument("--threads", type=int, help="torch threads per process instead (of --cores)")
     parser.add_argument("--images", type=int, default=64)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-processes-") as tmp:
