@@ -7,6 +7,8 @@ gets the model (safetensors + open_clip config + manifest, with the training con
 fingerprint as provenance), ``metrics.json``, ``losses.jsonl`` (one record per step) and
 ``losses.png``. Checkpoints (:mod:`compclip.train.checkpoints`) live outside it, by default at
 ``<out>.checkpoints``, so that a preempted run resumes from them and ``dvc repro`` keeps them.
+Run in several processes (:mod:`compclip.train.launch`), ``batch_size`` is the global batch and
+only the main process writes checkpoints and the output; the result does not depend on the count.
 """
 
 from __future__ import annotations
