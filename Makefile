@@ -65,8 +65,9 @@ demo: setup
 	$(BIN)/python -m compclip.s3local stop --dir $(OUT)/s3
 	$(BIN)/python -m compclip.s3local start --dir $(OUT)/s3 --bucket compclip > $(OUT)/s3.env
 	source $(OUT)/s3.env; trap '$(BIN)/python -m compclip.s3local stop --dir $(OUT)/s3' EXIT; \
-	  $(BIN)/compclip pipeline run --root $(OUT)/kfp --push $(DEMO_PARAMS); \
 	  name=$$($(BIN)/python -c 'import yaml; print(yaml.safe_load(open("params.yaml"))["registry"]["name"])'); \
+	  $(REGISTRY_CLI) policy set $$name --params params.yaml --reason "make demo: the gates of params.yaml"; \
+	  $(BIN)/compclip pipeline run --root $(OUT)/kfp --push $(DEMO_PARAMS); \
 	  version=$$($(REGISTRY_CLI) list $$name --params params.yaml --json | $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)[-1]["version"])'); \
 	  echo "== $$name $$version: its promotion gates"; $(REGISTRY_CLI) gates $$name $$version --params params.yaml || true; \
 	  echo "== $$name: versions and stages"; $(REGISTRY_CLI) list --params params.yaml; \

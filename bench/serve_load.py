@@ -1,5 +1,6 @@
-"""Load on the inspection service: 16 concurrent clients for 60 s on loopback, p50/p99 latency,
-throughput and errors, without and with batching.
+"""Load on the inspection service: 16 concurrent clients for 60 s on loopback, p50/p95/p99 latency,
+throughput and errors, without and with batching; the server's memory (resident set when idle,
+after warm-up, and its peak) and the machine's load average over each run.
 
 The service runs as ``compclip serve`` in a child process (:mod:`compclip.serve.local`) with a
 tiny world-size model on the CPU (``--model`` folder, else ``compclip-tiny-rn`` with random
@@ -25,6 +26,7 @@ import asyncio
 import base64
 import io
 import json
+import os
 import re
 import subprocess
 import tempfile
@@ -118,18 +120,30 @@ async def load(url: str, pool, clients: int, seconds: float, per_request: int, p
     return {
         "requests": len(latencies), "errors": len(errors), "first_errors": errors[:3],
         "requests_per_s": len(latencies) / wall, "instances_per_s": len(latencies) * per_request / wall,
-        "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)), "wall_s": wall,
+        "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
+        "p99_ms": float(np.percentile(ms, 99)), "wall_s": wall,
     }  # fmt: skip
 
 
-def batch_stats(url: str) -> tuple[float, float]:
+def memory_mb(pid: int) -> dict[str, float]:
+    """The process's resident set now (VmRSS) and at its peak (VmHWM), in MB."""
+    with open(f"/proc/{pid}/status") as status:
+        fields = dict(line.split(":", 1) for line in status if line.startswith(("VmRSS", "VmHWM")))
+    return {key: int(value.split()[0]) / 1024 for key, value in fields.items()}
+
+
+def batch_stats(url: str) -> dict[str, float]:
+    """The service's counters: queries and seconds of its forward passes, and the number of passes."""
     text = httpx.get(f"{url}/metrics").text
-    values = {
-        key: float(m.group(1))
-        for key in ("sum", "count")
-        if (m := re.search(rf"^compclip_serve_batch_queries_{key}\{{[^}}]*\}} (\S+)$", text, re.M))
-    }
-    return values.get("sum", 0.0), values.get("count", 0.0)
+    found = {}
+    for name, key in (
+        ("queries", "batch_queries_sum"),
+        ("seconds", "pass_seconds_sum"),
+        ("passes", "pass_seconds_count"),
+    ):
+        match = re.search(rf"^compclip_serve_{key}\{{[^}}]*\}} (\S+)$", text, re.M)
+        found[name] = float(match.group(1)) if match else 0.0
+    return found
 
 
 def main() -> None:
@@ -152,25 +166,36 @@ def main() -> None:
     print(f"commit {commit}, model {args.model or 'compclip-tiny-rn (random init)'}, {args.clients} clients, "
           f"{args.seconds:.0f} s per run, pool of {len(pool)} scenes")  # fmt: skip
     print(
-        "| run | requests | errors | instances/s | requests/s | p50 ms | p99 ms | mean batch | cold p50 ms |"
+        "| run | requests | errors | instances/s | requests/s | p50 ms | p95 ms | p99 ms | mean batch "
+        "| cold p50 ms | RSS idle / warm / peak MB | load avg start-end |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in args.runs:
         flags, per_request, protocol = RUNS[name]
         service = local.start(model, NAME, work / f"{name}.log", flags)
         try:
+            idle = memory_mb(service.pid)["VmRSS"]
             kept, cold = asyncio.run(warm(service.url, pool))
-            before = batch_stats(service.url)
+            warmed = memory_mb(service.pid)["VmRSS"]
+            before, load_start = batch_stats(service.url), os.getloadavg()[0]
             result = asyncio.run(load(service.url, kept, args.clients, args.seconds, per_request, protocol))
-            after = batch_stats(service.url)
+            after, load_end = batch_stats(service.url), os.getloadavg()[0]
+            peak = memory_mb(service.pid)["VmHWM"]
         finally:
             local.stop(service)
-        mean_batch = (after[0] - before[0]) / max(after[1] - before[1], 1)
+        passes = max(after["passes"] - before["passes"], 1)
+        mean_batch = (after["queries"] - before["queries"]) / passes
+        pass_ms = (after["seconds"] - before["seconds"]) / passes * 1000
+        busy = (after["seconds"] - before["seconds"]) / result["wall_s"]
         print(
             f"| {name} | {result['requests']} | {result['errors']} | {result['instances_per_s']:.1f} | "
-            f"{result['requests_per_s']:.1f} | {result['p50_ms']:.0f} | {result['p99_ms']:.0f} | "
-            f"{mean_batch:.1f} | {np.percentile(cold, 50):.0f} |",
+            f"{result['requests_per_s']:.1f} | {result['p50_ms']:.0f} | {result['p95_ms']:.0f} | "
+            f"{result['p99_ms']:.0f} | {mean_batch:.1f} | {np.percentile(cold, 50):.0f} | "
+            f"{idle:.0f} / {warmed:.0f} / {peak:.0f} | {load_start:.1f}-{load_end:.1f} |",
             flush=True,
+        )
+        print(
+            f"  forward passes: {pass_ms:.1f} ms each on average; engine thread busy {busy:.0%} of the time"
         )
         if result["errors"]:
             print(f"  first errors: {result['first_errors']}")

@@ -21,7 +21,7 @@ EXAMPLES = """examples:
   compclip pipeline run --root out/kfp --push     # and push the outputs to the DVC remote
   compclip pipeline compile --pipeline genpairs --out genpairs.yaml   # GenPairs/paste/VQA on GPUs
   compclip pipeline submit --pipeline genpairs --host http://localhost:8080 \\
-      --param pmi_table=s3://bucket/pmi/laion400m --param n_shards=8 --param genpairs.per_stratum=200
+      --param pmi_table=s3://bucket/pmi/laion400m --param n_shards=8 --param genpairs.select.per_stratum=200
 """
 # --pipeline NAME: the module that defines it (``build``, ``SECTIONS``, ``PUBLISH_SECTIONS``).
 PIPELINES = {"compclip": "pipelines.compclip_pipeline", "genpairs": "pipelines.genpairs_pipeline"}

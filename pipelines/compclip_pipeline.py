@@ -38,8 +38,9 @@ from pipelines.tasks import MAP_RETRIES, Accelerators, configure
 NAME = "compclip"
 # The params.yaml sections the pipeline reads, each the config of one stage (dvc.yaml names the same).
 SECTIONS = ("world", "finetune", "pmi", "evalsets", "pretrain", "negatives", "train", "evaluate")
-# The sections only the pipeline reads: its last stage publishes to the S3 registry (not a DVC output).
-PUBLISH_SECTIONS = ("registry", "gates")
+# The section only the pipeline reads: its last stage publishes to the S3 registry (not a DVC output);
+# the gates are the registry's own policy (`compclip registry policy set`), never a run parameter.
+PUBLISH_SECTIONS = ("registry",)
 METHODS = ("degla", "negclip", "clip")
 # dvc.yaml's stages and the params.yaml section each reads: the pipeline runs the same stages
 # (a test holds the two in step).
@@ -91,7 +92,7 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
         benchmarks: dict,
         train: dict, evaluate: dict, world_params: dict, finetune_params: dict, pmi_params: dict,
         evalsets_params: dict, pretrain_params: dict, negatives_params: dict, base_model: str, corpus: str,
-        git_commit: str, registry: dict, gates: dict,
+        git_commit: str, registry: dict,
         s3_secret: str, accelerator: str, gpus: int, gpu_node_selector: dict, gpu_tolerations: list,
         train_nodes: int,
     ):  # fmt: skip
@@ -137,7 +138,7 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
             run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, models=dsl.Collected(tuned.outputs["model"]),
             reports=dsl.Collected(tuned_eval.outputs["report"]),
             comparison=comparison.outputs["comparison"],
-            registry=registry, gates=gates,
+            registry=registry,
         )  # fmt: skip
         configure(published, "core", "publish", s3_secret).set_caching_options(False)
 
@@ -152,7 +153,6 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
         train: dict = defaults["train"],
         evaluate: dict = defaults["evaluate"],
         registry: dict = defaults["registry"],
-        gates: dict = defaults["gates"],
         corpus: str = "",
         finetune_data: str = "",
         shards: int = 4,
@@ -195,7 +195,7 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
             evalsets=sets.outputs["evalsets"], methods=methods,
             zeroshot=zeroshot, sugarcrepe=sugarcrepe, benchmarks=benchmarks, train=train, evaluate=evaluate,
             base_model=base_model,
-            corpus=corpus, git_commit=git_commit, registry=registry, gates=gates,
+            corpus=corpus, git_commit=git_commit, registry=registry,
             world_params=world, finetune_params=finetune, pmi_params=pmi, evalsets_params=evalsets,
             pretrain_params=pretrain, negatives_params=negatives,
             s3_secret=s3_secret, accelerator=accelerator, gpus=gpus, gpu_node_selector=gpu_node_selector,

@@ -2,18 +2,26 @@
 
 ::
 
-    shard plan ─► ParallelFor(i/n: genpairs run, a GPU each) ─► genpairs merge
-              ├─► ParallelFor(i/n: paste run, a GPU each) ─► paste merge            (paste_images given)
-              └─► ParallelFor(i/n: vqa-pmi predict, a GPU each) ─► vqa-pmi analyze  (vqa_questions given)
+    genpairs pairs (CPU) ─► genpairs captions (the LM, one GPU)
+        ─► ParallelFor(i/n: genpairs images, FLUX, a GPU each) ─► genpairs merge
+    paste accessories (FLUX, one GPU) ─► ParallelFor(i/n: paste run, CPU) ─► paste merge  (paste_images)
+    ParallelFor(i/n: vqa-pmi predict, a GPU each) ─► vqa-pmi analyze                  (vqa_questions)
 
-Each generator's settings are one dict parameter named after its ``params.yaml`` section
-(``genpairs``, ``paste``, ``vqa_pmi``), defaulting to the file's values (``build(params)``). Shard
-tasks ask for GPUs and read S3 credentials exactly as the main pipeline's GPU tasks do, and are
-retried: with ``work_dir`` on a mounted volume a retry resumes from the chunks already finished.
+Each GPU task holds one model (the LM or FLUX or LLaVA), so each fits one card. Each generator's
+settings are one dict parameter named after its ``params.yaml`` section (``genpairs``, ``paste``,
+``vqa_pmi``), defaulting to the file's values (``build(params)``). GPU tasks ask for GPUs and read
+S3 credentials exactly as the main pipeline's GPU tasks do, and are retried: with ``work_dir`` on a
+mounted volume a retry resumes from the chunks already finished.
 """
 
-from components.genpairs.component import genpairs_merge, genpairs_shard, shard_plan
-from components.paste.component import paste_merge, paste_shard
+from components.genpairs.component import (
+    genpairs_captions,
+    genpairs_images,
+    genpairs_merge,
+    genpairs_pairs,
+    shard_plan,
+)
+from components.paste.component import paint_accessories, paste_merge, paste_shard
 from components.vqa_pmi.component import vqa_analyze, vqa_predict
 from kfp import dsl
 
@@ -64,17 +72,26 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
             gpu.request(configure(task, "gen", name, s3_secret).set_retry(MAP_RETRIES))
 
         plan = configure(shard_plan(shards=n_shards), "core", "shard plan", s3_secret)
+        pairs = configure(genpairs_pairs(pmi=pmi_table, config=genpairs), "core", "genpairs pairs", s3_secret)
+        captions = genpairs_captions(pmi=pmi_table, pairs=pairs.outputs["pairs"], work_dir=work_dir,
+                                     config=genpairs)  # fmt: skip
+        shard(captions, "genpairs captions")
         with dsl.ParallelFor(plan.output, parallelism=parallel_training) as part:
-            pairs = genpairs_shard(pmi=pmi_table, part=part, work_dir=work_dir, config=genpairs)
-            shard(pairs, "genpairs shard")
-        merged = genpairs_merge(shards=dsl.Collected(pairs.outputs["shard"]))
+            painted = genpairs_images(captions=captions.outputs["captions"], part=part, work_dir=work_dir,
+                                      config=genpairs)  # fmt: skip
+            shard(painted, "genpairs images")
+        merged = genpairs_merge(shards=dsl.Collected(painted.outputs["shard"]))
         configure(merged, "gen", "genpairs merge", s3_secret)
 
         with dsl.If(paste_images != "", name="imagenet-paste"):
+            cache = paint_accessories(images=paste_images, pmi=pmi_table, accessories=paste_accessories,
+                                      config=paste)  # fmt: skip
+            shard(cache, "paste accessories")
             with dsl.ParallelFor(plan.output, parallelism=parallel_training) as part:
                 pasted = paste_shard(images=paste_images, pmi=pmi_table, accessories=paste_accessories,
-                                     part=part, work_dir=work_dir, config=paste)  # fmt: skip
-                shard(pasted, "paste shard")
+                                     cache=cache.outputs["cache"], part=part, work_dir=work_dir,
+                                     config=paste)  # fmt: skip
+                configure(pasted, "gen", "paste shard", s3_secret).set_retry(MAP_RETRIES)
             pasted_set = paste_merge(shards=dsl.Collected(pasted.outputs["shard"]))
             configure(pasted_set, "gen", "paste merge", s3_secret)
 

@@ -27,7 +27,6 @@ CONFIGS = {
     "train": ("compclip.train.loop", "TrainConfig"),
     "evaluate": ("compclip.evaluate.run", "EvaluateConfig"),
     "registry": ("compclip.registry.cli", "RegistryConfig"),
-    "gates": ("compclip.registry.gates", "GatesConfig"),
     "genpairs": ("compclip.genpairs.run", "GenPairsConfig"),
     "paste": ("compclip.paste.run", "PasteConfig"),
     "vqa_pmi": ("compclip.vqa.run", "VqaConfig"),

@@ -1,5 +1,6 @@
-"""GenPairs as Kubeflow components: the shard plan, one shard's `compclip genpairs run --shard i/n`
-(a GPU task) and `compclip genpairs merge`."""
+"""GenPairs as Kubeflow components, one per phase so that each GPU task holds one model: the pairs
+(CPU), the captions (the LM, one GPU), one shard of the images (FLUX, a GPU each) and the merge;
+plus the shard plan every generator's ParallelFor iterates."""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Output
@@ -15,22 +16,39 @@ def shard_plan(shards: int) -> list[str]:
     return [f"{i}/{shards}" for i in range(shards)]
 
 
-@dsl.component(base_image=image("gen"), install_kfp_package=False)
-def genpairs_shard(pmi: str, part: str, work_dir: str, config: dict, shard: Output[Dataset]):
-    """Shard ``part`` (``i/n``) of GenPairs from the PMI table at ``pmi`` (a URI). ``work_dir``: a
-    mounted volume where finished chunks outlive a failed attempt (empty: the task's own disk)."""
+@dsl.component(base_image=image("core"), install_kfp_package=False)
+def genpairs_pairs(pmi: str, config: dict, pairs: Output[Dataset]):
+    """The (class, concept) pairs by PMI stratum from the PMI table at ``pmi`` (a URI): CPU work."""
     from compclip.cli import run
 
-    argv = ["genpairs", "run", "--pmi", pmi, "--out", shard.path, "--shard", part]
-    if work_dir:
-        argv += ["--work-dir", work_dir]
-    run(argv, params={"genpairs": config})
+    run(["genpairs", "pairs", "--pmi", pmi, "--out", pairs.path], params={"genpairs": config})
+
+
+@dsl.component(base_image=image("gen"), install_kfp_package=False)
+def genpairs_captions(
+    pmi: str, pairs: Input[Dataset], work_dir: str, config: dict, captions: Output[Dataset]
+):
+    """A caption for every pair (the LM alone on the GPU). ``work_dir``: a mounted volume where
+    finished chunks outlive a failed attempt (empty: the task's own disk)."""
+    from compclip.cli import run
+
+    argv = ["genpairs", "captions", "--pairs", pairs.path, "--pmi", pmi, "--out", captions.path]
+    run([*argv, *(["--work-dir", work_dir] if work_dir else [])], params={"genpairs": config})
+
+
+@dsl.component(base_image=image("gen"), install_kfp_package=False)
+def genpairs_images(captions: Input[Dataset], part: str, work_dir: str, config: dict, shard: Output[Dataset]):
+    """Shard ``part`` (``i/n``) of the images of the captioned pairs (FLUX alone on the GPU)."""
+    from compclip.cli import run
+
+    argv = ["genpairs", "images", "--captions", captions.path, "--out", shard.path, "--shard", part]
+    run([*argv, *(["--work-dir", work_dir] if work_dir else [])], params={"genpairs": config})
     shard.metadata["shard"] = part
 
 
 @dsl.component(base_image=image("gen"), install_kfp_package=False)
 def genpairs_merge(shards: Input[list[Dataset]], evalset: Output[Dataset]):
-    """The shards' folders joined into one GenPairs evaluation set."""
+    """The image shards' folders joined into one GenPairs evaluation set."""
     from compclip.cli import run
 
     run(["genpairs", "merge", *[s.path for s in shards], "--out", evalset.path])

@@ -1,5 +1,5 @@
-"""ImageNet-paste as Kubeflow components: one shard's `compclip paste run --shard i/n` (a GPU task
-when FLUX paints the accessories) and `compclip paste merge`."""
+"""ImageNet-paste as Kubeflow components: the accessories painted once into a cache (the GPU task),
+one shard's `compclip paste run --shard i/n` reading that cache (CPU work), and the merge."""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Output
@@ -8,16 +8,27 @@ from compclip.images import image
 
 
 @dsl.component(base_image=image("gen"), install_kfp_package=False)
+def paint_accessories(images: str, pmi: str, accessories: str, config: dict, cache: Output[Dataset]):
+    """Every accessory the set uses that the folder ``accessories`` (may be empty) lacks, painted by
+    FLUX on white into ``cache``, which every shard then reads."""
+    from compclip.cli import run
+
+    argv = ["paste", "accessories", "--images", images, "--pmi", pmi, "--cache", cache.path]
+    run([*argv, *(["--accessories", accessories] if accessories else [])], params={"paste": config})
+
+
+@dsl.component(base_image=image("gen"), install_kfp_package=False)
 def paste_shard(
-    images: str, pmi: str, accessories: str, part: str, work_dir: str, config: dict, shard: Output[Dataset]
-):
+    images: str, pmi: str, accessories: str, cache: Input[Dataset], part: str, work_dir: str, config: dict,
+    shard: Output[Dataset],
+):  # fmt: skip
     """Shard ``part`` (``i/n``) of ImageNet-paste over the class folders at ``images`` (a URI);
-    ``accessories``: a folder of CONCEPT.png files (empty: FLUX paints them); ``work_dir`` as in GenPairs."""
+    ``accessories``: a folder of CONCEPT.png files (empty: the painted ``cache``); ``work_dir`` as in
+    GenPairs."""
     from compclip.cli import run
 
     argv = ["paste", "run", "--images", images, "--pmi", pmi, "--out", shard.path, "--shard", part]
-    if accessories:
-        argv += ["--accessories", accessories]
+    argv += ["--accessory-cache", cache.path, *(["--accessories", accessories] if accessories else [])]
     if work_dir:
         argv += ["--work-dir", work_dir]
     run(argv, params={"paste": config})

@@ -1,5 +1,6 @@
 """Publishing as a Kubeflow component: `compclip registry publish --promote staging`, the candidate into
-the S3 registry and, when its gates pass, onto staging (production stays a person's command)."""
+the S3 registry and, when the registry's gate policy passes, onto staging (production stays a
+person's command). The audit log names the run as the actor (``kfp-run/RUN_ID``)."""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Model, Output
@@ -14,16 +15,16 @@ def publish(
     reports: Input[list[Dataset]],
     comparison: Input[Dataset],
     registry: dict,
-    gates: dict,
     published: Output[Dataset],
 ):
     """A new version of ``registry['name']``: the tuned model named ``registry['candidate']`` (its
     method), with its report and the comparison, under ``registry['root']`` (empty: publish nothing),
-    promoted to staging when every gate passes; ``registry``/``gates``: the params.yaml sections.
-    ``published.json`` holds the version, whether staging moved and the gate results."""
+    promoted to staging when every gate of the registry's policy passes; ``registry``: the params.yaml
+    section. ``published.json`` holds the version, whether staging moved and the gate results."""
     import contextlib
     import io
     import json
+    import os
     from pathlib import Path
 
     from compclip.cli import run
@@ -39,9 +40,10 @@ def publish(
         raise RuntimeError(f"no tuned model named {candidate!r} in this run (registry.candidate)")
     argv = ["registry", "publish", model.path, "--report", report.path, "--compare", comparison.path]
     argv += ["--run-id", run_id, "--promote", "staging", "--json"]
+    os.environ.setdefault("COMPCLIP_ACTOR", f"kfp-run/{run_id}")
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        run(argv, params={"registry": registry, "gates": gates})
+        run(argv, params={"registry": registry})
     shown = json.loads(printed.getvalue())
     promotion = shown["promotion"]
     record = {"published": True, "name": registry["name"], "version": shown["version"],

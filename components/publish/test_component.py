@@ -18,5 +18,5 @@ def test_an_empty_registry_root_publishes_nothing(tmp_path):
     registry = {"root": "", "name": "world-degla", "candidate": "degla"}
     comparison = Dataset(name="c", uri=str(tmp_path))
     publish.python_func(run_id="r", models=[model], reports=[], comparison=comparison, registry=registry,
-                        gates={}, published=out)  # fmt: skip
+                        published=out)  # fmt: skip
     assert json.loads((tmp_path / "published" / "published.json").read_text()) == {"published": False}

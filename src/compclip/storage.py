@@ -266,7 +266,8 @@ def _static_part(uri: str) -> str:
 def _expand_in_output(item: str, output: Located, keep: Callable[[str], bool] | None) -> list[str]:
     pattern = split_uri(item)[1].strip("/")[len(output.root) + 1 :]
     if glob.has_magic(item):
-        names = [f for f in output.files if fnmatch.fnmatchcase(f, pattern)]
+        depth = pattern.count("/")  # a wildcard stays within one path segment, as in a glob
+        names = [f for f in output.files if f.count("/") == depth and fnmatch.fnmatchcase(f, pattern)]
     else:
         names = [f for f in Located(output.root, output.generation, output.files, pattern).below()]
         names = [f for f in names if f == pattern or keep is None or keep(f)]
@@ -481,3 +482,14 @@ def verify_files(folder: Path, files: dict[str, str], where: str | Path) -> None
             raise UserError(f"{where}: {name} listed in the manifest is missing")
         if sha256_file(str(path)) != expected:
             raise UserError(f"{where}: {name} does not match its sha256 in the manifest")
+
+
+def write_bytes(uri: str, data: bytes) -> None:
+    """One file at a local path or s3:// URI that a reader never sees half-written (local: renamed
+    into place; S3: an object appears whole when its upload completes)."""
+    scheme, path = split_uri(uri)
+    if scheme == "file":
+        atomic_write_bytes(Path(path), data)
+        return
+    with open_uri(uri, "wb") as handle:
+        handle.write(data)

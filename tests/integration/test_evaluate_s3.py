@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import fsspec
 import pytest
 
 from compclip.cli import main
 from compclip.models import create_model, save_model
 from compclip.outputs import publish_s3
 from compclip.pmi import CountConfig, count_corpus
+from compclip.storage import local_dir
 from compclip.world import CorpusConfig, write_corpus
 
 pytestmark = pytest.mark.integration
@@ -31,11 +31,10 @@ def files(folder: Path) -> dict[str, bytes]:
     }
 
 
-def download(uri: str, folder: Path) -> dict[str, bytes]:
-    fs = fsspec.filesystem("s3")
-    fs.invalidate_cache()
-    fs.get(uri.removeprefix("s3://") + "/", str(folder), recursive=True)
-    return files(folder)
+def download(uri: str) -> dict[str, bytes]:
+    """The output at ``uri`` as compclip reads it (through its pointer), marker included."""
+    with local_dir(uri) as folder:
+        return files(folder)
 
 
 def test_evalsets_evaluate_and_compare_on_s3_match_local_byte_for_byte(s3_server, tmp_path):
@@ -76,7 +75,7 @@ def test_evalsets_evaluate_and_compare_on_s3_match_local_byte_for_byte(s3_server
     run(bucket, f"{bucket}/pmi", f"{bucket}/model")
     for stage in ("evalsets", "report", "compare"):
         ours = files(local / stage)
-        theirs = download(f"{bucket}/{stage}", tmp_path / "from-s3" / stage)
+        theirs = download(f"{bucket}/{stage}")
         assert sorted(theirs) == sorted(ours) and len(ours) > 3, stage
         assert [name for name in ours if ours[name] != theirs[name]] == [], stage
     assert {"report.html", "metrics.json", "bins.json", "results/zeroshot_genpairs-world.parquet"} <= set(

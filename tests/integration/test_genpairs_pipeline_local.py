@@ -1,5 +1,5 @@
-"""The GPU data generation pipeline through kfp's local runner with the tiny models: two GenPairs
-shards as two tasks, then the merge, equal to one unsharded `compclip genpairs run`."""
+"""The GPU data generation pipeline through kfp's local runner with the tiny models: the pairs, the
+captions, two image shards as two tasks, then the merge, equal to one `compclip genpairs run`."""
 
 import json
 from pathlib import Path
@@ -27,12 +27,13 @@ def test_two_shard_tasks_and_the_merge_equal_one_run(pmi_table, tiny_llm, tiny_f
     classes.write_text("\n".join(tiny_classes) + "\n")
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["genpairs"] = {
-        "classes": str(classes), "min_count": 1, "n_strata": 2, "per_stratum": 2, "chunk": 2,
-        "images_per_caption": 1, "max_reject_share": 1.0,
-        "captions": {"model": str(tiny_llm), "batch_size": 2, "samples": 4, "max_new_tokens": 12,
+        "select": {"classes": str(classes), "n_strata": 2, "per_stratum": 2, "candidates": {"min_count": 1}},
+        "captions": {"model": str(tiny_llm), "batch_size": 2, "samples": 12, "max_new_tokens": 24,
+                     "temperature": 1.5, "min_p": 0.0, "chunk": 2, "max_reject_share": 1.0,
                      "dtype": "float32", "device": "cpu"},
-        "flux": {"model": str(tiny_flux), "size": 32, "steps": 2, "max_sequence_length": 16, "batch_size": 2,
-                 "dtype": "float32", "device": "cpu"},
+        "images": {"chunk": 1, "images_per_caption": 1,
+                   "flux": {"model": str(tiny_flux), "size": 32, "steps": 2, "max_sequence_length": 16,
+                            "batch_size": 2, "dtype": "float32", "device": "cpu"}},
     }  # fmt: skip
     params_file = tmp_path / "params.yaml"
     params_file.write_text(yaml.safe_dump(params))
@@ -40,7 +41,7 @@ def test_two_shard_tasks_and_the_merge_equal_one_run(pmi_table, tiny_llm, tiny_f
     argv = ["pipeline", "run", "--pipeline", "genpairs", "--root", str(root), "--params", str(params_file)]
     assert main([*argv, "--param", f"pmi_table={pmi_table}", "--param", "n_shards=2"]) == 0
 
-    shards = sorted(p.parent for p in root.rglob("genpairs-shard*/**/evalset.json"))
+    shards = sorted(p.parent for p in root.rglob("genpairs-images*/**/evalset.json"))
     headers = [json.loads((s / "evalset.json").read_text()) for s in shards]
     assert sorted(h["shard"] for h in headers) == ["0/2", "1/2"]
     (merged,) = [p.parent for p in root.rglob("genpairs-merge*/**/evalset.json")]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import yaml
 
 from compclip import images
 from compclip.deploy import build, find_service, render, storage_uri
+from compclip.deploy.service import check_device
 
 pytestmark = pytest.mark.integration
 
@@ -155,24 +157,47 @@ def test_rbac_is_least_privilege(overlay):
     service = find_service(objects)["spec"]["predictor"]
     assert service["serviceAccountName"] == "compclip-serving"
     assert service["automountServiceAccountToken"] is False
-    # KServe's storage initializer takes the S3 keys from the Secret on the serving account.
-    assert serving["secrets"] == [{"name": "compclip-s3"}]
+    # KServe's storage initializer takes the S3 keys from the Secret on the serving account: the
+    # serving key (read-only on the registry), never the pipeline's, which only the pipeline reads.
+    assert serving["secrets"] == [{"name": "compclip-s3-serving"}]
+    secrets = {r for rule in role["rules"] if "secrets" in rule["resources"] for r in rule["resourceNames"]}
+    assert secrets == {"compclip-s3"}
+
+
+def secret(objects: list[dict], name: str = "compclip-s3-serving") -> dict:
+    (found,) = [o for o in by_kind(objects, "Secret") if o["metadata"]["name"] == name]
+    return found
 
 
 def test_secrets_hold_no_values(overlay):
     _, objects = overlay
-    (secret,) = by_kind(objects, "Secret")
-    assert not secret.get("data") and not secret.get("stringData")
-    assert secret["metadata"]["annotations"]["serving.kserve.io/s3-endpoint"]
+    assert {s["metadata"]["name"] for s in by_kind(objects, "Secret")} == {
+        "compclip-s3",
+        "compclip-s3-serving",
+    }
+    for found in by_kind(objects, "Secret"):
+        assert not found.get("data") and not found.get("stringData")
+    assert secret(objects)["metadata"]["annotations"]["serving.kserve.io/s3-endpoint"]
 
 
 def test_images_name_versions(overlay):
-    _, objects = overlay
+    name, objects = overlay
     pods = [pod for o in objects for pod in pod_specs(o)]
     for container in (c for pod in pods for c in pod["containers"] + pod.get("initContainers", [])):
         repository = container["image"].rsplit("/", 1)[-1]
-        assert ":" in repository and not repository.endswith(":latest"), container["image"]
-    assert find_service(objects)["spec"]["predictor"]["containers"][0]["image"] == images.image("serve")
+        assert ("@sha256:" in repository or ":" in repository) and not repository.endswith(":latest")
+    image = find_service(objects)["spec"]["predictor"]["containers"][0]["image"]
+    if name == "dev":  # a local cluster's own build, by tag
+        assert image == images.image("serve")
+    else:  # a registry's image by digest (the overlays' placeholder until a release sets it)
+        assert re.fullmatch(r"registry\.example\.com/compclip/compclip-serve@sha256:[0-9a-f]{64}", image)
+
+
+def test_the_serving_uid_is_the_images(overlay):
+    _, objects = overlay
+    user = re.search(r"^USER (\d+):(\d+)$", (REPO / "docker" / "Dockerfile").read_text(), re.M)
+    context = find_service(objects)["spec"]["predictor"]["securityContext"]
+    assert (str(context["runAsUser"]), str(context["runAsGroup"])) == user.groups()
 
 
 def test_serving_shape_per_overlay(overlay):
@@ -183,7 +208,22 @@ def test_serving_shape_per_overlay(overlay):
     assert container["args"][:3] == ["serve", "--model", "/mnt/models"]
     gpus = {part.get("nvidia.com/gpu") for part in container["resources"].values()}
     assert gpus == ({"1"} if name == "production" else {None})
+    check_device(container)  # the server runs on the GPU it asks for, and only then
+    assert ("--device" in container["args"]) == (name == "production")
     assert storage_uri(find_service(objects)).startswith("s3://")
+    assert "--manifest-sha256" in container["args"]
+
+
+def test_production_keeps_a_replica_through_drains_and_spreads_over_nodes():
+    objects = build(str(K8S / "overlays" / "production"))
+    predictor = find_service(objects)["spec"]["predictor"]
+    (budget,) = by_kind(objects, "PodDisruptionBudget")
+    assert budget["spec"]["minAvailable"] == 1 and predictor["minReplicas"] >= 2
+    labels = {"serving.kserve.io/inferenceservice": find_service(objects)["metadata"]["name"]}
+    assert budget["spec"]["selector"]["matchLabels"] == labels
+    (term,) = predictor["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"] == labels
 
 
 def test_network_policies_cover_the_service(overlay):
@@ -195,12 +235,15 @@ def test_network_policies_cover_the_service(overlay):
     assert selector == {"serving.kserve.io/inferenceservice": service["metadata"]["name"]}
     ports = {p["port"] for rule in policies["compclip-serving"]["ingress"] for p in rule["ports"]}
     assert ports == {8080}
+    # out: DNS and the S3 endpoint, each rule naming where to, never "anywhere on this port"
+    egress = policies["compclip-serving"]["egress"]
+    assert all(rule.get("to") for rule in egress)
+    assert len(egress) == 2 and egress[0]["to"][0]["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
 
 
 def test_dev_serves_s3_from_seaweedfs():
     objects = build(str(K8S / "overlays" / "dev"))
-    (secret,) = by_kind(objects, "Secret")
-    assert secret["metadata"]["annotations"]["serving.kserve.io/s3-endpoint"] == "seaweedfs:8333"
+    assert secret(objects)["metadata"]["annotations"]["serving.kserve.io/s3-endpoint"] == "seaweedfs:8333"
     (deployment,) = by_kind(objects, "Deployment")
     (service,) = by_kind(objects, "Service")
     (claim,) = by_kind(objects, "PersistentVolumeClaim")
@@ -220,7 +263,9 @@ def test_a_rendered_release_builds_to_itself(tmp_path, manifest_errors):
     exactly the rendered manifest, so what is committed is what the cluster gets."""
     overlay = K8S / "overlays" / "production"
     uri = "s3://models/registry/compclip/v7/"
-    rendered = render(find_service(build(str(overlay))), uri, "compclip", "production")
+    service = find_service(build(str(overlay)))
+    service["spec"]["predictor"]["containers"][0]["image"] = "r.example/compclip-serve@sha256:" + "1f" * 32
+    rendered = render(service, uri, "ab" * 32, "compclip", "production")
     release = tmp_path / "release"
     release.mkdir()
     (release / "inferenceservice.yaml").write_text(yaml.safe_dump(rendered))
@@ -248,11 +293,11 @@ def test_the_pipeline_reads_its_s3_endpoint_from_the_configmap_where_kserve_and_
     name, objects = overlay
     maps = {m["metadata"]["name"]: m for m in by_kind(objects, "ConfigMap")}
     endpoint = maps["compclip-s3"]["data"]["AWS_ENDPOINT_URL"]
-    (secret,) = by_kind(objects, "Secret")
+    annotations = secret(objects)["metadata"]["annotations"]
     host = endpoint.split("://", 1)[1]
-    assert secret["metadata"]["annotations"]["serving.kserve.io/s3-endpoint"] == host
+    assert annotations["serving.kserve.io/s3-endpoint"] == host
     assert f"endpoint: {host}" in maps["kfp-launcher"]["data"]["providers"]
-    https = secret["metadata"]["annotations"]["serving.kserve.io/s3-usehttps"] == "1"
+    https = annotations["serving.kserve.io/s3-usehttps"] == "1"
     assert endpoint.startswith("https://" if https else "http://")
     if name == "dev":
         assert endpoint == "http://seaweedfs:8333"

@@ -6,6 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from compclip.cli import main
+from compclip.storage import read_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -36,5 +37,5 @@ def test_generate_and_filter_s3_in_and_out(s3_server, tmp_path):
     fs.invalidate_cache()
     for folder in ("neg", "clean"):
         for name in ("negatives.json", "negatives.parquet"):
-            assert fs.cat(f"{bucket}/{folder}/{name}") == (tmp_path / folder / name).read_bytes()
+            assert read_bytes(f"{bucket}/{folder}/{name}") == (tmp_path / folder / name).read_bytes()
     assert not (tmp_path / "neg.progress").exists()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -13,12 +15,17 @@ from PIL import Image
 
 from compclip.chunks import Shard
 from compclip.cli import main
+from compclip.errors import UserError
+from compclip.evalsets.generated import merge_evalsets
 from compclip.evaluate.zeroshot import load_evalset
-from compclip.genpairs.images import FluxConfig
-from compclip.paste.run import PasteConfig, paste_set
+from compclip.genpairs.images import FluxConfig, FluxPainter
+from compclip.genpairs.vocabulary import CandidateRules
+from compclip.paste.run import PasteConfig, paint_accessories, paste_set
+from compclip.storage import read_bytes
 
 pytestmark = pytest.mark.integration
 PER_CLASS = 4
+RULES = CandidateRules(min_count=1, adjectives=False)
 
 
 class Stop(Exception):
@@ -77,6 +84,8 @@ def test_folder_accessories_spread_each_class_over_strata(imagenet, cutouts, pmi
             "water",
         }
         assert abs(item["width"] * item["height"] - 0.1 * 48 * 40) <= item["width"] + item["height"] + 1
+        # the unedited image travels with the set, as it was, for the accuracy drop
+        assert (out / item["clean_image"]).read_bytes() == Path(item["base_image"]).read_bytes()
     assert len(strata) == 3 and all(len(s) >= 3 for s in strata.values())  # 4 images over >= 3 strata
     assert len(load_evalset(out).items) == len(items)
 
@@ -85,7 +94,7 @@ def test_painted_accessories_resume_after_a_kill_and_match_one_run(imagenet, pmi
     flux = FluxConfig(
         model=str(tiny_flux), size=32, steps=2, max_sequence_length=16, dtype="float32", device="cpu"
     )
-    config = PasteConfig(n_strata=3, chunk=4, min_count=1, max_reject_share=0.2, flux=flux)
+    config = PasteConfig(n_strata=3, chunk=4, candidates=RULES, max_reject_share=0.2, flux=flux)
     one = paste_set(imagenet, pmi_table, tmp_path / "one", config)
     calls = []
 
@@ -132,6 +141,7 @@ def test_cli_shards_and_merge(imagenet, cutouts, pmi_table, tmp_path):
         for n in ("merged", "one")
     )
     assert merged == one
+    assert all((tmp_path / "merged" / r["clean_image"]).is_file() for r in merged)
     assert main(["paste", "run", *common, "--out", part, "--shard", "3/3"]) == 2
 
 
@@ -150,8 +160,79 @@ def test_images_and_outputs_on_s3(imagenet, cutouts, pmi_table, s3_server, tmp_p
     assert main(["paste", "merge", *shards, "--out", f"{root}/merged"]) == 0
     local = paste_set(imagenet, pmi_table, tmp_path / "local", config, accessories=str(cutouts))
     fs.invalidate_cache()
-    items = pq.read_table(fs.open(f"{root}/merged/items.parquet")).to_pylist()
+    items = pq.read_table(io.BytesIO(read_bytes(f"{root}/merged/items.parquet"))).to_pylist()
     assert len(items) == local["n"] and items[0]["base_image"].startswith(f"{root}/imagenet/")
     assert (
-        fs.cat(f"{root}/merged/{items[0]['image']}") == (tmp_path / "local" / items[0]["image"]).read_bytes()
+        read_bytes(f"{root}/merged/{items[0]['image']}")
+        == (tmp_path / "local" / items[0]["image"]).read_bytes()
     )
+
+
+def test_shards_share_one_accessory_cache_on_s3_painted_once(
+    imagenet, pmi_table, tiny_flux, s3_server, tmp_path
+):
+    flux = FluxConfig(
+        model=str(tiny_flux), size=32, steps=2, max_sequence_length=16, dtype="float32", device="cpu"
+    )
+    config = PasteConfig(n_strata=3, chunk=3, candidates=RULES, max_reject_share=0.5, flux=flux)
+    painter, prompts = FluxPainter.load(flux), []
+
+    class Counting:
+        def paint(self, texts, seeds):
+            prompts.extend(texts)
+            return painter.paint(texts, seeds)
+
+    def forbidden():
+        raise AssertionError("a shard loaded FLUX although the cache holds every accessory")
+
+    cache = f"s3://{s3_server.bucket}/paste-cache"
+    counts = paint_accessories(imagenet, pmi_table, cache, config, painter=Counting)
+    assert counts["painted"] == counts["accessories"] == len(prompts) == len(set(prompts)) > 0
+    assert prompts[0].startswith("a ") and prompts[0].endswith(" in the center of a white background")
+    assert paint_accessories(imagenet, pmi_table, cache, config, painter=forbidden)["painted"] == 0
+    shared = dataclasses.replace(config, accessory_cache=cache)
+    parts = [str(tmp_path / f"s{i}") for i in range(3)]
+    for i, part in enumerate(parts):
+        paste_set(imagenet, pmi_table, part, shared, shard=Shard(i, 3), painter=forbidden)
+    merge_evalsets(parts, str(tmp_path / "merged"))
+    paste_set(imagenet, pmi_table, tmp_path / "one", config, painter=lambda: painter)  # its own cache
+    merged, one = (sorted(pq.read_table(tmp_path / n / "items.parquet").to_pylist(), key=lambda r: r["id"])
+                   for n in ("merged", "one"))  # fmt: skip
+    assert merged == one
+    for item in one:
+        assert (tmp_path / "merged" / item["image"]).read_bytes() == (
+            tmp_path / "one" / item["image"]
+        ).read_bytes()
+    other = dataclasses.replace(config, seed=1)
+    with pytest.raises(UserError, match="other settings"):
+        paint_accessories(imagenet, pmi_table, cache, other, painter=forbidden)
+
+
+def test_no_accessory_is_a_word_of_a_class_name(imagenet, cutouts, pmi_table, tmp_path):
+    """An accessory that names part of a class (here 'cat' beside 'tabby cat') is left out."""
+    folder = tmp_path / "accessories"
+    folder.mkdir()
+    for path in cutouts.iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    (folder / "cat.png").write_bytes((cutouts / "ball.png").read_bytes())
+    out = tmp_path / "paste"
+    paste_set(
+        imagenet, pmi_table, out, PasteConfig(n_strata=3, max_reject_share=0.2), accessories=str(folder)
+    )
+    header = json.loads((out / "evalset.json").read_text())
+    assert header["selection"]["rejects"]["accessory_is_class_word"] == 1
+    assert "cat" not in {r["accessory"] for r in pq.read_table(out / "items.parquet").to_pylist()}
+    painted = PasteConfig(n_strata=3, candidates=RULES, max_reject_share=0.2)
+    paste_set(imagenet, pmi_table, tmp_path / "flux", painted, painter=lambda: _white_squares())
+    used = {r["accessory"] for r in pq.read_table(tmp_path / "flux" / "items.parquet").to_pylist()}
+    assert used and not used & {"goldfish", "tabby", "cat", "lemon", "zebra", "crossing"}
+
+
+def _white_squares():
+    class Squares:
+        def paint(self, texts, seeds):
+            image = np.full((16, 16, 3), 255, np.uint8)
+            image[4:12, 4:12] = (200, 30, 30)
+            return [Image.fromarray(image) for _ in texts]
+
+    return Squares()

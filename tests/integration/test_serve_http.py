@@ -9,6 +9,7 @@ import base64
 import io
 import json
 import shutil
+from pathlib import Path
 
 import fsspec
 import httpx
@@ -169,6 +170,13 @@ def test_health_readiness_metadata_and_loopback(service):
     assert f"00000000:{port:04X}" not in addresses  # not 0.0.0.0
 
 
+def test_the_model_repository_cannot_unload_the_model(service):
+    for verb in ("unload", "load"):
+        response = requests.post(f"{service.url}/v2/repository/models/{NAME}/{verb}", timeout=10)
+        assert response.status_code == 404 and "is not served" in response.json()["error"]
+    still_serving(service)
+
+
 def big_png(width: int, height: int) -> str:
     buffer = io.BytesIO()
     Image.new("L", (width, height)).save(buffer, format="PNG")
@@ -304,7 +312,23 @@ def test_load_refuses_tampered_folders_and_non_folders(model_dir, tmp_path):
     with pytest.raises(UserError, match=r"open_clip_config\.json does not match its sha256"):
         model.load()
     assert not model.ready
+    pinned = ServeConfig(manifest_sha256="0" * 64)  # the manifest an alias pinned, not this one
+    with pytest.raises(UserError, match="is not the manifest with sha256 0000"):
+        InspectionModel("x", str(model_dir), pinned).load()
+    unrendered = ServeConfig(manifest_sha256="set-by-compclip-deploy-render")  # the base manifest's value
+    with pytest.raises(UserError, match="is not a sha256"):
+        InspectionModel("x", str(model_dir), unrendered).load()
     with pytest.raises(UserError, match="no model folder at 'compclip-tiny-vit'"):
         InspectionModel("x", "compclip-tiny-vit").load()
     with pytest.raises(UserError, match="no model folder at '/no/such/dir'"):
         InspectionModel("x", "/no/such/dir").load()
+
+
+def test_no_log_line_per_request(service):
+    """kserve's timing lines, uvicorn's access lines and FastAPI's warning would be five writes to
+    stdout on the event loop per request; the earlier tests sent dozens of requests."""
+    still_serving(service)
+    text = Path(service.log).read_text()
+    assert "Application startup complete" in text  # the log is the server's
+    for per_request in ("kserve.trace", "uvicorn.access", "FastAPIDeprecationWarning"):
+        assert per_request not in text

@@ -7,6 +7,7 @@ import fsspec
 import pytest
 
 from compclip.cli import main
+from compclip.storage import exists, read_bytes
 from compclip.train.checkpoints import CheckpointDir
 from compclip.train.run import LossLog
 from unit.test_train_fixtures import write_dataset
@@ -45,9 +46,9 @@ def runs(tmp_path_factory, s3_server):
 def test_s3_run_writes_the_same_model_files_as_a_local_run(runs, model):
     local, s3, fs = runs
     for name in SAME:
-        assert fs.cat(f"{s3}/{model}/{name}") == (local / model / name).read_bytes(), name
+        assert read_bytes(f"{s3}/{model}/{name}") == (local / model / name).read_bytes(), name
     manifests = [
-        json.loads(fs.cat(f"{s3}/{model}/manifest.json")),
+        json.loads(read_bytes(f"{s3}/{model}/manifest.json")),
         json.loads((local / model / "manifest.json").read_text()),
     ]
     assert (
@@ -81,9 +82,9 @@ def test_run_killed_on_one_pod_resumes_from_its_s3_checkpoints(runs, monkeypatch
     assert cli(*args) == 130  # interrupted
     monkeypatch.undo()
     fs.invalidate_cache()
-    assert not fs.exists(f"{s3}/resumed")  # nothing published by the killed run
+    assert not exists(f"{s3}/resumed")  # nothing published by the killed run
     assert fs.exists(f"{s3}/checkpoints/resumed/step_2/checkpoint.json")
     assert cli(*args, "--resume") == 0  # its local working folder is gone: the checkpoint comes from S3
     fs.invalidate_cache()
     for name in SAME:
-        assert fs.cat(f"{s3}/resumed/{name}") == (local / "degla" / name).read_bytes(), name
+        assert read_bytes(f"{s3}/resumed/{name}") == (local / "degla" / name).read_bytes(), name

@@ -58,7 +58,8 @@ def test_predictions_resume_after_a_kill_and_shards_add_up(vqav2, config, tmp_pa
     one = lines(tmp_path / "one")
     assert len(one) == len(QUESTIONS)
     first = json.loads(one[0])
-    assert first["question_id"] == "100" and first["prompt"].startswith("USER: <image>\nis the goldfish")
+    assert first["question_id"] == "100" and first["prompt"].startswith("is the goldfish")
+    assert first["prompt"].endswith("\nAnswer the question using a single word or phrase.")
 
     def stop(index):
         raise Stop

@@ -131,3 +131,34 @@ def test_benchmark_scoring_positive_must_beat_every_negative(encoder, tmp_path):
     assert rejects.as_dict() == {"missing_image": 1}
     metrics = subset_metrics(results)
     assert metrics == {"s1/acc": 0.5, "s1/n": 2, "s1/macro_acc": 0.5}
+
+
+def test_an_edited_set_reports_the_accuracy_drop_against_its_unedited_images(encoder, tmp_path):
+    """ImageNet-paste's metric: each item's unedited image (``clean_image``) classified too; the drop
+    is clean minus edited accuracy over the items with both, overall and per PMI stratum."""
+    folder = write_evalset(tmp_path / "set")
+    table = pq.read_table(folder / "items.parquet")
+    rng = np.random.default_rng(1)
+    clean = []
+    for i in range(table.num_rows):
+        name = f"images/clean-{i}.png"
+        if i != 5:  # one item without its unedited image
+            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(folder / name)
+        clean.append(name if i != 6 else None)  # and one that names none
+    pq.write_table(table.append_column("clean_image", pa.array(clean)), folder / "items.parquet")
+    rejects = Rejects()
+    result = evaluate_zeroshot(encoder, load_evalset(folder), rejects, StatsConfig(n_bins=4, n_boot=50))
+    assert rejects.as_dict() == {"missing_image": 1}
+    rows = result.results.to_pylist()
+    judged = [r for r in rows if r["clean_correct"] is not None]
+    assert len(judged) == len(rows) - 2
+    m = result.metrics
+    assert m["clean/acc"] == pytest.approx(np.mean([r["clean_correct"] for r in judged]))
+    assert m["clean/drop"] == pytest.approx(m["clean/acc"] - np.mean([r["correct"] for r in judged]))
+    for stratum in (0, 1):
+        mine = [r for r in judged if r["stratum"] == stratum]
+        drop = np.mean([r["clean_correct"] for r in mine]) - np.mean([r["correct"] for r in mine])
+        assert m[f"stratum/{stratum}/drop"] == pytest.approx(drop)
+    plain = evaluate_zeroshot(encoder, load_evalset(write_evalset(tmp_path / "plain")), Rejects(),
+                              StatsConfig(n_bins=4, n_boot=50))  # fmt: skip
+    assert not any(k.startswith("clean/") or k.endswith("/drop") for k in plain.metrics)

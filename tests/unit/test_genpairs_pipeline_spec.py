@@ -1,5 +1,6 @@
-"""The compiled GPU data generation pipeline: shard tasks fan out with GPUs, retries and the S3
-Secret; the optional paste and VQA branches; versioned images; no secret values."""
+"""The compiled GPU data generation pipeline: GenPairs' phases in order, one model per GPU task; shard
+tasks fan out with GPUs, retries and the S3 Secret; paste's one accessory task before its CPU
+shards; the optional paste and VQA branches; versioned images; no secret values."""
 
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from compclip.cli import main
 from compclip.images import image
 
 REPO = Path(__file__).resolve().parents[2]
-SHARDS = ("exec-genpairs-shard", "exec-paste-shard", "exec-vqa-predict")
+GPU = ("exec-genpairs-captions", "exec-genpairs-images", "exec-paint-accessories", "exec-vqa-predict")
+CPU = ("exec-shard-plan", "exec-genpairs-pairs", "exec-paste-shard", "exec-genpairs-merge",
+       "exec-paste-merge", "exec-vqa-analyze")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +23,7 @@ def compiled(tmp_path_factory):
     out = tmp_path_factory.mktemp("spec") / "genpairs.yaml"
     argv = ["pipeline", "compile", "--pipeline", "genpairs", "--out", str(out)]
     argv += ["--params", str(REPO / "params.yaml")]
-    assert main([*argv, "--param", "genpairs.per_stratum=7", "--param", "n_shards=3"]) == 0
+    assert main([*argv, "--param", "genpairs.select.per_stratum=7", "--param", "n_shards=3"]) == 0
     text = out.read_text()
     docs = list(yaml.safe_load_all(text))
     spec = json_format.ParseDict(docs[0], pipeline_spec_pb2.PipelineSpec())
@@ -37,25 +40,29 @@ def _tasks(spec):
 
 def test_each_generator_fans_out_over_the_shard_plan_with_retries_then_merges(compiled):
     spec, executors, _, _ = compiled
-    assert set(executors) == {"exec-shard-plan", *SHARDS, "exec-genpairs-merge", "exec-paste-merge",
-                              "exec-vqa-analyze"}  # fmt: skip
+    assert set(executors) == {*GPU, *CPU}
     tasks = _tasks(spec)
     loops = [t for t in tasks.values() if t.HasField("parameter_iterator")]
     assert len(loops) == 3
     iterated = {t.parameter_iterator.items.input_parameter for t in loops}
     assert iterated == {"pipelinechannel--shard-plan-Output"}
-    for name in ("comp-genpairs-shard", "comp-paste-shard", "comp-vqa-predict"):
+    for name in ("comp-genpairs-captions", "comp-genpairs-images", "comp-paste-shard", "comp-vqa-predict"):
         assert tasks[name].retry_policy.max_retry_count >= 1, name
+    # the phases in order: pairs, then captions, then the image shards; paste shards after its cache
+    assert tasks["comp-genpairs-captions"].dependent_tasks == ["genpairs-pairs"]
+    images = tasks["comp-genpairs-images"].inputs.artifacts["captions"].component_input_artifact
+    cache = tasks["comp-paste-shard"].inputs.artifacts["cache"].component_input_artifact
+    assert images.endswith("genpairs-captions-captions") and cache.endswith("paint-accessories-cache")
     conditions = {t.trigger_policy.condition for t in tasks.values() if t.trigger_policy.condition}
     assert any("paste_images" in c for c in conditions) and any("vqa_questions" in c for c in conditions)
     inputs = spec.root.input_definitions.parameters
-    assert json_format.MessageToDict(inputs["genpairs"].default_value)["per_stratum"] == 7
+    assert json_format.MessageToDict(inputs["genpairs"].default_value)["select"]["per_stratum"] == 7
     assert inputs["n_shards"].default_value.number_value == 3
 
 
 def test_shard_tasks_ask_for_gpus_on_selected_tolerated_nodes_and_merges_do_not(compiled):
     _, executors, k8s, _ = compiled
-    for name in SHARDS:
+    for name in GPU:
         resources = executors[name]["container"]["resources"]
         assert resources["accelerator"] == {
             "resourceType": "{{$.inputs.parameters['pipelinechannel--accelerator']}}",
@@ -65,7 +72,7 @@ def test_shard_tasks_ask_for_gpus_on_selected_tolerated_nodes_and_merges_do_not(
         assert selector.endswith("gpu_node_selector")
         (tolerations,) = k8s[name]["tolerations"]
         assert tolerations["tolerationJson"]["componentInputParameter"].endswith("gpu_tolerations")
-    for name in ("exec-shard-plan", "exec-genpairs-merge", "exec-paste-merge", "exec-vqa-analyze"):
+    for name in CPU:
         assert "accelerator" not in executors[name]["container"]["resources"], name
         assert "nodeSelector" not in k8s[name], name
 
@@ -73,7 +80,7 @@ def test_shard_tasks_ask_for_gpus_on_selected_tolerated_nodes_and_merges_do_not(
 def test_images_are_versioned_and_credentials_come_from_the_secret(compiled):
     spec, executors, k8s, text = compiled
     images = {name: e["container"]["image"] for name, e in executors.items()}
-    assert images.pop("exec-shard-plan") == image("core")
+    assert images.pop("exec-shard-plan") == images.pop("exec-genpairs-pairs") == image("core")
     assert set(images.values()) == {image("gen")}
     assert not any(i.endswith(":latest") for i in images.values())
     assert set(k8s) == set(executors)

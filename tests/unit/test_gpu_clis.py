@@ -9,8 +9,9 @@ from compclip.cli import main
 
 @pytest.mark.parametrize(
     ("command", "verb"),
-    [("genpairs", "run"), ("genpairs", "merge"), ("paste", "run"), ("paste", "merge"), ("vqa-pmi", "predict"),
-     ("vqa-pmi", "analyze")],
+    [("genpairs", "pairs"), ("genpairs", "captions"), ("genpairs", "images"), ("genpairs", "run"),
+     ("genpairs", "merge"), ("paste", "accessories"), ("paste", "run"), ("paste", "merge"),
+     ("vqa-pmi", "predict"), ("vqa-pmi", "analyze")],
 )  # fmt: skip
 def test_help_ends_with_examples(command, verb, capsys):
     with pytest.raises(SystemExit) as stop:
@@ -20,7 +21,9 @@ def test_help_ends_with_examples(command, verb, capsys):
 
 
 def test_a_bad_shard_is_one_error_line(tmp_path, capsys):
-    code = main(["genpairs", "run", "--pmi", str(tmp_path), "--out", str(tmp_path / "o"), "--shard", "4/4"])
+    code = main(
+        ["genpairs", "images", "--captions", str(tmp_path), "--out", str(tmp_path / "o"), "--shard", "4/4"]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "--shard" in err
 

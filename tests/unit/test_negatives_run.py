@@ -1,4 +1,5 @@
-"""The stage end to end with the rule generator: outputs and their schema, metrics, resume, bad input."""
+"""The stage end to end with the rule generator: outputs and their schema, metrics, resume, bad input,
+shards of the caption chunks merged into one run's output."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from compclip.chunks import Shard
+from compclip.cli import main
 from compclip.errors import UserError
 from compclip.negatives import TYPES, NegativesConfig, RuleGenerator, Rules, filter_file, generate
+from compclip.negatives.io import read_negatives
 from compclip.negatives.run import make_generator
+from compclip.negatives.shards import merge_negatives, shard_keys
+from compclip.rejects import Rejects
 
 CAPTIONS = [
     "a red car next to a white dog",
@@ -202,3 +208,39 @@ def test_unknown_generator_and_missing_input_are_user_errors(tmp_path):
         make_generator(NegativesConfig(generator="gpt"))
     with pytest.raises(UserError, match=r"without captions\.parquet"):
         generate(str(tmp_path), tmp_path / "out", NegativesConfig(), Rules(RuleGenerator(), 0))
+
+
+MORE = [*CAPTIONS, "a small cat sleeping on a wooden table", "three children playing with a red ball"]
+TIMING = ("seconds", "captions_per_s", "resumed", "shards")
+
+
+def test_a_shard_takes_every_nth_chunk():
+    keys = list("abcdefg")
+    assert shard_keys(keys, Shard(0, 2), 2) == ["a", "b", "e", "f"]
+    assert shard_keys(keys, Shard(1, 2), 2) == ["c", "d", "g"]
+
+
+def test_shards_merge_into_the_one_run_output(tmp_path, rules):
+    data = dataset(tmp_path / "data", MORE)
+    config = NegativesConfig(per_type=2, chunk=2)
+    one = generate(str(data), tmp_path / "one", config, Rules(rules, 0))
+    parts, asked = [str(tmp_path / f"s{i}") for i in range(2)], []
+    for i, part in enumerate(parts):
+        counting = Counting(Rules(rules, 0))
+        generate(str(data), part, config, counting, shard=Shard(i, 2))
+        asked.append(sorted(set(counting.asked)))
+    assert asked == [["img0", "img1", "img4", "img5"], ["img2", "img3"]]  # chunks 0, 2 and chunk 1
+    assert main(["negatives", "merge", *parts, "--out", str(tmp_path / "merged")]) == 0
+
+    def records(folder):
+        found = read_negatives(str(folder), Rejects())
+        return sorted((r.image_id, r.original, tuple(r.enhanced), tuple(r.types)) for r in found)
+
+    assert records(tmp_path / "merged") == records(tmp_path / "one")
+    merged = json.loads((tmp_path / "merged" / "metrics.json").read_text())
+    assert merged["shards"] == 2
+    assert {k: v for k, v in merged.items() if k not in TIMING} == {
+        k: v for k, v in one.items() if k not in TIMING
+    }
+    with pytest.raises(UserError, match="more than one shard"):
+        merge_negatives([parts[0], parts[0]], str(tmp_path / "twice"))

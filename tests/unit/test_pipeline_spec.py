@@ -236,7 +236,7 @@ def test_compiling_again_in_another_process_writes_the_same_bytes(compiled, tmp_
     out = tmp_path / "again.yaml"
     command = [sys.executable, "-m", "compclip.cli", "pipeline", "compile", "--out", str(out)]
     subprocess.run([*command, "--params", str(REPO / "params.yaml")], check=True, capture_output=True)
-    assert "#    gates: dict [Default: {'families'" in compiled[2]
+    assert "#    registry: dict [Default: {'candidate'" in compiled[2]
     assert out.read_text() == compiled[2]
 
 

@@ -1,8 +1,8 @@
 """Registry layout (roots, names, versions, keys) and the model card, both pure."""
 
+import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -30,13 +30,26 @@ def test_roots_names_versions_and_keys():
     assert layout.join("s3://b/p/", "registry/x/v1/") == "s3://b/p/registry/x/v1/"
 
 
-def test_audit_keys_sort_by_time():
-    start = datetime(2026, 11, 29, 23, 59, 59, 999999, tzinfo=UTC)
-    keys = [
-        layout.audit_key("world", start + timedelta(microseconds=i), "ffff" if i == 0 else "0000")
-        for i in range(3)
-    ]
-    assert keys == sorted(keys) and keys[0].startswith("audit/world/20261129T235959.999999Z-")
+def test_audit_keys_are_numbered_and_sort_by_number():
+    keys = [layout.audit_key("world", seq) for seq in (1, 9, 10, 12345678)]
+    assert keys == sorted(keys) and keys[0] == "audit/world/00000001.json"
+    assert [layout.audit_seq(key) for key in keys] == [1, 9, 10, 12345678]
+    for foreign in ("audit/world/1.json", "audit/world/00000001.json.bak", "audit/world/x.json"):
+        assert layout.audit_seq(foreign) is None
+
+
+def test_the_actor_is_named_even_for_a_uid_without_a_name(monkeypatch):
+    from compclip.registry import audit
+
+    monkeypatch.delenv("COMPCLIP_ACTOR", raising=False)
+
+    def no_name():
+        raise KeyError("getpwuid(): uid not found: 10001")
+
+    monkeypatch.setattr(audit.getpass, "getuser", no_name)
+    assert audit.actor().startswith(f"uid{os.getuid()}@")
+    monkeypatch.setenv("COMPCLIP_ACTOR", "kfp-run/r1")
+    assert audit.actor() == "kfp-run/r1"
 
 
 COMPARISON = {

@@ -19,7 +19,7 @@ from compclip.serve.config import ServeConfig
 from compclip.serve.engine import Batcher
 from compclip.serve.inspection import HardNegatives, inspect, zeroshot
 from compclip.serve.payloads import Parser, v2_response
-from compclip.serve.server import BodyLimit
+from compclip.serve.server import REPOSITORY, BodyLimit, ClosedPaths
 
 SPEC = "a red cube to the left of a blue ring"
 
@@ -119,11 +119,34 @@ def test_bad_v1_requests_name_the_problem(parser, body, message):
         ([InferInput("image", [1], "BYTES", [png()]), InferInput("query", [1], "BYTES", ['{"image": "x"}'])],
          "without 'image'"),
         ([InferInput("image", [1], "BYTES", [png()]), InferInput("query", [1], "BYTES", [b"\xff"])], "UTF-8"),
+        # the declared shape must be the data's: [N], N elements
+        ([InferInput("image", [3], "BYTES", [png()]), InferInput("query", [1], "BYTES", ["{}"])],
+         r"'image': declared shape \[3\] but 1 elements"),
+        ([InferInput("image", [1, 1], "BYTES", [[png()]]), InferInput("query", [1], "BYTES", ["{}"])],
+         r"'image': declared shape \[1, 1\]"),
+        ([InferInput("image", [1], "BYTES", [png()]), InferInput("query", [], "BYTES", ["{}"])],
+         r"'query': declared shape \[\]"),
     ],
 )  # fmt: skip
 def test_bad_v2_requests_name_the_problem(parser, inputs, message):
     with pytest.raises(InvalidInput, match=message):
         parser.v2(InferRequest("m", inputs))
+
+
+def test_a_request_has_a_budget_of_pixels_and_texts():
+    config = ServeConfig(max_pixels=100, max_request_pixels=150, max_request_texts=5, max_instances=8)
+    parser = Parser(config, lambda image: image.size, fake_negatives)
+    assert len(parser.v1({"instances": [{"image": png(), "labels": ["a", "b"]}] * 2})) == 2  # 128 px, 4 texts
+    with pytest.raises(
+        InvalidInput, match=r"instances\[2\].image: the request's images exceed 150 pixels in all"
+    ):
+        parser.v1({"instances": [{"image": png(), "labels": ["a"]}] * 3})  # 3 x 64 pixels
+    with pytest.raises(InvalidInput, match=r"instances\[1\]: the request holds over 5 texts"):
+        parser.v1(
+            {"instances": [{"image": png(), "specification": SPEC, "types": ["reshuffle", "swap_nouns"]}] * 2}
+        )
+    # each request starts afresh
+    assert len(parser.v1({"instances": [{"image": png(), "labels": ["a", "b", "c", "d", "e"]}]})) == 1
 
 
 def test_no_generated_negative_asks_for_candidates():
@@ -217,7 +240,9 @@ def test_v2_response_carries_one_json_answer_per_instance():
     assert [json.loads(x)["kind"] for x in output.data] == ["zeroshot", "inspect"]
 
 
-def run_asgi(app, chunks: list[bytes], headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
+def run_asgi(
+    app, chunks: list[bytes], headers: list[tuple[bytes, bytes]], path: str = "/"
+) -> tuple[int, bytes]:
     sent, messages = (
         [],
         [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)],
@@ -229,7 +254,7 @@ def run_asgi(app, chunks: list[bytes], headers: list[tuple[bytes, bytes]]) -> tu
     async def send(message):
         sent.append(message)
 
-    scope = {"type": "http", "method": "POST", "headers": headers}
+    scope = {"type": "http", "method": "POST", "headers": headers, "path": path}
     asyncio.run(app(scope, receive, send))
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
@@ -250,6 +275,14 @@ def test_body_limit_refuses_large_bodies_declared_or_streamed():
     assert status == 413 and b"exceeds the limit of 10 bytes" in body
     status, body = run_asgi(app, [b"1"], [(b"content-length", b"11")])
     assert status == 413 and b"11 bytes" in body
+
+
+def test_the_model_repository_extension_is_closed():
+    app = ClosedPaths(echo, prefixes=REPOSITORY)
+    for path in ("/v2/repository/models/compclip/unload", "/v2/repository/models/compclip/load"):
+        status, body = run_asgi(app, [b""], [], path)
+        assert status == 404 and b"is not served" in body
+    assert run_asgi(app, [b"{}"], [], "/v2/models/compclip/infer") == (200, b"{}")
 
 
 def test_params_serve_section_and_cli_flags_build_the_config(capsys):

@@ -1,4 +1,5 @@
-"""VQA accuracy, question and prediction readers, OCR exclusion and the PMI analysis of rows."""
+"""VQA accuracy, question and prediction readers, the LLaVA-1.5 prompt and padding, OCR words, yes/no
+kept, and the PMI analysis of rows."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from compclip.errors import UserError
 from compclip.evaluate.stats import StatsConfig
 from compclip.rejects import Rejects
 from compclip.vqa.accuracy import normalize, vqa_accuracy
-from compclip.vqa.analysis import analyze_rows, scored_text
+from compclip.vqa.analysis import analyze_rows, question_score, scored_text
 from compclip.vqa.data import Question, read_predictions, read_questions
+from compclip.vqa.llava import pad_to_square, prompt
 
 
 def test_normalize_drops_case_articles_punctuation_and_spells_numbers():
@@ -41,13 +43,53 @@ def test_read_vqav2_joins_annotations_and_counts_questions_without_answers(tmp_p
         read_questions(str(tmp_path / "q.json"), None, rejects)
 
 
-def test_read_textvqa_keeps_ocr_tokens_and_they_are_not_scored(tmp_path):
+def test_read_textvqa_keeps_ocr_tokens_scored_with_the_question_unless_dropped(tmp_path):
     record = {"question_id": 5, "image_id": "ab", "question": "What brand is the red car?",
               "answers": ["Ford"] * 10, "ocr_tokens": ["FORD", "car"]}  # fmt: skip
     (tmp_path / "t.json").write_text(json.dumps({"data": [record]}))
     dataset, found = read_questions(str(tmp_path / "t.json"), None, Rejects())
     assert dataset == "textvqa" and found[0].ocr_tokens == ("FORD", "car")
-    assert scored_text(found[0]) == "what brand is the red"
+    assert scored_text(found[0]) == "what brand is the red car ford car ford"  # as the released code
+    assert scored_text(found[0], "drop") == "what brand is the red"
+    with pytest.raises(UserError, match="ocr_words"):
+        scored_text(found[0], "keep")
+
+
+def test_the_llava_1_5_prompt_has_the_vicuna_system_line_and_textvqa_s_ocr_line():
+    vqa = Question("1", "9", "Is the dog red?", ("yes",) * 10)
+    text = Question("2", "ab", "What brand is it?", ("ford",) * 10, ("FORD", "car"))
+    system = "A chat between a curious human and an artificial intelligence assistant. The assistant gives "
+    assert prompt(vqa) == (system + "helpful, detailed, and polite answers to the human's questions. USER: "
+                           "<image>\nIs the dog red?\nAnswer the question using a single word or phrase. "
+                           "ASSISTANT:")  # fmt: skip
+    assert "<image>\nWhat brand is it?\nReference OCR token: FORD, car\nAnswer the question" in prompt(text)
+
+
+def test_images_are_padded_to_a_square_with_the_mean_colour_not_cropped():
+    from PIL import Image
+
+    wide = Image.new("RGB", (40, 20), (255, 0, 0))
+    square = pad_to_square(wide, (122, 116, 104))
+    pixels = np.asarray(square)
+    assert square.size == (40, 40) and (pixels[10:30] == (255, 0, 0)).all()
+    assert (pixels[:10] == (122, 116, 104)).all() and (pixels[30:] == (122, 116, 104)).all()
+    assert pad_to_square(square, (0, 0, 0)) is square
+
+
+def test_yes_and_no_are_scored_though_no_is_a_stopword():
+    class Table:
+        def __init__(self):
+            self.index = {"dog": 0, "no": 1, "yes": 2}
+
+        def concepts(self, text):
+            return [w for w in text.split() if w not in ("is", "the", "no")]  # NLTK drops "no"
+
+        def pmi(self, a, b):
+            return {("dog", "no"): -1.0, ("dog", "yes"): 2.0, ("no", "yes"): 0.0}[(a, b)]
+
+    assert question_score("is the dog no", Table()) == -1.0
+    assert question_score("is the dog yes", Table()) == 2.0
+    assert np.isnan(question_score("is the dog", Table()))
 
 
 def test_read_predictions_counts_malformed_and_repeated_lines(tmp_path):

@@ -13,8 +13,9 @@ from compclip.deploy.cluster import apply, connect
 from compclip.deploy.kustomize import build
 from compclip.deploy.service import KIND, find_service, render, storage_uri
 from compclip.errors import UserError
-from compclip.registry import resolve
 from compclip.registry.layout import STAGES
+from compclip.registry.read import resolved
+from compclip.registry.store import Store
 from compclip.storage import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,8 @@ def _alias_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
 
 def _rendered(args: argparse.Namespace) -> dict:
     overlay = args.overlay or str(Path("k8s", "overlays", args.stage))
-    uri = resolve(args.root, args.name, args.stage)
-    return render(find_service(build(overlay)), uri, args.name, args.stage)
+    alias = resolved(Store(args.root), args.name, args.stage)
+    return render(find_service(build(overlay)), alias.uri, alias.manifest_sha256, args.name, args.stage)
 
 
 def _render(args: argparse.Namespace) -> None:

@@ -20,6 +20,8 @@ from compclip.storage import local_dir, write_json, write_parquet
 
 log = logging.getLogger(__name__)
 
+IMAGE_COLUMNS = ("image", "clean_image")  # the item columns that name a file of the set
+
 
 def link_or_copy(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -32,10 +34,15 @@ def link_or_copy(source: Path, target: Path) -> None:
 def write_evalset(
     out: str, items: list[dict], schema: pa.Schema, images: Path, header: dict, metrics: dict
 ) -> None:
-    """Write the set at ``out``: ``images/``, ``items.parquet``, ``evalset.json``, ``metrics.json``."""
+    """Write the set at ``out``: ``images/``, ``items.parquet``, ``evalset.json``, ``metrics.json``.
+
+    Every file an item names (``image``, and ``clean_image``: the unedited image of an edited one)
+    is taken from ``images`` by its name."""
     with local_out(out) as folder:
         for item in items:
-            link_or_copy(images / Path(item["image"]).name, folder / item["image"])
+            for column in IMAGE_COLUMNS:
+                if item.get(column):
+                    link_or_copy(images / Path(item[column]).name, folder / item[column])
         write_parquet(folder / "items.parquet", pa.Table.from_pylist(items, schema=schema))
         write_json(folder / "evalset.json", {"kind": "zeroshot", "n": len(items), **header})
         write_json(folder / "metrics.json", metrics)
@@ -66,8 +73,9 @@ def merge_evalsets(inputs: list[str], out: str) -> dict:
         if len(set(ids)) != len(ids):
             raise UserError("merge: an item id occurs in more than one shard (a shard given twice?)")
         for folder, table in zip(folders, tables, strict=True):
-            for image in table.column("image").to_pylist():
-                link_or_copy(folder / image, target / image)
+            for column in (c for c in IMAGE_COLUMNS if c in table.column_names):
+                for image in table.column(column).drop_null().to_pylist():
+                    link_or_copy(folder / image, target / image)
         write_parquet(target / "items.parquet", items)
         write_json(target / "evalset.json", {**common[0], "n": len(items), "shards": len(inputs)})
         merged = sum_metrics(metrics)

@@ -137,7 +137,31 @@ def evaluate_zeroshot(
     predicted = np.asarray(evalset.classes)[(embeddings[ok] @ weights.T).argmax(axis=1)]
     correct = predicted == np.asarray(table.column("label").to_pylist())
     table = table.append_column("predicted", pa.array(predicted)).append_column("correct", pa.array(correct))
+    if "clean_image" in table.column_names:
+        clean = clean_correct(encoder, evalset, table, weights, rejects)
+        table = table.append_column("clean_correct", pa.array(clean, pa.bool_()))
     return ZeroShotResult(*summarize(table, stats), n_seen=len(evalset.items))
+
+
+def clean_correct(
+    encoder: Encoder, evalset: EvalSet, table: pa.Table, weights: np.ndarray, rejects: Rejects
+) -> list[bool | None]:
+    """Per item whether its unedited image (``clean_image``, e.g. ImageNet-paste's base image) is
+    classified right; None where it has none or it cannot be read (counted)."""
+    paths = table.column("clean_image").to_pylist()
+    labels = table.column("label").to_pylist()
+    out: list[bool | None] = [None] * len(paths)
+    have = [i for i, path in enumerate(paths) if path]
+    refs = [ImageRef(str(evalset.folder / paths[i])) for i in have]
+    found = existing(refs, rejects, f"{evalset.name} clean images", evalset.folder) if refs else []
+    refs = [r for r, f in zip(refs, found, strict=True) if f]
+    have = [i for i, f in zip(have, found, strict=True) if f]
+    embeddings, ok = encoder.images(refs, rejects) if refs else (None, np.zeros(0, bool))
+    if ok.any():
+        predicted = np.asarray(evalset.classes)[(embeddings[ok] @ weights.T).argmax(axis=1)]
+        for i, guess in zip(np.asarray(have)[ok], predicted, strict=True):
+            out[i] = bool(guess == labels[i])
+    return out
 
 
 def summarize(table: pa.Table, stats: StatsConfig) -> tuple[dict[str, float], pa.Table, Bins | None]:
@@ -161,8 +185,24 @@ def summarize(table: pa.Table, stats: StatsConfig) -> tuple[dict[str, float], pa
         low, high = tails(pmi[has_pmi], keys, pmi_stats["n_tail"])
         tail[scored[low]], tail[scored[high]] = "low", "high"
     table = table.append_column(TAIL_COLUMN, pa.array(tail.tolist(), pa.string()))
+    clean = _clean(table)
+    if (~np.isnan(clean)).any():  # the accuracy drop against the unedited images
+        both = ~np.isnan(clean)
+        metrics["clean/acc"] = float(clean[both].mean())
+        metrics["clean/drop"] = metrics["clean/acc"] - float(correct[both].mean())
     strata = table.column("stratum").to_pylist()
     for stratum in sorted({s for s in strata if s is not None}):
         mask = np.asarray([s == stratum for s in strata])
         metrics[f"stratum/{stratum}/acc"] = float(correct[mask].mean())
+        both = mask & ~np.isnan(clean)
+        if both.any():
+            metrics[f"stratum/{stratum}/clean_acc"] = float(clean[both].mean())
+            metrics[f"stratum/{stratum}/drop"] = float(clean[both].mean() - correct[both].mean())
     return metrics, table, bins
+
+
+def _clean(table: pa.Table) -> np.ndarray:
+    """``clean_correct`` as 1/0, NaN where an item has no judged unedited image (or no such column)."""
+    if "clean_correct" not in table.column_names:
+        return np.full(len(table), np.nan)
+    return np.array([np.nan if c is None else float(c) for c in table.column("clean_correct").to_pylist()])

@@ -1,8 +1,9 @@
-"""``compclip genpairs``: GenPairs on real models (LLM captions + FLUX images by PMI stratum).
+"""``compclip genpairs``: GenPairs on real models (pairs by PMI stratum, LLM captions, FLUX images).
 
-``run`` builds one shard's part of the set (``--shard i/n``: chunks i, i+n, ... of the pairs, so a
-pipeline fans out with one task per shard, each with a GPU), resumable from its work folder;
-``merge`` joins the shards' folders into one evaluation set.
+Three phases, each its own command and pipeline task: ``pairs`` (CPU: the selection, to inspect
+before paying for GPUs), ``captions`` (the LM alone on one GPU), ``images`` (FLUX alone; ``--shard
+i/n`` takes chunks i, i+n, ... of the captioned pairs, so a pipeline fans out with one GPU per
+shard); ``merge`` joins the image shards. ``run`` chains the three on one machine. All resumable.
 """
 
 from __future__ import annotations
@@ -14,14 +15,19 @@ from compclip.chunks import Shard, add_shard_flags
 from compclip.cli import add_command
 from compclip.config import load_section, override
 from compclip.evalsets.generated import merge_evalsets
+from compclip.genpairs.captions import caption_stage
+from compclip.genpairs.images import image_stage
+from compclip.genpairs.pairs import select_stage
 from compclip.genpairs.run import GenPairsConfig, genpairs
 
 EXAMPLES = """examples:
-  compclip genpairs run --pmi s3://bucket/pmi/laion400m --out s3://bucket/evalsets/genpairs \\
-      --params params.yaml        # Llama-3.1-8B-Instruct captions, FLUX.1-dev 512 px, 28 steps
-  compclip genpairs run --pmi pmi/ --out shards/2 --shard 2/8 --per-stratum 200 --seed 1
-  compclip genpairs run --pmi pmi/ --out gp/ --caption-model /models/llama --flux-model s3://b/flux-dev
+  compclip genpairs pairs --pmi s3://bucket/pmi/laion400m --out pairs.parquet       # CPU, seconds
+  compclip genpairs pairs --pmi pmi/ --out pairs.parquet --per-stratum 200 --class-pmi mean
+  compclip genpairs captions --pairs pairs.parquet --out captions.parquet   # Llama-3.1-8B, one GPU
+  compclip genpairs images --captions captions.parquet --out shards/2 --shard 2/8 --steps 28 --guidance 5
+  compclip genpairs images --captions captions.parquet --out gp/ --offload  # T5 off the GPU: 24 GB peak
   compclip genpairs merge shards/0 shards/1 shards/2 --out gp/
+  compclip genpairs run --pmi pmi/ --out gp/ --params params.yaml       # all three phases, one machine
   compclip evaluate --model ViT-B-32:laion400m_e32 --zeroshot gp/ --out eval/
 """
 
@@ -30,37 +36,121 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = add_command(commands, "genpairs", "GenPairs: LLM captions + FLUX images by PMI stratum",
                          EXAMPLES, description=__doc__)  # fmt: skip
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    run = add_command(verbs, "run", "build (one shard of) the set from a PMI table (resumable)", EXAMPLES)
+
+    pairs = add_command(verbs, "pairs", "select the (class, concept) pairs by PMI stratum (CPU)", EXAMPLES)
+    pairs.add_argument("--pmi", required=True, help="PMI table folder (local or s3://)")
+    pairs.add_argument("--out", required=True, help="pairs file, Parquet (local or s3://)")
+    _params(pairs)
+    _select_flags(pairs)
+    pairs.set_defaults(func=_pairs)
+
+    captions = add_command(verbs, "captions", "caption every pair with a causal LM (resumable)", EXAMPLES)
+    captions.add_argument("--pairs", required=True, help="pairs file of `genpairs pairs` (local or s3://)")
+    captions.add_argument("--out", required=True, help="captions file, Parquet (local or s3://)")
+    captions.add_argument("--pmi", help="the PMI table (default: the path the pairs file recorded)")
+    _params(captions)
+    captions.add_argument(
+        "--work-dir", help="where finished chunks are kept for a resumed run (default: beside --out)"
+    )
+    _caption_flags(captions)
+    captions.set_defaults(func=_captions)
+
+    images = add_command(verbs, "images", "paint (one shard of) the captioned pairs with FLUX (resumable)",
+                         EXAMPLES)  # fmt: skip
+    images.add_argument("--captions", required=True, help="captions file of `genpairs captions`")
+    images.add_argument("--out", required=True, help="output folder (local or s3://)")
+    _params(images)
+    add_shard_flags(images, "captioned pair")
+    _image_flags(images)
+    images.set_defaults(func=_images)
+
+    run = add_command(verbs, "run", "all three phases on one machine (resumable)", EXAMPLES)
     run.add_argument("--pmi", required=True, help="PMI table folder (local or s3://)")
     run.add_argument("--out", required=True, help="output folder (local or s3://)")
-    run.add_argument("--params", help="params.yaml; its `genpairs` section sets defaults")
-    add_shard_flags(run, "pair")
-    run.add_argument("--seed", type=int)
-    run.add_argument("--classes", help="'imagenet' (default) or a text file of class names")
-    run.add_argument("--per-stratum", type=int, help="pairs per PMI stratum")
-    run.add_argument("--images-per-caption", type=int)
-    run.add_argument("--caption-model", help="causal LM: hub name, local folder or s3:// URI")
-    run.add_argument("--flux-model", help="FLUX pipeline: hub name, local folder or s3:// URI")
-    run.add_argument("--device", help="auto (default), cuda or cpu")
+    _params(run)
+    run.add_argument(
+        "--work-dir", help="where finished work is kept for a resumed run (default: beside --out)"
+    )
+    _select_flags(run)
+    _caption_flags(run)
+    _image_flags(run)
     run.set_defaults(func=_run)
-    merge = add_command(verbs, "merge", "join the shards' output folders into one evaluation set", EXAMPLES)
+
+    merge = add_command(verbs, "merge", "join the image shards' folders into one evaluation set", EXAMPLES)
     merge.add_argument("shards", nargs="+", help="the shards' output folders (local or s3://)")
     merge.add_argument("--out", required=True, help="output folder (local or s3://)")
     merge.set_defaults(func=_merge)
 
 
-def _run(args: argparse.Namespace) -> None:
-    config = load_section(GenPairsConfig, args.params, "genpairs")
-    config = override(
-        config,
-        seed=args.seed,
-        classes=args.classes,
-        per_stratum=args.per_stratum,
-        images_per_caption=args.images_per_caption,
-        captions=override(config.captions, model=args.caption_model, device=args.device),
-        flux=override(config.flux, model=args.flux_model, device=args.device),
+def _params(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", help="params.yaml; its `genpairs` section sets defaults")
+
+
+def _select_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--classes", help="'imagenet' (default) or a text file of class names")
+    parser.add_argument(
+        "--class-pmi", choices=["head", "mean"], help="score a class by its head noun (default) or whole name"
     )
-    metrics = genpairs(args.pmi, args.out, config, Shard.parse(args.shard), args.work_dir)
+    parser.add_argument("--per-stratum", type=int, help="pairs per PMI stratum")
+
+
+def _caption_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--caption-model", help="causal LM: hub name, local folder or s3:// URI")
+    parser.add_argument("--caption-device", help="auto (default), cuda or cpu")
+
+
+def _image_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--flux-model", help="FLUX pipeline: hub name, local folder or s3:// URI")
+    parser.add_argument(
+        "--steps", type=int, help="denoising steps (default: 28 for FLUX.1-dev, 4 for schnell)"
+    )
+    parser.add_argument("--guidance", type=float, help="FLUX guidance (default 5.0, the released code's)")
+    parser.add_argument("--images-per-caption", type=int)
+    parser.add_argument("--offload", action="store_true", default=None,
+                        help="each model on the GPU only while it runs (T5 stays in CPU memory)")  # fmt: skip
+    parser.add_argument("--flux-device", help="auto (default), cuda or cpu")
+
+
+def _config(args: argparse.Namespace) -> GenPairsConfig:
+    config = load_section(GenPairsConfig, args.params, "genpairs")
+    get = lambda name: getattr(args, name, None)  # noqa: E731 - each verb has its own flags
+    images = config.images
+    flux = override(images.flux, model=get("flux_model"), steps=get("steps"), guidance=get("guidance"),
+                    offload=get("offload"), device=get("flux_device"))  # fmt: skip
+    return override(
+        config,
+        select=override(config.select, seed=get("seed"), classes=get("classes"), class_pmi=get("class_pmi"),
+                        per_stratum=get("per_stratum")),
+        captions=override(config.captions, model=get("caption_model"), device=get("caption_device")),
+        images=override(images, images_per_caption=get("images_per_caption"), flux=flux),
+    )  # fmt: skip
+
+
+def _pairs(args: argparse.Namespace) -> None:
+    summary = select_stage(args.pmi, args.out, _config(args).select)
+    print(f"wrote {args.out}: {summary['pairs']} pairs of {summary['classes_in_vocabulary']} classes and "
+          f"{summary['candidates']} candidate concepts")  # fmt: skip
+    for s in summary["strata"]:
+        print(json.dumps(s))
+    print(json.dumps(summary["rejects"]))
+
+
+def _captions(args: argparse.Namespace) -> None:
+    metrics = caption_stage(args.pairs, args.out, _config(args).captions, args.pmi, args.work_dir)
+    print(f"wrote {args.out}: {metrics['pairs_captioned']} of {metrics['pairs']} pairs captioned")
+    print(json.dumps({k: v for k, v in metrics.items() if k.startswith("rejects/")}))
+
+
+def _images(args: argparse.Namespace) -> None:
+    metrics = image_stage(
+        args.captions, args.out, _config(args).images, Shard.parse(args.shard), args.work_dir
+    )
+    print(f"wrote {args.out}: {metrics['n']} images of {metrics['pairs_painted']} captioned pairs")
+
+
+def _run(args: argparse.Namespace) -> None:
+    metrics = genpairs(args.pmi, args.out, _config(args), args.work_dir)
     print(
         f"wrote {args.out}: {metrics['n']} images of {metrics['pairs_captioned']} of {metrics['pairs']} pairs"
     )

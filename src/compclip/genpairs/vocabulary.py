@@ -1,14 +1,16 @@
-"""The two sides of a pair: class names (ImageNet's 1,000 ship with the package) and nameable concepts.
+"""The two sides of a pair: class names (ImageNet's 1,000 ship with the package) and candidate concepts.
 
 A class name goes through the PMI table's own concept extraction (``"great white sharks"`` ->
-``great``, ``white``, ``shark``), so multi-word and plural names match the table's concepts. A
-candidate concept is kept when WordNet knows it as a noun for a physical thing or as an adjective,
-i.e. something a photo can show or a word that describes it.
+``great``, ``white``, ``shark``) and is scored by its head noun (``shark``), as the released code
+does. A candidate concept passes the released code's filter (a noun or adjective to NLTK's tagger,
+known to WordNet, no digits) and is no word of any class name (else the picture holds two classes).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from typing import Protocol
 
@@ -18,6 +20,7 @@ from compclip.storage import read_bytes
 
 IMAGENET = "imagenet"
 PHYSICAL = "physical_entity.n.01"
+HEAD, MEAN = "head", "mean"  # how a class is scored: by its head noun, or the mean over its name
 
 
 class Concepts(Protocol):
@@ -56,16 +59,33 @@ def read_classes(source: str = IMAGENET) -> list[str]:
     return list(dict.fromkeys(class_lines(source)))
 
 
-def class_concepts(names: list[str], table: Concepts, rejects: Rejects) -> list[ClassConcepts]:
-    """Each class with the concepts of its name that the table knows; classes with none are rejected."""
+def class_concepts(
+    names: list[str], table: Concepts, rejects: Rejects, by: str = HEAD
+) -> list[ClassConcepts]:
+    """Each class with the concepts it is scored by; a class whose name has none in the table is rejected.
+
+    ``by="head"``: the head noun alone, i.e. the last concept of the name (``"great white shark"`` ->
+    ``shark``), as the released code matches classes; ``by="mean"``: every concept of the name.
+    """
+    if by not in (HEAD, MEAN):
+        raise UserError(f"class_pmi must be {HEAD!r} or {MEAN!r}, got {by!r}")
     found = []
     for name in names:
-        concepts = tuple(c for c in table.concepts(name) if c in table.index)
+        concepts = [c for c in table.concepts(name) if c in table.index]
+        if by == HEAD:
+            head = table.concepts(name)[-1:]
+            concepts = head if head and head[0] in table.index else []
         if concepts:
-            found.append(ClassConcepts(name, concepts))
+            found.append(ClassConcepts(name, tuple(concepts)))
         else:
             rejects.add("class_not_in_pmi_vocabulary", name)
     return found
+
+
+def class_words(names: list[str], table: Concepts) -> frozenset[str]:
+    """Every concept of every class name: words a partner or accessory may not be (it would be
+    another class in the picture)."""
+    return frozenset(c for name in names for c in table.concepts(name))
 
 
 def is_nameable(concept: str, adjectives: bool = True) -> bool:
@@ -80,16 +100,58 @@ def is_nameable(concept: str, adjectives: bool = True) -> bool:
     return False
 
 
-def nameable_concepts(
-    vocabulary: list[str], min_count: int, counts: list[int], rejects: Rejects, adjectives: bool = True
+@cache
+def _perceptron():
+    try:
+        from nltk.tag import PerceptronTagger
+
+        return PerceptronTagger(lang="eng")
+    except LookupError as err:
+        raise UserError(
+            "NLTK's averaged_perceptron_tagger_eng missing: run `make setup` or "
+            "`python -m compclip.nltkdata --shared ../shared/nltk_data`"
+        ) from err
+
+
+def passes_pos_filter(word: str, adjectives: bool = True) -> bool:
+    """The released code's partner filter: no digit, known to WordNet, tagged alone as a noun (or an
+    adjective) by NLTK's perceptron, and not 'photo'/'image' (an image generator ignores them)."""
+    from nltk.corpus import wordnet as wn
+
+    if re.search(r"\d", word) or not wn.synsets(word) or "photo" in word or "image" in word:
+        return False
+    tag = _perceptron().tag([word])[0][1]
+    return tag.startswith("N") or (adjectives and tag.startswith("J"))
+
+
+@dataclass(frozen=True)
+class CandidateRules:
+    """Which concepts may be a pair's other side (GenPairs) or an accessory (paste)."""
+
+    min_count: int = 100  # captions a concept must occur in
+    adjectives: bool = True  # False for accessories: an adjective cannot be pasted
+    exclude_class_words: bool = True  # no word of any class name (the released code's ImageNet filter)
+    physical_only: bool = False  # also require a WordNet noun below physical_entity (or an adjective)
+
+
+def candidate_concepts(
+    vocabulary: list[str],
+    counts: list[int],
+    rules: CandidateRules,
+    excluded: frozenset[str],
+    rejects: Rejects,
 ) -> list[str]:
-    """The vocabulary's concepts seen in at least ``min_count`` captions that WordNet can name."""
+    """The vocabulary's concepts that pass ``rules`` (``excluded``: the class words); the rest counted."""
     kept = []
     for concept, count in zip(vocabulary, counts, strict=True):
-        if count < min_count:
+        if count < rules.min_count:
             rejects.add("concept_below_min_count", concept)
-        elif not is_nameable(concept, adjectives):
-            rejects.add("concept_not_nameable", concept)
+        elif rules.exclude_class_words and concept in excluded:
+            rejects.add("concept_is_class_word", concept)
+        elif not passes_pos_filter(concept, rules.adjectives):
+            rejects.add("concept_fails_pos_filter", concept)
+        elif rules.physical_only and not is_nameable(concept, rules.adjectives):
+            rejects.add("concept_not_physical", concept)
         else:
             kept.append(concept)
     return kept

@@ -10,12 +10,16 @@ Model sources (:func:`parse_source`):
 
 A compclip model folder holds ``open_clip_model.safetensors``, ``open_clip_config.json``
 (``model_name``, ``model_cfg``, ``preprocess_cfg``: open_clip's own local-dir format) and
-``manifest.json`` with the sha256 of every file. Loading verifies the manifest and refuses
-any other weight file, so a model from S3 can never run code (no pickles).
+``manifest.json`` with the sha256 of every file. Loading verifies the manifest, refuses any file
+it does not list (a pickle, or a ``model_source.json`` that would load another model) and, given
+the manifest's own sha256 (a registry alias pins it), the manifest itself, so a model from S3 can
+never run code or be swapped. A folder without a manifest holding only ``model_source.json``
+names another source (:func:`write_reference`, a pipeline's base model).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -29,6 +33,7 @@ from safetensors.torch import save_model as save_safetensors
 from compclip import __version__
 from compclip.errors import UserError
 from compclip.outputs import local_out
+from compclip.storage import MARKER as OUTPUT_MARKER
 from compclip.storage import local_dir, sha256_file, verify_files, write_json
 
 log = logging.getLogger(__name__)
@@ -91,8 +96,9 @@ def create_model(name: str, pretrained: str | None = None, device: str = "cpu", 
     return ModelBundle(model, name, train_tf, eval_tf, open_clip.get_tokenizer(name), {"source": name})
 
 
-def load_model(source: str, device: str = "cpu") -> ModelBundle:
-    """Load a model from any source (see the module docstring)."""
+def load_model(source: str, device: str = "cpu", manifest_sha256: str | None = None) -> ModelBundle:
+    """Load a model from any source (see the module docstring); a folder's ``manifest.json`` must
+    have the sha256 ``manifest_sha256`` when it is given."""
     parsed = parse_source(source)
     if parsed.kind == "open_clip":
         return create_model(parsed.name, parsed.pretrained, device)
@@ -101,9 +107,9 @@ def load_model(source: str, device: str = "cpu") -> ModelBundle:
         model, train_tf, eval_tf = open_clip.create_model_and_transforms(spec, device=device)
         return ModelBundle(model, spec, train_tf, eval_tf, open_clip.get_tokenizer(spec), {"source": source})
     with local_dir(parsed.name) as folder:
-        if (folder / REFERENCE).is_file():
+        if manifest_sha256 is None and _is_reference(folder):
             return load_model(read_reference(folder), device)
-        manifest = verify_folder(folder)
+        manifest = verify_folder(folder, manifest_sha256)
         spec = f"local-dir:{folder}"
         model, train_tf, eval_tf = open_clip.create_model_and_transforms(spec, device=device)
         tokenizer = open_clip.get_tokenizer(spec)
@@ -122,15 +128,28 @@ def read_reference(folder: Path) -> str:
     return json.loads((folder / REFERENCE).read_text())["source"]
 
 
-def verify_folder(folder: Path) -> dict:
-    """Check a model folder against its manifest; return the manifest."""
+def _is_reference(folder: Path) -> bool:
+    """A folder naming another source: ``model_source.json`` alone (beside its output marker), no manifest."""
+    return sorted(p.name for p in folder.iterdir() if p.name != OUTPUT_MARKER) == [REFERENCE]
+
+
+def verify_folder(folder: Path, manifest_sha256: str | None = None) -> dict:
+    """Check a model folder against its manifest (and the manifest against ``manifest_sha256`` when
+    given): every listed file matches, no other file is there. Returns the manifest."""
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
         raise UserError(f"{folder}: not a compclip model folder (no {MANIFEST})")
-    manifest = json.loads(manifest_path.read_text())
-    foreign = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".ckpt"))
+    body = manifest_path.read_bytes()
+    if manifest_sha256 is not None and hashlib.sha256(body).hexdigest() != manifest_sha256:
+        raise UserError(f"{folder}: {MANIFEST} is not the manifest with sha256 {manifest_sha256}")
+    try:
+        manifest = json.loads(body)
+    except json.JSONDecodeError as err:
+        raise UserError(f"{folder}: {MANIFEST} is not valid JSON ({err})") from err
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir()}
+    foreign = sorted(present - set(manifest.get("files", {})) - {MANIFEST, OUTPUT_MARKER})
     if foreign:
-        raise UserError(f"{folder}: refusing pickle-based weight files {foreign}; only safetensors load")
+        raise UserError(f"{folder}: files not listed in the manifest {foreign[:5]}; refusing the folder")
     verify_files(folder, manifest.get("files", {}), folder)
     for required in (WEIGHTS, CONFIG):
         if required not in manifest.get("files", {}):

@@ -10,6 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
+from compclip.chunks import Shard
 from compclip.cli import add_command
 from compclip.config import load_section, override
 from compclip.negatives.run import GENERATORS, NegativesConfig, filter_file, generate
@@ -23,6 +24,8 @@ EXAMPLES = """examples:
   compclip negatives generate coco.parquet --out neg/ --generator llm \\
       --model meta-llama/Llama-3.1-8B-Instruct      # or a local folder or s3:// URI
   compclip negatives generate s3://bucket/coco.parquet --out s3://bucket/neg/ --progress work/neg
+  compclip negatives generate coco.parquet --out neg-1/ --generator llm --shard 1/8   # one GPU each
+  compclip negatives merge neg-0/ neg-1/ neg-2/ neg-3/ neg-4/ neg-5/ neg-6/ neg-7/ --out neg/
   compclip negatives filter degla_negatives.json --out neg-clean/
   compclip negatives audit neg/negatives.json --corpus flickr8k/Flickr8k.token.txt --out audit/
 """
@@ -56,8 +59,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="local folder for the resume log: new, empty or compclip's, removed when done "
         "(default: OUT.progress; s3:// --out: none)",
     )
+    gen.add_argument("--shard", default="0/1", help="i/n: this task's share of the caption chunks")
     _common(gen)
     gen.set_defaults(func=_generate)
+    merge = add_command(verbs, "merge", "join the outputs of `generate --shard i/n` tasks into one", EXAMPLES)
+    merge.add_argument("shards", nargs="+", help="the shards' output folders (local or s3://)")
+    merge.add_argument("--out", required=True, help="output folder or s3:// prefix")
+    merge.set_defaults(func=_merge)
     check = add_command(
         verbs,
         "filter",
@@ -106,8 +114,16 @@ def _config(args: argparse.Namespace) -> NegativesConfig:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    metrics = generate(args.inputs, args.out, _config(args), progress=args.progress)
+    metrics = generate(
+        args.inputs, args.out, _config(args), progress=args.progress, shard=Shard.parse(args.shard)
+    )
     _report(args.out, metrics)
+
+
+def _merge(args: argparse.Namespace) -> None:
+    from compclip.negatives.shards import merge_negatives
+
+    _report(args.out, merge_negatives(args.shards, args.out))
 
 
 def _filter(args: argparse.Namespace) -> None:

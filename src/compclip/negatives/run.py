@@ -25,11 +25,13 @@ import numpy as np
 from tqdm import tqdm
 
 from compclip.captions import ReadConfig
+from compclip.chunks import Shard
 from compclip.errors import UserError
 from compclip.negatives import io
 from compclip.negatives.blind import BlindModel
 from compclip.negatives.llm import LLMConfig, LLMGenerator
 from compclip.negatives.rules import RuleGenerator
+from compclip.negatives.shards import shard_keys
 from compclip.negatives.steering import SteerConfig, Steering
 from compclip.negatives.types import PAPER_TYPES, TYPES, Record
 from compclip.negatives.validity import FilterConfig, ValidityFilter
@@ -165,8 +167,10 @@ def generate(
     config: NegativesConfig = NegativesConfig(),
     generator: Generator | None = None,
     progress: str | Path | None = None,
+    shard: Shard | None = None,
 ) -> dict:
-    """Hard negatives for every caption of ``inputs`` into ``out``; returns the metrics.
+    """Hard negatives for every caption of ``inputs`` (``shard`` i/n: chunks i, i+n, ... of them;
+    :mod:`compclip.negatives.shards` merges the shards' outputs) into ``out``; returns the metrics.
 
     The resume log goes to the local folder ``progress`` (default :func:`work_folder`; an
     ``s3://`` output without one is not resumable) and is removed once ``out`` is published.
@@ -183,40 +187,46 @@ def generate(
     if work is not None:
         claim_work(str(work), "negatives")
     with tempfile.TemporaryDirectory(prefix="compclip-negatives-") as scratch:
-        metrics = _generate(inputs, out, config, generator, work or Path(scratch))
+        metrics = _generate(inputs, out, config, generator, work or Path(scratch), shard or Shard())
     if work is not None:
         release_work(str(work))
     return metrics
 
 
 def _generate(
-    inputs: str, out: str, config: NegativesConfig, generator: Generator | None, work: Path
+    inputs: str, out: str, config: NegativesConfig, generator: Generator | None, work: Path, shard: Shard
 ) -> dict:
     started = time.perf_counter()
     fingerprint = {"inputs_sha256": sha256_file(io.caption_file(inputs)), **dataclasses.asdict(config)}
     fingerprint.pop("chunk")
+    if shard.count > 1:
+        fingerprint.update(chunk=config.chunk, shard=dataclasses.asdict(shard))
     done, progress_rejects = io.start_progress(work, fingerprint)
     # a caption is an (image_id, caption) pair: COCO-style data has several captions an image
     finished = {io.caption_key(record.image_id, record.original) for record, _ in done}
     if done:
         log.info("resuming %s: %d captions already done", work, len(done))
     rejects = Rejects()
-    todo, seen = [], set(finished)
+    todo, seen, ordered = [], set(finished), {}
     for image_id, caption in io.read_inputs(inputs, config.read, rejects):
         key = io.caption_key(image_id, caption)
+        ordered.setdefault(key, caption)  # every caption once, in input order (the shard plan)
         if key in seen:
             if key not in finished:
                 rejects.add("duplicate_caption", f"{inputs}: id {image_id}")
             continue
         seen.add(key)
         todo.append((image_id, caption))
+    if shard.count > 1:
+        mine = set(shard_keys(list(ordered), shard, config.chunk))
+        todo = [(i, c) for i, c in todo if io.caption_key(i, c) in mine]
     n_read = len(seen) + rejects.total
     rejects.check(n_read, config.max_reject_share, inputs)
     log.info(
         "read %d captions from %s (%d to do, rejected %s)", len(seen), inputs, len(todo), rejects.as_dict()
     )
     generator = generator or make_generator(config)
-    validity = make_filter(config.filter, [c for _, c in todo] + [r.original for r, _ in done])
+    validity = make_filter(config.filter, list(ordered.values()))  # every shard: the same blind model
     for start in tqdm(range(0, len(todo), config.chunk), desc="negatives", unit="chunk"):
         chunk = todo[start : start + config.chunk]
         results = propose(chunk, generator, validity, config.types, config.per_type)

@@ -1,7 +1,8 @@
 """``compclip paste``: ImageNet-paste, an accessory chosen by PMI stratum pasted on each image.
 
-``run`` edits one shard's images (``--shard i/n``: chunks i, i+n, ... of the images), resumable
-from its work folder; ``merge`` joins the shards' folders into one evaluation set.
+``accessories`` paints every accessory the set uses once into a cache shared by the shards (the
+GPU part); ``run`` edits one shard's images (``--shard i/n``: chunks i, i+n, ... of the images),
+resumable from its work folder, reading the cache; ``merge`` joins the shards' folders.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ from compclip.chunks import Shard, add_shard_flags
 from compclip.cli import add_command
 from compclip.config import load_section, override
 from compclip.evalsets.generated import merge_evalsets
-from compclip.paste.run import PasteConfig, paste_set
+from compclip.paste.run import PasteConfig, paint_accessories, paste_set
 
 EXAMPLES = """examples:
+  compclip paste accessories --images /data/imagenet/val --pmi s3://bucket/pmi/laion400m \\
+      --cache s3://bucket/paste-accessories          # FLUX paints every accessory once (one GPU)
+  compclip paste run --images /data/imagenet/val --pmi s3://bucket/pmi/laion400m --out shards/0 \\
+      --shard 0/8 --accessory-cache s3://bucket/paste-accessories     # CPU: the cache has them all
   compclip paste run --images /data/imagenet/val --pmi s3://bucket/pmi/laion400m \\
       --out s3://bucket/evalsets/paste --params params.yaml      # accessories painted by FLUX.1-dev
   compclip paste run --images val/ --pmi pmi/ --accessories cutouts/ --out paste/   # CONCEPT.png files
@@ -38,19 +43,50 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_shard_flags(run, "image")
     run.add_argument("--class-map", help="file of FOLDER<TAB>CLASS NAME lines")
     run.add_argument("--seed", type=int)
-    run.add_argument("--flux-model", help="FLUX pipeline: hub name, local folder or s3:// URI")
-    run.add_argument("--device", help="auto (default), cuda or cpu")
+    run.add_argument("--accessory-cache", help="painted accessories shared by every shard (local or s3://)")
+    _flux_flags(run)
     run.set_defaults(func=_run)
+    paint = add_command(verbs, "accessories", "paint every accessory the set uses into the shared cache",
+                        EXAMPLES)  # fmt: skip
+    paint.add_argument("--images", required=True, help="folder of class folders of images (local or s3://)")
+    paint.add_argument("--pmi", required=True, help="PMI table folder (local or s3://)")
+    paint.add_argument("--cache", required=True, help="the accessory cache (local or s3://)")
+    paint.add_argument("--accessories", help="folder of CONCEPT.png accessory images (none painted)")
+    paint.add_argument("--params", help="params.yaml; its `paste` section sets defaults")
+    paint.add_argument("--class-map", help="file of FOLDER<TAB>CLASS NAME lines")
+    paint.add_argument("--seed", type=int)
+    _flux_flags(paint)
+    paint.set_defaults(func=_accessories)
     merge = add_command(verbs, "merge", "join the shards' output folders into one evaluation set", EXAMPLES)
     merge.add_argument("shards", nargs="+", help="the shards' output folders (local or s3://)")
     merge.add_argument("--out", required=True, help="output folder (local or s3://)")
     merge.set_defaults(func=_merge)
 
 
-def _run(args: argparse.Namespace) -> None:
+def _flux_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--flux-model", help="FLUX pipeline: hub name, local folder or s3:// URI")
+    parser.add_argument(
+        "--steps", type=int, help="denoising steps (default: 28 for FLUX.1-dev, 4 for schnell)"
+    )
+    parser.add_argument("--guidance", type=float, help="FLUX guidance (default 5.0, the released code's)")
+    parser.add_argument("--device", help="auto (default), cuda or cpu")
+
+
+def _config(args: argparse.Namespace) -> PasteConfig:
     config = load_section(PasteConfig, args.params, "paste")
-    config = override(config, seed=args.seed, class_map=args.class_map,
-                      flux=override(config.flux, model=args.flux_model, device=args.device))  # fmt: skip
+    flux = override(config.flux, model=args.flux_model, steps=args.steps, guidance=args.guidance,
+                    device=args.device)  # fmt: skip
+    cache = getattr(args, "accessory_cache", None)
+    return override(config, seed=args.seed, class_map=args.class_map, accessory_cache=cache, flux=flux)
+
+
+def _accessories(args: argparse.Namespace) -> None:
+    counts = paint_accessories(args.images, args.pmi, args.cache, _config(args), args.accessories)
+    print(f"{args.cache}: {counts['painted']} accessories painted, {counts['accessories']} in all")
+
+
+def _run(args: argparse.Namespace) -> None:
+    config = _config(args)
     metrics = paste_set(args.images, args.pmi, args.out, config, args.accessories, Shard.parse(args.shard),
                         args.work_dir)  # fmt: skip
     print(f"wrote {args.out}: {metrics['n']} pasted images of {metrics['base_images']}")

@@ -6,15 +6,19 @@ WordNet-id folders of ImageNet, the packaged class names in class-index order (s
 the folder name with ``_`` read as a space. Each class's candidate accessories are split into PMI
 strata (:func:`~compclip.evalsets.strata.assign_strata`) and its images take the strata in turn
 from a seeded offset, so every class spreads over the strata; the accessory is a seeded choice
-inside the stratum. Accessory images come from a folder (``NAME.png``/``.jpg``, NAME a concept) or
-are painted by FLUX on white (one per concept, cached in the work folder). Work goes in chunks of
-images: resumable and shardable like GenPairs (:mod:`compclip.chunks`).
+inside the stratum. As in the released code, a class is scored by its head noun and no accessory
+is a word of any class name. Accessory images come from a folder (``NAME.png``/``.jpg``, NAME a
+concept) or are painted by FLUX on white, once per concept, into an accessory cache that every
+shard shares (a folder or an s3:// prefix; :func:`paint_accessories` fills it in one task before
+the shards run). Work goes in chunks of images: resumable and shardable like GenPairs
+(:mod:`compclip.chunks`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import logging
 import re
 import zlib
@@ -27,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 from PIL import Image, UnidentifiedImageError
 
-from compclip import storage
+from compclip import outputs, storage
 from compclip.chunks import Shard, Work, run_chunks, work_folder
 from compclip.errors import UserError
 from compclip.evalsets.generated import write_evalset
@@ -36,11 +40,14 @@ from compclip.evalsets.zeroshot import item_rng
 from compclip.genpairs.images import FluxConfig, FluxPainter, Painter, image_seed
 from compclip.genpairs.pairs import class_pmi
 from compclip.genpairs.vocabulary import (
+    HEAD,
     IMAGENET,
+    CandidateRules,
     ClassConcepts,
+    candidate_concepts,
     class_concepts,
     class_lines,
-    nameable_concepts,
+    class_words,
 )
 from compclip.paste.cutout import cut_out, paste
 from compclip.pmi import PMITable
@@ -50,10 +57,11 @@ log = logging.getLogger(__name__)
 
 WNID = re.compile(r"^n\d{8}$")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
-PROMPT = "a photo of a single {} isolated on a plain white background"
+PROMPT = "a {} in the center of a white background"  # the released code's accessory prompt
 SCHEMA = pa.schema(
     [("id", pa.string()), ("image", pa.string()), ("label", pa.string()), ("accessory", pa.string()),
-     ("pmi", pa.float64()), ("stratum", pa.int64()), ("base_image", pa.string()), ("x", pa.int64()),
+     ("pmi", pa.float64()), ("stratum", pa.int64()), ("base_image", pa.string()),
+     ("clean_image", pa.string()), ("x", pa.int64()),
      ("y", pa.int64()), ("width", pa.int64()), ("height", pa.int64())]
 )  # fmt: skip
 
@@ -64,8 +72,10 @@ class PasteConfig:
     n_strata: int = 10
     area: float = 0.1  # share of the base image the accessory's box covers
     tolerance: int = 30  # accessory mask: max channel distance from white that is still background
-    min_count: int = 100  # captions a candidate accessory must occur in (generated accessories)
+    class_pmi: str = HEAD  # "head": PMI with the class's head noun (released code); "mean": over its name
+    candidates: CandidateRules = field(default_factory=lambda: CandidateRules(adjectives=False))
     class_map: str | None = None  # file of FOLDER<TAB>CLASS NAME lines
+    accessory_cache: str | None = None  # painted accessories, shared by shards (default: the work folder)
     chunk: int = 64  # images per unit of work (resume and shard granularity)
     max_reject_share: float = 0.1  # of base images, before the run fails
     flux: FluxConfig = field(default_factory=FluxConfig)
@@ -108,8 +118,11 @@ def base_images(images: str, class_map: str | None) -> list[tuple[str, str]]:
     return [(uri, names[folders[uri]]) for uri in files]
 
 
-def accessory_files(folder: str | None, table: PMITable, rejects: Rejects) -> dict[str, str]:
-    """Concept -> image URI of a folder of ``CONCEPT.png`` files (each one in-vocabulary concept)."""
+def accessory_files(
+    folder: str | None, table: PMITable, excluded: frozenset[str], rejects: Rejects
+) -> dict[str, str]:
+    """Concept -> image URI of a folder of ``CONCEPT.png`` files (each one in-vocabulary concept, none
+    of ``excluded``: the class words)."""
     if folder is None:
         return {}
     found = {}
@@ -118,6 +131,8 @@ def accessory_files(folder: str | None, table: PMITable, rejects: Rejects) -> di
         concept = table.concepts(stem)
         if len(concept) != 1 or concept[0] not in table.index:
             rejects.add("accessory_not_in_pmi_vocabulary", stem)
+        elif concept[0] in excluded:
+            rejects.add("accessory_is_class_word", stem)
         else:
             found[concept[0]] = uri
     return found
@@ -158,35 +173,65 @@ def plan(
 
 
 class Accessories:
-    """Cutouts of accessories: from files, or painted on white once per concept into a cache folder."""
+    """Cutouts of accessories: from files, or painted on white once per concept into a shared cache
+    (a folder or an s3:// prefix holding ``CONCEPT.png`` and ``accessories.json``, the settings they
+    were painted with; a cache of other settings is refused)."""
 
     def __init__(
-        self, files: dict[str, str], cache: Path, painter: Callable[[], Painter], config: PasteConfig
+        self, files: dict[str, str], cache: str, painter: Callable[[], Painter], config: PasteConfig
     ):
-        self.files, self.cache, self.make_painter, self.config = files, cache, painter, config
+        self.files, self.cache, self.make_painter, self.config = files, cache.rstrip("/"), painter, config
         self.painter: Painter | None = None
+        flux = dataclasses.asdict(config.flux)
+        flux.pop("device")
+        self.settings = {"prompt": PROMPT, "seed": config.seed, "flux": flux}
+
+    def missing(self, concepts: list[str]) -> list[str]:
+        """The concepts neither in the files nor painted yet."""
+        return sorted({c for c in concepts if c not in self.files and not storage.exists(self._cached(c))})
+
+    def paint(self, concepts: list[str]) -> None:
+        """Paint the missing ones of ``concepts`` into the cache (each file written whole)."""
+        missing = self.missing(concepts)
+        if not missing:
+            return
+        self._check_settings()
+        self.painter = self.painter or self.make_painter()
+        painted = self.painter.paint(
+            [PROMPT.format(c) for c in missing], [image_seed(self.config.seed, c, 0) for c in missing]
+        )
+        for concept, image in zip(missing, painted, strict=True):
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG")
+            storage.write_bytes(self._cached(concept), buffer.getvalue())
 
     def images(self, concepts: list[str]) -> dict[str, Image.Image]:
-        missing = sorted({c for c in concepts if c not in self.files and not self._cached(c).is_file()})
-        if missing:
-            self.painter = self.painter or self.make_painter()
-            painted = self.painter.paint(
-                [PROMPT.format(c) for c in missing], [image_seed(self.config.seed, c, 0) for c in missing]
-            )
-            for concept, image in zip(missing, painted, strict=True):
-                buffer = io.BytesIO()
-                image.save(buffer, format="PNG")
-                storage.atomic_write_bytes(self._cached(concept), buffer.getvalue())
-        return {c: _open(self.files.get(c) or str(self._cached(c))) for c in set(concepts)}
+        self.paint(concepts)
+        return {c: _open(self.files.get(c) or self._cached(c)) for c in set(concepts)}
 
-    def _cached(self, concept: str) -> Path:
-        return self.cache / f"{concept}.png"
+    def _check_settings(self) -> None:
+        marker = f"{self.cache}/accessories.json"
+        text = json.dumps(self.settings, sort_keys=True)
+        if storage.exists(marker):
+            if storage.read_bytes(marker).decode() != text:
+                raise UserError(
+                    f"{self.cache} holds accessories painted with other settings; use another cache"
+                )
+        else:
+            outputs.claim_work(self.cache, "paste-accessories")  # never paint into a folder of someone else's
+            storage.write_bytes(marker, text.encode())
+
+    def _cached(self, concept: str) -> str:
+        return f"{self.cache}/{concept}.png"
 
 
 def _open(uri: str) -> Image.Image:
-    with storage.open_uri(uri) as handle:
-        image = Image.open(io.BytesIO(handle.read()))
-        image.load()
+    return _decode(storage.read_bytes(uri))
+
+
+def _decode(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
     return image
 
 
@@ -203,17 +248,80 @@ def paste_chunk(items: list[PasteItem], accessories: Accessories, images: Path, 
             rejects.add("accessory_without_foreground", item.accessory)
             continue
         try:
-            base = _open(item.base)
+            data = storage.read_bytes(item.base)
+            base = _decode(data)
         except (UnidentifiedImageError, OSError) as err:
             rejects.add("unreadable_image", f"{item.base}: {err}")
             continue
         index = int(item.item_id.rsplit("-", 1)[1])
         image, (x, y, w, h) = paste(base, cutout, config.area, item_rng(config.seed, "paste", index))
         image.save(images / f"{item.item_id}.png")
+        clean = f"clean-{item.item_id}{Path(item.base).suffix.lower()}"  # the unedited image, as it was
+        storage.atomic_write_bytes(images / clean, data)
         rows.append({"id": item.item_id, "image": f"images/{item.item_id}.png", "label": item.label,
                      "accessory": item.accessory, "pmi": item.pmi, "stratum": item.stratum,
-                     "base_image": item.base, "x": x, "y": y, "width": w, "height": h})  # fmt: skip
+                     "base_image": item.base, "clean_image": f"images/{clean}", "x": x, "y": y, "width": w,
+                     "height": h})  # fmt: skip
     return rows, rejects
+
+
+@dataclass(frozen=True)
+class PastePlan:
+    table: PMITable
+    names: list[str]  # every class name of the image folder
+    files: dict[str, str]  # accessory files by concept (with ``--accessories``)
+    items: list[PasteItem]
+    selection: dict  # what the plan was made of and left out
+
+
+def make_plan(images: str, pmi: str, config: PasteConfig, accessories: str | None) -> PastePlan:
+    """Every base image's accessory, the same in every shard and in :func:`paint_accessories`."""
+    table = PMITable.load(pmi)
+    rejects = Rejects()
+    bases = base_images(images, config.class_map)
+    names = list(dict.fromkeys(label for _, label in bases))
+    classes = class_concepts(names, table, rejects, by=config.class_pmi)
+    excluded = class_words(names, table) if config.candidates.exclude_class_words else frozenset()
+    files = accessory_files(accessories, table, excluded, rejects)
+    candidates = (
+        sorted(files)
+        if accessories
+        else candidate_concepts(table.names, list(table.counts), config.candidates, excluded, rejects)
+    )
+    items = plan(bases, classes, candidates, table, config)
+    if not items:
+        raise UserError(f"paste: nothing to paste ({len(bases)} images, {len(candidates)} accessories, "
+                        f"{rejects.as_dict()})")  # fmt: skip
+    selection = {"base_images": len(bases), "items": len(items), "candidates": len(candidates),
+                 "classes_in_vocabulary": len(classes), "rejects": rejects.as_dict()}  # fmt: skip
+    return PastePlan(table, names, files, items, selection)
+
+
+def _loader(config: PasteConfig, painter: Callable[[], Painter] | None) -> Callable[[], Painter]:
+    return painter or (lambda: FluxPainter.load(config.flux))
+
+
+def paint_accessories(
+    images: str,
+    pmi: str,
+    cache: str,
+    config: PasteConfig = PasteConfig(),
+    accessories: str | None = None,
+    painter: Callable[[], Painter] | None = None,
+    batch: int = 16,
+) -> dict:
+    """Paint every accessory the plan uses and no ``accessories`` file holds into the shared ``cache``
+    (local or s3://), ``batch`` concepts at a time (a killed run keeps what it painted); return counts."""
+    chosen = make_plan(str(images), str(pmi), config, accessories)
+    source = Accessories(chosen.files, str(cache), _loader(config, painter), config)
+    needed = sorted({item.accessory for item in chosen.items})
+    missing = source.missing(needed)
+    for start in range(0, len(missing), batch):
+        source.paint(missing[start : start + batch])
+    log.info(
+        "accessory cache %s: %d painted, %d already there", cache, len(missing), len(needed) - len(missing)
+    )
+    return {"accessories": len(needed), "painted": len(missing)}
 
 
 def paste_set(
@@ -229,42 +337,27 @@ def paste_set(
 ) -> dict:
     """Build this shard's part of ImageNet-paste into ``out``; return its metrics."""
     shard, images, pmi, out = shard or Shard(), str(images), str(pmi), str(out)
-    table = PMITable.load(pmi)
-    selection = Rejects()
-    bases = base_images(images, config.class_map)
-    names = list(dict.fromkeys(label for _, label in bases))
-    classes = class_concepts(names, table, selection)
-    files = accessory_files(accessories, table, selection)
-    candidates = (
-        sorted(files)
-        if accessories
-        else nameable_concepts(table.names, config.min_count, list(table.counts), selection, adjectives=False)
-    )
-    items = plan(bases, classes, candidates, table, config)
-    if not items:
-        raise UserError(f"paste: nothing to paste ({len(bases)} images, {len(candidates)} accessories, "
-                        f"{selection.as_dict()})")  # fmt: skip
-    fingerprint = {"pmi": table.header, "images": images, "accessories": accessories,
+    chosen = make_plan(images, pmi, config, accessories)
+    items = chosen.items
+    fingerprint = {"pmi": chosen.table.header, "images": images, "accessories": accessories,
                    "config": dataclasses.asdict(config), "shard": dataclasses.asdict(shard)}  # fmt: skip
     fingerprint["config"]["flux"].pop("device")
+    fingerprint["config"].pop("accessory_cache")  # where painted accessories are kept, not what they are
     work = Work(work_folder(work_dir, out, "paste", shard), fingerprint)
-    source = Accessories(
-        files, work.folder / "accessories", painter or (lambda: FluxPainter.load(config.flux)), config
-    )
+    cache = config.accessory_cache or str(work.folder / "accessories")
+    source = Accessories(chosen.files, cache, _loader(config, painter), config)
     chunks = shard.chunks(len(items), config.chunk)
     rows, rejects, resumed = run_chunks(
         work, chunks, lambda r: paste_chunk([items[i] for i in r], source, work.images, config), after_chunk
     )
     n_images = sum(len(r) for _, r in chunks)
     rejects.check(n_images, config.max_reject_share, f"paste {images}")
-    header = {"name": "paste", "classes": names, "seed": config.seed, "paste_area": config.area,
-              "pmi_table": {"path": pmi, **table.header}, "images": images,
-              "accessories": accessories or "flux",
-              "selection": {"base_images": len(bases), "items": len(items), "candidates": len(candidates),
-                            "classes_in_vocabulary": len(classes), "rejects": selection.as_dict()},
+    header = {"name": "paste", "classes": chosen.names, "seed": config.seed, "paste_area": config.area,
+              "pmi_table": {"path": pmi, **chosen.table.header}, "images": images,
+              "accessories": accessories or "flux", "selection": chosen.selection,
               "shard": f"{shard.index}/{shard.count}"}  # fmt: skip
     metrics = {"n": len(rows), "base_images": n_images, "chunks": len(chunks), "chunks_resumed": resumed,
-               **{f"rejects/{k}": v for k, v in rejects.as_dict().items()}}  # fmt: skip
+                      **{f"rejects/{k}": v for k, v in rejects.as_dict().items()}}  # fmt: skip
     write_evalset(out, rows, SCHEMA, work.images, header, metrics)
     work.remove()
     return metrics

@@ -5,10 +5,10 @@ commands. :func:`resolve` is what a deployment asks (which version does a stage 
 :func:`publish` and :func:`promote_if_gates_pass` are the pipeline's publish step.
 """
 
-from compclip.registry.aliases import resolve
 from compclip.registry.gates import GateResult, GatesConfig, evaluate_gates
 from compclip.registry.promotion import promote, promote_if_gates_pass, rollback
 from compclip.registry.publish import PublishConfig, publish
+from compclip.registry.read import resolve
 
 __all__ = [
     "GateResult",

@@ -1,8 +1,9 @@
 """``compclip registry``: publish models to the S3 registry, promote them behind gates, roll back, pull.
 
 The root (``s3://BUCKET[/prefix]``) comes from ``--root``, else ``$COMPCLIP_REGISTRY``, else the
-``registry.root`` of ``--params``. Gates are the ``gates`` section of ``--params`` (defaults
-without). Every command prints a table, or JSON with ``--json``.
+``registry.root`` of ``--params``. The gates are the registry's own policy, changed only by
+``registry policy set`` (which reads the ``gates`` section of ``--params``). Every command prints
+a table, or JSON with ``--json``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from pathlib import Path
 import yaml
 
 from compclip.cli import add_command
+from compclip.config import as_dict as config_dict
 from compclip.config import load_section
 from compclip.errors import UserError
-from compclip.registry import aliases, audit, promotion, read
+from compclip.registry import audit, policy, promotion, read
 from compclip.registry.gates import GatesConfig, failures
 from compclip.registry.layout import STAGES
 from compclip.registry.publish import PublishConfig, publish
@@ -31,14 +33,18 @@ EXAMPLES = """examples:
       --compare out/compare --params params.yaml --run-id $RUN_ID
   compclip registry publish out/degla --report out/eval/degla --compare out/compare \\
       --params params.yaml --promote staging     # and point staging at it if its gates pass
+  compclip registry policy set world-degla --params params.yaml --reason "margins agreed with QA"
+  compclip registry policy show world-degla       # the gates in force and their history
   compclip registry list                          # every model; `list world-degla`: its versions
   compclip registry show world-degla v3
   compclip registry diff world-degla v2 v3        # evaluation metrics side by side
-  compclip registry gates world-degla v3 --params params.yaml
-  compclip registry promote world-degla v3 --to staging --params params.yaml
-  compclip registry promote world-degla v3 --to production --force --reason "INC-12: swap regression accepted"
+  compclip registry gates world-degla v3          # under the registry's policy
+  compclip registry promote world-degla v3 --to staging
+  compclip registry promote world-degla v3 --to production   # only after staging
+  compclip registry promote world-degla v4 --to production --force --reason "INC-12: swap regression accepted"
   compclip registry rollback world-degla --stage production --reason "latency regression"
   compclip registry audit world-degla --json
+  compclip registry verify world-degla            # audit chain, aliases, manifests; exit 1 on a problem
   compclip registry pull world-degla production --out models/prod   # verified against the manifest
   compclip serve --model $(compclip registry resolve world-degla staging) --name compclip
 """
@@ -62,7 +68,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     def verb(name: str, summary: str, func) -> argparse.ArgumentParser:
         sub = add_command(verbs, name, summary, EXAMPLES)
         sub.add_argument("--root", help="registry root s3://BUCKET[/prefix] (default: $COMPCLIP_REGISTRY)")
-        sub.add_argument("--params", help="params.yaml: its `registry` and `gates` sections")
+        sub.add_argument("--params", help="params.yaml: its `registry` section")
         sub.add_argument("--json", action="store_true", help="print JSON")
         sub.set_defaults(func=func)
         return sub
@@ -95,21 +101,32 @@ def register(commands: argparse._SubParsersAction) -> None:
     sub.add_argument("a", metavar="vA")
     sub.add_argument("b", metavar="vB")
 
-    sub = verb("gates", "evaluate a version's promotion gates without moving anything", _gates)
+    sub = verb("gates", "evaluate a version's gates under the registry's policy, moving nothing", _gates)
     sub.add_argument("name")
     sub.add_argument("version", metavar="vN")
 
-    sub = verb("promote", "point a stage at a version if its gates pass", _promote)
+    sub = verb("policy", "the registry's gate policy of a model: show it, or set it (audited)", _policy)
+    sub.add_argument("action", choices=("show", "set"))
+    sub.add_argument("name")
+    sub.add_argument("--reason", help="why the policy changes (set: required; kept in the audit log)")
+
+    sub = verb("promote", "point a stage at a version if its gates pass (production after staging)", _promote)
     sub.add_argument("name")
     sub.add_argument("version", metavar="vN")
     sub.add_argument("--to", required=True, choices=STAGES, dest="stage")
-    sub.add_argument("--force", action="store_true", help="override failed gates (needs --reason; audited)")
+    sub.add_argument(
+        "--force", action="store_true", help="override failed gates or skipping staging (needs --reason)"
+    )
     sub.add_argument("--reason", help="why; kept in the audit log")
 
-    sub = verb("rollback", "point a stage back at its previous version", _rollback)
+    sub = verb("rollback", "promote a stage back to its previous version, behind the same gates", _rollback)
     sub.add_argument("name")
     sub.add_argument("--stage", required=True, choices=STAGES)
-    sub.add_argument("--reason", help="why; kept in the audit log")
+    sub.add_argument("--force", action="store_true", help="override failed gates (audited)")
+    sub.add_argument("--reason", required=True, help="why; kept in the audit log")
+
+    sub = verb("verify", "check the audit chain, the aliases and the published manifests", _verify)
+    sub.add_argument("name")
 
     sub = verb("resolve", "the URI of the version a stage points to (for `compclip serve --model`)", _resolve)
     sub.add_argument("name")
@@ -136,6 +153,8 @@ def _root(args: argparse.Namespace) -> str:
 
 
 def _gates_config(args: argparse.Namespace) -> GatesConfig:
+    if not args.params:
+        raise UserError("policy set needs --params FILE: its `gates` section becomes the policy")
     return load_section(GatesConfig, args.params, "gates")
 
 
@@ -157,22 +176,24 @@ def _publish(args: argparse.Namespace) -> None:
     if not name:
         raise UserError("publish needs --name NAME (or registry.name in --params)")
     params = yaml.safe_load(Path(args.params).read_text()) if args.params else None
-    config = PublishConfig(name, args.candidate or settings.candidate, args.run_id, _gates_config(args))
+    config = PublishConfig(name, args.candidate or settings.candidate, args.run_id)
     root = _root(args)
     version = publish(args.model, args.report, args.compare, root, config, params)
     shown = read.show(Store(root), name, version)
     lines = [f"published {name} {version}: {shown['uri']}"]
     if args.promote:
-        move, results = promotion.promote_if_gates_pass(root, name, version, config.gates, args.promote)
+        move, results = promotion.promote_if_gates_pass(root, name, version, args.promote)
         shown["promotion"] = {
             "stage": args.promote,
             "promoted": move is not None,
             "alias": move.alias.as_dict() if move else None,
             "gates": [g.as_dict() for g in results],
         }
-        if move is None:
+        if move is None and failures(results):
             failed = len(failures(results))
             lines.append(f"{name} {args.promote}: unchanged, {version} fails {failed} gate(s)")
+        elif move is None:
+            lines.append(f"{name} {args.promote}: unchanged, already {version}")
         else:
             lines.append(f"{name} {args.promote}: {move.alias.previous or '-'} -> {version}")
         lines += [g.describe() for g in results]
@@ -228,27 +249,52 @@ def _diff(args: argparse.Namespace) -> None:
 
 
 def _gates(args: argparse.Namespace) -> int:
-    results = promotion.check(Store(_root(args)), args.name, args.version, _gates_config(args))
-    _print(args, [g.as_dict() for g in results], [g.describe() for g in results])
-    return 1 if failures(results) else 0
+    evidence = promotion.gates(_root(args), args.name, args.version)
+    lines = [f"policy v{evidence.policy_version}", *(g.describe() for g in evidence.gates)]
+    _print(args, [g.as_dict() for g in evidence.gates], lines)
+    return 1 if failures(evidence.gates) else 0
+
+
+def _policy(args: argparse.Namespace) -> None:
+    root = _root(args)
+    if args.action == "set":
+        event, changed = policy.set_policy(root, args.name, _gates_config(args), args.reason)
+        state = "in force" if changed else "in force already, unchanged"
+        _print(args, event, [f"{args.name}: policy v{event['policy_version']} {state}: {event['policy']}"])
+        return
+    events = audit.trusted(Store(root), args.name)
+    config, version = policy.in_force(events)
+    rows = [[e["policy_version"], e["at"], e["by"], e["reason"]] for e in policy.history(events)]
+    data = {"name": args.name, "policy_version": version, "gates": config_dict(config), "history": rows}
+    defaults = "" if version else " (the defaults)"
+    lines = [f"{args.name}: policy v{version}{defaults}", str(data["gates"])]
+    _print(args, data, [*lines, "", *_table([["version", "at", "by", "reason"], *rows])] if rows else lines)
 
 
 def _promote(args: argparse.Namespace) -> None:
-    move = promotion.promote(
-        _root(args), args.name, args.version, args.stage, _gates_config(args), args.force, args.reason
-    )
-    forced = " (gates forced)" if move.event["forced"] else ""
-    line = f"{args.name} {args.stage}: {move.alias.previous or '-'} -> {move.alias.version}{forced}"
-    _print(args, move.as_dict(), [line, *(g.describe() for g in move.gates or [])])
+    move = promotion.promote(_root(args), args.name, args.version, args.stage, args.force, args.reason)
+    _print(args, move.as_dict(), [_moved(args, move), *(g.describe() for g in move.gates)])
+
+
+def _moved(args: argparse.Namespace, move: promotion.Move) -> str:
+    overrode = f" (forced: {', '.join(move.event['overrode'])})" if move.event["forced"] else ""
+    return f"{args.name} {args.stage}: {move.alias.previous or '-'} -> {move.alias.version}{overrode}"
 
 
 def _rollback(args: argparse.Namespace) -> None:
-    move = promotion.rollback(_root(args), args.name, args.stage, args.reason)
-    _print(args, move.as_dict(), [f"{args.name} {args.stage}: {move.alias.previous} -> {move.alias.version}"])
+    move = promotion.rollback(_root(args), args.name, args.stage, args.reason, args.force)
+    _print(args, move.as_dict(), [_moved(args, move), *(g.describe() for g in move.gates)])
+
+
+def _verify(args: argparse.Namespace) -> int:
+    count, problems = audit.verify(Store(_root(args)), args.name)
+    verdict = f"{args.name}: {count} events, " + (f"{len(problems)} problem(s)" if problems else "verified")
+    _print(args, {"name": args.name, "events": count, "problems": problems}, [verdict, *problems])
+    return 1 if problems else 0
 
 
 def _resolve(args: argparse.Namespace) -> None:
-    uri = aliases.resolve(_root(args), args.name, args.stage)
+    uri = read.resolve(_root(args), args.name, args.stage)
     _print(args, {"name": args.name, "stage": args.stage, "uri": uri}, [uri])
 
 
@@ -259,15 +305,15 @@ def _audit(args: argparse.Namespace) -> None:
             e["at"],
             e["by"],
             e["action"],
-            e["stage"] or "-",
-            e["from"] or "-",
-            e["to"],
-            "yes" if e["forced"] else "",
-            e["reason"] or "",
+            e.get("stage") or "-",
+            e.get("from") or "-",
+            e["to"] or (f"policy v{e['policy_version']}" if e["action"] == "policy" else "-"),
+            ", ".join(e.get("overrode") or []),
+            e.get("reason") or "",
         ]
         for e in events
     ]
-    _print(args, events, _table([["at", "by", "action", "stage", "from", "to", "forced", "reason"], *rows]))
+    _print(args, events, _table([["at", "by", "action", "stage", "from", "to", "overrode", "reason"], *rows]))
 
 
 def _pull(args: argparse.Namespace) -> None:

@@ -3,7 +3,8 @@
 - ``R/registry/NAME/vN/``: one immutable version, each object written once (the model files at its
   root, so KServe's storage initializer reads ``storageUri: R/registry/NAME/vN/`` as it is);
 - ``R/aliases/NAME/STAGE.json``: the version a stage (staging, production) points to;
-- ``R/audit/NAME/``: one object per event, append-only.
+- ``R/audit/NAME/NNNNNNNN.json``: the audit log, one object per event numbered from 1, each
+  naming the sha256 of the one before it (a hash chain); the registry's gate policy is in it too.
 
 Pure functions over names and keys; no I/O.
 """
@@ -11,13 +12,13 @@ Pure functions over names and keys; no I/O.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 from compclip.errors import UserError
 
 STAGES = ("staging", "production")
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 VERSION = re.compile(r"v([1-9][0-9]*)")
+AUDIT = re.compile(r"([0-9]{8})\.json")
 BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 # A version's files: the model's (named as compclip.models.loading names them; that module imports
@@ -85,9 +86,15 @@ def audit_dir(name: str) -> str:
     return f"audit/{check_name(name)}/"
 
 
-def audit_key(name: str, when: datetime, event_id: str) -> str:
-    """One event's key; keys sort by time (microseconds, UTC), the id keeps them unique."""
-    return f"{audit_dir(name)}{when.astimezone(UTC).strftime('%Y%m%dT%H%M%S.%fZ')}-{event_id}.json"
+def audit_key(name: str, seq: int) -> str:
+    """The key of event number ``seq`` (from 1); keys sort by number."""
+    return f"{audit_dir(name)}{seq:08d}.json"
+
+
+def audit_seq(key: str) -> int | None:
+    """The number of an event's key (relative to the root), None for any other key."""
+    match = AUDIT.fullmatch(key.rsplit("/", 1)[-1])
+    return int(match.group(1)) if match else None
 
 
 def join(root: str, key: str) -> str:

@@ -4,7 +4,11 @@ The version number is claimed by writing the version's ``lineage.json`` with ``I
 of publishers racing for vN exactly one succeeds, the others move on to vN+1. Every other file is
 then written once the same way, and ``manifest.json`` (the sha256 of every file) last, so a version
 is complete exactly when its manifest exists; a publisher that dies half-way leaves an incomplete
-version that nothing promotes or pulls.
+version that nothing promotes or pulls. The publish event records the manifest's sha256, which every
+promotion checks.
+
+Publishing a run is idempotent: a complete version with the same run id and the same weights is
+that version, returned as it is (its publish event appended if its publisher died before writing it).
 """
 
 from __future__ import annotations
@@ -12,14 +16,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from compclip.errors import UserError
-from compclip.registry import audit
+from compclip.registry import audit, read
 from compclip.registry.card import render
-from compclip.registry.gates import GatesConfig, candidate_of, evaluate_gates
+from compclip.registry.gates import candidate_of, evaluate_gates
 from compclip.registry.layout import (
     CARD,
     COMPARE,
@@ -36,7 +40,7 @@ from compclip.registry.layout import (
     version_number,
 )
 from compclip.registry.lineage import lineage
-from compclip.registry.read import numbered
+from compclip.registry.policy import in_force
 from compclip.registry.store import Store, json_body
 from compclip.storage import local_dir, sha256_file, split_uri, verify_files
 
@@ -46,13 +50,11 @@ MAX_CLAIMS = 1000
 
 @dataclass(frozen=True)
 class PublishConfig:
-    """``candidate``: the model's name in the comparison (default: its only non-baseline model);
-    ``gates``: evaluated at publish time for the model card."""
+    """``candidate``: the model's name in the comparison (default: its only non-baseline model)."""
 
     name: str = "compclip"
     candidate: str | None = None
     run_id: str | None = None
-    gates: GatesConfig = field(default_factory=GatesConfig)
 
 
 def publish(
@@ -71,13 +73,48 @@ def publish(
         _check_report(report_dir / METRICS, comparison, candidate)
         files = _version_files(model_dir, manifest, report_dir, compare_dir)
         sources = {"model": _where(model), "report": _where(report), "compare": _where(compare)}
+        events = audit.trusted(store, name)
+        if config.run_id and (found := _published(store, name, config.run_id, manifest["files"][WEIGHTS])):
+            version, digest = found
+            if not any(e["action"] == "publish" and e["to"] == version for e in events):
+                _record(store, name, version, digest, None, by)
+            return version
         training = manifest.get("training") or {}
         record = lineage(name, by, created_at, candidate, sources, training, config.run_id, params)
         version, lineage_body = _claim(store, name, record)
-        gates = evaluate_gates(comparison, candidate, config.gates)
-        _write_version(store, name, version, manifest, files, lineage_body, comparison, gates)
-    audit.record(store, name, "publish", version, gates=gates, by=by)
+        policy, policy_version = in_force(events)
+        gates = evaluate_gates(comparison, candidate, policy)
+        digest = _write_version(store, name, version, manifest, files, lineage_body, comparison, gates)
+    _record(store, name, version, digest, (gates, policy_version), by)
     return version
+
+
+def _published(store: Store, name: str, run_id: str, weights: str) -> tuple[str, str] | None:
+    """The complete version (and its manifest digest) published from ``run_id`` with these weights."""
+    for version in reversed(read.numbered(store, name)):
+        try:
+            manifest, digest = read.manifest(store, name, version)
+            lineage_ = read.version_json(store, name, version, manifest["files"], LINEAGE)
+        except UserError:  # incomplete or damaged: not a version to return
+            continue
+        if lineage_.get("run_id") == run_id and manifest["files"].get(WEIGHTS) == weights:
+            return version, digest
+    return None
+
+
+def _record(store: Store, name: str, version: str, digest: str, gates: tuple | None, by: str) -> None:
+    """The publish event: the manifest digest, and the gates at publish time under the policy then."""
+    results, policy_version = gates or (None, None)
+    event = audit.new_event(
+        name,
+        "publish",
+        version,
+        by=by,
+        manifest_sha256=digest,
+        gates=None if results is None else [g.as_dict() for g in results],
+        policy_version=policy_version,
+    )
+    audit.append(store, name, event)
 
 
 def _where(uri: str) -> str:
@@ -142,7 +179,7 @@ def _model_target(name: str) -> str:
 
 def _claim(store: Store, name: str, record: dict) -> tuple[str, bytes]:
     """Allocate the next version by creating its lineage.json; the version and the bytes written."""
-    taken = numbered(store, name)
+    taken = read.numbered(store, name)
     number = version_number(taken[-1]) + 1 if taken else 1
     for _ in range(MAX_CLAIMS):
         version = version_name(number)
@@ -162,8 +199,9 @@ def _write_version(
     lineage_body: bytes,
     comparison: dict,
     gates: list,
-) -> None:
-    """The files, the model card, then the manifest: written last, it marks the version complete."""
+) -> str:
+    """The files, the model card, then the manifest: written last, it marks the version complete.
+    Returns the manifest's sha256."""
     hashes = {target: sha256_file(str(path)) for target, path in files.items()}
     hashes[LINEAGE] = hashlib.sha256(lineage_body).hexdigest()
     card = render({**manifest, "files": hashes}, json.loads(lineage_body), comparison, gates).encode()
@@ -174,3 +212,4 @@ def _write_version(
     for target, body in [*files.items(), (CARD, card), (MANIFEST, version_manifest)]:
         if not store.create(prefix + target, body):
             raise UserError(f"{store.root}/{prefix}{target} exists already; versions are written once")
+    return hashlib.sha256(version_manifest).hexdigest()

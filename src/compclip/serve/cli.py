@@ -18,7 +18,8 @@ from compclip.serve import ServeConfig, serve
 EXAMPLES = """examples:
   compclip serve --model models/degla --name compclip
   compclip serve --model s3://bucket/registry/compclip/v3/ --name compclip --port 9000
-  compclip serve --model /mnt/models --name compclip --host 0.0.0.0 --port 8080   # in a pod
+  compclip serve --model /mnt/models --name compclip --host 0.0.0.0 --port 8080 \\
+      --manifest-sha256 $COMPCLIP_MANIFEST_SHA256   # in a pod, as `compclip deploy render` sets it
   compclip serve --model models/degla --name compclip --max-batch 16 --params params.yaml
 
   curl -s localhost:8080/v1/models/compclip:predict -d '{"instances": [{"image": "'$(base64 -w0 scene.png)'",
@@ -34,21 +35,39 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--name", required=True, help="model name in the endpoint paths")
     parser.add_argument("--host", help="address to bind (default 127.0.0.1; 0.0.0.0 in a container)")
     parser.add_argument("--port", type=int, help="HTTP port (default 8080)")
+    parser.add_argument(
+        "--access-log", action="store_true", default=None, help="log a line per request (default off)"
+    )
     parser.add_argument("--device", help="cpu, cuda or auto (default cpu)")
     parser.add_argument("--threads", type=int, help="torch CPU threads of the forward (default 1)")
     parser.add_argument("--params", type=Path, help="params.yaml; its `serve` section sets defaults")
     parser.add_argument("--max-batch", type=int, help="instances per forward pass across requests (1: off)")
     parser.add_argument("--batch-wait-ms", type=float, help="how long a batch waits for more requests")
     parser.add_argument("--max-payload-bytes", type=int, help="largest request body (default 8 MiB)")
-    parser.add_argument("--max-pixels", type=int, help="largest image, in pixels (default 4096x4096)")
+    parser.add_argument(
+        "--manifest-sha256", help="serve a folder only if its manifest.json has this sha256 (as aliased)"
+    )
+    parser.add_argument("--max-pixels", type=int, help="largest image, in pixels (default 1024x1024)")
+    parser.add_argument("--max-request-pixels", type=int, help="pixels of all of a request's images")
     parser.add_argument("--max-candidates", type=int, help="most candidates or labels per instance")
+    parser.add_argument("--max-request-texts", type=int, help="most texts scored in one request")
     parser.set_defaults(func=_serve)
 
 
 def _config(args: argparse.Namespace) -> ServeConfig:
     config = load_section(ServeConfig, args.params, "serve")
-    runtime = ("host", "port", "device", "threads", "max_batch", "batch_wait_ms")
-    return override_from(config, args, *runtime, "max_payload_bytes", "max_pixels", "max_candidates")
+    runtime = (
+        "host",
+        "port",
+        "access_log",
+        "device",
+        "threads",
+        "max_batch",
+        "batch_wait_ms",
+        "manifest_sha256",
+    )
+    limits = ("max_payload_bytes", "max_pixels", "max_request_pixels", "max_candidates", "max_request_texts")
+    return override_from(config, args, *runtime, *limits)
 
 
 def _serve(args: argparse.Namespace) -> None:

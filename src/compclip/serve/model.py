@@ -7,6 +7,7 @@ import asyncio
 import base64
 import io
 import logging
+import re
 
 import kserve
 import torch
@@ -26,6 +27,7 @@ from compclip.serve.payloads import INPUTS, OUTPUTS, Parser, v1_response, v2_res
 log = logging.getLogger(__name__)
 
 WARM_UP = "a red cube to the left of a blue ring"
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class InspectionModel(kserve.Model):
@@ -50,9 +52,15 @@ class InspectionModel(kserve.Model):
                 f"no model folder at {self.source!r}: "
                 "give a folder, s3://BUCKET/registry/NAME/vN/ or /mnt/models"
             )
+        pinned = self.config.manifest_sha256
+        if pinned is not None and not SHA256.fullmatch(pinned):
+            raise UserError(
+                f"--manifest-sha256 {pinned!r} is not a sha256 (64 hex digits); "
+                "`compclip deploy render` sets it from the registry alias"
+            )
         device = resolve_device(self.config.device)
         torch.set_num_threads(self.config.threads)
-        bundle = load_model(self.source, device=str(device))
+        bundle = load_model(self.source, device=str(device), manifest_sha256=self.config.manifest_sha256)
         engine = Engine(bundle, device, self.config.text_cache)
         negatives = HardNegatives(self.config.per_type, self.config.seed, self.config.filter)
         self.parser = Parser(self.config, bundle.preprocess, negatives)

@@ -8,7 +8,12 @@ generated from it, or the ``candidates`` given) or ``labels`` (zero-shot):
   ``{"predictions": [answer, ...]}``;
 - V2 (Open Inference Protocol), ``POST /v2/models/NAME/infer``: inputs ``image`` (BYTES, shape
   [N], base64 PNG or JPEG) and ``query`` (BYTES, shape [N], a JSON object holding an instance's
-  other fields) -> output ``result`` (BYTES, shape [N], each answer as JSON).
+  other fields) -> output ``result`` (BYTES, shape [N], each answer as JSON). A declared shape
+  or datatype that is not the data's is refused.
+
+A request may decode at most ``max_request_pixels`` pixels (each image's size read from its
+header, before decoding) and score at most ``max_request_texts`` texts, so one request cannot
+take seconds of CPU.
 
 A candidate is a caption or ``{"caption": ..., "type": ...}`` (type ``given`` when left out);
 ``types`` picks the generated types. Every problem raises kserve's ``InvalidInput`` (HTTP 400)
@@ -58,6 +63,25 @@ class Query:
     specification: str = ""
 
 
+@dataclass
+class Budget:
+    """What one request may decode (pixels) and score (texts) in all, and what it used so far."""
+
+    max_pixels: int
+    max_texts: int
+    pixels: int = 0
+    texts: int = 0
+
+    def take(self, where: str, pixels: int = 0, texts: int = 0) -> None:
+        self.pixels, self.texts = self.pixels + pixels, self.texts + texts
+        if self.pixels > self.max_pixels:
+            raise InvalidInput(
+                f"{where}: the request's images exceed {self.max_pixels} pixels in all, the limit"
+            )
+        if self.texts > self.max_texts:
+            raise InvalidInput(f"{where}: the request holds over {self.max_texts} texts to score, the limit")
+
+
 class Parser:
     """Turns V1 and V2 request bodies into queries under the service's limits."""
 
@@ -71,7 +95,8 @@ class Parser:
         if not isinstance(instances, list) or not instances:
             raise InvalidInput('expected {"instances": [...]} with at least one instance')
         self._count(len(instances))
-        return [self.instance(fields, f"instances[{i}]") for i, fields in enumerate(instances)]
+        budget = self._budget()
+        return [self.instance(fields, f"instances[{i}]", budget) for i, fields in enumerate(instances)]
 
     def v2(self, request: InferRequest) -> list[Query]:
         given = {tensor.name: tensor for tensor in request.inputs}
@@ -82,7 +107,7 @@ class Parser:
         if len(images) != len(queries):
             raise InvalidInput(f"'image' has {len(images)} elements but 'query' has {len(queries)}")
         self._count(len(images))
-        out = []
+        budget, out = self._budget(), []
         for i, (image, text) in enumerate(zip(images, queries, strict=True)):
             try:
                 fields = json.loads(text)
@@ -92,14 +117,18 @@ class Parser:
                 raise InvalidInput(
                     f"query[{i}]: expected a JSON object without 'image' (the image is its own input)"
                 )
-            out.append(self.instance({**fields, "image": image}, f"query[{i}]"))
+            out.append(self.instance({**fields, "image": image}, f"query[{i}]", budget))
         return out
 
     def _count(self, n: int) -> None:
         if n > self.config.max_instances:
             raise InvalidInput(f"{n} instances in one request; the limit is {self.config.max_instances}")
 
-    def instance(self, fields: Any, where: str) -> Query:
+    def _budget(self) -> Budget:
+        return Budget(self.config.max_request_pixels, self.config.max_request_texts)
+
+    def instance(self, fields: Any, where: str, budget: Budget) -> Query:
+        """One instance as a query, charged to its request's ``budget``."""
         if not isinstance(fields, dict):
             raise InvalidInput(f"{where}: expected an object with 'image' and 'specification' or 'labels'")
         unknown = sorted(set(fields) - FIELDS)
@@ -115,7 +144,8 @@ class Parser:
             if "candidates" in fields or "types" in fields:
                 raise InvalidInput(f"{where}: 'candidates' and 'types' go with 'specification', not 'labels'")
             labels = self._texts(fields["labels"], f"{where}.labels")
-            return Query("zeroshot", self._image(fields["image"], f"{where}.image"), labels)
+            budget.take(f"{where}.labels", texts=len(labels))
+            return Query("zeroshot", self._image(fields["image"], f"{where}.image", budget), labels)
         specification = self._caption(fields["specification"], f"{where}.specification")
         if "candidates" in fields:
             if "types" in fields:
@@ -131,7 +161,8 @@ class Parser:
                     "give 'candidates' explicitly"
                 )
             captions, types = (tuple(x) for x in zip(*pairs, strict=True))
-        image = self._image(fields["image"], f"{where}.image")
+        budget.take(where, texts=1 + len(captions))
+        image = self._image(fields["image"], f"{where}.image", budget)
         return Query("inspect", image, captions, types, specification)
 
     def _caption(self, value: Any, where: str) -> str:
@@ -178,8 +209,8 @@ class Parser:
             raise InvalidInput(f"{where}: expected a non-empty list of {', '.join(TYPES)}")
         return tuple(dict.fromkeys(value))
 
-    def _image(self, value: Any, where: str) -> torch.Tensor:
-        """The preprocessed image of a base64 PNG or JPEG within the pixel limit."""
+    def _image(self, value: Any, where: str, budget: Budget) -> torch.Tensor:
+        """The preprocessed image of a base64 PNG or JPEG within the pixel limits."""
         if not isinstance(value, str) or not value:
             raise InvalidInput(f"{where}: expected a base64 string of a PNG or JPEG image")
         try:
@@ -198,6 +229,7 @@ class Parser:
         width, height = image.size
         if width * height > limit:
             raise InvalidInput(f"{where}: the image has {width}x{height} pixels; the limit is {limit}")
+        budget.take(where, pixels=width * height)
         try:
             image = image.convert("RGB")
         except (OSError, ValueError, SyntaxError):
@@ -206,9 +238,19 @@ class Parser:
 
 
 def _strings(tensor: InferInput) -> list[str]:
-    """The elements of a BYTES input, flattened, as text."""
+    """The elements of a BYTES input of shape [N], as text."""
     if tensor.datatype != "BYTES":
         raise InvalidInput(f"input '{tensor.name}': expected datatype BYTES, got {tensor.datatype}")
+    flat = _flat(tensor)
+    if list(tensor.shape or []) != [len(flat)]:
+        raise InvalidInput(
+            f"input '{tensor.name}': declared shape {list(tensor.shape or [])} but {len(flat)} "
+            f"elements; expected shape [N] with N elements"
+        )
+    return flat
+
+
+def _flat(tensor: InferInput) -> list[str]:
     data, flat = tensor.data, []
     stack = [data] if not isinstance(data, list) else list(reversed(data))
     while stack:

@@ -38,6 +38,7 @@ class VqaConfig:
     max_reject_share: float = 0.05  # malformed records and questions without a prediction
     llava: LlavaConfig = field(default_factory=LlavaConfig)
     stats: StatsConfig = field(default_factory=StatsConfig)
+    ocr_words: str = "include"  # TextVQA's OCR tokens scored with the question (released) or "drop"ped
 
 
 def _write_predictions(folder: Path, rows: list[dict]) -> None:
@@ -102,7 +103,7 @@ def analyze(
     dataset, found = read_questions(questions, annotations, rejects)
     answers = read_predictions(predictions, rejects)
     table = PMITable.load(pmi)
-    rows = question_rows(found, answers, table, rejects, skipped)
+    rows = question_rows(found, answers, table, rejects, skipped, config.ocr_words)
     n_seen = len(found) + rejects.counts["malformed_question"] + rejects.counts["no_answers"]
     rejects.check(n_seen, config.max_reject_share, f"vqa-pmi {questions}")
     metrics, bins = analyze_rows(rows, config.stats)
@@ -114,6 +115,7 @@ def analyze(
         "dataset": dataset,
         **inputs,
         "stats": dataclasses.asdict(config.stats),
+        "ocr_words": config.ocr_words,
         "pmi_table": table.header,
     }
     with outputs.local_out(out) as folder:
