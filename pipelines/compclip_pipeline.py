@@ -94,6 +94,7 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
         evalsets_params: dict, pretrain_params: dict, negatives_params: dict, base_model: str, corpus: str,
         git_commit: str, registry: dict,
         s3_secret: str, accelerator: str, gpus: int, gpu_node_selector: dict, gpu_tolerations: list,
+        train_nodes: int,
     ):  # fmt: skip
         """Evaluate ``base``, fine-tune it with each of ``methods`` and evaluate that, compare, record."""
 
@@ -114,7 +115,8 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
 
         base_eval = evaluation("base", base)
         with dsl.ParallelFor(methods, parallelism=parallel_training) as method:
-            tuned = train_op(base=base, method=method, data=finetune, negatives=negatives, config=train)
+            tuned = train_op(base=base, method=method, data=finetune, negatives=negatives, config=train,
+                             gpus=gpus, nodes=train_nodes, s3_secret=s3_secret)  # fmt: skip
             on_gpu(configure(tuned, "train", "train", s3_secret))
             tuned_eval = evaluation(method, tuned.outputs["model"])
         # one Collected per consumer: the compiler rewrites a Collected channel as it wires it
@@ -164,6 +166,7 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
         gpus: int = 1,
         gpu_node_selector: dict = {},  # noqa: B006
         gpu_tolerations: list = [],  # noqa: B006
+        train_nodes: int = 1,
         git_commit: str = "unknown",
     ):
         """``corpus``: caption shards (space-separated URIs or globs, e.g. LAION parquet on S3) whose PMI
@@ -171,7 +174,8 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
         data import``) fine-tuned on instead of the world's; ``base_model``: an open_clip NAME:TAG,
         hf-hub:ID or s3:// model folder fine-tuned instead of pretraining one; ``methods``: the
         fine-tunings to run; ``benchmarks``: real benchmarks every model is evaluated on, e.g.
-        ``{sugarcrepe: {annotations: s3://b/sugarcrepe, images: s3://coco/val2017}}``."""
+        ``{sugarcrepe: {annotations: s3://b/sugarcrepe, images: s3://coco/val2017}}``; ``train_nodes`` > 1:
+        each fine-tuning is a Kubeflow Trainer TrainJob of that many nodes x ``gpus`` (docs/train.md)."""
         corpus_task = configure(world_corpus(config=world, section="world"), "core", "world", s3_secret)
         fine_task = configure(
             finetune_data_op(source=finetune_data, config=finetune), "core", "finetune data", s3_secret
@@ -195,7 +199,7 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
             world_params=world, finetune_params=finetune, pmi_params=pmi, evalsets_params=evalsets,
             pretrain_params=pretrain, negatives_params=negatives,
             s3_secret=s3_secret, accelerator=accelerator, gpus=gpus, gpu_node_selector=gpu_node_selector,
-            gpu_tolerations=gpu_tolerations,
+            gpu_tolerations=gpu_tolerations, train_nodes=train_nodes,
         )  # fmt: skip
 
         def negatives_then_rest(base: Any) -> None:

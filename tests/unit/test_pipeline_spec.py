@@ -238,3 +238,15 @@ def test_compiling_again_in_another_process_writes_the_same_bytes(compiled, tmp_
     subprocess.run([*command, "--params", str(REPO / "params.yaml")], check=True, capture_output=True)
     assert "#    registry: dict [Default: {'candidate'" in compiled[2]
     assert out.read_text() == compiled[2]
+
+
+def test_each_fine_tuning_takes_the_runs_gpus_and_trainer_nodes(compiled):
+    spec, _, _ = compiled
+    trains = [t for t in _all_tasks(spec) if t.component_ref.name.rstrip("-0123456789") == "comp-train"]
+    assert trains
+    for task in trains:
+        wired = {k: v.component_input_parameter for k, v in task.inputs.parameters.items()}
+        assert [wired[k].removeprefix("pipelinechannel--") for k in ("gpus", "nodes", "s3_secret")] == [
+            "gpus", "train_nodes", "s3_secret"
+        ]  # fmt: skip
+    assert spec.root.input_definitions.parameters["train_nodes"].default_value.number_value == 1

@@ -175,3 +175,12 @@ def test_decode_images_covers_and_centre_crops_square_and_tuple_sizes(tmp_path):
         assert not failed and images["wide.png"].shape == (3, height, width)
         row = images["wide.png"][0, height // 2]
         assert row[0] == 0 and row[-1] == 255  # the centre crop keeps both halves
+
+
+def test_augment_crops_each_sample_alike_whatever_the_process_count():
+    images = torch.randint(0, 256, (4, 3, 16, 16), dtype=torch.uint8)
+    augment = BatchAugment((0.5, 0.4, 0.3), (0.2, 0.25, 0.3), scale=(0.3, 0.9), seed=2)
+    whole = augment(images, 5)
+    halves = [augment(images[2 * p : 2 * p + 2], 5, process=p, processes=2) for p in range(2)]
+    assert torch.equal(torch.cat(halves), whole)
+    assert not torch.equal(augment(images[:2], 5, process=1, processes=2), whole[:2])

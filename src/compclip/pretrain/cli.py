@@ -8,11 +8,14 @@ from pathlib import Path
 from compclip.cli import add_command
 from compclip.config import load_section, override_from
 from compclip.pretrain import PretrainConfig, pretrain
+from compclip.train.cli import add_processes
+from compclip.train.launch import job, launch, spread
 
 EXAMPLES = """examples:
   compclip pretrain --data out/world --out out/pretrain
   compclip pretrain --data out/world --out out/pretrain --model compclip-tiny-vit --params params.yaml
   compclip pretrain --data out/world --out out/pretrain --resume   # continue a killed run
+  compclip pretrain --data out/world --out out/pretrain --batch-size 128 --processes 2  # 64 each
   compclip pretrain --data s3://bucket/world --out s3://bucket/models/base \\
       --checkpoint-dir s3://bucket/checkpoints/base --resume     # a preemptible pod: resume from S3
 """
@@ -38,19 +41,25 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--max-steps", type=int, help="stop (and end the schedule) after this many steps")
-    parser.add_argument("--batch-size", type=int)
+    parser.add_argument(
+        "--batch-size", type=int, help="images per step, over all processes (the global batch)"
+    )
     parser.add_argument("--lr", type=float)
     parser.add_argument("--seed", type=int)
-    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (per process)")
+    add_processes(parser)
     parser.set_defaults(func=_pretrain)
 
 
-def _pretrain(args: argparse.Namespace) -> None:
+def _pretrain(args: argparse.Namespace) -> int | None:
     config = load_section(PretrainConfig, args.params, "pretrain")
     config = override_from(
         config, args, "model", "epochs", "max_steps", "batch_size", "lr", "seed", "threads"
     )
-    metrics = pretrain(args.data, args.out, config, resume=args.resume, checkpoints=args.checkpoint_dir)
+    inputs = {"data": args.data, "out": args.out, "resume": args.resume, "checkpoints": args.checkpoint_dir}
+    if spread(args.processes):
+        return launch(job("pretrain", inputs, config, config.batch_size), args.processes)
+    metrics = pretrain(**inputs, config=config)
     if metrics:
         print(
             f"wrote {args.out}: {config.model} from scratch, {metrics['steps']} steps, "

@@ -6,7 +6,8 @@ relative to the folder) and, for NegCLIP and DeGLA, a ``negatives.json`` (a list
 one caption ``(image_id, original)``: a row's ``id`` and ``caption``, so the five captions of a
 COCO image each train against their own. Bad records are skipped and counted; each epoch draws
 K of a caption's negatives, and augmentation (RandomResizedCrop + normalisation) runs on whole
-batches with torch ops, seeded by the step, so a resumed run sees the same negatives and crops.
+batches with torch ops, seeded by the step, so a resumed run sees the same negatives and crops,
+and so does a run split over any number of processes (each sample's draw is its own).
 """
 
 from __future__ import annotations
@@ -226,7 +227,8 @@ class BatchAugment:
     """RandomResizedCrop (area ``scale``, aspect ``ratio``) + normalisation on a uint8 batch.
 
     One affine resampling per image (``grid_sample``), crop boxes drawn from a generator seeded
-    by ``(seed, step, process)``, so crops do not depend on global RNG state or on resuming.
+    by ``(seed, step)`` for every sample of the step's global batch, of which a process crops its
+    own slice: crops depend neither on global RNG state, nor on resuming, nor on the process count.
     """
 
     def __init__(
@@ -241,10 +243,11 @@ class BatchAugment:
         self.std = torch.tensor(std).view(1, 3, 1, 1) * 255
         self.scale, self.ratio, self.seed = scale, ratio, seed
 
-    def __call__(self, images: torch.Tensor, step: int, process: int = 0) -> torch.Tensor:
+    def __call__(self, images: torch.Tensor, step: int, process: int = 0, processes: int = 1) -> torch.Tensor:
+        """Crop ``images``, slice ``process`` of ``processes`` equal slices of the global batch."""
         n = len(images)
-        gen = torch.Generator().manual_seed((self.seed * 1_000_003 + step) * 4096 + process)
-        u = torch.rand(n, 4, generator=gen, dtype=torch.float64)
+        gen = torch.Generator().manual_seed((self.seed * 1_000_003 + step) * 4096)
+        u = torch.rand(n * processes, 4, generator=gen, dtype=torch.float64)[process * n : (process + 1) * n]
         area = self.scale[0] + (self.scale[1] - self.scale[0]) * u[:, 0]
         log_ratio = math.log(self.ratio[0]) + (math.log(self.ratio[1]) - math.log(self.ratio[0])) * u[:, 1]
         w = (area * log_ratio.exp()).sqrt().clamp(max=1.0)

@@ -211,7 +211,7 @@ def fit(
                 else loader
             )
             for batch in batches:
-                images = augment(batch["images"], step, accelerator.process_index)
+                images = augment(batch["images"], step, accelerator.process_index, accelerator.num_processes)
                 with accelerator.autocast():
                     embeddings, logit_scale = _embed(model, batch, images, negatives)
                     target = None

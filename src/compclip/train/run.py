@@ -7,10 +7,13 @@ gets the model (safetensors + open_clip config + manifest, with the training con
 fingerprint as provenance), ``metrics.json``, ``losses.jsonl`` (one record per step) and
 ``losses.png``. Checkpoints (:mod:`compclip.train.checkpoints`) live outside it, by default at
 ``<out>.checkpoints``, so that a preempted run resumes from them and ``dvc repro`` keeps them.
+Run in several processes (:mod:`compclip.train.launch`), ``batch_size`` is the global batch and
+only the main process writes checkpoints and the output; the result does not depend on the count.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -87,10 +90,20 @@ def run(
         raise UserError(f"method {config.method!r} needs hard negatives (--negatives negatives.json)")
     if config.threads:
         torch.set_num_threads(config.threads)
+    accelerator = Accelerator(
+        mixed_precision=config.precision,
+        step_scheduler_with_optimizer=False,
+        dataloader_config=DataLoaderConfiguration(
+            split_batches=True, use_seedable_sampler=True, data_seed=config.seed
+        ),
+    )
+    check_processes(config.data.batch_size, accelerator.num_processes)
     out, checkpoint_uri = str(out), str(checkpoints or default_checkpoints(out))
     check_place(out)
-    with open_checkpoints(checkpoint_uri) as store:
-        done = store.steps()
+    with contextlib.ExitStack() as stack:
+        with accelerator.main_process_first():  # one process claims the folder, then the others see it
+            store = stack.enter_context(open_checkpoints(checkpoint_uri))
+            done = store.steps()
         if done and not resume:
             raise UserError(
                 f"{checkpoint_uri} holds checkpoints of an earlier run; pass --resume, or choose another "
@@ -113,7 +126,7 @@ def run(
         fingerprint = run_fingerprint(config, bundle.model, pairs)
         resume_from = _resume_point(store, done, fingerprint)
         try:
-            result, curve, accelerator = _fit(bundle, pairs, config, store, fingerprint, resume_from)
+            result, curve = _fit(accelerator, bundle, pairs, config, store, fingerprint, resume_from)
         except NonFinite as err:
             done = store.steps()
             kept = "no checkpoint was saved"
@@ -122,7 +135,7 @@ def run(
             raise UserError(f"{err}; nothing was published; {kept}") from None
         metrics = {}
         if accelerator.is_main_process:
-            metrics = _metrics(config, result, pairs)
+            metrics = _metrics(config, result, pairs, accelerator.num_processes)
             provenance = {
                 "config": dataclasses.asdict(config),
                 "data": str(data),
@@ -162,14 +175,27 @@ def _resume_point(store: CheckpointDir, done: list[int], fingerprint: dict) -> P
     return store.fetch(done[-1])
 
 
+def check_processes(batch_size: int, processes: int) -> None:
+    """The global batch must split evenly over the processes."""
+    if batch_size % processes:
+        raise UserError(
+            f"batch_size {batch_size} (the global batch) does not split over {processes} processes; "
+            f"choose a multiple of {processes}"
+        )
+
+
 def _fit(
+    accelerator: Accelerator,
     bundle: ModelBundle,
     pairs: Pairs,
     config: TrainConfig,
     store: CheckpointDir,
     fingerprint: dict,
     resume_from: Path | None,
-) -> tuple[FitResult, LossLog, Accelerator]:
+) -> tuple[FitResult, LossLog]:
+    """One global permutation per epoch (seed, epoch) cut into global batches, of which each process
+    loads its contiguous slice (accelerate's ``split_batches``): the gathered batch is the batch a
+    single process would see."""
     loader = DataLoader(
         PairDataset(pairs, config.data, config.seed),
         batch_size=config.data.batch_size,
@@ -178,11 +204,6 @@ def _fit(
     )
     preprocess = get_model_preprocess_cfg(bundle.model)
     augment = BatchAugment(preprocess["mean"], preprocess["std"], config.data.crop_scale, seed=config.seed)
-    accelerator = Accelerator(
-        mixed_precision=config.precision,
-        step_scheduler_with_optimizer=False,
-        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=config.seed),
-    )
     loss_fn = TrainingLoss(config.method, config.loss, gather_with_grad(accelerator))
     curve = LossLog.resumed(resume_from / LOSSES) if resume_from else LossLog()
 
@@ -190,13 +211,14 @@ def _fit(
         store.save(state, step, fingerprint, {LOSSES: curve.jsonl()})
 
     result = fit(accelerator, bundle.model, loader, augment, loss_fn, config, resume_from, save, curve.write)
-    return result, curve, accelerator
+    return result, curve
 
 
-def _metrics(config: TrainConfig, result: FitResult, pairs: Pairs) -> dict:
+def _metrics(config: TrainConfig, result: FitResult, pairs: Pairs, processes: int) -> dict:
     ran = result.steps - result.start_step
     return {
         "method": config.method,
+        "processes": processes,
         "steps": result.steps,
         "epochs": result.steps / result.per_epoch,
         "resumed_from_step": result.start_step,
