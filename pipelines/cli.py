@@ -9,20 +9,29 @@ from pathlib import Path
 
 from compclip.cli import add_command
 from compclip.errors import UserError
+from compclip.images import DEFAULT_REGISTRY, Images, content_tag, read_digests
+from pipelines import cluster
+from pipelines.cluster import PULL_POLICIES, Cluster
+from pipelines.tasks import S3_SECRET
 
 EXAMPLES = """examples:
   compclip pipeline compile --out pipeline.yaml
+  compclip pipeline compile --out pipeline.yaml --image-repository registry.example.com/ml \\
+      --digests out/images/digests.json --image-pull-secret regcred --hf-token-secret hf-token
   compclip pipeline submit --host https://kfp.example.com --token "$KFP_TOKEN" --namespace team-a \\
       --experiment compclip --param world.n=20000 --param methods='[degla, negclip]'
   compclip pipeline submit --host http://localhost:8080 --param corpus='s3://bucket/laion/*.parquet' \\
       --param base_model=ViT-B-32:laion400m_e32 --param shards=64 --pipeline-root s3://bucket/kfp
-  compclip pipeline schedule --host http://localhost:8080 --cron '0 0 3 * * 0'   # Sundays 03:00
+  compclip pipeline schedule --host http://localhost:8080 --cron '0 0 3 * * 0' \\
+      --image-repository registry.example.com/ml --service-account compclip-pipeline --no-cache
   compclip pipeline run --root out/kfp --param world.n=400 --param train.optim.epochs=1   # locally
   compclip pipeline run --root out/kfp --push     # and push the outputs to the DVC remote
   compclip pipeline compile --pipeline genpairs --out genpairs.yaml   # GenPairs/paste/VQA on GPUs
   compclip pipeline submit --pipeline genpairs --host http://localhost:8080 \\
       --param pmi_table=s3://bucket/pmi/laion400m --param n_shards=8 --param genpairs.per_stratum=200
 """
+# The checkout: image tags are computed from it.
+REPO = Path(__file__).resolve().parents[1]
 # --pipeline NAME: the module that defines it (``build``, ``SECTIONS``, ``PUBLISH_SECTIONS``).
 PIPELINES = {"compclip": "pipelines.compclip_pipeline", "genpairs": "pipelines.genpairs_pipeline"}
 
@@ -35,6 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     build.add_argument("--out", type=Path, required=True, help="pipeline YAML to write")
     _common(build)
+    _for_cluster(build)
     build.set_defaults(func=_compile)
     for verb, text in (("submit", "start one run on a cluster"), ("schedule", "create a recurring run")):
         sub = add_command(verbs, verb, text, EXAMPLES)
@@ -46,7 +56,15 @@ def register(commands: argparse._SubParsersAction) -> None:
         sub.add_argument(
             "--pipeline-root", help="where artifacts go, e.g. s3://bucket/kfp (default: the cluster's)"
         )
+        sub.add_argument(
+            "--service-account",
+            help="the Kubernetes ServiceAccount the run's pods use (default: the profile's)",
+        )
+        sub.add_argument(
+            "--no-cache", action="store_true", help="run every task, even one whose inputs ran before"
+        )
         _common(sub)
+        _for_cluster(sub)
         sub.set_defaults(func=_remote)
     schedule = verbs.choices["schedule"]
     schedule.add_argument("--cron", required=True, help="six fields: second minute hour day month weekday")
@@ -77,6 +95,50 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def _for_cluster(parser: argparse.ArgumentParser) -> None:
+    images = parser.add_argument_group('images and Secrets on the cluster (README, "Running on a cluster")')
+    images.add_argument(
+        "--image-repository", metavar="REPO",
+        help=f"registry and path the images were pushed to (default: {DEFAULT_REGISTRY}, this machine's)",
+    )  # fmt: skip
+    tagged = images.add_mutually_exclusive_group()
+    tagged.add_argument(
+        "--image-tag", metavar="TAG", help="the images' tag (default: this checkout's content tag)"
+    )
+    tagged.add_argument(
+        "--digests",
+        type=Path,
+        metavar="FILE",
+        help="pin each image by its digest, as `make push` recorded them",
+    )
+    images.add_argument(
+        "--image-pull-policy", choices=PULL_POLICIES, default="IfNotPresent", help="default: IfNotPresent"
+    )
+    images.add_argument("--image-pull-secret", metavar="NAME", help="Secret of the registry's credentials")
+    images.add_argument(
+        "--hf-token-secret",
+        metavar="NAME",
+        help="Secret whose key HF_TOKEN the gen tasks read (gated hub models)",
+    )
+    images.add_argument(
+        "--s3-secret", metavar="NAME", default=S3_SECRET,
+        help=f"Secret of the S3 keys; a ConfigMap so named holds the endpoint (default: {S3_SECRET})",
+    )  # fmt: skip
+
+
+def _cluster(args: argparse.Namespace) -> Cluster:
+    """Where the tasks' images come from and the Kubernetes settings every task gets."""
+    if args.digests:
+        images = read_digests(args.digests)
+        if args.image_repository and args.image_repository.rstrip("/") != images.repository.rstrip("/"):
+            raise UserError(
+                f"{args.digests} records images of {images.repository}, not {args.image_repository}"
+            )
+    else:
+        images = Images(args.image_repository or DEFAULT_REGISTRY, args.image_tag or content_tag(REPO))
+    return Cluster(images, args.image_pull_policy, args.image_pull_secret or "", args.hf_token_secret or "")
+
+
 def _prepare(args: argparse.Namespace, local: bool = False):
     """The pipeline (params file sections as defaults) and the checked arguments."""
     import importlib
@@ -91,7 +153,11 @@ def _prepare(args: argparse.Namespace, local: bool = False):
         raise UserError(f"{args.params}: no section {', '.join(missing)}")
     if args.pipeline == "compclip":
         arguments.setdefault("git_commit", _git_commit())
-    pipeline = module.build(params, accelerators=not local, parallel_training=1 if local else 0)
+    if local:
+        pipeline = module.build(params, accelerators=False, parallel_training=1)
+    else:
+        pipeline = module.build(params, s3_secret=args.s3_secret)
+        cluster.apply(pipeline, _cluster(args))
     inputs = pipeline.pipeline_spec.root.input_definitions.parameters
     declared = {name: _type_name(spec.parameter_type) for name, spec in inputs.items()}
     check_arguments(declared, {**{s: params[s] for s in sections}, **arguments})
@@ -157,13 +223,15 @@ def _remote(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         package = str(Path(tmp) / "pipeline.yaml")
         compiler.Compiler().compile(pipeline, package)
+        run = remote.RunSettings(
+            experiment=args.experiment, name=name, namespace=args.namespace, pipeline_root=args.pipeline_root,
+            service_account=args.service_account, caching=False if args.no_cache else None,
+        )  # fmt: skip
         if args.verb == "submit":
-            run_id = remote.submit(kfp_client, package, arguments, args.experiment, name, args.namespace,
-                                   args.pipeline_root)  # fmt: skip
+            run_id = remote.submit(kfp_client, package, arguments, run)
             print(f"submitted run {run_id} ({name}) to {args.host}")
         else:
-            job = remote.schedule(kfp_client, package, arguments, args.experiment, name, args.cron,
-                                  args.namespace, args.pipeline_root)  # fmt: skip
+            job = remote.schedule(kfp_client, package, arguments, run, args.cron)
             print(f"scheduled {job} ({name}, cron {args.cron!r}) on {args.host}")
 
 

@@ -33,7 +33,7 @@ from components.world.component import world_corpus
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Model
 
-from pipelines.tasks import MAP_RETRIES, Accelerators, configure
+from pipelines.tasks import MAP_RETRIES, S3_SECRET, Accelerators, configure
 
 NAME = "compclip"
 # The params.yaml sections the pipeline reads, each the config of one stage (dvc.yaml names the same).
@@ -50,31 +50,40 @@ STAGES = {
 }  # fmt: skip
 
 
-@dsl.pipeline(name="pmi")
-def pmi_count(corpus: str, world: Input[Dataset], shards: int, config: dict, s3_secret: str) -> Dataset:
-    """The PMI table of ``corpus`` (empty: the world's captions), counted in two map-reduce rounds
-    over at most ``shards`` parts; a merge starts only once every part of its round succeeded."""
-    plan = configure(pmi_plan(corpus=corpus, world=world, shards=shards), "core", "pmi plan", s3_secret)
-    with dsl.ParallelFor(plan.output) as part:
-        scan = pmi_scan(corpus=corpus, world=world, part=part, config=config)
-        configure(scan, "core", "pmi scan", s3_secret).set_retry(MAP_RETRIES)
-    vocab = pmi_merge_vocab(
-        shards=dsl.Collected(scan.outputs["shard"]), shard_uris=dsl.Collected(scan.outputs["Output"]),
-        config=config,
-    )  # fmt: skip
-    configure(vocab, "core", "pmi merge vocabulary", s3_secret)
-    with dsl.ParallelFor(vocab.outputs["Output"]) as shard_uri:
-        pairs = pmi_pairs(shard_uri=shard_uri, vocab=vocab.outputs["vocab"], config=config)
-        configure(pairs, "core", "pmi pairs", s3_secret).set_retry(MAP_RETRIES)
-    merged = pmi_merge_table(
-        shards=dsl.Collected(pairs.outputs["shard"]), vocab=vocab.outputs["vocab"], config=config
-    )
-    return configure(merged, "core", "pmi merge table", s3_secret).outputs["table"]
+def pmi_count(s3_secret: str = S3_SECRET):
+    """The PMI sub-pipeline, its tasks reading S3 credentials from the Secret ``s3_secret``."""
+
+    @dsl.pipeline(name="pmi")
+    def pmi(corpus: str, world: Input[Dataset], shards: int, config: dict) -> Dataset:
+        """The PMI table of ``corpus`` (empty: the world's captions), counted in two map-reduce rounds
+        over at most ``shards`` parts; a merge starts only once every part of its round succeeded."""
+        plan = configure(pmi_plan(corpus=corpus, world=world, shards=shards), "core", "pmi plan", s3_secret)
+        with dsl.ParallelFor(plan.output) as part:
+            scan = pmi_scan(corpus=corpus, world=world, part=part, config=config)
+            configure(scan, "core", "pmi scan", s3_secret).set_retry(MAP_RETRIES)
+        vocab = pmi_merge_vocab(
+            shards=dsl.Collected(scan.outputs["shard"]), shard_uris=dsl.Collected(scan.outputs["Output"]),
+            config=config,
+        )  # fmt: skip
+        configure(vocab, "core", "pmi merge vocabulary", s3_secret)
+        with dsl.ParallelFor(vocab.outputs["Output"]) as shard_uri:
+            pairs = pmi_pairs(shard_uri=shard_uri, vocab=vocab.outputs["vocab"], config=config)
+            configure(pairs, "core", "pmi pairs", s3_secret).set_retry(MAP_RETRIES)
+        merged = pmi_merge_table(
+            shards=dsl.Collected(pairs.outputs["shard"]), vocab=vocab.outputs["vocab"], config=config
+        )
+        return configure(merged, "core", "pmi merge table", s3_secret).outputs["table"]
+
+    return pmi
 
 
-def build(params: dict[str, dict], accelerators: bool = True, parallel_training: int = 0):
+def build(
+    params: dict[str, dict], accelerators: bool = True, parallel_training: int = 0, s3_secret: str = S3_SECRET
+):
     """The pipeline with ``params`` (a parsed params.yaml: one dict per section) as its defaults.
 
+    ``s3_secret``: the Kubernetes Secret every task reads S3 credentials from (a name fixed when the
+    pipeline is compiled: backends before 2.17 cannot resolve a parameter's inside a loop).
     ``accelerators=False`` leaves out the GPU requests, whose parameters kfp's local runner cannot
     resolve inside loops and conditions (it ignores resources anyway); ``parallel_training`` caps the
     fine-tunings that run at once (0: all; one machine trains one at a time). Nothing else differs.
@@ -83,6 +92,7 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
     if missing:
         raise ValueError(f"params lack the sections {missing}")
     defaults = {s: params[s] for s in (*SECTIONS, *PUBLISH_SECTIONS)}
+    count_pmi = pmi_count(s3_secret)
 
     @dsl.pipeline(name="tune-and-compare")
     def tune_and_compare(
@@ -92,7 +102,7 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
         train: dict, evaluate: dict, world_params: dict, finetune_params: dict, pmi_params: dict,
         evalsets_params: dict, pretrain_params: dict, negatives_params: dict, base_model: str, corpus: str,
         git_commit: str, registry: dict, gates: dict,
-        s3_secret: str, accelerator: str, gpus: int, gpu_node_selector: dict, gpu_tolerations: list,
+        accelerator: str, gpus: int, gpu_node_selector: dict, gpu_tolerations: list,
     ):  # fmt: skip
         """Evaluate ``base``, fine-tune it with each of ``methods`` and evaluate that, compare, record."""
 
@@ -159,7 +169,6 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
         zeroshot: list = ["single", "genpairs", "paste"],  # noqa: B006
         sugarcrepe: str = "compositional",
         benchmarks: dict = {},  # noqa: B006
-        s3_secret: str = "compclip-s3",
         accelerator: str = "nvidia.com/gpu",
         gpus: int = 1,
         gpu_node_selector: dict = {},  # noqa: B006
@@ -180,7 +189,7 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
 
         on_gpu = Accelerators(accelerators, accelerator, gpus, gpu_node_selector, gpu_tolerations).request
 
-        counted = pmi_count(corpus=corpus, world=world_data, shards=shards, config=pmi, s3_secret=s3_secret)
+        counted = count_pmi(corpus=corpus, world=world_data, shards=shards, config=pmi)
         table = counted.set_display_name("pmi").output
 
         sets = configure(evalsets_build(pmi=table, config=evalsets), "core", "evalsets", s3_secret)
@@ -194,7 +203,7 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
             corpus=corpus, git_commit=git_commit, registry=registry, gates=gates,
             world_params=world, finetune_params=finetune, pmi_params=pmi, evalsets_params=evalsets,
             pretrain_params=pretrain, negatives_params=negatives,
-            s3_secret=s3_secret, accelerator=accelerator, gpus=gpus, gpu_node_selector=gpu_node_selector,
+            accelerator=accelerator, gpus=gpus, gpu_node_selector=gpu_node_selector,
             gpu_tolerations=gpu_tolerations,
         )  # fmt: skip
 

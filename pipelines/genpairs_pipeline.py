@@ -17,16 +17,19 @@ from components.paste.component import paste_merge, paste_shard
 from components.vqa_pmi.component import vqa_analyze, vqa_predict
 from kfp import dsl
 
-from pipelines.tasks import MAP_RETRIES, Accelerators, configure
+from pipelines.tasks import MAP_RETRIES, S3_SECRET, Accelerators, configure
 
 NAME = "compclip-gen"
 SECTIONS = ("genpairs", "paste", "vqa_pmi")
 PUBLISH_SECTIONS: tuple[str, ...] = ()
 
 
-def build(params: dict[str, dict], accelerators: bool = True, parallel_training: int = 0):
+def build(
+    params: dict[str, dict], accelerators: bool = True, parallel_training: int = 0, s3_secret: str = S3_SECRET
+):
     """The pipeline with ``params``' generator sections as its defaults.
 
+    ``s3_secret``: the Kubernetes Secret of the S3 credentials (as in the main pipeline);
     ``accelerators=False`` leaves out the GPU requests (kfp's local runner cannot resolve their
     parameters inside loops); ``parallel_training`` caps the shards that run at once (0: all).
     """
@@ -48,7 +51,6 @@ def build(params: dict[str, dict], accelerators: bool = True, parallel_training:
         vqa_questions: str = "",
         vqa_annotations: str = "",
         vqa_images: str = "",
-        s3_secret: str = "compclip-s3",
         accelerator: str = "nvidia.com/gpu",
         gpus: int = 1,
         gpu_node_selector: dict = {},  # noqa: B006

@@ -1,6 +1,7 @@
 """Submit and schedule the compiled pipeline on a Kubeflow Pipelines cluster through ``kfp.Client``."""
 
 import re
+from dataclasses import dataclass
 
 from compclip.errors import UserError
 
@@ -59,22 +60,36 @@ def _first_line(err: Exception) -> str:
     return text[0] if text else type(err).__name__
 
 
-def submit(kfp_client, package: str, arguments: dict, experiment: str, run_name: str,
-           namespace: str | None, pipeline_root: str | None) -> str:  # fmt: skip
+@dataclass(frozen=True)
+class RunSettings:
+    """Where a run (or each run of a schedule) goes and as whom: ``service_account`` the pods use
+    (None: the namespace's default for pipelines); ``caching`` False runs every task (None: as
+    compiled); ``pipeline_root`` None: the cluster's default (its kfp-launcher ConfigMap)."""
+
+    experiment: str
+    name: str
+    namespace: str | None = None
+    pipeline_root: str | None = None
+    service_account: str | None = None
+    caching: bool | None = None
+
+
+def submit(kfp_client, package: str, arguments: dict, run: RunSettings) -> str:
     """Start one run of the compiled ``package``; returns the run id."""
     result = kfp_client.create_run_from_pipeline_package(
-        package, arguments=arguments, run_name=run_name, experiment_name=experiment,
-        namespace=namespace, pipeline_root=pipeline_root,
+        package, arguments=arguments, run_name=run.name, experiment_name=run.experiment,
+        namespace=run.namespace, pipeline_root=run.pipeline_root, enable_caching=run.caching,
+        service_account=run.service_account,
     )  # fmt: skip
     return result.run_id
 
 
-def schedule(kfp_client, package: str, arguments: dict, experiment: str, name: str, cron: str,
-             namespace: str | None, pipeline_root: str | None) -> str:  # fmt: skip
+def schedule(kfp_client, package: str, arguments: dict, run: RunSettings, cron: str) -> str:
     """Create a recurring run of ``package`` on the six-field ``cron``; returns its id."""
-    found = kfp_client.create_experiment(experiment, namespace=namespace)
+    found = kfp_client.create_experiment(run.experiment, namespace=run.namespace)
     job = kfp_client.create_recurring_run(
-        experiment_id=found.experiment_id, job_name=name, cron_expression=validate_cron(cron),
-        params=arguments, pipeline_package_path=package, pipeline_root=pipeline_root, no_catchup=True,
+        experiment_id=found.experiment_id, job_name=run.name, cron_expression=validate_cron(cron),
+        params=arguments, pipeline_package_path=package, pipeline_root=run.pipeline_root, no_catchup=True,
+        enable_caching=run.caching, service_account=run.service_account,
     )  # fmt: skip
     return job.recurring_run_id

@@ -7,9 +7,11 @@ from typing import Any
 
 from kfp import dsl, kubernetes
 
-# S3 credentials every task reads from the Kubernetes Secret named by the `s3_secret` parameter
-# (k8s/base/s3-credentials.yaml), and the endpoint, when not AWS, from an optional ConfigMap of the
-# same name (key AWS_ENDPOINT_URL).
+# S3 credentials every task reads from a Kubernetes Secret (k8s/base/s3-credentials.yaml; its name
+# is fixed at compile time, `--s3-secret`), and the endpoint from the ConfigMap of the same name
+# (k8s/base/s3-endpoint.yaml, key AWS_ENDPOINT_URL). Neither is optional: KFP backends before 2.15
+# refuse kfp-kubernetes' `optional` field.
+S3_SECRET = "compclip-s3"
 S3_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 S3_ENDPOINT = "AWS_ENDPOINT_URL"
 # CPU request and limit, memory request and limit per image family.
@@ -21,14 +23,14 @@ RESOURCES = {
 MAP_RETRIES = 2
 
 
-def configure(task: dsl.PipelineTask, family: str, name: str, secret: Any) -> dsl.PipelineTask:
+def configure(task: dsl.PipelineTask, family: str, name: str, secret: str) -> dsl.PipelineTask:
     """Resources of the image ``family``, S3 credentials from the Secret ``secret``, a display name."""
     cpu, cpu_limit, memory, memory_limit = RESOURCES[family]
     task.set_cpu_request(cpu).set_cpu_limit(cpu_limit)
     task.set_memory_request(memory).set_memory_limit(memory_limit)
     task.set_display_name(name)
     kubernetes.use_secret_as_env(task, secret_name=secret, secret_key_to_env={k: k for k in S3_KEYS})
-    kubernetes.use_config_map_as_env(task, secret, {S3_ENDPOINT: S3_ENDPOINT}, optional=True)
+    kubernetes.use_config_map_as_env(task, secret, {S3_ENDPOINT: S3_ENDPOINT})
     return task
 
 

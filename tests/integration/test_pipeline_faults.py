@@ -44,9 +44,7 @@ def _tables_equal(a, b) -> None:
 @dsl.pipeline(name="pmi-only")
 def _count(corpus: str, shards: int, config: dict) -> Dataset:
     world = world_corpus(config={"n": 8}, section="world")
-    counted = pmi_count(
-        corpus=corpus, world=world.outputs["corpus"], shards=shards, config=config, s3_secret="s3"
-    )
+    counted = pmi_count("s3")(corpus=corpus, world=world.outputs["corpus"], shards=shards, config=config)
     return counted.output
 
 
