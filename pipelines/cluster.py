@@ -60,6 +60,11 @@ def apply(pipeline, cluster: Cluster) -> None:
         config = json_format.ParseDict(
             json_format.MessageToDict(platform[name]), k8s.KubernetesExecutorConfig()
         )
+        for entry in [*config.secret_as_env, *config.config_map_as_env]:
+            if entry.HasField("optional") and not entry.optional:
+                entry.ClearField(
+                    "optional"
+                )  # kfp-kubernetes writes the default; backends before 2.15 refuse it
         config.image_pull_policy = cluster.pull_policy
         if cluster.pull_secret:
             config.image_pull_secret.append(k8s.ImagePullSecret(**_named(cluster.pull_secret)))
