@@ -1,6 +1,7 @@
 import pytest
 from kfp.dsl import Model
 
+from compclip.errors import UserError
 from compclip.models import load_model
 from components.base_model.component import base_model
 
@@ -13,5 +14,5 @@ def test_a_given_model_becomes_a_folder_that_loads_as_that_model(tmp_path):
 
 
 def test_an_unknown_source_fails_before_any_training(tmp_path):
-    with pytest.raises(RuntimeError, match="models check no-such-model"):
+    with pytest.raises(UserError, match="no-such-model"):
         base_model.python_func(source="no-such-model", model=Model(name="model", uri=str(tmp_path / "m")))

@@ -3,6 +3,7 @@ import pytest
 from kfp.dsl import Dataset
 
 from compclip.cli import main
+from compclip.errors import UserError
 from components.pmi.component import pmi_merge_table, pmi_merge_vocab, pmi_pairs, pmi_plan, pmi_scan
 
 CONFIG = {"min_count": 2.0, "workers": 1.0}
@@ -38,8 +39,8 @@ def test_the_five_components_count_shards_as_one_run_does(tmp_path):
         assert pq.read_table(tmp_path / "table" / name).equals(pq.read_table(tmp_path / "one" / name))
 
 
-def test_a_failing_scan_names_its_shard(tmp_path):
+def test_a_failing_scan_fails_with_the_stages_own_message_naming_its_shard(tmp_path):
     (tmp_path / "bad.tsv").write_text("1\t\n2\t \n")
-    with pytest.raises(RuntimeError, match="--part 0/1"):
+    with pytest.raises(UserError, match=r"shard 0/1.*bad\.tsv"):
         pmi_scan.python_func(corpus=str(tmp_path / "bad.tsv"), world=_dataset(tmp_path / "w"), part="0/1",
                              config=CONFIG, shard=_dataset(tmp_path / "s"))  # fmt: skip

@@ -69,14 +69,19 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+def _parse(argv: list[str]) -> argparse.Namespace:
     args = build_parser(argv).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parse(argv)
     try:
         return args.func(args) or 0
     except UserError as err:
@@ -91,6 +96,7 @@ def run(argv: list[str], params: dict | None = None) -> None:
     """Run one command in-process (how a pipeline component calls its stage); raise if it fails.
 
     ``params`` (``{section: values}``) is written to a temporary params file passed as ``--params``.
+    A stage's UserError is raised as it is, so the task fails with the stage's own message.
     """
     with tempfile.TemporaryDirectory(prefix="compclip-params-") as tmp:
         full = argv
@@ -98,9 +104,10 @@ def run(argv: list[str], params: dict | None = None) -> None:
             path = Path(tmp) / "params.yaml"
             path.write_text(yaml.safe_dump(params, sort_keys=True))
             full = [*argv, "--params", str(path)]
-        code = main(full)
+        args = _parse(full)
+        code = args.func(args) or 0
     if code:
-        raise RuntimeError(f"`compclip {' '.join(argv)}` failed with exit status {code} (see the log above)")
+        raise RuntimeError(f"`compclip {' '.join(argv)}` failed with exit status {code}")
 
 
 if __name__ == "__main__":
