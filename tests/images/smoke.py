@@ -14,8 +14,8 @@ from __future__ import annotations
 import ast
 import contextlib
 import importlib
-import io
 import inspect
+import io
 import os
 import re
 import sys
