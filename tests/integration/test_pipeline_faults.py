@@ -41,10 +41,13 @@ def _tables_equal(a, b) -> None:
         assert pq.read_table(a / name).equals(pq.read_table(b / name)), name
 
 
+_pmi = pmi_count("s3")
+
+
 @dsl.pipeline(name="pmi-only")
 def _count(corpus: str, shards: int, config: dict) -> Dataset:
     world = world_corpus(config={"n": 8}, section="world")
-    counted = pmi_count("s3")(corpus=corpus, world=world.outputs["corpus"], shards=shards, config=config)
+    counted = _pmi(corpus=corpus, world=world.outputs["corpus"], shards=shards, config=config)
     return counted.output
 
 
