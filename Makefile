@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt constraints-cuda.txt
 $(VENV)/nltk_data/compclip-nltk.json: $(VENV)/.installed src/compclip/nltkdata.py | /usr/share/wordnet/index.noun
 	$(BIN)/python -m compclip.nltkdata --target $(VENV)/nltk_data --shared $(SHARED)/nltk_data
 
-LINTED := src tests bench pipelines components
+LINTED := src tests bench
 
 lint: setup
 	$(BIN)/ruff check $(LINTED)

@@ -31,7 +31,7 @@ COMMANDS = {
     "compare": ("compclip.evaluate.compare_cli", "compare evaluation reports against a baseline"),
     "models": ("compclip.models.cli", "model sources: check one before a run"),
     "lineage": ("compclip.lineage", "record a pipeline run's lineage and push its outputs for `dvc pull`"),
-    "pipeline": ("pipelines.cli", "the Kubeflow pipeline: compile, submit, schedule, run locally"),
+    "pipeline": ("compclip.pipelines.cli", "the Kubeflow pipeline: compile, submit, schedule, run locally"),
     "serve": ("compclip.serve.cli", "the inspection service: a model answering over KServe V1/V2"),
     "inspect": ("compclip.serve.inspect_cli", "ask a running inspection service; the demo's showcase"),
     "registry": ("compclip.registry.cli", "model registry in S3: publish, promote behind gates, roll back"),

@@ -1,10 +1,10 @@
 """The smoke test of one image family, run inside its image (`make smoke-FAMILY`).
 
-On the host, ``--plan FAMILY`` reads every Kubeflow component of that family (components/*/component.py,
-by the image it names) and prints what its tasks do at run time: each module its body imports
-(``import:NAME``) and each compclip command it runs (``command:pmi/count``: one word a line, so
-the lines pass as arguments); the serve family runs
-the inspection service (``compclip serve``). In the image (read-only root, no network, its own user),
+On the host, ``--plan FAMILY`` reads every Kubeflow component of that family
+(src/compclip/components/*/component.py, by the image it names) and prints what its tasks do at
+run time: each module its body imports (``import:NAME``) and each compclip command it runs
+(``command:pmi/count``: one word a line, so the lines pass as arguments); the serve family runs the
+inspection service (``compclip serve``). In the image (read-only root, no network, its own user),
 the same lines as arguments: import every module, print every command's help (which loads its
 stage's modules), then check the image's own rules. Any failure exits non-zero, naming it.
 """
@@ -35,8 +35,8 @@ def plan(family: str) -> list[str]:
     lines = {f"import:{name}" for name in ALWAYS}
     if family == "serve":
         lines.update(SERVE)
-    for path in sorted(repo.glob("components/*/component.py")):
-        module = importlib.import_module(f"components.{path.parent.name}.component")
+    for path in sorted(repo.glob("src/compclip/components/*/component.py")):
+        module = importlib.import_module(f"compclip.components.{path.parent.name}.component")
         for component in vars(module).values():
             if not isinstance(component, BaseComponent):
                 continue

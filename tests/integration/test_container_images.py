@@ -156,8 +156,8 @@ def run_component(image: str, component, arguments: dict, root: Path) -> dict:
 def test_core_image_runs_components_through_kfps_executor(core_image, tmp_path):
     """The world and a PMI scan as Kubeflow tasks: a dict parameter, an output Dataset, the next
     task's input Dataset, artifact metadata and a returned string, all through kfp's executor."""
-    from components.pmi.component import pmi_scan
-    from components.world.component import world_corpus
+    from compclip.components.pmi.component import pmi_scan
+    from compclip.components.world.component import world_corpus
 
     root = tmp_path / "root"
     root.mkdir()

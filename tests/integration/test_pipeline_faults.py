@@ -8,12 +8,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import s3fs
-from components.world.component import world_corpus
 from kfp import dsl, local
 from kfp.dsl import Dataset
-from pipelines.compclip_pipeline import pmi_count
 
 from compclip.cli import main
+from compclip.components.world.component import world_corpus
+from compclip.pipelines.compclip_pipeline import pmi_count
 from compclip.pmi import scan
 
 pytestmark = pytest.mark.integration

@@ -357,8 +357,9 @@ def test_publish_promote_staging_moves_the_alias_only_when_the_gates_pass(inputs
 
 
 def test_the_publish_component_publishes_and_promotes_the_candidate(inputs, root, tmp_path):
-    from components.publish.component import publish as publish_op
     from kfp.dsl import Dataset, Model
+
+    from compclip.components.publish.component import publish as publish_op
 
     # the comparison names the candidate "tuned": its model and report are picked by that name
     model = Model(name="m", uri=str(inputs / "model"), metadata={"method": "tuned"})

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
-from pipelines.cluster import OLDEST_BACKEND
 
 from compclip.cli import main
+from compclip.pipelines.cluster import OLDEST_BACKEND
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "tests" / "data" / f"kfp-backend-{OLDEST_BACKEND}"

@@ -8,13 +8,13 @@ import pytest
 import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
-from pipelines.compclip_pipeline import METHODS, SECTIONS, STAGES
-from pipelines.params import apply, check_arguments
-from pipelines.remote import validate_cron
 
 from compclip.cli import main
 from compclip.errors import UserError
 from compclip.images import content_tag, image, record_digest
+from compclip.pipelines.compclip_pipeline import METHODS, SECTIONS, STAGES
+from compclip.pipelines.params import apply, check_arguments
+from compclip.pipelines.remote import validate_cron
 
 REPO = Path(__file__).resolve().parents[2]
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
