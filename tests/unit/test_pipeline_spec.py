@@ -241,14 +241,14 @@ def test_a_wrong_parameter_fails_before_anything_runs(items, message):
     assert message in str(err.value)
 
 
-def test_real_benchmarks_become_the_evaluate_flags_of_each_model():
-    from compclip.evaluate.cli import benchmark_flags
+def test_real_benchmarks_become_the_benchmarks_each_model_is_evaluated_on():
+    from compclip.evaluate.run import Benchmark, parse_benchmarks
 
     given = {"valse": {"annotations": "s3://b/valse", "images": "s3://b/vimg"},
              "sugarcrepe": {"annotations": "s3://b/sc", "images": "s3://coco/val2017"}}  # fmt: skip
-    assert benchmark_flags(given) == ["--sugarcrepe", "s3://b/sc", "--sugarcrepe-images", "s3://coco/val2017",
-                                      "--valse", "s3://b/valse", "--valse-images", "s3://b/vimg"]  # fmt: skip
-    assert benchmark_flags({}) == []
+    assert parse_benchmarks(given) == {"sugarcrepe": Benchmark("s3://b/sc", "s3://coco/val2017"),
+                                       "valse": Benchmark("s3://b/valse", "s3://b/vimg")}  # fmt: skip
+    assert parse_benchmarks({}) == {}
 
 
 def test_compile_rejects_a_bad_parameter_with_one_line(tmp_path, capsys):

@@ -98,6 +98,6 @@ def check_arguments(spec_inputs: dict[str, str], arguments: dict[str, Any]) -> N
         if name in CONFIGS:
             check_section(name, value)
         if name == "benchmarks":
-            from compclip.evaluate.cli import benchmark_flags
+            from compclip.evaluate.run import parse_benchmarks
 
-            benchmark_flags(value)
+            parse_benchmarks(value)

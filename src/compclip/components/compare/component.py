@@ -15,15 +15,15 @@ def compare(
     metrics: Output[Metrics],
 ):
     """Each tuned report (named by its ``name`` metadata) against the base report."""
-    import json
     import shutil
     from pathlib import Path
 
-    from compclip.cli import run
+    from compclip.evaluate.compare import compare as compare_reports
     from compclip.evaluate.headline import compare_headline, log_metrics
+    from compclip.evaluate.stats import StatsConfig
 
-    reports = [f"{r.metadata['name']}={r.path}" for r in sorted(tuned, key=lambda r: r.metadata["name"])]
-    run(["compare", f"{base.metadata['name']}={base.path}", *reports, "--out", comparison.path])
-    out = Path(comparison.path)
-    shutil.copyfile(out / "compare.html", html.path)
-    log_metrics(compare_headline(json.loads((out / "compare.json").read_text())), metrics)
+    reports = {base.metadata["name"]: base.path}
+    reports.update((r.metadata["name"], r.path) for r in sorted(tuned, key=lambda r: r.metadata["name"]))
+    result = compare_reports(reports, comparison.path, StatsConfig())
+    shutil.copyfile(Path(comparison.path) / "compare.html", html.path)
+    log_metrics(compare_headline(result), metrics)

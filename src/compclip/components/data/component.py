@@ -11,10 +11,12 @@ from compclip.images import image
 def finetune_data(source: str, config: dict, data: Output[Dataset]):
     """``source``: a dataset folder (captions.parquet and its images; a path or s3:// URI), or empty
     for the world's fine-tuning corpus with ``config`` (params.yaml ``finetune``)."""
-    from compclip.cli import run
+    from compclip.config import from_dict
+    from compclip.dataset import ImportConfig, import_dataset
+    from compclip.world.corpus import CorpusConfig, write_corpus
 
     if source:
-        run(["data", "import", source, "--format", "folder", "--out", data.path])
+        import_dataset(source, data.path, config=ImportConfig(format="folder"))
     else:
-        run(["world", "corpus", "--section", "finetune", "--out", data.path], params={"finetune": config})
+        write_corpus(data.path, from_dict(CorpusConfig, config, "finetune"))
     data.metadata["source"] = source or "world"

@@ -11,6 +11,7 @@ def evalsets_build(pmi: Input[Dataset], config: dict, evalsets: Output[Dataset])
     """GenPairs-world, Paste-world, single objects and SugarCrepe-style sets.
 
     ``config`` is the params.yaml section `evalsets`."""
-    from compclip.cli import run
+    from compclip.config import from_dict
+    from compclip.evalsets.build import EvalsetsConfig, build_evalsets
 
-    run(["evalsets", "build", "--pmi", pmi.path, "--out", evalsets.path], params={"evalsets": config})
+    build_evalsets(pmi.path, evalsets.path, from_dict(EvalsetsConfig, config, "evalsets"))

@@ -1,4 +1,4 @@
-"""Evaluation as a Kubeflow component: `compclip evaluate`, its headline as Metrics, its HTML report."""
+"""Evaluation as a Kubeflow component (`compclip evaluate`): its headline as Metrics, its HTML report."""
 
 from kfp import dsl
 from kfp.dsl import HTML, Dataset, Input, Metrics, Model, Output
@@ -22,28 +22,18 @@ def evaluate(
     """Zero-shot accuracy against PMI on the ``zeroshot`` sets of ``evalsets``, its compositional set
     ``sugarcrepe`` (empty: none) and the real ``benchmarks`` ({name: {annotations, images}}, URIs)
     for ``model``; ``name`` labels the report."""
-    import json
     import shutil
     from pathlib import Path
 
-    from compclip.cli import run
-    from compclip.evaluate.cli import benchmark_flags
+    from compclip.config import from_dict
     from compclip.evaluate.headline import headline_metrics, log_metrics
+    from compclip.evaluate.run import Benchmark, EvaluateConfig, evaluate, parse_benchmarks
 
     sets = Path(evalsets.path)
-    argv = [
-        "evaluate",
-        "--model",
-        model.path,
-        "--out",
-        report.path,
-        "--zeroshot",
-        *[str(sets / z) for z in zeroshot],
-    ]
-    if sugarcrepe:
-        argv += ["--sugarcrepe", str(sets / sugarcrepe), "--sugarcrepe-images", str(sets / sugarcrepe)]
-    run([*argv, *benchmark_flags(benchmarks)], params={"evaluate": config})
-    out = Path(report.path)
-    shutil.copyfile(out / "report.html", html.path)
-    log_metrics(headline_metrics(json.loads((out / "metrics.json").read_text())), metrics)
+    chosen = {"sugarcrepe": Benchmark(str(sets / sugarcrepe), str(sets / sugarcrepe))} if sugarcrepe else {}
+    chosen.update(parse_benchmarks(benchmarks))
+    settings = from_dict(EvaluateConfig, config, "evaluate")
+    found = evaluate(model.path, [str(sets / z) for z in zeroshot], chosen, report.path, settings)
+    shutil.copyfile(Path(report.path) / "report.html", html.path)
+    log_metrics(headline_metrics(found), metrics)
     report.metadata["name"] = name

@@ -1,4 +1,4 @@
-"""A run's lineage as a Kubeflow component: `compclip lineage record` over every output of the run."""
+"""A run's lineage as a Kubeflow component: ``compclip.lineage.record`` over every output of the run."""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Model, Output
@@ -32,25 +32,22 @@ def lineage_record(
     lineage: Output[Dataset],
 ):
     """lineage.json: run id, commit, every stage's params, the inputs given and every output's file hashes."""
-    import json
-    import tempfile
     from pathlib import Path
 
-    from compclip.cli import run
+    from compclip.lineage import MANIFEST, record
+    from compclip.storage import write_json
 
     outputs = {"world": world, "finetune": finetune, "pmi": pmi, "evalsets": evalsets, "negatives": negatives}
     outputs.update({f"model-{m.metadata['method']}": m for m in models})
     outputs.update({f"report-{r.metadata['name']}": r for r in [base_report, *reports]})
     outputs["compare"] = comparison
-    argv = ["lineage", "record", "--out", lineage.path, "--run-id", run_id, "--commit", commit]
-    argv += [f"--input=corpus-{i}={uri}" for i, uri in enumerate(corpus.split())]
-    argv += [f"--input=base_model={base_model}"] if base_model.startswith("s3://") else []
+    inputs = {f"corpus-{i}": uri for i, uri in enumerate(corpus.split())}
+    inputs.update({"base_model": base_model} if base_model.startswith("s3://") else {})
     # an s3:// artifact (a cluster's pipeline root) is recorded where DVC and users can reach it
     where = {name: a.uri if a.uri.startswith("s3://") else a.path for name, a in outputs.items()}
-    argv += [f"--output={name}={uri}" for name, uri in where.items()]
-    with tempfile.TemporaryDirectory() as tmp:
-        params = {"world": world_params, "finetune": finetune_params, "pmi": pmi_params,
-                  "evalsets": evalsets_params, "pretrain": pretrain_params, "negatives": negatives_params,
-                  "train": train_params, "evaluate": evaluate_params}  # fmt: skip
-        (Path(tmp) / "params.json").write_text(json.dumps(params))
-        run([*argv, "--params", str(Path(tmp) / "params.json")])
+    params = {"world": world_params, "finetune": finetune_params, "pmi": pmi_params,
+              "evalsets": evalsets_params, "pretrain": pretrain_params, "negatives": negatives_params,
+              "train": train_params, "evaluate": evaluate_params}  # fmt: skip
+    manifest = record(run_id, commit, params, inputs, where)
+    write_json(Path(lineage.path) / MANIFEST, manifest)
+    print(f"wrote {lineage.path}/{MANIFEST}: run {run_id}, {len(where)} outputs")

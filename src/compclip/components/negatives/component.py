@@ -20,10 +20,12 @@ def negatives_generator(config: dict) -> str:
 def negatives_generate(data: Input[Dataset], pmi: Input[Dataset], config: dict, negatives: Output[Dataset]):
     """Rule negatives of every configured type for the captions of ``data``; ``config``: params
     `negatives`."""
-    from compclip.cli import run
+    from compclip.config import from_dict, override
+    from compclip.negatives.run import NegativesConfig, generate
 
-    argv = ["negatives", "generate", data.path, "--pmi", pmi.path, "--out", negatives.path]
-    run(argv, params={"negatives": config})
+    generate(
+        data.path, negatives.path, override(from_dict(NegativesConfig, config, "negatives"), pmi=pmi.path)
+    )
 
 
 @dsl.component(base_image=image("gen"), install_kfp_package=False)
@@ -31,7 +33,9 @@ def negatives_generate_llm(
     data: Input[Dataset], pmi: Input[Dataset], config: dict, negatives: Output[Dataset]
 ):
     """LLM negatives (``generator: llm``: transformers, a GPU) for the captions of ``data``."""
-    from compclip.cli import run
+    from compclip.config import from_dict, override
+    from compclip.negatives.run import NegativesConfig, generate
 
-    argv = ["negatives", "generate", data.path, "--pmi", pmi.path, "--out", negatives.path]
-    run(argv, params={"negatives": config})
+    generate(
+        data.path, negatives.path, override(from_dict(NegativesConfig, config, "negatives"), pmi=pmi.path)
+    )

@@ -1,5 +1,6 @@
 """PMI counting as Kubeflow components: plan the fan-out, scan, merge the vocabulary, count pairs,
-merge the table (the two map-reduce rounds of `compclip pmi count --shard` / `pmi merge`)."""
+merge the table (the two map-reduce rounds of ``compclip.pmi.shards``, as `compclip pmi count
+--shard` / `pmi merge` run them)."""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Output
@@ -19,10 +20,10 @@ def pmi_plan(corpus: str, world: Input[Dataset], shards: int) -> list[str]:
 @dsl.component(base_image=image("core"), install_kfp_package=False)
 def pmi_scan(corpus: str, world: Input[Dataset], part: str, config: dict, shard: Output[Dataset]) -> str:
     """Map 1: scan part ``I/N`` of the corpus; returns the shard's URI for the pairs round."""
-    from compclip.cli import run
+    from compclip.config import from_dict
+    from compclip.pmi.shards import CountConfig, scan_part
 
-    inputs = corpus.split() or [world.path]
-    run(["pmi", "count", "--shard", *inputs, "--part", part, "--out", shard.path], params={"pmi": config})
+    scan_part(corpus.split() or [world.path], part, shard.path, from_dict(CountConfig, config, "pmi"))
     shard.metadata["part"] = part
     return shard.uri
 
@@ -33,9 +34,10 @@ def pmi_merge_vocab(
 ) -> list[str]:
     """Reduce 1: the corpus vocabulary from every scanned shard; returns ``shard_uris`` (the scans'
     URIs) for the pairs round to fan out over."""
-    from compclip.cli import run
+    from compclip.config import from_dict
+    from compclip.pmi.shards import CountConfig, merge_vocab
 
-    run(["pmi", "merge", *[s.path for s in shards], "--out", vocab.path], params={"pmi": config})
+    merge_vocab([s.path for s in shards], vocab.path, from_dict(CountConfig, config, "pmi"))
     return shard_uris
 
 
@@ -44,12 +46,13 @@ def pmi_pairs(shard_uri: str, vocab: Input[Dataset], config: dict, shard: Output
     """Map 2: the scanned shard at ``shard_uri`` with its pair counts for ``vocab`` (no re-scan)."""
     import shutil
 
-    from compclip.cli import run
+    from compclip.config import from_dict
+    from compclip.pmi.shards import CountConfig, count_shard_pairs
     from compclip.storage import local_dir
 
     with local_dir(shard_uri) as scanned:
         shutil.copytree(scanned, shard.path, dirs_exist_ok=True)
-    run(["pmi", "count", "--shard", "--out", shard.path, "--vocab", vocab.path], params={"pmi": config})
+    count_shard_pairs(shard.path, vocab.path, from_dict(CountConfig, config, "pmi"))
 
 
 @dsl.component(base_image=image("core"), install_kfp_package=False)
@@ -57,7 +60,7 @@ def pmi_merge_table(
     shards: Input[list[Dataset]], vocab: Input[Dataset], config: dict, table: Output[Dataset]
 ):
     """Reduce 2: the PMI table from every shard's pair counts."""
-    from compclip.cli import run
+    from compclip.config import from_dict
+    from compclip.pmi.shards import CountConfig, merge_table
 
-    argv = ["pmi", "merge", *[s.path for s in shards], "--vocab", vocab.path, "--out", table.path]
-    run(argv, params={"pmi": config})
+    merge_table([s.path for s in shards], vocab.path, table.path, from_dict(CountConfig, config, "pmi"))

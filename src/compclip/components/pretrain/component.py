@@ -9,6 +9,7 @@ from compclip.images import image
 @dsl.component(base_image=image("train"), install_kfp_package=False)
 def pretrain(data: Input[Dataset], config: dict, model: Output[Model]):
     """Train ``config['model']`` from random weights on ``data``; ``config``: params `pretrain`."""
-    from compclip.cli import run
+    from compclip.config import from_dict
+    from compclip.pretrain import PretrainConfig, pretrain
 
-    run(["pretrain", "--data", data.path, "--out", model.path], params={"pretrain": config})
+    pretrain(data.path, model.path, from_dict(PretrainConfig, config, "pretrain"))

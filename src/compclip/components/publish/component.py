@@ -1,5 +1,6 @@
-"""Publishing as a Kubeflow component: `compclip registry publish --promote staging`, the candidate into
-the S3 registry and, when its gates pass, onto staging (production stays a person's command)."""
+"""Publishing as a Kubeflow component (what `compclip registry publish --promote staging` does): the
+candidate into the S3 registry and, when its gates pass, onto staging (production stays a person's
+command)."""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Model, Output
@@ -21,12 +22,15 @@ def publish(
     method), with its report and the comparison, under ``registry['root']`` (empty: publish nothing),
     promoted to staging when every gate passes; ``registry``/``gates``: the params.yaml sections.
     ``published.json`` holds the version, whether staging moved and the gate results."""
-    import contextlib
-    import io
     import json
     from pathlib import Path
 
-    from compclip.cli import run
+    from compclip.config import from_dict
+    from compclip.registry import promotion
+    from compclip.registry.cli import RegistryConfig
+    from compclip.registry.gates import GatesConfig
+    from compclip.registry.publish import PublishConfig
+    from compclip.registry.publish import publish as publish_version
 
     Path(published.path).mkdir(parents=True, exist_ok=True)
     if not registry.get("root"):
@@ -37,15 +41,16 @@ def publish(
     report = next((r for r in reports if r.metadata["name"] == candidate), None)
     if model is None or report is None:
         raise RuntimeError(f"no tuned model named {candidate!r} in this run (registry.candidate)")
-    argv = ["registry", "publish", model.path, "--report", report.path, "--compare", comparison.path]
-    argv += ["--run-id", run_id, "--promote", "staging", "--json"]
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        run(argv, params={"registry": registry, "gates": gates})
-    shown = json.loads(printed.getvalue())
-    promotion = shown["promotion"]
-    record = {"published": True, "name": registry["name"], "version": shown["version"],
-              "candidate": candidate, "run_id": run_id, "promotion": promotion}  # fmt: skip
-    print(f"published {shown['version']}; staging moved: {promotion['promoted']}")
-    print("\n".join(f"{g['name']}: {'pass' if g['passed'] else 'FAIL'}" for g in promotion["gates"]))
+    settings, rules = from_dict(RegistryConfig, registry, "registry"), from_dict(GatesConfig, gates, "gates")
+    config = PublishConfig(settings.name, candidate, run_id, rules)
+    params = {"registry": registry, "gates": gates}
+    version = publish_version(model.path, report.path, comparison.path, settings.root, config, params)
+    move, results = promotion.promote_if_gates_pass(settings.root, settings.name, version, rules, "staging")
+    alias = move.alias.as_dict() if move else None
+    moved = {"stage": "staging", "promoted": move is not None, "alias": alias,
+             "gates": [g.as_dict() for g in results]}  # fmt: skip
+    record = {"published": True, "name": settings.name, "version": version,
+              "candidate": candidate, "run_id": run_id, "promotion": moved}  # fmt: skip
+    print(f"published {version}; staging moved: {moved['promoted']}")
+    print("\n".join(g.describe() for g in results))
     (Path(published.path) / "published.json").write_text(json.dumps(record))

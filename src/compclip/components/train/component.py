@@ -12,8 +12,10 @@ def train(
     model: Output[Model],
 ):  # fmt: skip
     """Fine-tune ``base`` with ``method`` (degla, negclip, clip) on ``data``; ``config``: params `train`."""
-    from compclip.cli import run
+    from compclip.config import from_dict, override
+    from compclip.train.loop import TrainConfig
+    from compclip.train.run import train as fine_tune
 
-    argv = ["train", "--method", method, "--model", base.path, "--data", data.path, "--out", model.path]
-    run([*argv, "--negatives", f"{negatives.path}/negatives.json"], params={"train": config})
+    settings = override(from_dict(TrainConfig, config, "train"), method=method)
+    fine_tune(base.path, data.path, f"{negatives.path}/negatives.json", model.path, settings)
     model.metadata["method"] = method
