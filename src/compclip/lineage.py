@@ -18,6 +18,7 @@ Command line::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import time
@@ -83,7 +84,8 @@ def record(
 
 
 def push(manifest: dict, repo: Path, remote: str | None = None) -> Path:
-    """Upload every output to the DVC remote of ``repo``; write ``lineage/RUN_ID/*.dvc`` and the manifest."""
+    """Upload every output to the DVC remote of ``repo``; write ``lineage/RUN_ID/*.dvc``, a .gitignore
+    for the outputs ``dvc pull`` brings there, and the manifest."""
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
@@ -91,13 +93,50 @@ def push(manifest: dict, repo: Path, remote: str | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     with Repo(str(repo)) as dvc:
         dvc.scm_context.quiet = True  # not DVC's "git add" hint after every output: the caller says it once
+        objects = dvc.cloud.get_remote_odb(remote, "push")
+        before = _upload_leftovers(objects)
         for name, output in manifest["outputs"].items():
             try:  # `dvc add --to-remote --out FOLDER/NAME URI`
                 dvc.add(output["uri"], out=str(folder / name), to_remote=True, remote=remote)
             except DvcException as err:
                 raise UserError(f"dvc could not push output {name} ({output['uri']}): {err}") from err
+        _remove_leftovers(objects, _upload_leftovers(objects) - before)
+    ignored = sorted(f"/{name}" for name in manifest["outputs"])
+    (folder / ".gitignore").write_text("".join(f"{line}\n" for line in ignored))
     write_json(folder / MANIFEST, manifest)
     return folder
+
+
+# `dvc add --to-remote` uploads each file as OBJECTS/.TOKEN.tmp, copies it to its content address and
+# leaves the temporary object behind (dvc-data 3.x, hashfile/build.py: one orphan per file, doubling
+# what the remote stores; BENCHMARKS.md). push removes the ones its own upload left: new since it
+# started, named as DVC names them, and holding the bytes of an object now stored (their ETag, the
+# MD5 of a single-part upload, is that object's address).
+LEFTOVER = re.compile(r"\.[A-Za-z0-9_-]{22}\.tmp")
+
+
+def _upload_leftovers(objects) -> set[str]:
+    """The temporary upload objects directly under the remote's object folder."""
+    fs = objects.fs.fs
+    if not fs.exists(objects.path):
+        return set()
+    fs.invalidate_cache(objects.path)  # a listing from before the upload would hide what it left
+    return {path for path in fs.ls(objects.path, detail=False) if LEFTOVER.fullmatch(path.rsplit("/", 1)[-1])}
+
+
+def _remove_leftovers(objects, paths: set[str]) -> None:
+    """Remove each of ``paths`` whose bytes are stored at their content address (MD5)."""
+    fs = objects.fs.fs
+    for path in sorted(paths):
+        etag = str(fs.info(path).get("ETag", "")).strip('"')
+        if not re.fullmatch(r"[0-9a-f]{32}", etag):  # a multipart upload's or a local file's: hash it
+            digest = hashlib.md5()
+            with fs.open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            etag = digest.hexdigest()
+        if fs.exists(f"{objects.path}/{etag[:2]}/{etag[2:]}"):
+            fs.rm_file(path)
 
 
 def pull_hint(folder: Path, repo: Path) -> str:
