@@ -62,14 +62,17 @@ def record(
     params: dict,
     inputs: dict[str, str],
     outputs: dict[str, str],
+    copies: dict[str, str] | None = None,
 ) -> dict:
-    """The manifest of one run: ``inputs`` and ``outputs`` map names to URIs, each hashed file by file."""
+    """The manifest of one run: ``inputs`` and ``outputs`` map names to URIs, each hashed file by file;
+    ``copies`` maps a name to a local folder holding the same files, hashed instead of its URI (a
+    Kubeflow task's inputs, already downloaded)."""
     for name in (run_id, *inputs, *outputs):
         if not NAME.fullmatch(name):
             raise UserError(f"lineage name {name!r}: use letters, digits, '.', '_' or '-'")
 
-    def entry(uri: str) -> dict:
-        return {"uri": uri, "files": content_hashes(uri)}
+    def entry(name: str, uri: str) -> dict:
+        return {"uri": uri, "files": content_hashes((copies or {}).get(name, uri))}
 
     return {
         "kind": "compclip-run",
@@ -78,8 +81,8 @@ def record(
         "compclip_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "params": params,
-        "inputs": {name: entry(uri) for name, uri in inputs.items()},
-        "outputs": {name: entry(uri) for name, uri in outputs.items()},
+        "inputs": {name: entry(name, uri) for name, uri in inputs.items()},
+        "outputs": {name: entry(name, uri) for name, uri in outputs.items()},
     }
 
 
@@ -89,6 +92,13 @@ def push(manifest: dict, repo: Path, remote: str | None = None) -> Path:
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
+    for name, output in manifest["outputs"].items():
+        scheme = output["uri"].split("://", 1)[0] if "://" in output["uri"] else "file"
+        if scheme not in ("file", "s3") or (scheme == "file" and not Path(output["uri"]).exists()):
+            raise UserError(
+                f"output {name} is at {output['uri']}, which this machine cannot reach: push a run whose "
+                "pipeline root is s3:// (or a local run)"
+            )
     folder = repo / RUNS / manifest["run_id"]
     folder.mkdir(parents=True, exist_ok=True)
     with Repo(str(repo)) as dvc:

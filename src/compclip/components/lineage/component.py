@@ -43,11 +43,12 @@ def lineage_record(
     outputs["compare"] = comparison
     inputs = {f"corpus-{i}": uri for i, uri in enumerate(corpus.split())}
     inputs.update({"base_model": base_model} if base_model.startswith("s3://") else {})
-    # an s3:// artifact (a cluster's pipeline root) is recorded where DVC and users can reach it
-    where = {name: a.uri if a.uri.startswith("s3://") else a.path for name, a in outputs.items()}
+    # a cluster's artifact is recorded by its URI (where DVC and users reach it) and hashed from the
+    # copy the task was given; a local run's by its path
+    where = {name: a.uri if "://" in a.uri else a.path for name, a in outputs.items()}
     params = {"world": world_params, "finetune": finetune_params, "pmi": pmi_params,
               "evalsets": evalsets_params, "pretrain": pretrain_params, "negatives": negatives_params,
               "train": train_params, "evaluate": evaluate_params}  # fmt: skip
-    manifest = record(run_id, commit, params, inputs, where)
+    manifest = record(run_id, commit, params, inputs, where, {name: a.path for name, a in outputs.items()})
     write_json(Path(lineage.path) / MANIFEST, manifest)
     print(f"wrote {lineage.path}/{MANIFEST}: run {run_id}, {len(where)} outputs")
