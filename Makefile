@@ -185,8 +185,10 @@ $(CONTEXT)/requirements-%.txt: pyproject.toml constraints.txt constraints-cuda.t
 $(WHEELHOUSE)/pip-$(PIP_VERSION)-py3-none-any.whl:
 	$(PYTHON) -m pip download -qq --no-deps --dest $(WHEELHOUSE) pip==$(PIP_VERSION)
 
+# compclip's wheel (the library, its CLI, the Kubeflow components and pipelines: all of src/compclip),
+# built from a fresh build/ (setuptools packs whatever an older build left there).
 $(CONTEXT)/compclip.stamp: pyproject.toml README.md $(shell find src/compclip -type f -not -name '*.pyc')
-	mkdir -p $(@D) && rm -f $(CONTEXT)/compclip-*.whl
+	mkdir -p $(@D) && rm -f $(CONTEXT)/compclip-*.whl && rm -rf build
 	$(PYTHON) -m pip wheel -qq --no-deps --wheel-dir $(CONTEXT) .
 	touch $@
 
