@@ -140,10 +140,10 @@ images-torch: $(addprefix image-,$(TORCH_FAMILIES))
 # Each family's smoke test inside its image (read-only root, no network, its own user):
 # tests/images/smoke.py imports what the family's components import and runs their commands.
 smoke: $(addprefix smoke-,$(FAMILIES))
-$(addprefix smoke-,$(FAMILIES)): smoke-%: image-% | $(CONTAINERS_CONF)
+$(addprefix smoke-,$(FAMILIES)): smoke-%: image-% | setup $(CONTAINERS_CONF)
 	podman run --rm --network none --read-only --tmpfs /tmp --env _KFP_RUNTIME=true \
 		--volume $(CURDIR)/tests/images/smoke.py:/smoke.py:ro "$(call ref,$*)" python /smoke.py \
-		$$(PYTHONPATH=$(CURDIR) $(PYTHON) tests/images/smoke.py --plan $* | tr '\n' ' ')
+		$$($(BIN)/python tests/images/smoke.py --plan $* | tr '\n' ' ')
 
 push: images
 	for family in $(FAMILIES); do \
