@@ -14,11 +14,11 @@ def test_runs_in_the_gen_image_with_its_params_section_and_a_typed_output():
 
 def test_accessories_are_passed_only_when_given(monkeypatch):
     calls = []
-    monkeypatch.setattr("compclip.cli.run", lambda argv, params=None: calls.append((argv, params)))
+    monkeypatch.setattr("compclip.paste.run.paste_set", lambda *args: calls.append(args))
     for accessories in ("s3://b/acc", ""):
         out = Dataset(name="s", uri="x")
         paste_shard.python_func(images="s3://b/val", pmi="p", accessories=accessories, part="1/4",
                                 work_dir="", config={"seed": 2}, shard=out)  # fmt: skip
-    (given, params), (none, _) = calls
-    assert given[given.index("--accessories") + 1] == "s3://b/acc" and "--accessories" not in none
-    assert given[given.index("--shard") + 1] == "1/4" and params == {"paste": {"seed": 2}}
+    (images, pmi, _, config, given, shard, work), (*_, none, _, _) = calls
+    assert (images, pmi, given, none, work) == ("s3://b/val", "p", "s3://b/acc", None, None)
+    assert (shard.index, shard.count) == (1, 4) and config.seed == 2

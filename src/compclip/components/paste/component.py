@@ -13,20 +13,18 @@ def paste_shard(
 ):
     """Shard ``part`` (``i/n``) of ImageNet-paste over the class folders at ``images`` (a URI);
     ``accessories``: a folder of CONCEPT.png files (empty: FLUX paints them); ``work_dir`` as in GenPairs."""
-    from compclip.cli import run
+    from compclip.chunks import Shard
+    from compclip.config import from_dict
+    from compclip.paste.run import PasteConfig, paste_set
 
-    argv = ["paste", "run", "--images", images, "--pmi", pmi, "--out", shard.path, "--shard", part]
-    if accessories:
-        argv += ["--accessories", accessories]
-    if work_dir:
-        argv += ["--work-dir", work_dir]
-    run(argv, params={"paste": config})
+    settings = from_dict(PasteConfig, config, "paste")
+    paste_set(images, pmi, shard.path, settings, accessories or None, Shard.parse(part), work_dir or None)
     shard.metadata["shard"] = part
 
 
 @dsl.component(base_image=image("gen"), install_kfp_package=False)
 def paste_merge(shards: Input[list[Dataset]], evalset: Output[Dataset]):
     """The shards' folders joined into one ImageNet-paste evaluation set."""
-    from compclip.cli import run
+    from compclip.evalsets.generated import merge_evalsets
 
-    run(["paste", "merge", *[s.path for s in shards], "--out", evalset.path])
+    merge_evalsets([s.path for s in shards], evalset.path)

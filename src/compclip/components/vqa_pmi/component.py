@@ -14,13 +14,20 @@ def vqa_predict(
 ):  # fmt: skip
     """LLaVA's answers to shard ``part`` (``i/n``) of the questions (VQAv2: ``annotations`` too;
     TextVQA: empty); ``work_dir`` as in GenPairs."""
-    from compclip.cli import run
+    from compclip.chunks import Shard
+    from compclip.config import from_dict
+    from compclip.vqa.run import VqaConfig, predict
 
-    argv = ["vqa-pmi", "predict", "--images", images, "--out", predictions.path, "--shard", part]
-    argv += ["--questions", questions, *(["--annotations", annotations] if annotations else [])]
-    if work_dir:
-        argv += ["--work-dir", work_dir]
-    run(argv, params={"vqa_pmi": config})
+    settings = from_dict(VqaConfig, config, "vqa_pmi")
+    predict(
+        questions,
+        annotations or None,
+        images,
+        predictions.path,
+        settings,
+        Shard.parse(part),
+        work_dir or None,
+    )
     predictions.metadata["shard"] = part
 
 
@@ -30,8 +37,11 @@ def vqa_analyze(
     analysis: Output[Dataset],
 ):  # fmt: skip
     """Accuracy and yes-bias against PMI from every shard's predictions; an HTML report."""
-    from compclip.cli import run
+    from compclip.config import from_dict
+    from compclip.storage import expand
+    from compclip.vqa.run import VqaConfig, analyze
 
-    argv = ["vqa-pmi", "analyze", "--pmi", pmi, "--out", analysis.path]
-    argv += ["--questions", questions, *(["--annotations", annotations] if annotations else [])]
-    run([*argv, "--predictions", *[p.path for p in predictions]], params={"vqa_pmi": config})
+    files = expand([p.path for p in predictions], keep=lambda path: path.endswith(".jsonl"))
+    analyze(
+        questions, annotations or None, files, pmi, analysis.path, from_dict(VqaConfig, config, "vqa_pmi")
+    )
