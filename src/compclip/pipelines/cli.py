@@ -219,6 +219,8 @@ def _remote(args: argparse.Namespace) -> None:
     from compclip.pipelines import remote
 
     pipeline, arguments = _prepare(args)
+    if args.no_cache:
+        cluster.disable_caching(pipeline)
     if args.verb == "schedule":
         remote.validate_cron(args.cron)
     name = args.name or f"{pipeline.name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -228,7 +230,7 @@ def _remote(args: argparse.Namespace) -> None:
         compiler.Compiler().compile(pipeline, package)
         run = remote.RunSettings(
             experiment=args.experiment, name=name, namespace=args.namespace, pipeline_root=args.pipeline_root,
-            service_account=args.service_account, caching=False if args.no_cache else None,
+            service_account=args.service_account,
         )  # fmt: skip
         if args.verb == "submit":
             run_id = remote.submit(kfp_client, package, arguments, run)

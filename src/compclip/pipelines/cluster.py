@@ -81,3 +81,13 @@ def _named(secret: str) -> dict:
     parameter = pipeline_spec_pb2.TaskInputsSpec.InputParameterSpec()
     parameter.runtime_value.constant.string_value = secret
     return {"secret_name": secret, "secret_name_parameter": parameter}
+
+
+def disable_caching(pipeline) -> None:
+    """Turn caching off for every task of ``pipeline``, inside loops, conditions and sub-pipelines too
+    (kfp.Client's ``enable_caching`` reaches only the tasks of the outermost DAG)."""
+    spec = pipeline.pipeline_spec
+    dags = [spec.root.dag, *(c.dag for c in spec.components.values() if c.HasField("dag"))]
+    for dag in dags:
+        for task in dag.tasks.values():
+            task.caching_options.enable_cache = False

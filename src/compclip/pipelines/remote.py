@@ -63,23 +63,21 @@ def _first_line(err: Exception) -> str:
 @dataclass(frozen=True)
 class RunSettings:
     """Where a run (or each run of a schedule) goes and as whom: ``service_account`` the pods use
-    (None: the namespace's default for pipelines); ``caching`` False runs every task (None: as
-    compiled); ``pipeline_root`` None: the cluster's default (its kfp-launcher ConfigMap)."""
+    (None: the namespace's default for pipelines); ``pipeline_root`` None: the cluster's default
+    (its kfp-launcher ConfigMap)."""
 
     experiment: str
     name: str
     namespace: str | None = None
     pipeline_root: str | None = None
     service_account: str | None = None
-    caching: bool | None = None
 
 
 def submit(kfp_client, package: str, arguments: dict, run: RunSettings) -> str:
     """Start one run of the compiled ``package``; returns the run id."""
     result = kfp_client.create_run_from_pipeline_package(
         package, arguments=arguments, run_name=run.name, experiment_name=run.experiment,
-        namespace=run.namespace, pipeline_root=run.pipeline_root, enable_caching=run.caching,
-        service_account=run.service_account,
+        namespace=run.namespace, pipeline_root=run.pipeline_root, service_account=run.service_account,
     )  # fmt: skip
     return result.run_id
 
@@ -90,6 +88,6 @@ def schedule(kfp_client, package: str, arguments: dict, run: RunSettings, cron: 
     job = kfp_client.create_recurring_run(
         experiment_id=found.experiment_id, job_name=run.name, cron_expression=validate_cron(cron),
         params=arguments, pipeline_package_path=package, pipeline_root=run.pipeline_root, no_catchup=True,
-        enable_caching=run.caching, service_account=run.service_account,
+        service_account=run.service_account,
     )  # fmt: skip
     return job.recurring_run_id
