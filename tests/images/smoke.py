@@ -2,11 +2,12 @@
 
 On the host, ``--plan FAMILY`` reads every Kubeflow component of that family
 (src/compclip/components/*/component.py, by the image it names) and prints what its tasks do at
-run time: each module its body imports (``import:NAME``) and each compclip command it runs
-(``command:pmi/count``: one word a line, so the lines pass as arguments); the serve family runs the
-inspection service (``compclip serve``). In the image (read-only root, no network, its own user),
-the same lines as arguments: import every module, print every command's help (which loads its
-stage's modules), then check the image's own rules. Any failure exits non-zero, naming it.
+run time: each module or name its body imports (``import:NAME``, ``from:MODULE/NAME``) and each
+compclip command it runs (``command:pmi/count``: one word a line, so the lines pass as arguments);
+the serve family runs the inspection service (``compclip serve`` and its KServe server). In the
+image (read-only root, no network, its own user), the same lines as arguments: import every module
+and name, print every command's help (which loads its stage's modules), then check the image's own
+rules. Any failure exits non-zero, naming it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from pathlib import Path
 
 # What every task of every family imports first: kfp's executor (components run through it).
 ALWAYS = ("kfp.dsl.executor_main",)
-SERVE = ("command:serve",)
+# The serve image runs the inspection service: its command and the KServe server it starts.
+SERVE = ("command:serve", "import:compclip.serve.server", "import:compclip.serve.model")
 
 
 def plan(family: str) -> list[str]:
@@ -56,7 +58,7 @@ def _uses(source: str) -> set[str]:
         if isinstance(node, ast.Import):
             found.update(f"import:{alias.name}" for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(f"import:{node.module}")
+            found.update(f"from:{node.module}/{alias.name}" for alias in node.names)
         elif isinstance(node, ast.List):
             words = []
             for element in node.elts[:2]:
@@ -79,6 +81,10 @@ def check(lines: list[str]) -> list[str]:
         try:
             if kind == "import":
                 importlib.import_module(what)
+            elif kind == "from":  # a name of a module, or one of its submodules
+                module, name = what.split("/")
+                if not hasattr(importlib.import_module(module), name):
+                    importlib.import_module(f"{module}.{name}")
             else:
                 try:
                     with contextlib.redirect_stdout(io.StringIO()):
