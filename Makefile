@@ -141,9 +141,10 @@ images-torch: $(addprefix image-,$(TORCH_FAMILIES))
 # tests/images/smoke.py imports what the family's components import and runs their commands.
 smoke: $(addprefix smoke-,$(FAMILIES))
 $(addprefix smoke-,$(FAMILIES)): smoke-%: image-% | setup $(CONTAINERS_CONF)
+	PYTHONPATH=$(CURDIR)/src $(BIN)/python tests/images/smoke.py --plan $* > $(IMAGES)/smoke-$*.txt
 	podman run --rm --network none --read-only --tmpfs /tmp --env _KFP_RUNTIME=true \
 		--volume $(CURDIR)/tests/images/smoke.py:/smoke.py:ro "$(call ref,$*)" python /smoke.py \
-		$$($(BIN)/python tests/images/smoke.py --plan $* | tr '\n' ' ')
+		$$(cat $(IMAGES)/smoke-$*.txt)
 
 push: images
 	for family in $(FAMILIES); do \

@@ -107,6 +107,8 @@ def check(lines: list[str]) -> list[str]:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--plan"]:
         print("\n".join(plan(sys.argv[2])))
+    elif len(sys.argv) < 2:
+        sys.exit("nothing to check: give the lines of --plan FAMILY")
     else:
         problems = check(sys.argv[1:])
         print("\n".join(problems) or f"smoke test passed: {len(sys.argv) - 1} imports and commands")
