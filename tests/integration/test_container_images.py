@@ -65,7 +65,7 @@ def test_core_image_passes_its_smoke_test(core_image):
     from tests.images.smoke import plan
 
     lines = plan("core")
-    assert "command:pmi/count" in lines and "import:kfp.dsl.executor_main" in lines
+    assert "from:compclip.pmi.shards/scan_part" in lines and "import:kfp.dsl.executor_main" in lines
     mounts = {REPO / "tests/images/smoke.py": "/smoke.py:ro"}
     result = podman_run(
         core_image, "python", "/smoke.py", *lines, mounts=mounts, env={"_KFP_RUNTIME": "true"}
