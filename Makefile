@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt constraints-cuda.txt
 $(VENV)/nltk_data/compclip-nltk.json: $(VENV)/.installed src/compclip/nltkdata.py | /usr/share/wordnet/index.noun
 	$(BIN)/python -m compclip.nltkdata --target $(VENV)/nltk_data --shared $(SHARED)/nltk_data
 
-LINTED := src tests bench pipelines components
+LINTED := src tests bench
 
 lint: setup
 	$(BIN)/ruff check $(LINTED)
@@ -103,8 +103,12 @@ clean:
 # Container images: docker/Dockerfile, one image per family, named by compclip.images. Built with
 # podman from a base made of Debian packages (mmdebstrap; no registry is needed) and a wheelhouse
 # that pip fills on the host; inside the build pip runs --no-index and the network is off.
-# `make images ACCELERATOR=cuda` builds the torch families' CUDA variant; `make push REGISTRY=...`.
+# `make images ACCELERATOR=cuda` builds the torch families' CUDA variant; `make push REGISTRY=...`
+# pushes them and records their digests in out/images/digests.json (`pipeline compile --digests`).
+# Every image is tagged VERSION-DIGEST (compclip.images.content_tag: changes with the code) and
+# labelled with its source and git revision.
 FAMILIES := core train gen serve
+TORCH_FAMILIES := train gen serve
 ACCELERATOR ?= cpu
 REGISTRY ?= localhost/compclip
 IMAGES := out/images
@@ -118,25 +122,49 @@ DEBIAN_MIRROR ?= http://deb.debian.org/debian
 export CONTAINERS_CONF := $(CURDIR)/$(IMAGES)/containers.conf
 IMAGE_PY := PYTHONPATH=$(CURDIR)/src $(PYTHON) -m compclip.images
 ROOT := $$( [ "$$(id -u)" = 0 ] || echo sudo )
+ifndef TAG
+TAG := $(shell $(IMAGE_PY) tag $(CURDIR))
+endif
+REVISION := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)$(shell git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo -dirty)
+SOURCE ?= $(shell git remote get-url origin 2>/dev/null || echo unknown)
+DIGESTS := $(IMAGES)/digests.json
+# a family's variant: core has no torch, so its CPU image whatever ACCELERATOR says
+accelerator = $(if $(filter core,$(1)),cpu,$(ACCELERATOR))
+ref = $$($(IMAGE_PY) ref $(1) --registry $(REGISTRY) --tag $(TAG) --accelerator $(call accelerator,$(1)))
 
 images: $(addprefix image-,$(FAMILIES))
-.PHONY: $(addprefix image-,$(FAMILIES))
+.PHONY: $(addprefix image-,$(FAMILIES)) $(addprefix smoke-,$(FAMILIES)) images-torch smoke
+
+# The torch families (long builds, GBs each): not part of `make test`, which builds only the core image.
+images-torch: $(addprefix image-,$(TORCH_FAMILIES))
+
+# Each family's smoke test inside its image (read-only root, no network, its own user):
+# tests/images/smoke.py imports what the family's components import and runs their commands.
+smoke: $(addprefix smoke-,$(FAMILIES))
+$(addprefix smoke-,$(FAMILIES)): smoke-%: image-% | setup $(CONTAINERS_CONF)
+	PYTHONPATH=$(CURDIR)/src $(BIN)/python tests/images/smoke.py --plan $* > $(IMAGES)/smoke-$*.txt
+	podman run --rm --network none --read-only --tmpfs /tmp --env _KFP_RUNTIME=true \
+		--volume $(CURDIR)/tests/images/smoke.py:/smoke.py:ro "$(call ref,$*)" python /smoke.py \
+		$$(cat $(IMAGES)/smoke-$*.txt)
 
 push: images
-	for family in $(FAMILIES); do podman push "$$($(IMAGE_PY) ref $$family --registry $(REGISTRY) \
-		$$( [ $$family = core ] || echo --accelerator $(ACCELERATOR) ))"; done
+	for family in $(FAMILIES); do \
+		ref="$$($(IMAGE_PY) ref $$family --registry $(REGISTRY) --tag $(TAG) \
+			--accelerator $$( [ $$family = core ] && echo cpu || echo $(ACCELERATOR) ))"; \
+		podman push --digestfile $(IMAGES)/pushed.digest "$$ref"; \
+		$(IMAGE_PY) record $(DIGESTS) $$family --registry $(REGISTRY) --tag $(TAG) --digestfile $(IMAGES)/pushed.digest \
+			--accelerator $$( [ $$family = core ] && echo cpu || echo $(ACCELERATOR) ); done
 
 # Phony on purpose: podman's layer cache decides what is rebuilt (a warm build takes seconds).
 $(addprefix image-,$(FAMILIES)): image-%: $(CONTEXT)/requirements-%-$(ACCELERATOR).txt $(CONTEXT)/compclip.stamp \
 		$(addprefix $(CONTEXT)/nltk/,$(NLTK_SHARED)) $(CONTEXT)/nltk/wordnet.stamp \
 		$(WHEELHOUSE)/pip-$(PIP_VERSION)-py3-none-any.whl $(if $(filter $(LOCAL_BASE),$(BASE_IMAGE)),base-image) \
 		| image-tools $(CONTAINERS_CONF)
-	accelerator=$$( [ $* = core ] && echo cpu || echo $(ACCELERATOR) ); \
 	podman build --network none --build-context wheels=$(WHEELHOUSE) -f docker/Dockerfile \
 		--build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg PIP_VERSION=$(PIP_VERSION) \
-		--build-arg FAMILY=$* --build-arg ACCELERATOR=$$accelerator \
-		--build-arg VERSION=$$(PYTHONPATH=src $(PYTHON) -c 'import compclip; print(compclip.__version__)') \
-		--tag "$$($(IMAGE_PY) ref $* --registry $(REGISTRY) --accelerator $$accelerator)" $(CONTEXT)
+		--build-arg FAMILY=$* --build-arg ACCELERATOR=$(call accelerator,$*) \
+		--build-arg VERSION=$(TAG) --build-arg REVISION=$(REVISION) --build-arg SOURCE=$(SOURCE) \
+		--tag "$(call ref,$*)" $(CONTEXT)
 
 # core has no torch: its CPU list is its only one, whatever ACCELERATOR says.
 $(CONTEXT)/requirements-core-cuda.txt: $(CONTEXT)/requirements-core-cpu.txt
@@ -159,8 +187,10 @@ $(CONTEXT)/requirements-%.txt: pyproject.toml constraints.txt constraints-cuda.t
 $(WHEELHOUSE)/pip-$(PIP_VERSION)-py3-none-any.whl:
 	$(PYTHON) -m pip download -qq --no-deps --dest $(WHEELHOUSE) pip==$(PIP_VERSION)
 
+# compclip's wheel (the library, its CLI, the Kubeflow components and pipelines: all of src/compclip),
+# built from a fresh build/ (setuptools packs whatever an older build left there).
 $(CONTEXT)/compclip.stamp: pyproject.toml README.md $(shell find src/compclip -type f -not -name '*.pyc')
-	mkdir -p $(@D) && rm -f $(CONTEXT)/compclip-*.whl
+	mkdir -p $(@D) && rm -f $(CONTEXT)/compclip-*.whl && rm -rf build
 	$(PYTHON) -m pip wheel -qq --no-deps --wheel-dir $(CONTEXT) .
 	touch $@
 

@@ -31,7 +31,7 @@ COMMANDS = {
     "compare": ("compclip.evaluate.compare_cli", "compare evaluation reports against a baseline"),
     "models": ("compclip.models.cli", "model sources: check one before a run"),
     "lineage": ("compclip.lineage", "record a pipeline run's lineage and push its outputs for `dvc pull`"),
-    "pipeline": ("pipelines.cli", "the Kubeflow pipeline: compile, submit, schedule, run locally"),
+    "pipeline": ("compclip.pipelines.cli", "the Kubeflow pipeline: compile, submit, schedule, run locally"),
     "serve": ("compclip.serve.cli", "the inspection service: a model answering over KServe V1/V2"),
     "inspect": ("compclip.serve.inspect_cli", "ask a running inspection service; the demo's showcase"),
     "registry": ("compclip.registry.cli", "model registry in S3: publish, promote behind gates, roll back"),
@@ -41,7 +41,7 @@ COMMANDS = {
     "vqa-pmi": ("compclip.vqa.cli", "LMM (LLaVA) VQA accuracy against question-answer PMI"),
 }
 
-DEBUG_LOGGERS = ("compclip", "pipelines", "components")
+DEBUG_LOGGERS = ("compclip",)
 
 
 def add_command(
@@ -71,8 +71,7 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+def _parse(argv: list[str]) -> argparse.Namespace:
     args = build_parser(argv).parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
@@ -80,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.verbose:  # only our loggers: botocore's debug lines carry credentials (the session token)
         for name in DEBUG_LOGGERS:
             logging.getLogger(name).setLevel(logging.DEBUG)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parse(argv)
     try:
         return args.func(args) or 0
     except UserError as err:
@@ -94,6 +99,7 @@ def run(argv: list[str], params: dict | None = None) -> None:
     """Run one command in-process (how a pipeline component calls its stage); raise if it fails.
 
     ``params`` (``{section: values}``) is written to a temporary params file passed as ``--params``.
+    A stage's UserError is raised as it is, so the task fails with the stage's own message.
     """
     with tempfile.TemporaryDirectory(prefix="compclip-params-") as tmp:
         full = argv
@@ -101,9 +107,10 @@ def run(argv: list[str], params: dict | None = None) -> None:
             path = Path(tmp) / "params.yaml"
             path.write_text(yaml.safe_dump(params, sort_keys=True))
             full = [*argv, "--params", str(path)]
-        code = main(full)
+        args = _parse(full)
+        code = args.func(args) or 0
     if code:
-        raise RuntimeError(f"`compclip {' '.join(argv)}` failed with exit status {code} (see the log above)")
+        raise RuntimeError(f"`compclip {' '.join(argv)}` failed with exit status {code}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ Command line::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 import time
 from pathlib import Path
@@ -60,13 +61,16 @@ def record(
     params: dict,
     inputs: dict[str, str],
     outputs: dict[str, str],
+    copies: dict[str, str] | None = None,
 ) -> dict:
-    """The manifest of one run: ``inputs`` and ``outputs`` map names to URIs, each hashed file by file."""
+    """The manifest of one run: ``inputs`` and ``outputs`` map names to URIs, each hashed file by file;
+    ``copies`` maps a name to a local folder holding the same files, hashed instead of its URI (a
+    Kubeflow task's inputs, already downloaded)."""
     for name in (run_id, *inputs, *outputs):
         check_name(name)
 
-    def entry(uri: str) -> dict:
-        return {"uri": uri, "files": content_hashes(uri)}
+    def entry(name: str, uri: str) -> dict:
+        return {"uri": uri, "files": content_hashes((copies or {}).get(name, uri))}
 
     return {
         "kind": "compclip-run",
@@ -75,8 +79,8 @@ def record(
         "compclip_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "params": params,
-        "inputs": {name: entry(uri) for name, uri in inputs.items()},
-        "outputs": {name: entry(uri) for name, uri in outputs.items()},
+        "inputs": {name: entry(name, uri) for name, uri in inputs.items()},
+        "outputs": {name: entry(name, uri) for name, uri in outputs.items()},
     }
 
 
@@ -88,12 +92,20 @@ def check_name(name: str) -> None:
 
 
 def push(manifest: dict, repo: Path, remote: str | None = None) -> Path:
-    """Upload every output to the DVC remote of ``repo``; write ``lineage/RUN_ID/*.dvc`` and the manifest."""
+    """Upload every output to the DVC remote of ``repo``; write ``lineage/RUN_ID/*.dvc``, a .gitignore
+    for the outputs ``dvc pull`` brings there, and the manifest."""
     from dvc.exceptions import DvcException, NotDvcRepoError
     from dvc.repo import Repo
 
     for name in (manifest["run_id"], *manifest["outputs"]):
         check_name(name)
+    for name, output in manifest["outputs"].items():
+        scheme = output["uri"].split("://", 1)[0] if "://" in output["uri"] else "file"
+        if scheme not in ("file", "s3") or (scheme == "file" and not Path(output["uri"]).exists()):
+            raise UserError(
+                f"output {name} is at {output['uri']}, which this machine cannot reach: push a run whose "
+                "pipeline root is s3:// (or a local run)"
+            )
     try:
         dvc = Repo(str(repo))
     except NotDvcRepoError:
@@ -102,13 +114,50 @@ def push(manifest: dict, repo: Path, remote: str | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     with dvc:
         dvc.scm_context.quiet = True  # not DVC's "git add" hint after every output: the caller says it once
+        objects = dvc.cloud.get_remote_odb(remote, "push")
+        before = _upload_leftovers(objects)
         for name, output in manifest["outputs"].items():
             try:  # `dvc add --to-remote --out FOLDER/NAME URI`
                 dvc.add(output["uri"], out=str(folder / name), to_remote=True, remote=remote)
             except DvcException as err:
                 raise UserError(f"dvc could not push output {name} ({output['uri']}): {err}") from err
+        _remove_leftovers(objects, _upload_leftovers(objects) - before)
+    ignored = sorted(f"/{name}" for name in manifest["outputs"])
+    (folder / ".gitignore").write_text("".join(f"{line}\n" for line in ignored))
     write_json(folder / MANIFEST, manifest)
     return folder
+
+
+# `dvc add --to-remote` uploads each file as OBJECTS/.TOKEN.tmp, copies it to its content address and
+# leaves the temporary object behind (dvc-data 3.x, hashfile/build.py: one orphan per file, doubling
+# what the remote stores; BENCHMARKS.md). push removes the ones its own upload left: new since it
+# started, named as DVC names them, and holding the bytes of an object now stored (their ETag, the
+# MD5 of a single-part upload, is that object's address).
+LEFTOVER = re.compile(r"\.[A-Za-z0-9_-]{22}\.tmp")
+
+
+def _upload_leftovers(objects) -> set[str]:
+    """The temporary upload objects directly under the remote's object folder."""
+    fs = objects.fs.fs
+    if not fs.exists(objects.path):
+        return set()
+    fs.invalidate_cache(objects.path)  # a listing from before the upload would hide what it left
+    return {path for path in fs.ls(objects.path, detail=False) if LEFTOVER.fullmatch(path.rsplit("/", 1)[-1])}
+
+
+def _remove_leftovers(objects, paths: set[str]) -> None:
+    """Remove each of ``paths`` whose bytes are stored at their content address (MD5)."""
+    fs = objects.fs.fs
+    for path in sorted(paths):
+        etag = str(fs.info(path).get("ETag", "")).strip('"')
+        if not re.fullmatch(r"[0-9a-f]{32}", etag):  # a multipart upload's or a local file's: hash it
+            digest = hashlib.md5()
+            with fs.open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            etag = digest.hexdigest()
+        if fs.exists(f"{objects.path}/{etag[:2]}/{etag[2:]}"):
+            fs.rm_file(path)
 
 
 def pull_hint(folder: Path, repo: Path) -> str:

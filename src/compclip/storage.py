@@ -470,7 +470,7 @@ def s3_access(uri: str) -> Iterator[None]:
         endpoint = os.environ.get("AWS_ENDPOINT_URL") or "the AWS default endpoint"
         if isinstance(err, NoCredentialsError):
             cause = (
-                "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (on Kubeflow: the s3_secret)"
+                "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (on Kubeflow: the S3 Secret)"
             )
         elif isinstance(err, PermissionError):
             cause = f"access denied ({err}): a wrong key or secret, or no right to the bucket"

@@ -36,7 +36,7 @@ def test_every_dockerfile_passes_hadolint():
 
 @pytest.fixture(scope="module")
 def core_image() -> str:
-    ref = images.image("core")
+    ref = images.image("core", tag=images.content_tag(REPO))
     if not shutil.which("podman"):
         pytest.fail("podman missing: `make image-core` installs it and builds the image")
     if subprocess.run(["podman", "image", "exists", ref], env=PODMAN_ENV).returncode != 0:
@@ -57,6 +57,21 @@ def podman_run(
     command = ["podman", "run", "--rm", f"--network={network}", "--read-only", "--tmpfs=/tmp"]
     command += [*volumes, *settings, image]
     return subprocess.run([*command, *args], capture_output=True, text=True, timeout=600, env=PODMAN_ENV)
+
+
+def test_core_image_passes_its_smoke_test(core_image):
+    """Every module the core components import and every command they run, inside the image
+    (`make smoke-core`; the torch families' `make smoke-FAMILY` runs the same script in theirs)."""
+    from tests.images.smoke import plan
+
+    lines = plan("core")
+    assert "from:compclip.pmi.shards/scan_part" in lines and "import:kfp.dsl.executor_main" in lines
+    mounts = {REPO / "tests/images/smoke.py": "/smoke.py:ro"}
+    result = podman_run(
+        core_image, "python", "/smoke.py", *lines, mounts=mounts, env={"_KFP_RUNTIME": "true"}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "smoke test passed" in result.stdout
 
 
 def without_sources(table: Path) -> tuple[dict, set[str]]:
@@ -141,8 +156,8 @@ def run_component(image: str, component, arguments: dict, root: Path) -> dict:
 def test_core_image_runs_components_through_kfps_executor(core_image, tmp_path):
     """The world and a PMI scan as Kubeflow tasks: a dict parameter, an output Dataset, the next
     task's input Dataset, artifact metadata and a returned string, all through kfp's executor."""
-    from components.pmi.component import pmi_scan
-    from components.world.component import world_corpus
+    from compclip.components.pmi.component import pmi_scan
+    from compclip.components.world.component import world_corpus
 
     root = tmp_path / "root"
     root.mkdir()

@@ -35,8 +35,39 @@ def test_push_uploads_each_output_and_gives_one_hint(tmp_path, capfd):
     assert "autostage" not in out + err and "To track the changes with git" not in out + err
     assert "commit lineage/run-1 with git, then anywhere: dvc pull -R lineage/run-1" in out
     assert sorted(p.name for p in (repo / "lineage" / "run-1").iterdir()) == [
+        ".gitignore",  # the outputs `dvc pull` brings
         "lineage.json",
         "model.dvc",
         "report.dvc",
     ]
     assert len([p for p in remote.rglob("*") if p.is_file()]) >= 2  # both files' contents uploaded
+
+
+def test_push_to_s3_leaves_no_upload_leftovers_and_git_ignores_what_pull_brings(s3_server, tmp_path):
+    """`dvc add --to-remote` leaves one temporary object per file it uploads; push removes its own,
+    never another's (one planted before the push stays)."""
+    import s3fs
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run([DVC, "init", "-q"], cwd=repo, check=True)
+    remote = f"{s3_server.bucket}/leftovers-dvc"
+    subprocess.run([DVC, "remote", "add", "-d", "s3", f"s3://{remote}"], cwd=repo, check=True)
+    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    planted = f"{remote}/files/md5/.{'x' * 22}.tmp"
+    fs.pipe(planted, b"someone else's upload in flight")
+    outputs = {}
+    for name, n in (("model", 4), ("report", 1)):
+        (tmp_path / name).mkdir()
+        for i in range(n):
+            (tmp_path / name / f"{i}.bin").write_bytes(f"{name} {i}\n".encode() * 100)
+        outputs[name] = str(tmp_path / name)
+    manifest = record("run-s3", "abc", {}, {}, outputs)
+    (tmp_path / "lineage.json").write_text(json.dumps(manifest))
+
+    assert main(["lineage", "push", str(tmp_path / "lineage.json"), "--repo", str(repo)]) == 0
+    stored = fs.find(f"{remote}/files/md5")
+    assert [p for p in stored if p.endswith(".tmp")] == [planted]
+    assert len([p for p in stored if not p.endswith((".tmp", ".dir"))]) == 5  # every file's content, once
+    assert (repo / "lineage" / "run-s3" / ".gitignore").read_text() == "/model\n/report\n"

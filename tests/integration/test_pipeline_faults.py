@@ -8,12 +8,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import s3fs
-from components.world.component import world_corpus
 from kfp import dsl, local
 from kfp.dsl import Dataset
-from pipelines.compclip_pipeline import pmi_count
 
 from compclip.cli import main
+from compclip.components.world.component import world_corpus
+from compclip.pipelines.compclip_pipeline import pmi_count
 from compclip.pmi import scan
 
 pytestmark = pytest.mark.integration
@@ -41,12 +41,13 @@ def _tables_equal(a, b) -> None:
         assert pq.read_table(a / name).equals(pq.read_table(b / name)), name
 
 
+_pmi = pmi_count("s3")
+
+
 @dsl.pipeline(name="pmi-only")
 def _count(corpus: str, shards: int, config: dict) -> Dataset:
     world = world_corpus(config={"n": 8}, section="world")
-    counted = pmi_count(
-        corpus=corpus, world=world.outputs["corpus"], shards=shards, config=config, s3_secret="s3"
-    )
+    counted = _pmi(corpus=corpus, world=world.outputs["corpus"], shards=shards, config=config)
     return counted.output
 
 

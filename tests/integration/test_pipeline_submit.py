@@ -131,14 +131,18 @@ def test_submit_sends_the_gpu_data_generation_pipeline_when_chosen(kfp_api, caps
 def test_schedule_creates_a_recurring_run_on_the_cron(kfp_api, capsys):
     argv = ["pipeline", "schedule", "--host", _host(kfp_api), "--cron", "0 0 3 * * 0"]
     argv += ["--params", str(REPO / "params.yaml"), "--param", "methods=[degla]", "--name", "weekly"]
-    code = main(argv)
+    code = main([*argv, "--service-account", "compclip-pipeline", "--no-cache"])
     assert code == 0, capsys.readouterr().err
     (job,) = [c for c in kfp_api.calls if c["path"] == "/apis/v2beta1/recurringruns"]
     body = job["body"]
     assert body["trigger"]["cron_schedule"]["cron"] == "0 0 3 * * 0"
     assert body["display_name"] == "weekly" and body["mode"] == "ENABLE" and body["no_catchup"] is True
     assert body["runtime_config"]["parameters"]["methods"] == ["degla"]
-    _spec(body)
+    assert body["service_account"] == "compclip-pipeline"
+    spec, _ = _spec(body)
+    dags = [spec.root.dag, *(c.dag for c in spec.components.values() if c.HasField("dag"))]
+    cached = [name for dag in dags for name, task in dag.tasks.items() if task.caching_options.enable_cache]
+    assert not cached  # inside loops and sub-pipelines too
     _no_secret_values(kfp_api.calls)
 
 

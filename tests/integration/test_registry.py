@@ -515,8 +515,9 @@ def test_publish_promote_staging_moves_the_alias_only_when_the_gates_pass(inputs
 
 
 def test_the_publish_component_publishes_and_promotes_the_candidate(inputs, root, tmp_path, monkeypatch):
-    from components.publish.component import publish as publish_op
     from kfp.dsl import Dataset, Model
+
+    from compclip.components.publish.component import publish as publish_op
 
     monkeypatch.setenv("COMPCLIP_ACTOR", "")
     monkeypatch.delenv("COMPCLIP_ACTOR")  # unset here, and again after the test (the component sets it)

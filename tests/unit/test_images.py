@@ -101,3 +101,43 @@ def test_the_core_image_leaves_out_only_kfps_client_side():
     assert images.LEFT_OUT == {"core": images.KFP_CLIENT}
     assert not images.KFP_CLIENT & {"kfp", "pyyaml", "urllib3", "typing-extensions", "click", "certifi"}
     assert {images.canonical(name) for name in images.KFP_CLIENT} == images.KFP_CLIENT
+
+
+def _checkout(root: Path) -> Path:
+    for name in images.BUILT_FROM:
+        path = root / name
+        if name.endswith((".toml", ".txt")):
+            path.write_text(f"{name}\n")
+        else:
+            path.mkdir(parents=True)
+            (path / "a.py").write_text("x = 1\n")
+    return root
+
+
+def test_the_content_tag_changes_with_any_file_an_image_is_built_from_and_only_then(tmp_path):
+    root = _checkout(tmp_path)
+    tag = images.content_tag(root)
+    assert tag.startswith(f"{__version__}-") and len(tag) == len(__version__) + 13
+    (root / "src/compclip/__pycache__").mkdir()
+    (root / "src/compclip/__pycache__/a.cpython-311.pyc").write_bytes(b"bytecode")
+    assert images.content_tag(root) == tag  # bytecode is not what an image is built from
+    (root / "docker/a.py").write_text("x = 2\n")
+    assert images.content_tag(root) != tag
+    (root / "constraints.txt").unlink()
+    with pytest.raises(UserError, match=r"constraints\.txt is missing"):
+        images.content_tag(root)
+
+
+def test_pushed_digests_pin_the_references_and_a_new_tag_starts_the_file_afresh(tmp_path):
+    digests, one, two = tmp_path / "digests.json", f"sha256:{1:064x}", f"sha256:{2:064x}"
+    images.record_digest(digests, "reg.example/ml", "0.1.0-a", "core", one)
+    images.record_digest(digests, "reg.example/ml", "0.1.0-a", "train-cuda", two)
+    pinned = images.read_digests(digests)
+    assert pinned.ref("core") == f"reg.example/ml/compclip-core:0.1.0-a@{one}"
+    assert pinned.ref("train", accelerator="cuda") == f"reg.example/ml/compclip-train:0.1.0-a-cuda@{two}"
+    with pytest.raises(UserError, match="make push ACCELERATOR=cuda"):
+        pinned.ref("gen", accelerator="cuda")
+    images.record_digest(digests, "reg.example/ml", "0.1.0-b", "core", two)
+    assert images.read_digests(digests).digests == {"core": two}
+    with pytest.raises(UserError, match="not a sha256 digest"):
+        images.record_digest(digests, "reg.example/ml", "0.1.0-b", "core", "latest")

@@ -8,13 +8,13 @@ import pytest
 import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
-from pipelines.compclip_pipeline import METHODS, SECTIONS, STAGES
-from pipelines.params import apply, check_arguments
-from pipelines.remote import validate_cron
 
 from compclip.cli import main
 from compclip.errors import UserError
-from compclip.images import image
+from compclip.images import content_tag, image, record_digest
+from compclip.pipelines.compclip_pipeline import METHODS, SECTIONS, STAGES
+from compclip.pipelines.params import apply, check_arguments
+from compclip.pipelines.remote import validate_cron
 
 REPO = Path(__file__).resolve().parents[2]
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -41,11 +41,55 @@ def _all_tasks(spec):
     return [task for dag in dags for task in dag.tasks.values()]
 
 
-def test_every_stage_runs_in_a_versioned_compclip_image(compiled):
-    spec, _, _ = compiled
-    images = {e["container"]["image"] for e in _executors(spec).values()}
-    assert images == {image("core"), image("train"), image("gen")}  # gen: LLM negatives
-    assert not any(i.endswith(":latest") for i in images)
+def test_every_stage_runs_in_its_familys_image_tagged_with_the_code_cuda_where_it_asks_for_a_gpu(compiled):
+    spec, platform, _ = compiled
+    tag = content_tag(REPO)
+    kubernetes = json_format.MessageToDict(platform.platforms["kubernetes"])["deploymentSpec"]["executors"]
+    on_gpu = {}
+    for name, executor in _executors(spec).items():
+        container = executor["container"]
+        on_gpu[container["image"]] = "accelerator" in container["resources"]
+        assert kubernetes[name]["imagePullPolicy"] == "IfNotPresent", name
+    assert on_gpu == {
+        image("core", tag=tag): False, image("train", tag=tag): False,  # compare
+        image("train", tag=tag, accelerator="cuda"): True, image("gen", tag=tag, accelerator="cuda"): True,
+    }  # fmt: skip
+
+
+def test_digests_pin_every_image_in_the_given_repository_with_the_cluster_secrets(tmp_path):
+    repository = "registry.example.com/ml"
+    digests = tmp_path / "digests.json"
+    for n, key in enumerate(("core", "train", "train-cuda", "gen-cuda")):
+        record_digest(digests, repository, "0.1.0-abc", key, f"sha256:{n:064x}")
+    out = tmp_path / "pipeline.yaml"
+    argv = ["pipeline", "compile", "--out", str(out), "--params", str(REPO / "params.yaml")]
+    argv += ["--image-repository", repository, "--digests", str(digests), "--image-pull-secret", "regcred"]
+    assert main([*argv, "--hf-token-secret", "hf", "--s3-secret", "team-s3"]) == 0
+    spec, platform = yaml.safe_load_all(out.read_text())
+    executors = spec["deploymentSpec"]["executors"]
+    kubernetes = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    pinned = {e["container"]["image"] for e in executors.values()}
+    assert pinned == {f"{repository}/compclip-core:0.1.0-abc@sha256:{0:064x}",
+                      f"{repository}/compclip-train:0.1.0-abc@sha256:{1:064x}",
+                      f"{repository}/compclip-train:0.1.0-abc-cuda@sha256:{2:064x}",
+                      f"{repository}/compclip-gen:0.1.0-abc-cuda@sha256:{3:064x}"}  # fmt: skip
+    for name, config in kubernetes.items():
+        assert [s["secretName"] for s in config["imagePullSecret"]] == ["regcred"]
+        secrets = {s["secretName"]: {e["envVar"] for e in s["keyToEnv"]} for s in config["secretAsEnv"]}
+        gen = "compclip-gen" in executors[name]["container"]["image"]
+        assert secrets == {
+            "team-s3": {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
+            **({"hf": {"HF_TOKEN"}} if gen else {}),
+        }
+        assert config["configMapAsEnv"][0]["configMapName"] == "team-s3"
+
+
+def test_a_digests_file_without_an_image_the_pipeline_needs_names_the_push_to_run(tmp_path, capsys):
+    digests = tmp_path / "digests.json"
+    record_digest(digests, "reg.example/ml", "t1", "core", f"sha256:{0:064x}")
+    argv = ["pipeline", "compile", "--out", str(tmp_path / "p.yaml"), "--params", str(REPO / "params.yaml")]
+    assert main([*argv, "--digests", str(digests)]) == 2
+    assert "make push" in capsys.readouterr().err and not (tmp_path / "p.yaml").exists()
 
 
 def test_the_flow_has_every_stage_and_both_pmi_rounds_fan_out(compiled):
@@ -99,11 +143,13 @@ def test_the_negatives_generator_picks_a_rules_task_on_core_or_an_llm_task_on_a_
     llm = [n for n in executors if n.startswith("exec-negatives-generate-llm")]
     assert len(rules) == len(llm) == 2
     for name in rules:
-        assert executors[name]["container"]["image"] == image("core")
+        assert executors[name]["container"]["image"] == image("core", tag=content_tag(REPO))
         assert "accelerator" not in executors[name]["container"]["resources"]
         assert "nodeSelector" not in kubernetes[name]
     for name in llm:
-        assert executors[name]["container"]["image"] == image("gen")
+        assert executors[name]["container"]["image"] == image(
+            "gen", tag=content_tag(REPO), accelerator="cuda"
+        )
         assert executors[name]["container"]["resources"]["accelerator"]["resourceCount"].endswith("gpus']}}")
         assert "nodeSelector" in kubernetes[name] and "tolerations" in kubernetes[name]
     branches = {"llm": 0, "rules": 0}
@@ -128,7 +174,10 @@ def test_s3_credentials_come_from_a_secret_never_from_the_spec(compiled):
         envs = {e["envVar"] for s in config["secretAsEnv"] for e in s["keyToEnv"]}
         assert envs == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
         (endpoint,) = config["configMapAsEnv"]
-        assert endpoint["optional"] and endpoint["keyToEnv"][0]["envVar"] == "AWS_ENDPOINT_URL"
+        assert (
+            endpoint["configMapName"] == "compclip-s3"
+            and endpoint["keyToEnv"][0]["envVar"] == "AWS_ENDPOINT_URL"
+        )
     inputs = spec.root.input_definitions.parameters
     assert not any("secret_key" in n or "password" in n for n in inputs)
     assert "compclip-secret" not in text  # the local server's secret never leaks into the spec
@@ -192,14 +241,14 @@ def test_a_wrong_parameter_fails_before_anything_runs(items, message):
     assert message in str(err.value)
 
 
-def test_real_benchmarks_become_the_evaluate_flags_of_each_model():
-    from compclip.evaluate.cli import benchmark_flags
+def test_real_benchmarks_become_the_benchmarks_each_model_is_evaluated_on():
+    from compclip.evaluate.run import Benchmark, parse_benchmarks
 
     given = {"valse": {"annotations": "s3://b/valse", "images": "s3://b/vimg"},
              "sugarcrepe": {"annotations": "s3://b/sc", "images": "s3://coco/val2017"}}  # fmt: skip
-    assert benchmark_flags(given) == ["--sugarcrepe", "s3://b/sc", "--sugarcrepe-images", "s3://coco/val2017",
-                                      "--valse", "s3://b/valse", "--valse-images", "s3://b/vimg"]  # fmt: skip
-    assert benchmark_flags({}) == []
+    assert parse_benchmarks(given) == {"sugarcrepe": Benchmark("s3://b/sc", "s3://coco/val2017"),
+                                       "valse": Benchmark("s3://b/valse", "s3://b/vimg")}  # fmt: skip
+    assert parse_benchmarks({}) == {}
 
 
 def test_compile_rejects_a_bad_parameter_with_one_line(tmp_path, capsys):

@@ -114,23 +114,6 @@ def benchmarks_from_args(args: argparse.Namespace) -> dict[str, Benchmark]:
     return chosen
 
 
-def benchmark_flags(benchmarks: dict[str, dict]) -> list[str]:
-    """The flags for ``{benchmark: {"annotations": URI, "images": ROOT}}`` (the pipeline's
-    ``benchmarks`` parameter, e.g. ``{"sugarcrepe": {"annotations": "s3://b/sugarcrepe", "images":
-    "s3://coco/val2017"}}``); an unknown benchmark or a missing field is an error."""
-    flags = []
-    for name, given in sorted(benchmarks.items()):
-        if name not in BENCHMARK_FLAGS:
-            raise UserError(f"benchmarks: unknown benchmark {name!r}; known: {', '.join(BENCHMARK_FLAGS)}")
-        if not isinstance(given, dict) or not all(
-            isinstance(given.get(k), str) for k in ("annotations", "images")
-        ):
-            raise UserError(f"benchmarks.{name}: give {{annotations: URI, images: ROOT}}, got {given!r}")
-        flag, _, images = BENCHMARK_FLAGS[name]
-        flags += [f"--{flag}", given["annotations"], f"--{images}", given["images"]]
-    return flags
-
-
 def _evaluate(args: argparse.Namespace) -> None:
     metrics = evaluate(
         args.model, args.zeroshot, benchmarks_from_args(args), args.out, config_from_args(args)

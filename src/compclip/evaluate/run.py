@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -101,6 +102,22 @@ def model_label(model: str, info: dict) -> str:
     of its weights, other sources as given; never where it was read from."""
     weights = info.get("files", {}).get(WEIGHTS)
     return f"{uri_name(model)} (weights sha256 {weights[:12]})" if weights else model
+
+
+def parse_benchmarks(given: Mapping[str, Any]) -> dict[str, Benchmark]:
+    """``name -> Benchmark`` from ``{name: {"annotations": URI, "images": ROOT}}`` (the pipeline's
+    ``benchmarks`` parameter, e.g. ``{"sugarcrepe": {"annotations": "s3://b/sugarcrepe", "images":
+    "s3://coco/val2017"}}``); an unknown benchmark or a missing field is an error."""
+    chosen = {}
+    for name, spec in sorted(given.items()):
+        if name not in BENCHMARKS:
+            raise UserError(f"benchmarks: unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+        if not isinstance(spec, dict) or not all(
+            isinstance(spec.get(k), str) for k in ("annotations", "images")
+        ):
+            raise UserError(f"benchmarks.{name}: give {{annotations: URI, images: ROOT}}, got {spec!r}")
+        chosen[name] = Benchmark(spec["annotations"], spec["images"])
+    return chosen
 
 
 def evaluate(

@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 
 from compclip.cli import add_command
-from compclip.models.loading import parse_source, verify_folder, write_reference
-from compclip.storage import local_dir
+from compclip.models.loading import check, write_reference
 
 EXAMPLES = """examples:
   compclip models check ViT-B-32:laion400m_e32
@@ -32,13 +31,6 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    source = parse_source(args.source)
-    if source.kind == "folder":
-        with local_dir(source.name) as folder:
-            manifest = verify_folder(folder)
-        print(f"{args.source}: {manifest['model_name']}, {len(manifest['files'])} files match the manifest")
-    else:
-        tag = f":{source.pretrained}" if source.pretrained else ""
-        print(f"{args.source}: {source.kind} model {source.name}{tag}")
+    print(check(args.source))
     if args.out is not None:
         write_reference(args.source, args.out)

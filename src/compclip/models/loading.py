@@ -123,6 +123,18 @@ def load_model(source: str, device: str = "cpu", manifest_sha256: str | None = N
     )
 
 
+def check(source: str) -> str:
+    """Check that ``source`` names a loadable model before a run spends time on it (a folder's files
+    against its manifest; a name as a source form); the line that says what it is."""
+    parsed = parse_source(source)
+    if parsed.kind == "folder":
+        with local_dir(parsed.name) as folder:
+            manifest = verify_folder(folder)
+        return f"{source}: {manifest['model_name']}, {len(manifest['files'])} files match the manifest"
+    tag = f":{parsed.pretrained}" if parsed.pretrained else ""
+    return f"{source}: {parsed.kind} model {parsed.name}{tag}"
+
+
 def write_reference(source: str, out: Path) -> None:
     """A folder that names a model source instead of holding weights (a pipeline's base model)."""
     with local_out(str(out)) as stage:

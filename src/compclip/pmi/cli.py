@@ -7,7 +7,7 @@ import json
 import math
 from pathlib import Path
 
-from compclip.captions import FORMATS, is_caption_file
+from compclip.captions import FORMATS
 from compclip.cli import add_command
 from compclip.config import load_section, override_from
 from compclip.errors import UserError
@@ -19,14 +19,13 @@ from compclip.pmi.shards import (
     count_shard_pairs,
     merge_table,
     merge_vocab,
-    parse_part,
     plan_parts,
+    scan_part,
     scan_shard,
-    split_files,
 )
 from compclip.pmi.summary import summarize
 from compclip.pmi.table import PMITable
-from compclip.storage import exists, expand
+from compclip.storage import exists
 
 EXAMPLES = """examples:
   compclip pmi count ../shared/data/flickr8k/Flickr8k.token.txt --out pmi/ --min-count 5
@@ -143,15 +142,14 @@ def _count(args: argparse.Namespace) -> None:
     scanned = exists(f"{args.out.rstrip('/')}/{SHARD}")
     if not args.inputs and not (args.vocab is not None and scanned):
         raise UserError("give caption files to count (only a scanned shard with --vocab needs none)")
-    inputs = args.inputs
-    if args.part is not None:
-        index, n = parse_part(args.part)
-        inputs = split_files(expand(inputs, keep=is_caption_file), n)[index]
     if args.vocab is None or not scanned:
-        try:
-            summary = scan_shard(inputs, args.out, config)
-        except UserError as err:
-            raise UserError(f"shard {args.part or args.out}: {err}") from err
+        if args.part is not None:
+            summary = scan_part(args.inputs, args.part, args.out, config)
+        else:
+            try:
+                summary = scan_shard(args.inputs, args.out, config)
+            except UserError as err:
+                raise UserError(f"shard {args.out}: {err}") from err
         print(f"scanned {len(summary['files'])} files into {args.out}: {summary['n_captions']} captions")
     if args.vocab is not None:
         record = count_shard_pairs(args.out, args.vocab, config)

@@ -339,6 +339,17 @@ def plan_parts(inputs: list[str], n: int) -> list[str]:
     return [f"{i}/{n}" for i, part in enumerate(split_files(files, n)) if part]
 
 
+def scan_part(inputs: list[str], part: str, out: str | os.PathLike, config: CountConfig) -> dict:
+    """Map 1 of a fanned-out count: scan part ``I/N`` of the caption files ``inputs`` into the shard
+    ``out`` (:func:`scan_shard`); a bad file fails naming the part."""
+    index, n = parse_part(part)
+    files = split_files(expand(inputs, keep=is_caption_file), n)[index]
+    try:
+        return scan_shard(files, out, config)
+    except UserError as err:
+        raise UserError(f"shard {part}: {err}") from err
+
+
 def work_dir(out: str) -> Path:
     """Where a whole-corpus count keeps its work files, so that a killed run resumes (``.NAME.pmi-work``)."""
     return outputs.work_dir(out, "pmi")

@@ -1,0 +1,42 @@
+"""ImageNet-paste as Kubeflow components: the accessories painted once into a cache (the GPU task),
+one shard's `compclip paste run --shard i/n` reading that cache (CPU work), and the merge."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Output
+
+from compclip.images import image
+
+
+@dsl.component(base_image=image("gen"), install_kfp_package=False)
+def paint_accessories(images: str, pmi: str, accessories: str, config: dict, cache: Output[Dataset]):
+    """Every accessory the set uses that the folder ``accessories`` (may be empty) lacks, painted by
+    FLUX on white into ``cache``, which every shard then reads."""
+    from compclip.cli import run
+
+    argv = ["paste", "accessories", "--images", images, "--pmi", pmi, "--cache", cache.path]
+    run([*argv, *(["--accessories", accessories] if accessories else [])], params={"paste": config})
+
+
+@dsl.component(base_image=image("gen"), install_kfp_package=False)
+def paste_shard(
+    images: str, pmi: str, accessories: str, cache: Input[Dataset], part: str, work_dir: str, config: dict,
+    shard: Output[Dataset],
+):  # fmt: skip
+    """Shard ``part`` (``i/n``) of ImageNet-paste over the class folders at ``images`` (a URI);
+    ``accessories``: a folder of CONCEPT.png files (empty: the painted ``cache``); ``work_dir`` as in
+    GenPairs."""
+    from compclip.chunks import Shard
+    from compclip.config import from_dict, override
+    from compclip.paste.run import PasteConfig, paste_set
+
+    settings = override(from_dict(PasteConfig, config, "paste"), accessory_cache=cache.path)
+    paste_set(images, pmi, shard.path, settings, accessories or None, Shard.parse(part), work_dir or None)
+    shard.metadata["shard"] = part
+
+
+@dsl.component(base_image=image("gen"), install_kfp_package=False)
+def paste_merge(shards: Input[list[Dataset]], evalset: Output[Dataset]):
+    """The shards' folders joined into one ImageNet-paste evaluation set."""
+    from compclip.evalsets.generated import merge_evalsets
+
+    merge_evalsets([s.path for s in shards], evalset.path)

@@ -1,0 +1,240 @@
+"""The whole compclip flow as one Kubeflow pipeline, on the world (the default) or a real corpus.
+
+::
+
+    world ──► pmi plan ─► ParallelFor(scan) ─► merge vocab ─► ParallelFor(pairs) ─► merge table
+      │                                                                               │
+      ├──► pretrain (no base model given) or check the base model ──┐        evalsets ◄┤
+    finetune data ──────────────────────────────► negatives ◄───────┼─────────────────┘
+                                                      │              ├──► evaluate base ──┐
+                      ParallelFor(methods: train ─► evaluate) ──► compare ─► lineage, publish
+
+Every stage's settings are one dict parameter named after its ``params.yaml`` section, with the
+section's values as the default (``build(params)``), so a run records exactly what it ran with
+and a changed setting reruns the stages downstream of it (and only those: caching is on).
+Negatives run in the core image (rules) or, with ``negatives.generator: llm``, in the gen image on
+a GPU: a small task reads the generator and the flow branches on it.
+"""
+
+from typing import Any
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Model
+
+from compclip.components.base_model.component import base_model as base_model_op
+from compclip.components.compare.component import compare as compare_op
+from compclip.components.data.component import finetune_data as finetune_data_op
+from compclip.components.evalsets.component import evalsets_build
+from compclip.components.evaluate.component import evaluate as evaluate_op
+from compclip.components.lineage.component import lineage_record
+from compclip.components.negatives.component import (
+    negatives_generate,
+    negatives_generate_llm,
+    negatives_generator,
+)
+from compclip.components.pmi.component import pmi_merge_table, pmi_merge_vocab, pmi_pairs, pmi_plan, pmi_scan
+from compclip.components.pretrain.component import pretrain as pretrain_op
+from compclip.components.publish.component import publish as publish_op
+from compclip.components.train.component import train as train_op
+from compclip.components.world.component import world_corpus
+from compclip.pipelines.tasks import MAP_RETRIES, S3_SECRET, Accelerators, configure
+
+NAME = "compclip"
+# The params.yaml sections the pipeline reads, each the config of one stage (dvc.yaml names the same).
+SECTIONS = ("world", "finetune", "pmi", "evalsets", "pretrain", "negatives", "train", "evaluate")
+# The section only the pipeline reads: its last stage publishes to the S3 registry (not a DVC output);
+# the gates are the registry's own policy (`compclip registry policy set`), never a run parameter.
+PUBLISH_SECTIONS = ("registry",)
+METHODS = ("degla", "negclip", "clip")
+# dvc.yaml's stages and the params.yaml section each reads: the pipeline runs the same stages
+# (a test holds the two in step).
+STAGES = {
+    "world": "world", "finetune_world": "finetune", "pmi": "pmi", "evalsets": "evalsets",
+    "pretrain": "pretrain", "negatives": "negatives", "train": "train", "evaluate": "evaluate",
+    "compare": None,
+}  # fmt: skip
+
+
+def pmi_count(s3_secret: str = S3_SECRET):
+    """The PMI sub-pipeline, its tasks reading S3 credentials from the Secret ``s3_secret``."""
+
+    @dsl.pipeline(name="pmi")
+    def pmi(corpus: str, world: Input[Dataset], shards: int, config: dict) -> Dataset:
+        """The PMI table of ``corpus`` (empty: the world's captions), counted in two map-reduce rounds
+        over at most ``shards`` parts; a merge starts only once every part of its round succeeded."""
+        plan = configure(pmi_plan(corpus=corpus, world=world, shards=shards), "core", "pmi plan", s3_secret)
+        with dsl.ParallelFor(plan.output) as part:
+            scan = pmi_scan(corpus=corpus, world=world, part=part, config=config)
+            configure(scan, "core", "pmi scan", s3_secret).set_retry(MAP_RETRIES)
+        vocab = pmi_merge_vocab(
+            shards=dsl.Collected(scan.outputs["shard"]), shard_uris=dsl.Collected(scan.outputs["Output"]),
+            config=config,
+        )  # fmt: skip
+        configure(vocab, "core", "pmi merge vocabulary", s3_secret)
+        with dsl.ParallelFor(vocab.outputs["Output"]) as shard_uri:
+            pairs = pmi_pairs(shard_uri=shard_uri, vocab=vocab.outputs["vocab"], config=config)
+            configure(pairs, "core", "pmi pairs", s3_secret).set_retry(MAP_RETRIES)
+        merged = pmi_merge_table(
+            shards=dsl.Collected(pairs.outputs["shard"]), vocab=vocab.outputs["vocab"], config=config
+        )
+        return configure(merged, "core", "pmi merge table", s3_secret).outputs["table"]
+
+    return pmi
+
+
+def build(
+    params: dict[str, dict], accelerators: bool = True, parallel_training: int = 0, s3_secret: str = S3_SECRET
+):
+    """The pipeline with ``params`` (a parsed params.yaml: one dict per section) as its defaults.
+
+    ``s3_secret``: the Kubernetes Secret every task reads S3 credentials from (a name fixed when the
+    pipeline is compiled: backends before 2.17 cannot resolve a parameter's inside a loop).
+    ``accelerators=False`` leaves out the GPU requests, whose parameters kfp's local runner cannot
+    resolve inside loops and conditions (it ignores resources anyway); ``parallel_training`` caps the
+    fine-tunings that run at once (0: all; one machine trains one at a time). Nothing else differs.
+    """
+    missing = [s for s in (*SECTIONS, *PUBLISH_SECTIONS) if s not in params]
+    if missing:
+        raise ValueError(f"params lack the sections {missing}")
+    defaults = {s: params[s] for s in (*SECTIONS, *PUBLISH_SECTIONS)}
+    count_pmi = pmi_count(s3_secret)
+
+    @dsl.pipeline(name="tune-and-compare")
+    def tune_and_compare(
+        base: Input[Model], world: Input[Dataset], finetune: Input[Dataset], pmi: Input[Dataset],
+        evalsets: Input[Dataset], negatives: Input[Dataset], methods: list, zeroshot: list, sugarcrepe: str,
+        benchmarks: dict,
+        train: dict, evaluate: dict, world_params: dict, finetune_params: dict, pmi_params: dict,
+        evalsets_params: dict, pretrain_params: dict, negatives_params: dict, base_model: str, corpus: str,
+        git_commit: str, registry: dict,
+        accelerator: str, gpus: int, gpu_node_selector: dict, gpu_tolerations: list, train_nodes: int,
+    ):  # fmt: skip
+        """Evaluate ``base``, fine-tune it with each of ``methods`` and evaluate that, compare, record."""
+
+        on_gpu = Accelerators(accelerators, accelerator, gpus, gpu_node_selector, gpu_tolerations).request
+
+        def evaluation(name: Any, model: Any) -> dsl.PipelineTask:
+            task = evaluate_op(
+                name=name,
+                model=model,
+                evalsets=evalsets,
+                zeroshot=zeroshot,
+                sugarcrepe=sugarcrepe,
+                benchmarks=benchmarks,
+                config=evaluate,
+            )
+            on_gpu(configure(task, "train", "evaluate", s3_secret))
+            return task
+
+        base_eval = evaluation("base", base)
+        with dsl.ParallelFor(methods, parallelism=parallel_training) as method:
+            tuned = train_op(base=base, method=method, data=finetune, negatives=negatives, config=train,
+                             gpus=gpus, nodes=train_nodes, s3_secret=s3_secret)  # fmt: skip
+            on_gpu(configure(tuned, "train", "train", s3_secret))
+            tuned_eval = evaluation(method, tuned.outputs["model"])
+        # one Collected per consumer: the compiler rewrites a Collected channel as it wires it
+        comparison = compare_op(
+            base=base_eval.outputs["report"], tuned=dsl.Collected(tuned_eval.outputs["report"])
+        )
+        configure(comparison, "train", "compare", s3_secret)
+        record = lineage_record(
+            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, commit=git_commit, world_params=world_params,
+            finetune_params=finetune_params, pmi_params=pmi_params, evalsets_params=evalsets_params,
+            pretrain_params=pretrain_params, negatives_params=negatives_params, train_params=train,
+            evaluate_params=evaluate, base_model=base_model,
+            corpus=corpus, world=world, finetune=finetune, pmi=pmi, evalsets=evalsets, negatives=negatives,
+            base_report=base_eval.outputs["report"], models=dsl.Collected(tuned.outputs["model"]),
+            reports=dsl.Collected(tuned_eval.outputs["report"]), comparison=comparison.outputs["comparison"],
+        )  # fmt: skip
+        configure(record, "core", "lineage", s3_secret).set_caching_options(False)
+        published = publish_op(
+            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, models=dsl.Collected(tuned.outputs["model"]),
+            reports=dsl.Collected(tuned_eval.outputs["report"]),
+            comparison=comparison.outputs["comparison"],
+            registry=registry,
+        )  # fmt: skip
+        configure(published, "core", "publish", s3_secret).set_caching_options(False)
+
+    @dsl.pipeline(name=NAME, description="PMI analysis, DeGLA fine-tuning and their evaluation")
+    def compclip(
+        world: dict = defaults["world"],
+        finetune: dict = defaults["finetune"],
+        pmi: dict = defaults["pmi"],
+        evalsets: dict = defaults["evalsets"],
+        pretrain: dict = defaults["pretrain"],
+        negatives: dict = defaults["negatives"],
+        train: dict = defaults["train"],
+        evaluate: dict = defaults["evaluate"],
+        registry: dict = defaults["registry"],
+        corpus: str = "",
+        finetune_data: str = "",
+        shards: int = 4,
+        base_model: str = "",
+        methods: list = list(METHODS),  # noqa: B006
+        zeroshot: list = ["single", "genpairs", "paste"],  # noqa: B006
+        sugarcrepe: str = "compositional",
+        benchmarks: dict = {},  # noqa: B006
+        accelerator: str = "nvidia.com/gpu",
+        gpus: int = 1,
+        gpu_node_selector: dict = {},  # noqa: B006
+        gpu_tolerations: list = [],  # noqa: B006
+        train_nodes: int = 1,
+        git_commit: str = "unknown",
+    ):
+        """``corpus``: caption shards (space-separated URIs or globs, e.g. LAION parquet on S3) whose PMI
+        is counted instead of the world's; ``finetune_data``: an image-caption dataset folder (``compclip
+        data import``) fine-tuned on instead of the world's; ``base_model``: an open_clip NAME:TAG,
+        hf-hub:ID or s3:// model folder fine-tuned instead of pretraining one; ``methods``: the
+        fine-tunings to run; ``benchmarks``: real benchmarks every model is evaluated on, e.g.
+        ``{sugarcrepe: {annotations: s3://b/sugarcrepe, images: s3://coco/val2017}}``; ``train_nodes`` > 1:
+        each fine-tuning is a Kubeflow Trainer TrainJob of that many nodes x ``gpus`` (docs/train.md)."""
+        corpus_task = configure(world_corpus(config=world, section="world"), "core", "world", s3_secret)
+        fine_task = configure(
+            finetune_data_op(source=finetune_data, config=finetune), "core", "finetune data", s3_secret
+        )
+        world_data = corpus_task.outputs["corpus"]
+
+        on_gpu = Accelerators(accelerators, accelerator, gpus, gpu_node_selector, gpu_tolerations).request
+
+        counted = count_pmi(corpus=corpus, world=world_data, shards=shards, config=pmi)
+        table = counted.set_display_name("pmi").output
+
+        sets = configure(evalsets_build(pmi=table, config=evalsets), "core", "evalsets", s3_secret)
+        generator = configure(negatives_generator(config=negatives), "core", "negatives generator", s3_secret)
+
+        rest = dict(
+            world=world_data, finetune=fine_task.outputs["data"], pmi=table,
+            evalsets=sets.outputs["evalsets"], methods=methods,
+            zeroshot=zeroshot, sugarcrepe=sugarcrepe, benchmarks=benchmarks, train=train, evaluate=evaluate,
+            base_model=base_model,
+            corpus=corpus, git_commit=git_commit, registry=registry,
+            world_params=world, finetune_params=finetune, pmi_params=pmi, evalsets_params=evalsets,
+            pretrain_params=pretrain, negatives_params=negatives,
+            accelerator=accelerator, gpus=gpus, gpu_node_selector=gpu_node_selector,
+            gpu_tolerations=gpu_tolerations, train_nodes=train_nodes,
+        )  # fmt: skip
+
+        def negatives_then_rest(base: Any) -> None:
+            """Negatives by the configured generator (LLM: the gen image on a GPU), then the rest."""
+            inputs = dict(data=fine_task.outputs["data"], pmi=table, config=negatives)
+            with dsl.If(generator.output == "llm", name="llm-negatives"):
+                llm = configure(negatives_generate_llm(**inputs), "gen", "negatives (LLM)", s3_secret)
+                on_gpu(llm)
+                tuned = tune_and_compare(base=base, negatives=llm.outputs["negatives"], **rest)
+                tuned.set_display_name("tune and compare")
+            with dsl.Else(name="rule-negatives"):
+                rules = configure(negatives_generate(**inputs), "core", "negatives", s3_secret)
+                tuned = tune_and_compare(base=base, negatives=rules.outputs["negatives"], **rest)
+                tuned.set_display_name("tune and compare")
+
+        # The rest of the flow runs in every branch on its base model and negatives (kfp's local runner
+        # cannot pick an artifact out of two branches, dsl.OneOf, so each branch carries the rest itself).
+        with dsl.If(base_model == "", name="pretrain-a-base-model"):
+            pre = configure(pretrain_op(data=world_data, config=pretrain), "train", "pretrain", s3_secret)
+            on_gpu(pre)
+            negatives_then_rest(pre.outputs["model"])
+        with dsl.Else(name="base-model-given"):
+            given = configure(base_model_op(source=base_model), "core", "check base model", s3_secret)
+            negatives_then_rest(given.outputs["model"])
+
+    return compclip

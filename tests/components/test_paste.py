@@ -1,0 +1,31 @@
+from kfp.dsl import Dataset
+
+from compclip.components.paste.component import paint_accessories, paste_merge, paste_shard
+from compclip.images import image
+
+
+def test_runs_in_the_gen_image_with_its_params_section_and_a_typed_output():
+    spec = paste_shard.component_spec
+    for component in (paint_accessories, paste_shard, paste_merge):
+        assert component.component_spec.implementation.container.image == image("gen")
+    assert spec.inputs["config"].type == "Dict" and spec.inputs["cache"].type == "system.Dataset@0.0.1"
+    assert paste_merge.component_spec.outputs["evalset"].type == "system.Dataset@0.0.1"
+    assert paint_accessories.component_spec.outputs["cache"].type == "system.Dataset@0.0.1"
+
+
+def test_every_shard_reads_the_one_cache_and_accessories_are_passed_only_when_given(monkeypatch):
+    calls = []
+    monkeypatch.setattr("compclip.cli.run", lambda argv, params=None: calls.append((argv, params)))
+    cache = Dataset(name="cache", uri="/cache")
+    paint_accessories.python_func(images="s3://b/val", pmi="p", accessories="", config={}, cache=cache)
+    ((paint, _),) = calls
+    assert paint[paint.index("--cache") + 1] == cache.path and "--accessories" not in paint
+    shards = []
+    monkeypatch.setattr("compclip.paste.run.paste_set", lambda *args: shards.append(args))
+    for accessories in ("s3://b/acc", ""):
+        out = Dataset(name="s", uri="x")
+        paste_shard.python_func(images="s3://b/val", pmi="p", accessories=accessories, cache=cache,
+                                part="1/4", work_dir="", config={"seed": 2}, shard=out)  # fmt: skip
+    (images, pmi, _, config, given, shard, work), (*_, none, _, _) = shards
+    assert (images, pmi, given, none, work) == ("s3://b/val", "p", "s3://b/acc", None, None)
+    assert (shard.index, shard.count) == (1, 4) and config.seed == 2 and config.accessory_cache == cache.path
