@@ -15,6 +15,7 @@ from compclip.images import content_tag, image, record_digest
 from compclip.pipelines.compclip_pipeline import METHODS, SECTIONS, STAGES
 from compclip.pipelines.params import apply, check_arguments
 from compclip.pipelines.remote import validate_cron
+from compclip.pipelines.tasks import S3_SECRET
 
 REPO = Path(__file__).resolve().parents[2]
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -295,7 +296,10 @@ def test_each_fine_tuning_takes_the_runs_gpus_and_trainer_nodes(compiled):
     assert trains
     for task in trains:
         wired = {k: v.component_input_parameter for k, v in task.inputs.parameters.items()}
-        assert [wired[k].removeprefix("pipelinechannel--") for k in ("gpus", "nodes", "s3_secret")] == [
-            "gpus", "train_nodes", "s3_secret"
-        ]  # fmt: skip
+        assert [wired[k].removeprefix("pipelinechannel--") for k in ("gpus", "nodes")] == [
+            "gpus",
+            "train_nodes",
+        ]
+        secret = task.inputs.parameters["s3_secret"].runtime_value.constant.string_value
+        assert secret == S3_SECRET  # the Secret's name, fixed at compile time like every task's
     assert spec.root.input_definitions.parameters["train_nodes"].default_value.number_value == 1
