@@ -109,16 +109,18 @@ def read_log(store: Store, name: str) -> tuple[list[Entry], list[str]]:
 
 
 def append(store: Store, name: str, event: dict) -> dict:
-    """Append ``event`` (from :func:`new_event`) as the next number of the chain; the event as written."""
+    """Append ``event`` (from :func:`new_event`) as the next number of the chain; the event as written.
+
+    Idempotent: an event already in the log (another writer recovered it meanwhile, or a retried
+    step) is returned as it stands, never written twice."""
     for _ in range(MAX_ATTEMPTS):
-        keys = [key for key in store.keys(audit_dir(name)) if audit_seq(key) is not None]
-        last = None
-        if keys:
-            last = _entry(store, keys[-1], audit_seq(keys[-1]))
-            if isinstance(last, str):
-                raise UserError(f"{store.root}/{audit_dir(name)}: {last}; run `registry verify {name}`")
-            if last.event.get("id") == event["id"]:  # recovered by another reader meanwhile
-                return last.event
+        entries, problems = read_log(store, name)
+        if problems:
+            raise UserError(f"{store.root}/{audit_dir(name)}: {problems[0]}; run `registry verify {name}`")
+        written = next((e.event for e in entries if e.event.get("id") == event["id"]), None)
+        if written is not None:
+            return written
+        last = entries[-1] if entries else None
         seq = last.seq + 1 if last else 1
         chained = {**event, "seq": seq, "prev": last.sha256 if last else None}
         if store.create(audit_key(name, seq), json_body(chained)):

@@ -44,6 +44,7 @@ from compclip.registry.layout import (
 from compclip.registry.lineage import lineage
 from compclip.registry.policy import in_force
 from compclip.registry.store import Store, json_body
+from compclip.storage import MARKER as OUTPUT_MARKER
 from compclip.storage import local_dir, sha256_file, split_uri, verify_files
 
 PICKLES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
@@ -160,7 +161,7 @@ def _version_files(model_dir: Path, manifest: dict, report_dir: Path, compare_di
     if not files[REPORT].is_file():
         raise UserError(f"{report_dir}: no {REPORT}; publish the folder `compclip evaluate` wrote")
     for path in sorted(compare_dir.rglob("*")):
-        if path.is_file() and not path.name.startswith("."):
+        if path.is_file() and not path.name.startswith(".") and path.name != OUTPUT_MARKER:
             files[f"{COMPARE}/{path.relative_to(compare_dir).as_posix()}"] = path
     return files
 
