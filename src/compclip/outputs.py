@@ -156,7 +156,7 @@ def publish_s3(folder: Path, uri: str) -> None:
         _remove_keys(keys, uri)
         raise UserError(f"{uri} was published by another run while this one uploaded; nothing was replaced")
     if old is not None:
-        stale = storage.Located(root, old[0]["generation"], old[0]["files"], "")
+        stale = storage.Located(root, old[0].get("generation"), old[0]["files"], "")
         _remove_keys([stale.key(name) for name in stale.files], uri)
     log.info("published %d files to %s (generation %s)", len(files), uri, generation)
 
@@ -176,7 +176,7 @@ def add_files(folder: Path, uri: str, names: list[str]) -> None:
         old = storage.pointer_and_etag(root)
     if old is None:
         raise UserError(f"{uri} is not a published compclip output (no {MARKER})")
-    where = storage.Located(root, old[0]["generation"], old[0]["files"], "")
+    where = storage.Located(root, old[0].get("generation"), old[0]["files"], "")
     _upload(folder, {n: 0 for n in names}, [where.key(n) for n in names], uri)
     files = where.files | {name: (folder / name).stat().st_size for name in names}
     body = storage.marker_body(files, generation=where.generation)

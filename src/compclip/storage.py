@@ -76,14 +76,19 @@ def safe_relative(name: str, where: str) -> str:
 @dataclass(frozen=True)
 class Located:
     """Where an s3:// path falls inside a published output: its ``root`` (``bucket/key``), the
-    pointer's listed ``files`` (relative name -> size), its ``generation`` and the path's ``rel``."""
+    pointer's listed ``files`` (relative name -> size), its ``generation`` and the path's ``rel``.
+
+    A marker without a generation is an output folder copied to S3 as it is (a Kubeflow artifact
+    the launcher uploaded, a synced folder): its listed files sit at their names under the root."""
 
     root: str
-    generation: str
+    generation: str | None
     files: dict[str, int]
     rel: str
 
     def key(self, name: str) -> str:
+        if self.generation is None:
+            return f"{self.root}/{name}"
         return f"{self.root}/{GENERATIONS}/{self.generation}/{name}"
 
     def below(self) -> list[str]:
@@ -129,14 +134,14 @@ def parse_marker(data: bytes, where: str, pointer: bool = False) -> dict:
         ok = marker.get("format") == OUTPUT_FORMAT and isinstance(files, dict)
         ok = ok and all(isinstance(n, int) for n in files.values())
         if pointer:
-            ok = ok and isinstance(marker.get("generation"), str)
+            ok = ok and isinstance(marker.get("generation", ""), str)
     except (ValueError, KeyError, TypeError) as err:
         raise UserError(f"{where}: not a compclip output marker ({err})") from None
     if not ok:
         raise UserError(f"{where}: not a compclip output marker of format {OUTPUT_FORMAT}")
     for name in files:
         safe_relative(name, where)
-    if pointer:
+    if pointer and "generation" in marker:
         safe_relative(marker["generation"], where)
     return marker
 
@@ -152,7 +157,7 @@ def locate(uri: str) -> Located | None:
             pointer = read_pointer("/".join(parts[:i]))
             if pointer is not None:
                 rel = "/".join(parts[i:])
-                return Located("/".join(parts[:i]), pointer["generation"], pointer["files"], rel)
+                return Located("/".join(parts[:i]), pointer.get("generation"), pointer["files"], rel)
     return None
 
 
@@ -412,8 +417,10 @@ def local_dir(uri: str, include: Callable[[str], bool] | None = None) -> Iterato
         yield Path(tmp)
 
 
-def marker_body(files: dict[str, int], **extra: str) -> bytes:
-    """The bytes of an output's marker (``files``: relative name -> size; deterministic)."""
+def marker_body(files: dict[str, int], generation: str | None = None) -> bytes:
+    """The bytes of an output's marker (``files``: relative name -> size; deterministic), with the
+    ``generation`` its files are under on S3 (none: at their names, as in a local folder)."""
+    extra = {} if generation is None else {"generation": generation}
     return json_bytes({"format": OUTPUT_FORMAT, "files": dict(sorted(files.items())), **extra})
 
 

@@ -208,3 +208,22 @@ def test_losing_the_s3_server_mid_upload_is_one_line_and_publishes_nothing(tmp_p
     finally:
         s3local.stop_pid(server.pid)
         s3fs.S3FileSystem.clear_instance_cache()
+
+
+def test_an_output_folder_copied_to_s3_as_it_is_reads_through_its_marker(s3_server, tmp_path):
+    """A Kubeflow artifact (the launcher uploads the task's folder, marker and all) reads as the
+    output it is: only the listed files; compclip may replace it, removing only those."""
+    with local_out(str(tmp_path / "artifact")) as stage:
+        (stage / "table.parquet").write_bytes(b"pmi")
+    fs = fsspec.filesystem("s3")
+    root = f"{s3_server.bucket}/storage-test/artifact"
+    for name in (MARKER, "table.parquet"):
+        fs.put_file(str(tmp_path / "artifact" / name), f"{root}/{name}")
+    fs.pipe(f"{root}/stray.txt", b"not listed")
+    uri = f"s3://{root}"
+    assert expand([uri]) == [f"{uri}/table.parquet"] and read_bytes(f"{uri}/table.parquet") == b"pmi"
+    with local_dir(uri) as folder:
+        assert sorted(p.name for p in folder.iterdir()) == [MARKER, "table.parquet"]
+    _write(uri, {"table.parquet": "new"})
+    assert read_bytes(f"{uri}/table.parquet") == b"new"
+    assert "stray.txt" in _keys(uri) and "table.parquet" not in _keys(uri)  # only the listed file removed
