@@ -252,6 +252,37 @@ def claim_work(uri: str, stage: str) -> None:
         fs.pipe_file(f"{path}/{WORK_MARKER}", storage.json_bytes({"stage": stage}))
 
 
+@contextmanager
+def claimed_work(uri: str, stage: str) -> Iterator[None]:
+    """:func:`claim_work` for the span of a stage: a folder this call made and the stage left empty (it
+    failed before it wrote any state, e.g. on bad input) is removed again, so a refused run leaves
+    nothing behind; one holding state stays for the resumed run."""
+    fresh = not _work_exists(uri)
+    claim_work(uri, stage)
+    try:
+        yield
+    except BaseException:
+        if fresh and _only_the_marker(uri):
+            release_work(uri)
+        raise
+
+
+def _work_exists(uri: str) -> bool:
+    scheme, path = split_uri(uri)
+    if scheme == "file":
+        return Path(path).exists()
+    with s3_access(uri):
+        return bool(storage.some_keys(path.strip("/"), limit=1))
+
+
+def _only_the_marker(uri: str) -> bool:
+    scheme, path = split_uri(uri)
+    if scheme == "file":
+        return [p.name for p in Path(path).iterdir()] == [WORK_MARKER]
+    with s3_access(uri):
+        return [k.rsplit("/", 1)[-1] for k in storage.some_keys(path.strip("/"), limit=2)] == [WORK_MARKER]
+
+
 def release_work(uri: str) -> None:
     """Remove a work folder compclip created (it holds its marker); anything else is left alone.
 

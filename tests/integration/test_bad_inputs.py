@@ -19,6 +19,7 @@ import pytest
 
 from compclip.cli import main
 from compclip.models import create_model, save_model
+from compclip.outputs import WORK_MARKER
 from compclip.storage import sha256_file
 from unit.test_train_fixtures import write_dataset
 
@@ -117,18 +118,15 @@ CASES = [
     (
         [
             "registry",
-            "publish",
-            "{d}/model",
-            "--root",
-            "{d}/reg",
-            "--name",
+            "policy",
+            "set",
             "n",
-            "--report",
-            "{d}/r",
-            "--compare",
-            "{d}/r",
+            "--root",
+            "s3://b/reg",
             "--params",
             "{d}/gates.yaml",
+            "--reason",
+            "x",
         ],
         "gates.zeroshot_tolerance: must be >= 0, got -0.1",
     ),
@@ -243,6 +241,7 @@ def fixtures(tmp_path_factory) -> Path:
     _corrupt_copy(d / "data", d / "data-bad", "captions.parquet", b"PAR1")
     step = d / "ck" / "p.checkpoints" / "step_2"
     step.mkdir(parents=True)
+    (step.parent / WORK_MARKER).write_text('{"stage": "checkpoints"}')  # a checkpoint folder of compclip's
     (step / "checkpoint.json").write_text('{"fingerprint": ')
     (d / "lineage.json").write_text(
         json.dumps({"run_id": "r1", "outputs": {"a": {"uri": str(d / "corpus.txt")}}})
@@ -285,5 +284,5 @@ def test_verbose_logging_never_prints_s3_credentials(tmp_path):
     done = subprocess.run([sys.executable, "-m", "compclip.cli", *argv], env={**env, "AWS_MAX_ATTEMPTS": "1"},
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert "S3 at http://127.0.0.1:9, bucket 'bucket': cannot connect" in done.stderr
+    assert "S3 at http://127.0.0.1:9, s3://bucket/corpus.txt: cannot connect" in done.stderr
     assert not [value for value in secrets.values() if value in done.stderr + done.stdout]

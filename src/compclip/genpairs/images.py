@@ -61,9 +61,9 @@ class FluxConfig(Checked):
 
 
 @dataclass(frozen=True)
-class ImagesConfig:
-    images_per_caption: int = 1
-    chunk: int = 64  # captioned pairs per unit of work (resume and shard granularity)
+class ImagesConfig(Checked):
+    images_per_caption: PositiveInt = 1
+    chunk: PositiveInt = 64  # captioned pairs per unit of work (resume and shard granularity)
     flux: FluxConfig = field(default_factory=FluxConfig)
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from compclip.config import Checked, PositiveInt
 from compclip.errors import UserError
 from compclip.evalsets.strata import allocate, assign_strata
 from compclip.evalsets.zeroshot import Pairs, strata_summary
@@ -50,12 +51,12 @@ PAIR_FIELDS = [("pair_id", pa.string()), ("label", pa.string()), ("concept", pa.
 
 
 @dataclass(frozen=True)
-class SelectConfig:
+class SelectConfig(Checked):
     seed: int = 0
     classes: str = IMAGENET  # "imagenet" (packaged) or a text file of class names, one a line
     class_pmi: str = HEAD  # "head": PMI with the class's head noun (released code); "mean": over its name
-    n_strata: int = 10
-    per_stratum: int = 100  # pairs per PMI stratum
+    n_strata: PositiveInt = 10
+    per_stratum: PositiveInt = 100  # pairs per PMI stratum
     candidates: CandidateRules = field(default_factory=CandidateRules)
 
 

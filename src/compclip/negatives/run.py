@@ -10,6 +10,7 @@ progress log to ``out`` (a path or ``s3://``), published only on success.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import shutil
@@ -38,7 +39,7 @@ from compclip.negatives.shards import shard_keys
 from compclip.negatives.steering import SteerConfig, Steering
 from compclip.negatives.types import PAPER_TYPES, TYPES, Record
 from compclip.negatives.validity import FilterConfig, ValidityFilter
-from compclip.outputs import check_place, claim_work, local_out, release_work
+from compclip.outputs import check_place, claimed_work, local_out, release_work
 from compclip.rejects import Rejects
 from compclip.storage import is_remote, sha256_file
 
@@ -211,9 +212,10 @@ def generate(
     check_place(out)
     config = resolve(config, inputs)
     work = Path(progress) if progress else work_folder(out)
-    if work is not None:
-        claim_work(str(work), "negatives")
-    with tempfile.TemporaryDirectory(prefix="compclip-negatives-") as scratch:
+    with (
+        claimed_work(str(work), "negatives") if work is not None else contextlib.nullcontext(),
+        tempfile.TemporaryDirectory(prefix="compclip-negatives-") as scratch,
+    ):
         metrics = _generate(inputs, out, config, generator, work or Path(scratch), shard or Shard())
     if work is not None:
         release_work(str(work))

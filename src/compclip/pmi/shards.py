@@ -41,7 +41,7 @@ from compclip.captions import ReadConfig, is_caption_file
 from compclip.config import Checked, NonNegativeFloat, PositiveInt, Share
 from compclip.errors import UserError
 from compclip.files import read_json, read_parquet
-from compclip.outputs import add_files, check_place, claim_work, local_out, release_work
+from compclip.outputs import add_files, check_place, claimed_work, local_out, release_work
 from compclip.pmi import scan
 from compclip.pmi.concepts import ConceptRules
 from compclip.pmi.pairs import DENSE_LIMIT_BYTES, PairCounter, caption_pair_keys, tri_pairs
@@ -366,29 +366,29 @@ def count_corpus(
     start = time.perf_counter()
     work = Path(work) if work is not None else work_dir(str(out))
     check_place(str(out))
-    claim_work(str(work), "pmi")
-    files = expand(inputs, keep=is_caption_file)
-    n = max(1, min(config.workers, len(files)))
-    shards = [work / f"shard-{i:03d}" for i in range(n)]
-    vocab = work / "vocab"
-    with _pool(n) as pool:
-        parts = split_files(files, n)
-        list(pool.map(_scan_into, parts, shards, [config] * n, [work / UNITS] * n))
-        vocab.mkdir(parents=True, exist_ok=True)
-        _merge_vocab(shards, vocab, config)
-        list(pool.map(_count_pairs, shards, [vocab] * n, [config] * n))
-    with local_out(str(out)) as folder:
-        header = _merge_table(shards, vocab, folder, config)
-        seconds = time.perf_counter() - start
-        metrics = {
-            "n_captions": header["n_captions"],
-            "n_rejected": sum(header["rejects"].values()),
-            **{f"rejects/{k}": v for k, v in header["rejects"].items()},
-            "n_concepts": header["n_concepts"],
-            "n_pairs": header["n_pairs"],
-            "seconds": round(seconds, 3),
-            "captions_per_second": round(header["n_captions"] / max(seconds, 1e-9), 1),
-        }
-        write_json(folder / "metrics.json", metrics)
+    with claimed_work(str(work), "pmi"):  # a refused or failed first run leaves no folder
+        files = expand(inputs, keep=is_caption_file)
+        n = max(1, min(config.workers, len(files)))
+        shards = [work / f"shard-{i:03d}" for i in range(n)]
+        vocab = work / "vocab"
+        with _pool(n) as pool:
+            parts = split_files(files, n)
+            list(pool.map(_scan_into, parts, shards, [config] * n, [work / UNITS] * n))
+            vocab.mkdir(parents=True, exist_ok=True)
+            _merge_vocab(shards, vocab, config)
+            list(pool.map(_count_pairs, shards, [vocab] * n, [config] * n))
+        with local_out(str(out)) as folder:
+            header = _merge_table(shards, vocab, folder, config)
+            seconds = time.perf_counter() - start
+            metrics = {
+                "n_captions": header["n_captions"],
+                "n_rejected": sum(header["rejects"].values()),
+                **{f"rejects/{k}": v for k, v in header["rejects"].items()},
+                "n_concepts": header["n_concepts"],
+                "n_pairs": header["n_pairs"],
+                "seconds": round(seconds, 3),
+                "captions_per_second": round(header["n_captions"] / max(seconds, 1e-9), 1),
+            }
+            write_json(folder / "metrics.json", metrics)
     release_work(str(work))
     return header

@@ -33,7 +33,7 @@ from torch import nn
 
 from compclip.errors import UserError
 from compclip.files import parse_json, read_json
-from compclip.outputs import claim_work, release_work
+from compclip.outputs import claimed_work, release_work
 from compclip.storage import filesystem, is_remote, plain_mode, read_bytes, sha256_file, split_uri, write_json
 
 log = logging.getLogger(__name__)
@@ -206,9 +206,9 @@ class CheckpointDir:
 def open_checkpoints(uri: str) -> Iterator[CheckpointDir]:
     """:class:`CheckpointDir` of ``uri``, with a temporary working folder when it is remote; ``uri`` is
     claimed as compclip's work folder first (:func:`compclip.outputs.claim_work`)."""
-    claim_work(uri, "checkpoints")
-    if not is_remote(uri):
-        yield CheckpointDir(uri, Path(split_uri(uri)[1]))
-        return
-    with tempfile.TemporaryDirectory(prefix="compclip-checkpoints-") as tmp:
-        yield CheckpointDir(uri, Path(tmp))
+    with claimed_work(uri, "checkpoints"):  # a run refused before its first checkpoint leaves no folder
+        if not is_remote(uri):
+            yield CheckpointDir(uri, Path(split_uri(uri)[1]))
+            return
+        with tempfile.TemporaryDirectory(prefix="compclip-checkpoints-") as tmp:
+            yield CheckpointDir(uri, Path(tmp))
