@@ -185,5 +185,6 @@ def test_core_image_reads_and_writes_s3(core_image, s3_server, flickr_captions):
     args = ["pmi", "count", "--min-count", "2", f"{prefix}/captions.txt", f"--out={prefix}/pmi"]
     result = podman_run(core_image, "compclip", *args, env=s3_server.env(), network="host")
     assert result.returncode == 0, result.stderr
-    with fsspec.open(f"{prefix}/pmi/header.json") as handle:
-        assert json.load(handle)["n_captions"] == 100
+    from compclip.storage import read_bytes
+
+    assert json.loads(read_bytes(f"{prefix}/pmi/header.json"))["n_captions"] == 100  # through its pointer
