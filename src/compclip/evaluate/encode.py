@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from compclip.config import Checked, Count, PositiveInt
+from compclip.cpus import torch_threads
 from compclip.errors import UserError
 from compclip.models import ModelBundle
 from compclip.models.text import encode_text
@@ -116,6 +117,8 @@ class Encoder:
             raise UserError(f"unknown precision {runtime.precision!r}; use one of {', '.join(PRECISIONS)}")
         self.runtime = runtime
         self.device = resolve_device(runtime.device)
+        if self.device.type == "cpu":
+            torch.set_num_threads(torch_threads())
         self.model = bundle.model.to(self.device, memory_format=torch.channels_last).eval()
         self.preprocess = bundle.preprocess
         self.tokenizer = bundle.tokenizer

@@ -62,7 +62,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: none)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--precision", choices=("no", "fp16", "bf16"), help="mixed precision")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (per process)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads per process (default: OMP_NUM_THREADS, else the CPU quota / processes)",
+    )
     add_processes(parser)
     parser.set_defaults(func=_train)
 

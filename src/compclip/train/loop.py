@@ -63,7 +63,7 @@ class TrainConfig(Checked):
     ema_alpha: Share = 0.9996
     seed: int = 0
     precision: str = "no"  # accelerate mixed precision: no | fp16 | bf16
-    threads: PositiveInt | None = None  # torch CPU threads (None: torch's default)
+    threads: PositiveInt | None = None  # torch CPU threads (None: from the CPU quota, compclip.cpus)
     checkpoint_every: Count = 500  # steps; 0 disables
     keep_checkpoints: bool = False  # keep the last checkpoint after a finished run
     optim: OptimConfig = field(default_factory=OptimConfig)

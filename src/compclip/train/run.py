@@ -24,6 +24,7 @@ from accelerate import Accelerator, DataLoaderConfiguration
 from open_clip.model import get_model_preprocess_cfg
 from torch.utils.data import DataLoader
 
+from compclip.cpus import torch_threads
 from compclip.errors import UserError
 from compclip.models import ModelBundle, load_model, save_model
 from compclip.outputs import check_place, local_out
@@ -88,8 +89,7 @@ def run(
         raise UserError(f"unknown method {config.method!r}; choose one of {', '.join(METHODS)}")
     if config.method != "clip" and negatives is None:
         raise UserError(f"method {config.method!r} needs hard negatives (--negatives negatives.json)")
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    torch.set_num_threads(torch_threads(config.threads))
     accelerator = Accelerator(
         mixed_precision=config.precision,
         step_scheduler_with_optimizer=False,
