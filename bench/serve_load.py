@@ -1,6 +1,7 @@
 """Load on the inspection service: 16 concurrent clients for 60 s on loopback, p50/p95/p99 latency,
 throughput and errors, without and with batching; the server's memory (resident set when idle,
-after warm-up, and its peak) and the machine's load average over each run.
+after warm-up, and its peak), the CPU time per request of the server and of this load generator
+(which shares the cores), and the machine's load average over each run.
 
 The service runs as ``compclip serve`` in a child process (:mod:`compclip.serve.local`) with a
 tiny world-size model on the CPU (``--model`` folder, else ``compclip-tiny-rn`` with random
@@ -132,6 +133,13 @@ def memory_mb(pid: int) -> dict[str, float]:
     return {key: int(value.split()[0]) / 1024 for key, value in fields.items()}
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used, all its threads."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def batch_stats(url: str) -> dict[str, float]:
     """The service's counters: queries and seconds of its forward passes, and the number of passes."""
     text = httpx.get(f"{url}/metrics").text
@@ -178,7 +186,9 @@ def main() -> None:
             kept, cold = asyncio.run(warm(service.url, pool))
             warmed = memory_mb(service.pid)["VmRSS"]
             before, load_start = batch_stats(service.url), os.getloadavg()[0]
+            cpu_before = cpu_seconds(service.pid), time.process_time()
             result = asyncio.run(load(service.url, kept, args.clients, args.seconds, per_request, protocol))
+            cpu_after = cpu_seconds(service.pid), time.process_time()
             after, load_end = batch_stats(service.url), os.getloadavg()[0]
             peak = memory_mb(service.pid)["VmHWM"]
         finally:
@@ -196,6 +206,13 @@ def main() -> None:
         )
         print(
             f"  forward passes: {pass_ms:.1f} ms each on average; engine thread busy {busy:.0%} of the time"
+        )
+        requests = max(result["requests"], 1)
+        server_ms, client_ms = ((b - a) * 1000 / requests for a, b in zip(cpu_before, cpu_after, strict=True))
+        ceiling = os.cpu_count() * 1000 / (server_ms + client_ms)
+        print(
+            f"  CPU per request: server {server_ms:.1f} ms, load generator {client_ms:.1f} ms "
+            f"(the {os.cpu_count()} cores' ceiling: {ceiling:.0f} requests/s)"
         )
         if result["errors"]:
             print(f"  first errors: {result['first_errors']}")
