@@ -6,8 +6,9 @@ import argparse
 
 from compclip.cli import add_command
 from compclip.config import load_section, override, override_from
+from compclip.devices import DEVICES
 from compclip.errors import UserError
-from compclip.evaluate.encode import DEVICES, PRECISIONS
+from compclip.evaluate.encode import PRECISIONS
 from compclip.evaluate.headline import headline_metrics
 from compclip.evaluate.run import Benchmark, EvaluateConfig, evaluate
 
