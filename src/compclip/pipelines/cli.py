@@ -3,7 +3,6 @@
 import argparse
 import ast
 import re
-import subprocess
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from compclip.images import DEFAULT_REGISTRY, Images, content_tag, read_digests
 from compclip.pipelines import cluster
 from compclip.pipelines.cluster import PULL_POLICIES, Cluster
 from compclip.pipelines.tasks import S3_SECRET
+from compclip.revision import git_commit
 
 EXAMPLES = """examples:
   compclip pipeline compile --out pipeline.yaml
@@ -156,7 +156,7 @@ def _prepare(args: argparse.Namespace, local: bool = False):
     if missing:
         raise UserError(f"{args.params}: no section {', '.join(missing)}")
     if args.pipeline == "compclip":
-        arguments.setdefault("git_commit", _git_commit())
+        arguments.setdefault("git_commit", git_commit() or "unknown")
     if local:
         pipeline = module.build(params, accelerators=False, parallel_training=1)
     else:
@@ -175,16 +175,6 @@ def _type_name(value: int) -> str:
     from kfp.pipeline_spec import pipeline_spec_pb2
 
     return pipeline_spec_pb2.ParameterType.ParameterTypeEnum.Name(value)
-
-
-def _git_commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True)
-    if done.returncode:
-        return "unknown"
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
-    )
-    return done.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
 def _compile(args: argparse.Namespace) -> None:

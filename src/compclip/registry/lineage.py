@@ -1,30 +1,19 @@
 """A version's lineage (``lineage.json``): where it came from, so a result can be traced and rerun.
 
-Git commit (``$COMPCLIP_GIT_COMMIT``, else ``git rev-parse HEAD`` here), pipeline run id, params,
+Git commit (:func:`compclip.revision.git_commit`), pipeline run id, params,
 the compared model it is, its sources, and the training data and negatives with content hashes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
 
 from compclip import __version__
 from compclip.errors import UserError
+from compclip.revision import git_commit
 from compclip.storage import expand, filesystem, sha256_file
 
 INPUTS = ("data", "negatives")
-
-
-def git_commit() -> str | None:
-    if commit := os.environ.get("COMPCLIP_GIT_COMMIT"):
-        return commit
-    try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 def content_sha256(uri: str) -> str | None:
