@@ -6,7 +6,8 @@ from compclip.revision import ENV, git_commit
 
 
 def _git(folder, *args):
-    return subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True, text=True).stdout
+    done = subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True, text=True)
+    return done.stdout
 
 
 def test_head_of_the_checkout_marked_dirty_when_tracked_files_changed(tmp_path, monkeypatch):
