@@ -7,9 +7,9 @@ from pathlib import Path
 
 from compclip.cli import add_command
 from compclip.config import load_section, override_from
+from compclip.methods import METHODS
 from compclip.train.launch import job, launch, spread
 from compclip.train.loop import TrainConfig
-from compclip.train.losses import METHODS
 from compclip.train.run import train
 
 EXAMPLES = """examples:
