@@ -21,7 +21,7 @@ EXAMPLES = """examples:
       --aro-relation visual_genome_relation.json --aro-attribution visual_genome_attribution.json \\
       --aro-images vg/images --flickr-order ../shared/data/flickr8k/Flickr8k.token.txt \\
       --flickr-order-images flickr8k/images
-  compclip evaluate --params params.yaml --model s3://bucket/models/base --out s3://bucket/reports/base \
+  compclip evaluate --params params.yaml --model s3://bucket/models/base --out s3://bucket/reports/base \\
       --zeroshot s3://bucket/evalsets/genpairs   # settings from params.yaml's `evaluate` section
 
 --model is required. Every input and --out may be a local path or an s3:// URI; the report is

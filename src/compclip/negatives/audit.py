@@ -2,7 +2,7 @@
 
 :func:`audit` reads a DeGLA negatives file (from the rules or the LLM generator, or from
 anywhere) and a caption corpus, trains a blind model on the corpus (a text-only n-gram LM,
-:class:`~compclip.negatives.blind.BlindModel`, a bigram by default as issue 18 measured) and
+:class:`~compclip.negatives.blind.BlindModel`, a bigram by default, as BENCHMARKS.md measured) and
 writes ``audit.json`` and ``audit.html`` with, per type:
 
 - ``pairs``, ``captions`` (captions, not records, with at least one negative of the type) and
