@@ -18,7 +18,7 @@ print(json.dumps(sorted(name for name in {heavy} if name in sys.modules)))
 """
 
 
-COMMANDS = [["inspect", "--help"], ["--help"], ["pmi", "--help"], ["registry", "--help"]]
+COMMANDS = [["inspect", "--help"], ["serve", "--help"], ["--help"], ["pmi", "--help"], ["registry", "--help"]]
 
 
 @pytest.mark.parametrize("argv", COMMANDS)
