@@ -12,7 +12,7 @@ from pathlib import Path
 
 from compclip.chunks import Shard
 from compclip.cli import add_command
-from compclip.config import load_section, override
+from compclip.config import add_flag, load_section, override
 from compclip.negatives.run import GENERATORS, NegativesConfig, filter_file, generate
 
 EXAMPLES = """examples:
@@ -47,14 +47,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     gen.add_argument(
         "inputs", metavar="DATASET_OR_CAPTIONS", help="dataset folder, caption file or s3:// URI"
     )
-    gen.add_argument("--generator", choices=GENERATORS, help="rules (default, offline) or llm")
+    defaults = NegativesConfig()
+    add_flag(gen, defaults, "--generator", choices=GENERATORS, help="rules (offline) or llm")
     gen.add_argument("--model", help="llm: hub name, local folder or s3:// URI")
     gen.add_argument("--pmi", help="rules: PMI table folder; replacements prefer low-PMI concept pairs")
-    gen.add_argument("--per-type", type=int, help="valid negatives per caption and type (default 1)")
+    add_flag(gen, defaults, "--per-type", type=int, help="valid negatives per caption and type")
     gen.add_argument(
         "--candidates", type=int, help="rules: candidates per caption and type to rank (0: a few)"
     )
-    gen.add_argument("--types", nargs="+", help="default: the paper's five; also the two relation types")
+    add_flag(gen, defaults, "--types", nargs="+", help="the paper's five, and the two relation types")
     gen.add_argument(
         "--progress",
         help="local folder for the resume log: new, empty or compclip's, removed when done "
