@@ -177,7 +177,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     rec.set_defaults(func=_record)
     up = add_command(verbs, "push", "push a run's outputs to the DVC remote; write lineage/RUN_ID/", EXAMPLES)
     up.add_argument("manifest", type=Path, help="lineage.json")
-    up.add_argument("--repo", type=Path, default=Path("."), help="the DVC repository (default: here)")
+    up.add_argument("--repo", type=Path, default=Path("."), help="the DVC repository (default: %(default)s)")
     up.add_argument("--remote", help="DVC remote name (default: the repository's default remote)")
     up.set_defaults(func=_push)
 

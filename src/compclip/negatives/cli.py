@@ -88,8 +88,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--corpus", required=True, help="caption file or dataset folder the blind model learns"
     )
     audit.add_argument("--out", required=True, help="output folder or s3:// prefix")
-    audit.add_argument("--order", type=int, default=2, help="the blind model's n-gram order (2 or 3)")
-    audit.add_argument("--sample", type=int, default=10, help="pairs shown per type")
+    audit.add_argument(
+        "--order", type=int, default=2, help="the blind model's n-gram order, 2 or 3 (default: %(default)s)"
+    )
+    audit.add_argument("--sample", type=int, default=10, help="pairs shown per type (default: %(default)s)")
     audit.add_argument("--seed", type=int, default=0)
     audit.set_defaults(func=_audit)
 
