@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from compclip.chunks import Shard
+from compclip.chunks import Shard, add_merge_command
 from compclip.cli import add_command
 from compclip.config import add_flag, load_section, override
 from compclip.negatives.run import GENERATORS, NegativesConfig, filter_file, generate
@@ -64,10 +64,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     gen.add_argument("--shard", default="0/1", help="i/n: this task's share of the caption chunks")
     _common(gen)
     gen.set_defaults(func=_generate)
-    merge = add_command(verbs, "merge", "join the outputs of `generate --shard i/n` tasks into one", EXAMPLES)
-    merge.add_argument("shards", nargs="+", help="the shards' output folders (local or s3://)")
-    merge.add_argument("--out", required=True, help="output folder or s3:// prefix")
-    merge.set_defaults(func=_merge)
+    add_merge_command(verbs, "join the outputs of `generate --shard i/n` tasks into one", EXAMPLES, _merge)
     check = add_command(
         verbs,
         "filter",

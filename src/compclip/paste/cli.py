@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from compclip.chunks import Shard, add_shard_flags
+from compclip.chunks import Shard, add_merge_command, add_shard_flags
 from compclip.cli import add_command
 from compclip.config import add_flag, load_section, override
 from compclip.devices import DEVICES
@@ -58,10 +58,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     paint.add_argument("--seed", type=int)
     _flux_flags(paint)
     paint.set_defaults(func=_accessories)
-    merge = add_command(verbs, "merge", "join the shards' output folders into one evaluation set", EXAMPLES)
-    merge.add_argument("shards", nargs="+", help="the shards' output folders (local or s3://)")
-    merge.add_argument("--out", required=True, help="output folder (local or s3://)")
-    merge.set_defaults(func=_merge)
+    add_merge_command(verbs, "join the shards' output folders into one evaluation set", EXAMPLES, _merge)
 
 
 def _flux_flags(parser: argparse.ArgumentParser) -> None:
