@@ -1,4 +1,4 @@
-"""Which blind filter keeps Flickr8k negatives that text alone cannot tell from their captions? (issue 18)
+"""Which blind filter keeps Flickr8k negatives that text alone cannot tell from their captions?
 
 For the captions of ``--images`` Flickr8k images (seed 0, as ``negatives_quality.py`` draws them),
 proposes every rule candidate of each type (``--candidates``, steered by the PMI table ``--pmi``),

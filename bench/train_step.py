@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 
+from compclip.methods import METHODS
 from sugarcrepe import positive_captions
 
 MALLOC = {
@@ -30,7 +31,6 @@ MALLOC = {
     "MALLOC_TRIM_THRESHOLD_": "4000000000",
     "MALLOC_TOP_PAD_": "536870912",
 }
-METHODS = ("clip", "negclip", "degla")
 
 
 def real_captions(n: int, k: int) -> tuple[list[str], list[str]]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from compclip import outputs
+from compclip.cli import add_command
 from compclip.errors import UserError
 from compclip.files import read_json
 from compclip.rejects import Rejects
@@ -53,13 +54,23 @@ class Shard:
 def add_shard_flags(parser: argparse.ArgumentParser, unit: str) -> None:
     """``--shard i/n`` and ``--work-dir`` for a generator working in chunks of ``unit``s."""
     parser.add_argument(
-        "--shard", default="0/1", help=f"i/n: this task's share of the {unit} chunks (default 0/1)"
+        "--shard", default="0/1", help=f"i/n: this task's share of the {unit} chunks (default: %(default)s)"
     )
     parser.add_argument(
         "--work-dir",
         help="a folder (e.g. a persistent volume) where each shard keeps its finished chunks in a subfolder "
         "of its own, for a resumed run (default: beside --out)",
     )
+
+
+def add_merge_command(
+    verbs: argparse._SubParsersAction, summary: str, examples: str, func: Callable[[argparse.Namespace], None]
+) -> None:
+    """The ``merge`` verb of a sharded stage: ``func`` joins the shards' output folders into ``--out``."""
+    merge = add_command(verbs, "merge", summary, examples)
+    merge.add_argument("shards", nargs="+", help="the shards' output folders (local or s3://)")
+    merge.add_argument("--out", required=True, help="output folder (local or s3://)")
+    merge.set_defaults(func=func)
 
 
 def work_folder(work_dir: str | Path | None, out: str, stage: str, shard: Shard) -> Path:

@@ -3,7 +3,8 @@
 A stage config is a frozen dataclass. :func:`load_section` reads one section of a params
 file into it (unknown keys are an error, so a typo never passes silently), and
 :func:`override` (or :func:`override_from`, for the flags of a parsed command line named as
-the fields) applies the flags a user actually gave.
+the fields) applies the flags a user actually gave. A flag's help shows its field's default
+through :func:`add_flag`, read from the dataclass, never written by hand.
 
 Every float setting must be finite, and a field's allowed range is part of its type:
 ``batch_size: PositiveInt``, ``max_reject_share: Share``, or ``Annotated[float, Range(...)]``.
@@ -204,6 +205,25 @@ def override(config: T, **flags: Any) -> T:
 def override_from(config: T, args: argparse.Namespace, *names: str, **flags: Any) -> T:
     """:func:`override` with the flags ``names`` of ``args`` (each named as its field), then ``flags``."""
     return override(config, **{name: getattr(args, name) for name in names}, **flags)
+
+
+def add_flag(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    config: Any,
+    flag: str,
+    *,
+    field: str | None = None,
+    **kwargs: Any,
+) -> argparse.Action:
+    """``parser.add_argument(flag, **kwargs)`` for a flag that sets ``field`` of ``config`` (a stage
+    config; dotted for a nested one; by default the flag's name), its help ending with the field's
+    default. The flag itself defaults to None, so a params file's value stands unless it is given."""
+    value = config
+    for name in (field or flag.lstrip("-").replace("-", "_")).split("."):
+        value = getattr(value, name)
+    shown = ", ".join(map(str, value)) if isinstance(value, (tuple, list)) else value
+    kwargs["help"] = f"{kwargs['help']} (default: {shown})"
+    return parser.add_argument(flag, **kwargs)
 
 
 def as_dict(config: Any) -> dict[str, Any]:

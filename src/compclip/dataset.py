@@ -118,16 +118,30 @@ def import_dataset(
         for name in sorted(needed):
             (target / prefix / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(folder / name, target / prefix / name)
-        table = pa.table({c: pa.array([r[c] if c != "image" else prefix + r[c] for r in rows], pa.string())
-                          for c in COLUMNS})  # fmt: skip
+        table = pa.table(
+            {
+                c: pa.array([r[c] if c != "image" else prefix + r[c] for r in rows], pa.string())
+                for c in COLUMNS
+            }
+        )
         write_parquet(target / CAPTIONS, table)
-        counts = {"n": len(rows), "images": len(needed), "rejected": rejects.total,
-                  **{f"rejects/{k}": v for k, v in rejects.as_dict().items()}}  # fmt: skip
+        counts = {
+            "n": len(rows),
+            "images": len(needed),
+            "rejected": rejects.total,
+            **{f"rejects/{k}": v for k, v in rejects.as_dict().items()},
+        }
         digest = sha256_file(str(target / CAPTIONS))
         header = {"kind": "image-captions", "source": source, "format": fmt, "captions_sha256": digest}
         write_json(target / HEADER, header | counts)
-    log.info("imported %d captions of %d images from %s into %s (%d rejected)", len(rows), len(needed),
-             source, out, rejects.total)  # fmt: skip
+    log.info(
+        "imported %d captions of %d images from %s into %s (%d rejected)",
+        len(rows),
+        len(needed),
+        source,
+        out,
+        rejects.total,
+    )
     return counts
 
 

@@ -28,7 +28,7 @@ from compclip.cli import add_command
 from compclip.config import load_params
 from compclip.errors import UserError
 from compclip.files import read_json
-from compclip.storage import expand, sha256_file, split_uri, write_json
+from compclip.storage import content_hashes, write_json
 
 MANIFEST = "lineage.json"
 RUNS = "lineage"
@@ -40,19 +40,6 @@ EXAMPLES = """examples:
   compclip lineage push out/lineage/lineage.json --repo .   # commit lineage/demo-1; then anywhere:
   dvc pull -R lineage/demo-1
 """
-
-
-def content_hashes(uri: str) -> dict[str, str]:
-    """``relative path -> sha256`` of every file at ``uri`` (a file, a folder or an s3:// prefix)."""
-    scheme, path = split_uri(uri)
-    root = path.rstrip("/") if scheme == "file" else uri.rstrip("/")
-    return {_relative(f, root): sha256_file(f) for f in expand([uri])}
-
-
-def _relative(file: str, root: str) -> str:
-    if file == root:
-        return Path(file).name
-    return file[len(root) + 1 :] if file.startswith(root + "/") else file
 
 
 def record(
@@ -190,7 +177,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     rec.set_defaults(func=_record)
     up = add_command(verbs, "push", "push a run's outputs to the DVC remote; write lineage/RUN_ID/", EXAMPLES)
     up.add_argument("manifest", type=Path, help="lineage.json")
-    up.add_argument("--repo", type=Path, default=Path("."), help="the DVC repository (default: here)")
+    up.add_argument("--repo", type=Path, default=Path("."), help="the DVC repository (default: %(default)s)")
     up.add_argument("--remote", help="DVC remote name (default: the repository's default remote)")
     up.set_defaults(func=_push)
 

@@ -12,7 +12,8 @@ variable. Sources, in order:
   (copied, since NLTK refuses links, plus a generated ``lexnames``), else ``nltk.download``.
 
 What was provisioned is written to ``compclip-nltk.json`` in the target and recorded in
-every PMI table's header.
+every PMI table's header. :func:`wordnet`, :func:`stopwords` and :func:`perceptron` load the data,
+each once a process, and refuse missing data with one message that says how to provision it.
 """
 
 from __future__ import annotations
@@ -23,8 +24,12 @@ import json
 import shutil
 import socket
 import sys
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
+from typing import Any
 
+from compclip.errors import UserError
 from compclip.storage import write_json
 
 PROVENANCE = "compclip-nltk.json"
@@ -156,6 +161,53 @@ def provision(target: Path, shared: Path | None, wordnet_dir: Path) -> dict:
         raise SystemExit(f"no WordNet: install Debian's wordnet-base ({wordnet_dir}) or allow nltk.download")
     write_json(target / PROVENANCE, provenance, sort_keys=False)
     return provenance
+
+
+def _loaded(what: str, load: Callable[[], Any]) -> Any:
+    try:
+        return load()
+    except LookupError as err:
+        raise UserError(
+            f"NLTK data missing ({what}): run `make setup` or "
+            "`python -m compclip.nltkdata --shared ../shared/nltk_data`"
+        ) from err
+
+
+@cache
+def wordnet() -> Any:
+    """NLTK's WordNet reader, loaded."""
+
+    def load() -> Any:
+        from nltk.corpus import wordnet
+
+        wordnet.ensure_loaded()
+        return wordnet
+
+    return _loaded("WordNet", load)
+
+
+@cache
+def stopwords() -> frozenset[str]:
+    """NLTK's English stopword list."""
+
+    def load() -> frozenset[str]:
+        from nltk.corpus import stopwords
+
+        return frozenset(stopwords.words("english"))
+
+    return _loaded("stopwords", load)
+
+
+@cache
+def perceptron() -> Any:
+    """NLTK's averaged-perceptron part-of-speech tagger (English)."""
+
+    def load() -> Any:
+        from nltk.tag import PerceptronTagger
+
+        return PerceptronTagger(lang="eng")
+
+    return _loaded(TAGGER, load)
 
 
 def sha256_text(text: str) -> str:

@@ -42,16 +42,18 @@ class Rejects:
     def as_dict(self) -> dict[str, int]:
         return dict(sorted(self.counts.items()))
 
-    def check(self, n_seen: int, max_share: float, source: str) -> None:
-        """Raise when rejects exceed ``max_share`` of ``n_seen`` records (or nothing was usable)."""
-        if n_seen and self.total / n_seen <= max_share and self.total < n_seen:
+    def check(self, n_seen: int, max_share: float, source: str, reason: str | None = None) -> None:
+        """Raise when rejects (those of ``reason`` only, when given: the others are counted but do not
+        lose a record) exceed ``max_share`` of ``n_seen`` records (or nothing was usable)."""
+        rejected = self.counts[reason] if reason else self.total
+        if n_seen and rejected / n_seen <= max_share and rejected < n_seen:
             return
-        if not n_seen and not self.total:
+        if not n_seen and not rejected:
             raise UserError(f"{source}: no records found")
-        if not self.total:
+        if not rejected:
             return
         first = "; ".join(self.examples)
         raise UserError(
-            f"{source}: {self.total} of {n_seen} records rejected "
+            f"{source}: {rejected} of {n_seen} records rejected "
             f"({self.as_dict()}), over the allowed share {max_share:.0%}; first: {first}"
         )

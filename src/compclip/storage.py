@@ -307,6 +307,19 @@ def sha256_file(uri: str) -> str:
     return digest.hexdigest()
 
 
+def content_hashes(uri: str) -> dict[str, str]:
+    """``relative path -> sha256`` of every file at ``uri`` (a file, a folder or an s3:// prefix)."""
+    scheme, path = split_uri(uri)
+    root = path.rstrip("/") if scheme == "file" else uri.rstrip("/")
+    return {_relative(f, root): sha256_file(f) for f in expand([uri])}
+
+
+def _relative(file: str, root: str) -> str:
+    if file == root:
+        return Path(file).name
+    return file[len(root) + 1 :] if file.startswith(root + "/") else file
+
+
 def umask() -> int:
     """The process's umask (read without changing it)."""
     mask = os.umask(0)

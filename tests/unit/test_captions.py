@@ -82,6 +82,16 @@ def test_reject_share_check_names_file_and_first_records():
         rejects.check(4, 0.5, "f.txt")
 
 
+def test_reject_share_of_one_reason_ignores_the_others():
+    rejects = Rejects()
+    rejects.add("bad_candidate", "p1", 9)
+    rejects.add("pair_without_caption", "p2", 2)
+    rejects.check(4, 0.5, "pairs", "pair_without_caption")
+    rejects.add("pair_without_caption", "p3")
+    with pytest.raises(UserError, match=r"pairs: 3 of 4 records rejected \(\{'bad_candidate': 9, 'pair_"):
+        rejects.check(4, 0.5, "pairs", "pair_without_caption")
+
+
 def test_unreadable_and_missing_files(tmp_path):
     bad = tmp_path / "broken.parquet"
     bad.write_bytes(b"PAR1 this is not parquet")

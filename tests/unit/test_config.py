@@ -9,7 +9,16 @@ from typing import Annotated
 
 import pytest
 
-from compclip.config import Checked, PositiveInt, Range, Share, load_section, override, override_from
+from compclip.config import (
+    Checked,
+    PositiveInt,
+    Range,
+    Share,
+    add_flag,
+    load_section,
+    override,
+    override_from,
+)
 from compclip.errors import UserError
 
 
@@ -160,3 +169,14 @@ def _replace(config, path: str, value):
     if not rest:
         return override(config, **{head: value})
     return dataclasses.replace(config, **{head: _replace(getattr(config, head), rest, value)})
+
+
+def test_a_flag_shows_its_field_default_and_leaves_the_config_alone():
+    parser = argparse.ArgumentParser()
+    add_flag(parser, Stage(seed=3), "--seed", type=int, help="sampling seed")
+    add_flag(parser, Stage(), "--betas", field="optim.betas", nargs=2, type=float, help="Adam betas")
+    text = " ".join(parser.format_help().split())
+    assert "sampling seed (default: 3)" in text and "Adam betas (default: 0.9, 0.98)" in text
+    assert vars(parser.parse_args([])) == {"seed": None, "betas": None}
+    assert override_from(Stage(seed=5), parser.parse_args([]), "seed").seed == 5
+    assert override_from(Stage(seed=5), parser.parse_args(["--seed", "7"]), "seed").seed == 7

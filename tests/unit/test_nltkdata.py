@@ -1,8 +1,11 @@
-"""`python -m compclip.nltkdata`: the POS tagger is provisioned beside the stopwords and WordNet."""
+"""`python -m compclip.nltkdata`: the POS tagger is provisioned beside the stopwords and WordNet;
+every module loads the data through it and names missing data in one message."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,3 +29,28 @@ def test_tagger_is_copied_and_loads(shared, tmp_path):
     finally:
         nltk.data.path.remove(str(tmp_path))
     assert tags[1] == "NNS"
+
+
+# each loader where NLTK finds no data: the message it refuses with
+MISSING = """
+import nltk, sys
+nltk.data.path[:] = [sys.argv[1]]
+from compclip import nltkdata
+from compclip.errors import UserError
+for load in (nltkdata.wordnet, nltkdata.stopwords, nltkdata.perceptron):
+    try:
+        load()
+    except UserError as err:
+        print(err)
+"""
+
+
+def test_missing_data_is_named_with_the_command_that_provisions_it(tmp_path):
+    done = subprocess.run([sys.executable, "-c", MISSING, str(tmp_path)], capture_output=True, text=True)
+    lines = done.stdout.splitlines()
+    assert [line.split(")")[0] for line in lines] == [
+        "NLTK data missing (WordNet",
+        "NLTK data missing (stopwords",
+        f"NLTK data missing ({TAGGER}",
+    ], done.stderr
+    assert all(line.endswith("`python -m compclip.nltkdata --shared ../shared/nltk_data`") for line in lines)

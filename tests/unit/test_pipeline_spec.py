@@ -12,7 +12,8 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from compclip.cli import main
 from compclip.errors import UserError
 from compclip.images import content_tag, image, record_digest
-from compclip.pipelines.compclip_pipeline import METHODS, SECTIONS, STAGES
+from compclip.methods import METHODS
+from compclip.pipelines.compclip_pipeline import SECTIONS, STAGES
 from compclip.pipelines.params import apply, check_arguments
 from compclip.pipelines.remote import validate_cron
 from compclip.pipelines.tasks import S3_SECRET

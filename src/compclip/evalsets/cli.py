@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from compclip.cli import add_command
-from compclip.config import load_section, override_from
+from compclip.config import add_flag, load_section, override_from
 from compclip.evalsets.build import EvalsetsConfig, build_evalsets
 
 EXAMPLES = """examples:
@@ -39,12 +39,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--pmi", required=True, help="PMI table folder (or s3:// URI) of the pretraining corpus"
     )
     build.add_argument("--out", required=True, help="folder or s3:// prefix to write the eval sets into")
-    build.add_argument("--seed", type=int, help="sampling seed (default 0)")
-    build.add_argument("--preset", help="world preset; must match the corpus' (default: default)")
-    build.add_argument("--n-strata", type=int, help="equal-count strata of finite PMI (default 10)")
-    build.add_argument("--per-stratum", type=int, help="images per PMI stratum (default 200)")
-    build.add_argument("--single-per-class", type=int, help="single-object images per class (default 100)")
-    build.add_argument("--per-subset", type=int, help="compositional items per subset (default 300)")
+    defaults = EvalsetsConfig()
+    add_flag(build, defaults, "--seed", type=int, help="sampling seed")
+    add_flag(build, defaults, "--preset", help="world preset; must match the corpus'")
+    add_flag(build, defaults, "--n-strata", type=int, help="equal-count strata of finite PMI")
+    add_flag(build, defaults, "--per-stratum", type=int, help="images per PMI stratum")
+    add_flag(build, defaults, "--single-per-class", type=int, help="single-object images per class")
+    add_flag(build, defaults, "--per-subset", type=int, help="compositional items per subset")
     build.add_argument("--params", help="params.yaml; its `evalsets` section sets defaults")
     build.set_defaults(func=_build)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 
 from compclip.cli import add_command
-from compclip.config import load_section, override, override_from
+from compclip.config import add_flag, load_section, override, override_from
+from compclip.devices import DEVICES
 from compclip.errors import UserError
-from compclip.evaluate.encode import DEVICES, PRECISIONS
+from compclip.evaluate.encode import PRECISIONS
 from compclip.evaluate.headline import headline_metrics
 from compclip.evaluate.run import Benchmark, EvaluateConfig, evaluate
 
@@ -20,13 +21,13 @@ EXAMPLES = """examples:
       --aro-relation visual_genome_relation.json --aro-attribution visual_genome_attribution.json \\
       --aro-images vg/images --flickr-order ../shared/data/flickr8k/Flickr8k.token.txt \\
       --flickr-order-images flickr8k/images
-  compclip evaluate --params params.yaml --model s3://bucket/models/base --out s3://bucket/reports/base \
+  compclip evaluate --params params.yaml --model s3://bucket/models/base --out s3://bucket/reports/base \\
       --zeroshot s3://bucket/evalsets/genpairs   # settings from params.yaml's `evaluate` section
 
 --model is required. Every input and --out may be a local path or an s3:// URI; the report is
 written whole on success (a failed run leaves nothing). Every benchmark needs its annotations and
-its image root. A benchmark may drop at most --max-reject-share (default 1%) of its records
-(missing or unreadable images, malformed records). Outputs in --out: metrics.json,
+its image root. A benchmark may drop at most --max-reject-share of its records (missing or
+unreadable images, malformed records). Outputs in --out: metrics.json,
 results/*.parquet, bins.json, plots/*.png, report.html, aro/<subset>.json (stored perturbations).
 """
 
@@ -76,19 +77,30 @@ def register(commands: argparse._SubParsersAction) -> None:
         if images not in roots:
             roots.add(images)
             parser.add_argument(f"--{images}", metavar="ROOT", help="its image root")
-    parser.add_argument("--valse-min-votes", type=int, help="keep VALSE items with >= N caption votes (2)")
-    parser.add_argument("--order-seed", type=int, help="seed of the COCO/Flickr-Order perturbations")
+    config = EvaluateConfig()
+    add_flag(parser, config, "--valse-min-votes", type=int, help="keep VALSE items with >= N caption votes")
+    add_flag(parser, config, "--order-seed", type=int, help="seed of the COCO/Flickr-Order perturbations")
     parser.add_argument("--order-max-images", type=int, help="perturb captions of the first N images only")
-    parser.add_argument(
-        "--max-reject-share", type=float, help="fail when a benchmark drops more of its records (0.01)"
+    add_flag(
+        parser,
+        config,
+        "--max-reject-share",
+        type=float,
+        help="fail when a benchmark drops more of its records",
     )
-    parser.add_argument("--device", choices=DEVICES, help="cpu, cuda or auto")
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--precision", choices=tuple(PRECISIONS), help="fp32, or bf16/fp16 autocast")
-    parser.add_argument("--workers", type=int, help="DataLoader worker processes")
-    parser.add_argument("--bins", type=int, help="equal-count PMI bins")
-    parser.add_argument("--boot", type=int, help="bootstrap resamples for the gap CI")
-    parser.add_argument("--seed", type=int, help="seed of the PMI tie-break shuffle and the bootstrap")
+    add_flag(parser, config.runtime, "--device", choices=DEVICES, help="where the model runs")
+    add_flag(parser, config.runtime, "--batch-size", type=int, help="images or texts per forward")
+    add_flag(
+        parser, config.runtime, "--precision", choices=tuple(PRECISIONS), help="fp32, or bf16/fp16 autocast"
+    )
+    add_flag(parser, config.runtime, "--workers", type=int, help="DataLoader worker processes")
+    add_flag(parser, config.stats, "--bins", field="n_bins", type=int, help="equal-count PMI bins")
+    add_flag(
+        parser, config.stats, "--boot", field="n_boot", type=int, help="bootstrap resamples for the gap CI"
+    )
+    add_flag(
+        parser, config.stats, "--seed", type=int, help="seed of the PMI tie-break shuffle and the bootstrap"
+    )
     parser.set_defaults(func=_evaluate)
 
 

@@ -129,9 +129,13 @@ def compare(reports: Mapping[str, str], out: str, config: StatsConfig | None = N
         }
         bins = {name: _read_bins(folder) for name, folder in folders.items()}
     result = {
-        "baseline": base_name, "ci": config.ci, "metrics": selected, "delta": delta, "paired": paired,
+        "baseline": base_name,
+        "ci": config.ci,
+        "metrics": selected,
+        "delta": delta,
+        "paired": paired,
         "data": {name: data_sizes(metrics) for name, metrics in raw.items()},
-    }  # fmt: skip
+    }
     with local_out(out) as staged:
         write_json(staged / "compare.json", result, sort_keys=False)
         atomic_write_bytes(staged / "compare.md", compare_report.markdown(result).encode())

@@ -96,13 +96,16 @@ def write_html(folder: Path, result: dict, bins: dict[str, dict]) -> Path:
         "never co-occur on the left.</p>"
     )
     body = (
-        "<h2>Changes with their paired CIs</h2>" + headline(result) + explain
+        "<h2>Changes with their paired CIs</h2>"
+        + headline(result)
+        + explain
         + "".join(report.figure(p) for p in plots)
-        + "<h2>All compared metrics</h2>" + report.table(metric_rows(result), ["metric", *names])
+        + "<h2>All compared metrics</h2>"
+        + report.table(metric_rows(result), ["metric", *names])
         + f"<p class='note'>{html.escape(note(result))}</p>"
         + "<h2>Data: items scored (share dropped)</h2>"
         + report.table(data_rows(result["data"]), ["data", *names])
-    )  # fmt: skip
+    )
     title = f"compclip compare: {', '.join(names[1:])} against {names[0]}"
     path = folder / "compare.html"
     atomic_write_bytes(path, report.page(title, body).encode())
@@ -141,9 +144,10 @@ def note(result: dict) -> str:
 def markdown(result: dict) -> str:
     names = list(result["metrics"])
     parts = [
-        _markdown_table(["metric", *names], metric_rows(result)), note(result),
+        _markdown_table(["metric", *names], metric_rows(result)),
+        note(result),
         _markdown_table(["data: n (dropped)", *names], data_rows(result["data"])),
-    ]  # fmt: skip
+    ]
     return "\n\n".join(parts) + "\n"
 
 

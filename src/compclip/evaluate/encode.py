@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from compclip.config import Checked, Count, PositiveInt
 from compclip.cpus import torch_threads
+from compclip.devices import resolve_device
 from compclip.errors import UserError
 from compclip.models import ModelBundle
 from compclip.models.text import encode_text
@@ -33,7 +34,6 @@ from compclip.rejects import Rejects
 log = logging.getLogger(__name__)
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-DEVICES = ("auto", "cpu", "cuda")
 BAD_IMAGE = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
@@ -53,16 +53,6 @@ class ImageRef:
 
     path: str
     box: tuple[float, float, float, float] | None = None
-
-
-def resolve_device(device: str) -> torch.device:
-    if device not in DEVICES:
-        raise UserError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda given but no CUDA device is available")
-    return torch.device(device)
 
 
 def existing(refs: Sequence[ImageRef], rejects: Rejects, source: str, root: str | Path) -> np.ndarray:

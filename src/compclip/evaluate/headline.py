@@ -50,8 +50,11 @@ def compare_headline(result: dict) -> dict[str, float]:
         for key, change in changes.items():
             if match := CHANGED.fullmatch(key):
                 name = f"{model}/{match['name'] or match['family']}"
-                out |= {f"{name}/change": change["change"], f"{name}/ci_low": change["ci_low"],
-                        f"{name}/ci_high": change["ci_high"]}  # fmt: skip
+                out |= {
+                    f"{name}/change": change["change"],
+                    f"{name}/ci_low": change["ci_low"],
+                    f"{name}/ci_high": change["ci_high"],
+                }
     return _finite(out)
 
 

@@ -31,9 +31,13 @@ def pmi_plot(path: Path, title: str, series: dict[str, dict]) -> Path:
     """
     never = any(entry.get("never_together") for entry in series.values())
     fig, axes = plt.subplots(
-        1, 2 if never else 1, figsize=(5.6, 4), sharey=True, squeeze=False,
+        1,
+        2 if never else 1,
+        figsize=(5.6, 4),
+        sharey=True,
+        squeeze=False,
         gridspec_kw={"width_ratios": [1, 6] if never else [1]},
-    )  # fmt: skip
+    )
     main_ax = axes[0, -1]
     means = [r["pmi_mean"] for entry in series.values() for r in entry["bins"]]
     width = float(np.ptp(means)) if means else 0.0
@@ -43,8 +47,9 @@ def pmi_plot(path: Path, title: str, series: dict[str, dict]) -> Path:
         y = [r["accuracy"] for r in entry["bins"]]
         main_ax.errorbar(x, y, yerr=_errors(entry["bins"]), fmt="o-", color=f"C{k}", capsize=3, label=label)
         if never and (row := entry.get("never_together")):
-            axes[0, 0].errorbar([0.3 * nudge], [row["accuracy"]], yerr=_errors([row]), fmt="s", color=f"C{k}",
-                                capsize=3)  # fmt: skip
+            axes[0, 0].errorbar(
+                [0.3 * nudge], [row["accuracy"]], yerr=_errors([row]), fmt="s", color=f"C{k}", capsize=3
+            )
     if never:
         axes[0, 0].set_xlim(-0.5, 0.5)
         axes[0, 0].set_xticks([0], ["never\ntogether"])
@@ -176,27 +181,53 @@ def headline(metrics: dict, ci: float) -> str:
         key = f"zeroshot/{name}"
         never_n = metrics.get(f"{key}/never_together/n")
         never = metrics.get(f"{key}/never_together/acc")
-        rows.append([name, metrics.get(f"{key}/n"), cell(metrics.get(f"{key}/acc")),
-                     cell(metrics.get(f"{key}/pearson_r")), cell(metrics.get(f"{key}/spearman_r")),
-                     _gap(metrics, key), "-" if never is None else f"{never:.3f} (n={never_n})",
-                     _share(metrics.get(f"{key}/dropped_share"))])  # fmt: skip
+        rows.append(
+            [
+                name,
+                metrics.get(f"{key}/n"),
+                cell(metrics.get(f"{key}/acc")),
+                cell(metrics.get(f"{key}/pearson_r")),
+                cell(metrics.get(f"{key}/spearman_r")),
+                _gap(metrics, key),
+                "-" if never is None else f"{never:.3f} (n={never_n})",
+                _share(metrics.get(f"{key}/dropped_share")),
+            ]
+        )
     parts = []
     if rows:
-        header = ["zero-shot set", "n", "accuracy", "Pearson r", "Spearman ρ", f"5% gap [{ci:.0%} CI]",
-                  "never together: accuracy", "dropped"]  # fmt: skip
+        header = [
+            "zero-shot set",
+            "n",
+            "accuracy",
+            "Pearson r",
+            "Spearman ρ",
+            f"5% gap [{ci:.0%} CI]",
+            "never together: accuracy",
+            "dropped",
+        ]
         parts.append("<h2>Zero-shot accuracy against PMI</h2>" + table(rows, header))
     benchmarks = []
     for family in ("sugarcrepe", "valse", "aro"):
         accs = [v for k, v in metrics.items() if re.fullmatch(rf"{family}/(?!mean/)[^/]+/acc", k)]
         if accs:
-            benchmarks.append([family, metrics.get(f"{family}/n"), f"{sum(accs) / len(accs):.3f}", len(accs),
-                               _share(metrics.get(f"{family}/dropped_share"))])  # fmt: skip
+            benchmarks.append(
+                [
+                    family,
+                    metrics.get(f"{family}/n"),
+                    f"{sum(accs) / len(accs):.3f}",
+                    len(accs),
+                    _share(metrics.get(f"{family}/dropped_share")),
+                ]
+            )
     composition = {k: v for k, v in headline_metrics(metrics).items() if k.startswith("compositional/")}
     if benchmarks:
         header = ["benchmark", "n", "mean subset accuracy", "subsets", "dropped"]
         families = ", ".join(f"{k.split('/')[1]} {v:.3f}" for k, v in composition.items())
-        parts.append("<h2>Compositional benchmarks</h2>" + table(benchmarks, header)
-                     + (f"<p>Mean accuracy per family: {families}.</p>" if families else ""))  # fmt: skip
+        parts.append(
+            "<h2>Compositional benchmarks</h2>"
+            + table(benchmarks, header)
+            + (f"<p>Mean accuracy per family: {families}.</p>" if families else "")
+        )
     return "".join(parts)
 
 
@@ -212,11 +243,31 @@ def write_html(path: Path, model: str, metrics: dict, bins: dict, plots: list[Pa
     )
     bin_tables = []
     for name, entry in bins.items():
-        rows = [[r["bin"], r["count"], cell(r["pmi_min"]), cell(r["pmi_max"]), cell(r["pmi_mean"]),
-                 cell(r["accuracy"]), _interval(r)] for r in entry["bins"]]  # fmt: skip
+        rows = [
+            [
+                r["bin"],
+                r["count"],
+                cell(r["pmi_min"]),
+                cell(r["pmi_max"]),
+                cell(r["pmi_mean"]),
+                cell(r["accuracy"]),
+                _interval(r),
+            ]
+            for r in entry["bins"]
+        ]
         if never := entry.get("never_together"):
-            rows.insert(0, ["never together", never["count"], "-inf", "-inf", "-", cell(never["accuracy"]),
-                            _interval(never)])  # fmt: skip
+            rows.insert(
+                0,
+                [
+                    "never together",
+                    never["count"],
+                    "-inf",
+                    "-inf",
+                    "-",
+                    cell(never["accuracy"]),
+                    _interval(never),
+                ],
+            )
         header = ["bin", "items", "PMI min", "PMI max", "PMI mean", "accuracy", f"{ci:.0%} CI"]
         bin_tables.append(f"<h3>{html.escape(name)}</h3>" + table(rows, header))
     note = (
@@ -228,9 +279,13 @@ def write_html(path: Path, model: str, metrics: dict, bins: dict, plots: list[Pa
         "higher than every negative. Dropped: records a benchmark could not use (e.g. unreadable images).</p>"
     )
     body = (
-        headline(metrics, ci) + note + "<h2>Plots</h2>" + "".join(figure(p) for p in plots)
-        + folded("PMI bins", "".join(bin_tables)) + folded("all metrics", raw)
+        headline(metrics, ci)
+        + note
+        + "<h2>Plots</h2>"
+        + "".join(figure(p) for p in plots)
+        + folded("PMI bins", "".join(bin_tables))
+        + folded("all metrics", raw)
         + folded("settings", f"<pre>{html.escape(json.dumps(config, indent=1, default=str))}</pre>")
-    )  # fmt: skip
+    )
     atomic_write_bytes(path, page(f"compclip evaluate: {model}", body).encode())
     return path

@@ -79,7 +79,7 @@ def loader(name: str, config: EvaluateConfig, out: Path) -> Loader:
     def order_loader(subset: str) -> Loader:
         return lambda a, r, rej: order.load(
             a, r, rej, subset, config.order_seed, out / "aro" / f"{subset}.json", config.order_max_images
-        )  # fmt: skip
+        )
 
     def valse_loader(a: Path, r: Path, rej: Rejects) -> tuple[list[Item], int]:
         items, n_seen, dropped = valse.load(a, r, rej, config.valse_min_votes)

@@ -75,10 +75,18 @@ class Bins:
             self.ci_high,
         )
         bins = [
-            {"bin": i, "count": int(c), "pmi_min": float(lo), "pmi_max": float(hi), "pmi_mean": float(m),
-             "accuracy": float(a), "ci_low": float(cl), "ci_high": float(ch)}
+            {
+                "bin": i,
+                "count": int(c),
+                "pmi_min": float(lo),
+                "pmi_max": float(hi),
+                "pmi_mean": float(m),
+                "accuracy": float(a),
+                "ci_low": float(cl),
+                "ci_high": float(ch),
+            }
             for i, (c, lo, hi, m, a, cl, ch) in enumerate(zip(*columns, strict=True))
-        ]  # fmt: skip
+        ]
         never = None if self.never is None else vars(self.never) | {"count": int(self.never.count)}
         return {"bins": bins, "never_together": never}
 
@@ -179,10 +187,12 @@ def _resampled_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) 
     """Means of ``n_boot`` resamples of ``values``, drawn in row chunks (the same draws as one
     ``(n_boot, n)`` call)."""
     rows = max(1, RESAMPLE_CHUNK // len(values))
-    return np.concatenate([
-        values[rng.integers(0, len(values), (min(rows, n_boot - start), len(values)))].mean(axis=1)
-        for start in range(0, n_boot, rows)
-    ])  # fmt: skip
+    return np.concatenate(
+        [
+            values[rng.integers(0, len(values), (min(rows, n_boot - start), len(values)))].mean(axis=1)
+            for start in range(0, n_boot, rows)
+        ]
+    )
 
 
 def stratified_bootstrap(
@@ -227,11 +237,17 @@ def pmi_metrics(
     pearson, spearman = correlations(bins.pmi_mean, bins.accuracy)
     gap = tail_gap(pmi, correct, keys, config)
     metrics = {
-        "n_bins": len(bins.count), "pearson_r": pearson, "spearman_r": spearman,
-        "gap": gap.gap, "gap_ci_low": gap.ci_low, "gap_ci_high": gap.ci_high,
-        "acc_low_tail": gap.acc_low, "acc_high_tail": gap.acc_high, "n_tail": gap.n_tail,
+        "n_bins": len(bins.count),
+        "pearson_r": pearson,
+        "spearman_r": spearman,
+        "gap": gap.gap,
+        "gap_ci_low": gap.ci_low,
+        "gap_ci_high": gap.ci_high,
+        "acc_low_tail": gap.acc_low,
+        "acc_high_tail": gap.acc_high,
+        "n_tail": gap.n_tail,
         "never_together/n": 0 if bins.never is None else bins.never.count,
-    }  # fmt: skip
+    }
     if bins.never is not None:
         metrics["never_together/acc"] = bins.never.accuracy
     return metrics, bins

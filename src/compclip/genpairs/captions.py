@@ -211,9 +211,8 @@ def caption_stage(
     chunks = Shard().chunks(len(chosen), config.chunk)
     rows, rejects, resumed = run_chunks(work, chunks, process, after_chunk)
     missing = rejects.counts["pair_without_caption"]
-    if chosen and missing / len(chosen) > config.max_reject_share:
-        raise UserError(f"genpairs captions: {missing} of {len(chosen)} pairs got no valid caption "
-                        f"({rejects.as_dict()}); first: {'; '.join(rejects.examples)}")  # fmt: skip
+    if chosen:  # a candidate refused is counted; a pair left without a caption is a record lost
+        rejects.check(len(chosen), config.max_reject_share, "genpairs captions", "pair_without_caption")
     metrics = {"pairs": len(chosen), "pairs_captioned": len(chosen) - missing, "chunks": len(chunks),
                "chunks_resumed": resumed,
                **{f"rejects/{k}": v for k, v in rejects.as_dict().items()}}  # fmt: skip

@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from compclip.chunks import Shard, add_shard_flags
+from compclip.chunks import Shard, add_merge_command, add_shard_flags
 from compclip.cli import add_command
-from compclip.config import load_section, override
+from compclip.config import add_flag, load_section, override
+from compclip.devices import DEVICES
 from compclip.evalsets.generated import merge_evalsets
 from compclip.genpairs.captions import caption_stage
 from compclip.genpairs.images import image_stage
@@ -76,40 +77,53 @@ def register(commands: argparse._SubParsersAction) -> None:
     _image_flags(run)
     run.set_defaults(func=_run)
 
-    merge = add_command(verbs, "merge", "join the image shards' folders into one evaluation set", EXAMPLES)
-    merge.add_argument("shards", nargs="+", help="the shards' output folders (local or s3://)")
-    merge.add_argument("--out", required=True, help="output folder (local or s3://)")
-    merge.set_defaults(func=_merge)
+    add_merge_command(verbs, "join the image shards' folders into one evaluation set", EXAMPLES, _merge)
 
 
 def _params(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", help="params.yaml; its `genpairs` section sets defaults")
 
 
+DEFAULTS = GenPairsConfig()
+
+
 def _select_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--classes", help="'imagenet' (default) or a text file of class names")
-    parser.add_argument(
-        "--class-pmi", choices=["head", "mean"], help="score a class by its head noun (default) or whole name"
+    select = DEFAULTS.select
+    add_flag(parser, select, "--seed", type=int, help="sampling seed")
+    add_flag(parser, select, "--classes", help="'imagenet' or a text file of class names")
+    add_flag(
+        parser,
+        select,
+        "--class-pmi",
+        choices=["head", "mean"],
+        help="score a class by its head noun or its whole name",
     )
-    parser.add_argument("--per-stratum", type=int, help="pairs per PMI stratum")
+    add_flag(parser, select, "--per-stratum", type=int, help="pairs per PMI stratum")
 
 
 def _caption_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--caption-model", help="causal LM: hub name, local folder or s3:// URI")
-    parser.add_argument("--caption-device", help="auto (default), cuda or cpu")
+    add_flag(
+        parser,
+        DEFAULTS.captions,
+        "--caption-device",
+        field="device",
+        choices=DEVICES,
+        help="where the LM runs",
+    )
 
 
 def _image_flags(parser: argparse.ArgumentParser) -> None:
+    images = DEFAULTS.images
     parser.add_argument("--flux-model", help="FLUX pipeline: hub name, local folder or s3:// URI")
     parser.add_argument(
         "--steps", type=int, help="denoising steps (default: 28 for FLUX.1-dev, 4 for schnell)"
     )
-    parser.add_argument("--guidance", type=float, help="FLUX guidance (default 5.0, the released code's)")
-    parser.add_argument("--images-per-caption", type=int)
+    add_flag(parser, images, "--guidance", field="flux.guidance", type=float, help="FLUX guidance")
+    add_flag(parser, images, "--images-per-caption", type=int, help="images painted per caption")
     parser.add_argument("--offload", action="store_true", default=None,
                         help="each model on the GPU only while it runs (T5 stays in CPU memory)")  # fmt: skip
-    parser.add_argument("--flux-device", help="auto (default), cuda or cpu")
+    add_flag(parser, images, "--flux-device", field="flux.device", choices=DEVICES, help="where FLUX runs")
 
 
 def _config(args: argparse.Namespace) -> GenPairsConfig:

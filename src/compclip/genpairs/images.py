@@ -29,10 +29,10 @@ from PIL import Image
 
 from compclip.chunks import Shard, Work, run_chunks, work_folder
 from compclip.config import Checked, NonNegativeFloat, PositiveInt
+from compclip.devices import resolve_device
 from compclip.errors import UserError
 from compclip.evalsets.generated import write_evalset
 from compclip.genpairs.pairs import read_table_file
-from compclip.negatives.llm import torch_device
 from compclip.rejects import Rejects
 from compclip.storage import local_dir
 
@@ -94,7 +94,7 @@ class FluxPainter:
         import torch
         from diffusers import FluxPipeline
 
-        device = torch_device(config.device)
+        device = resolve_device(config.device)
         log.info(
             "loading %s on %s (%s%s)", config.model, device, config.dtype, ", offloaded" * config.offload
         )

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 from importlib import resources
 from typing import Protocol
 
+from compclip import nltkdata
 from compclip.errors import UserError
 from compclip.rejects import Rejects
 from compclip.storage import read_bytes
@@ -90,8 +90,7 @@ def class_words(names: list[str], table: Concepts) -> frozenset[str]:
 
 def is_nameable(concept: str, adjectives: bool = True) -> bool:
     """True when WordNet has ``concept`` as a noun below physical_entity (or as an adjective)."""
-    from nltk.corpus import wordnet as wn
-
+    wn = nltkdata.wordnet()
     if adjectives and wn.synsets(concept, pos=wn.ADJ):
         return True
     for synset in wn.synsets(concept, pos=wn.NOUN):
@@ -100,27 +99,13 @@ def is_nameable(concept: str, adjectives: bool = True) -> bool:
     return False
 
 
-@cache
-def _perceptron():
-    try:
-        from nltk.tag import PerceptronTagger
-
-        return PerceptronTagger(lang="eng")
-    except LookupError as err:
-        raise UserError(
-            "NLTK's averaged_perceptron_tagger_eng missing: run `make setup` or "
-            "`python -m compclip.nltkdata --shared ../shared/nltk_data`"
-        ) from err
-
-
 def passes_pos_filter(word: str, adjectives: bool = True) -> bool:
     """The released code's partner filter: no digit, known to WordNet, tagged alone as a noun (or an
     adjective) by NLTK's perceptron, and not 'photo'/'image' (an image generator ignores them)."""
-    from nltk.corpus import wordnet as wn
-
+    wn = nltkdata.wordnet()
     if re.search(r"\d", word) or not wn.synsets(word) or "photo" in word or "image" in word:
         return False
-    tag = _perceptron().tag([word])[0][1]
+    tag = nltkdata.perceptron().tag([word])[0][1]
     return tag.startswith("N") or (adjectives and tag.startswith("J"))
 
 

@@ -2,7 +2,7 @@
 
 :func:`audit` reads a DeGLA negatives file (from the rules or the LLM generator, or from
 anywhere) and a caption corpus, trains a blind model on the corpus (a text-only n-gram LM,
-:class:`~compclip.negatives.blind.BlindModel`, a bigram by default as issue 18 measured) and
+:class:`~compclip.negatives.blind.BlindModel`, a bigram by default, as BENCHMARKS.md measured) and
 writes ``audit.json`` and ``audit.html`` with, per type:
 
 - ``pairs``, ``captions`` (captions, not records, with at least one negative of the type) and
@@ -33,6 +33,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+from compclip import nltkdata
 from compclip.captions import ReadConfig
 from compclip.config import Checked, PositiveInt
 from compclip.errors import UserError
@@ -81,8 +82,7 @@ def wordnet_near(old: str, new: str) -> bool:
     """Whether WordNet relates two words in any way a replacement may leave true: a shared synset
     or a hypernym or hyponym at any depth in any sense and part of speech, adjectives one
     similar-to or see-also step apart, or words derived from each other (*wood*, *wooden*)."""
-    from nltk.corpus import wordnet
-
+    wordnet = nltkdata.wordnet()
     senses_a, senses_b = set(wordnet.synsets(old)), set(wordnet.synsets(new))
     if old == new or senses_a & senses_b:
         return True

@@ -10,9 +10,9 @@ import argparse
 import json
 from pathlib import Path
 
-from compclip.chunks import Shard
+from compclip.chunks import Shard, add_merge_command
 from compclip.cli import add_command
-from compclip.config import load_section, override
+from compclip.config import add_flag, load_section, override
 from compclip.negatives.run import GENERATORS, NegativesConfig, filter_file, generate
 
 EXAMPLES = """examples:
@@ -47,14 +47,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     gen.add_argument(
         "inputs", metavar="DATASET_OR_CAPTIONS", help="dataset folder, caption file or s3:// URI"
     )
-    gen.add_argument("--generator", choices=GENERATORS, help="rules (default, offline) or llm")
+    defaults = NegativesConfig()
+    add_flag(gen, defaults, "--generator", choices=GENERATORS, help="rules (offline) or llm")
     gen.add_argument("--model", help="llm: hub name, local folder or s3:// URI")
     gen.add_argument("--pmi", help="rules: PMI table folder; replacements prefer low-PMI concept pairs")
-    gen.add_argument("--per-type", type=int, help="valid negatives per caption and type (default 1)")
+    add_flag(gen, defaults, "--per-type", type=int, help="valid negatives per caption and type")
     gen.add_argument(
         "--candidates", type=int, help="rules: candidates per caption and type to rank (0: a few)"
     )
-    gen.add_argument("--types", nargs="+", help="default: the paper's five; also the two relation types")
+    add_flag(gen, defaults, "--types", nargs="+", help="the paper's five, and the two relation types")
     gen.add_argument(
         "--progress",
         help="local folder for the resume log: new, empty or compclip's, removed when done "
@@ -63,10 +64,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     gen.add_argument("--shard", default="0/1", help="i/n: this task's share of the caption chunks")
     _common(gen)
     gen.set_defaults(func=_generate)
-    merge = add_command(verbs, "merge", "join the outputs of `generate --shard i/n` tasks into one", EXAMPLES)
-    merge.add_argument("shards", nargs="+", help="the shards' output folders (local or s3://)")
-    merge.add_argument("--out", required=True, help="output folder or s3:// prefix")
-    merge.set_defaults(func=_merge)
+    add_merge_command(verbs, "join the outputs of `generate --shard i/n` tasks into one", EXAMPLES, _merge)
     check = add_command(
         verbs,
         "filter",
@@ -87,8 +85,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--corpus", required=True, help="caption file or dataset folder the blind model learns"
     )
     audit.add_argument("--out", required=True, help="output folder or s3:// prefix")
-    audit.add_argument("--order", type=int, default=2, help="the blind model's n-gram order (2 or 3)")
-    audit.add_argument("--sample", type=int, default=10, help="pairs shown per type")
+    audit.add_argument(
+        "--order", type=int, default=2, help="the blind model's n-gram order, 2 or 3 (default: %(default)s)"
+    )
+    audit.add_argument("--sample", type=int, default=10, help="pairs shown per type (default: %(default)s)")
     audit.add_argument("--seed", type=int, default=0)
     audit.set_defaults(func=_audit)
 

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import yaml
 
 from compclip.config import Checked, Count, PositiveFloat, PositiveInt, Range
+from compclip.devices import resolve_device
 from compclip.errors import UserError
 from compclip.negatives.types import TYPES
 from compclip.storage import local_dir
@@ -75,19 +76,12 @@ def first_line(text: str) -> str:
     return line.strip("\"'` ")
 
 
-def torch_device(device: str) -> str:
-    """``device``, with ``auto`` resolved to cuda when available, else cpu."""
-    import torch
-
-    return device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def load_causal_lm(source: str, dtype: str, device: str) -> tuple[Any, Any]:
     """A causal LM in eval mode on ``device`` and its tokenizer, from a hub name, a folder or an s3:// URI."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    device = torch_device(device)
+    device = resolve_device(device)
     log.info("loading %s on %s (%s)", source, device, dtype)
     with local_dir(source) if source.startswith("s3://") else nullcontext(source) as folder:
         try:

@@ -29,7 +29,7 @@ from importlib import resources
 
 import yaml
 
-from compclip.errors import UserError
+from compclip import nltkdata
 from compclip.negatives.inflection import noun_lemma
 from compclip.negatives.wordnet import animate
 
@@ -163,25 +163,8 @@ class Tagger:
     """Tags caption words (lowercase) as a closed class, ``noun``, ``adj``, ``verb``, ``adv`` or ``other``."""
 
     def __init__(self, lexicon: Lexicon) -> None:
-        try:
-            from nltk.corpus import wordnet
-
-            wordnet.ensure_loaded()
-        except LookupError as err:
-            raise UserError(
-                "NLTK WordNet missing: run `make setup` or "
-                "`python -m compclip.nltkdata --shared ../shared/nltk_data`"
-            ) from err
-        try:
-            from nltk.tag import PerceptronTagger
-
-            self.perceptron = PerceptronTagger(lang="eng")
-        except LookupError as err:
-            raise UserError(
-                "NLTK's averaged_perceptron_tagger_eng missing: run `make setup` or "
-                "`python -m compclip.nltkdata --shared ../shared/nltk_data`"
-            ) from err
-        self.wordnet = wordnet
+        self.wordnet = nltkdata.wordnet()
+        self.perceptron = nltkdata.perceptron()
         self.lexicon = lexicon
         self.scores = cache(self._scores)
 

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from compclip import nltkdata
 from compclip.negatives.inflection import article
 
 # a web address (*statefarm.com*, *www.x.org/a*) is one word, never split at its dots
@@ -81,7 +82,5 @@ def normalize(caption: str) -> list[str]:
 @cache
 def singular(noun: str) -> str:
     """A lowercase noun's singular: WordNet's shortest base form, a changed one on ties (*men* -> *man*)."""
-    from nltk.corpus import wordnet
-
-    bases = wordnet._morphy(noun, "n")
+    bases = nltkdata.wordnet()._morphy(noun, "n")
     return min(bases, key=lambda b: (len(b), b == noun)) if bases else noun

@@ -79,7 +79,8 @@ class FilterConfig(Checked):
     max_ratio: PositiveFloat = 1.5
     inverse_relations: bool = True  # False: a relation replace may not be the relation's opposite
     blind: bool = True  # refuse negatives a blind model (an n-gram LM of the input captions) gives away
-    # a bigram: the input captions are often few for a trigram's counts (BENCHMARKS.md, issue 18)
+    # a bigram: the input captions are often few for a trigram's counts (BENCHMARKS.md, "Hard negatives
+    # on real captions")
     blind_order: PositiveInt = 2  # n of the blind model's n-grams
     # how its lower orders count: occurrences, or distinct preceding words (interpolated Kneser-Ney)
     blind_smoothing: Smoothing = "absolute"

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from functools import cache
 
+from compclip.nltkdata import wordnet as _wordnet
+
 CONCRETE = frozenset(
     (
         "noun.animal",
@@ -31,14 +33,6 @@ CONCRETE = frozenset(
         "noun.shape",
     )
 )
-
-
-@cache
-def _wordnet():
-    from nltk.corpus import wordnet
-
-    wordnet.ensure_loaded()
-    return wordnet
 
 
 def _up(synset) -> set:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from compclip.chunks import Shard, add_shard_flags
+from compclip.chunks import Shard, add_merge_command, add_shard_flags
 from compclip.cli import add_command
-from compclip.config import load_section, override
+from compclip.config import add_flag, load_section, override
+from compclip.devices import DEVICES
 from compclip.evalsets.generated import merge_evalsets
 from compclip.paste.run import PasteConfig, paint_accessories, paste_set
 
@@ -42,7 +43,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--params", help="params.yaml; its `paste` section sets defaults")
     add_shard_flags(run, "image")
     run.add_argument("--class-map", help="file of FOLDER<TAB>CLASS NAME lines")
-    run.add_argument("--seed", type=int)
+    add_flag(run, PasteConfig(), "--seed", type=int, help="sampling seed")
     run.add_argument("--accessory-cache", help="painted accessories shared by every shard (local or s3://)")
     _flux_flags(run)
     run.set_defaults(func=_run)
@@ -57,10 +58,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     paint.add_argument("--seed", type=int)
     _flux_flags(paint)
     paint.set_defaults(func=_accessories)
-    merge = add_command(verbs, "merge", "join the shards' output folders into one evaluation set", EXAMPLES)
-    merge.add_argument("shards", nargs="+", help="the shards' output folders (local or s3://)")
-    merge.add_argument("--out", required=True, help="output folder (local or s3://)")
-    merge.set_defaults(func=_merge)
+    add_merge_command(verbs, "join the shards' output folders into one evaluation set", EXAMPLES, _merge)
 
 
 def _flux_flags(parser: argparse.ArgumentParser) -> None:
@@ -68,8 +66,9 @@ def _flux_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--steps", type=int, help="denoising steps (default: 28 for FLUX.1-dev, 4 for schnell)"
     )
-    parser.add_argument("--guidance", type=float, help="FLUX guidance (default 5.0, the released code's)")
-    parser.add_argument("--device", help="auto (default), cuda or cpu")
+    defaults = PasteConfig()
+    add_flag(parser, defaults, "--guidance", field="flux.guidance", type=float, help="FLUX guidance")
+    add_flag(parser, defaults, "--device", field="flux.device", choices=DEVICES, help="where FLUX runs")
 
 
 def _config(args: argparse.Namespace) -> PasteConfig:

@@ -3,7 +3,6 @@
 import argparse
 import ast
 import re
-import subprocess
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from compclip.images import DEFAULT_REGISTRY, Images, content_tag, read_digests
 from compclip.pipelines import cluster
 from compclip.pipelines.cluster import PULL_POLICIES, Cluster
 from compclip.pipelines.tasks import S3_SECRET
+from compclip.revision import git_commit
 
 EXAMPLES = """examples:
   compclip pipeline compile --out pipeline.yaml
@@ -54,7 +54,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         sub.add_argument("--host", required=True, help="Kubeflow Pipelines API, e.g. https://kfp.example.com")
         sub.add_argument("--token", help="bearer token (e.g. a service account token); default: none")
         sub.add_argument("--namespace", help="profile namespace of a multi-user deployment")
-        sub.add_argument("--experiment", default="compclip", help="experiment name (default: compclip)")
+        sub.add_argument("--experiment", default="compclip", help="experiment name (default: %(default)s)")
         sub.add_argument("--name", help="run or schedule name (default: compclip-TIMESTAMP)")
         sub.add_argument(
             "--pipeline-root", help="where artifacts go, e.g. s3://bucket/kfp (default: the cluster's)"
@@ -73,7 +73,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     schedule.add_argument("--cron", required=True, help="six fields: second minute hour day month weekday")
     run = add_command(verbs, "run", "run the pipeline here through kfp's local runner", EXAMPLES)
     run.add_argument(
-        "--root", type=Path, default=Path("out/kfp"), help="local pipeline root (default out/kfp)"
+        "--root", type=Path, default=Path("out/kfp"), help="local pipeline root (default: %(default)s)"
     )
     run.add_argument(
         "--no-cache", action="store_true", help="run every task even if its inputs did not change"
@@ -89,9 +89,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pipeline", choices=sorted(PIPELINES), default="compclip",
-        help="compclip (default): the whole flow; genpairs: GenPairs, paste, VQA data on GPUs",
+        help="compclip: the whole flow; genpairs: GenPairs, paste, VQA data on GPUs (default: %(default)s)",
     )  # fmt: skip
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml (default)")
+    parser.add_argument(
+        "--params", type=Path, default=Path("params.yaml"), help="the params file (default: %(default)s)"
+    )
     parser.add_argument(
         "--param", action="append", default=[], metavar="NAME=VALUE",
         help="a pipeline parameter or SECTION.KEY setting (repeatable; VALUE is YAML)",
@@ -115,7 +117,7 @@ def _for_cluster(parser: argparse.ArgumentParser) -> None:
         help="pin each image by its digest, as `make push` recorded them",
     )
     images.add_argument(
-        "--image-pull-policy", choices=PULL_POLICIES, default="IfNotPresent", help="default: IfNotPresent"
+        "--image-pull-policy", choices=PULL_POLICIES, default="IfNotPresent", help="default: %(default)s"
     )
     images.add_argument("--image-pull-secret", metavar="NAME", help="Secret of the registry's credentials")
     images.add_argument(
@@ -125,7 +127,7 @@ def _for_cluster(parser: argparse.ArgumentParser) -> None:
     )
     images.add_argument(
         "--s3-secret", metavar="NAME", default=S3_SECRET,
-        help=f"Secret of the S3 keys; a ConfigMap so named holds the endpoint (default: {S3_SECRET})",
+        help="Secret of the S3 keys; a ConfigMap so named holds the endpoint (default: %(default)s)",
     )  # fmt: skip
 
 
@@ -156,7 +158,7 @@ def _prepare(args: argparse.Namespace, local: bool = False):
     if missing:
         raise UserError(f"{args.params}: no section {', '.join(missing)}")
     if args.pipeline == "compclip":
-        arguments.setdefault("git_commit", _git_commit())
+        arguments.setdefault("git_commit", git_commit() or "unknown")
     if local:
         pipeline = module.build(params, accelerators=False, parallel_training=1)
     else:
@@ -175,16 +177,6 @@ def _type_name(value: int) -> str:
     from kfp.pipeline_spec import pipeline_spec_pb2
 
     return pipeline_spec_pb2.ParameterType.ParameterTypeEnum.Name(value)
-
-
-def _git_commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True)
-    if done.returncode:
-        return "unknown"
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
-    )
-    return done.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
 def _compile(args: argparse.Namespace) -> None:

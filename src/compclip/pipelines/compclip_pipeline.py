@@ -37,6 +37,7 @@ from compclip.components.pretrain.component import pretrain as pretrain_op
 from compclip.components.publish.component import publish as publish_op
 from compclip.components.train.component import train as train_op
 from compclip.components.world.component import world_corpus
+from compclip.methods import METHODS
 from compclip.pipelines.tasks import MAP_RETRIES, S3_SECRET, Accelerators, configure
 
 NAME = "compclip"
@@ -45,7 +46,6 @@ SECTIONS = ("world", "finetune", "pmi", "evalsets", "pretrain", "negatives", "tr
 # The section only the pipeline reads: its last stage publishes to the S3 registry (not a DVC output);
 # the gates are the registry's own policy (`compclip registry policy set`), never a run parameter.
 PUBLISH_SECTIONS = ("registry",)
-METHODS = ("degla", "negclip", "clip")
 # dvc.yaml's stages and the params.yaml section each reads: the pipeline runs the same stages
 # (a test holds the two in step).
 STAGES = {

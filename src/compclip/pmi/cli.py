@@ -9,7 +9,7 @@ from pathlib import Path
 
 from compclip.captions import FORMATS
 from compclip.cli import add_command
-from compclip.config import load_section, override_from
+from compclip.config import add_flag, load_section, override_from
 from compclip.errors import UserError
 from compclip.pmi.shards import (
     MODES,
@@ -106,16 +106,17 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", type=Path, help="params.yaml; its `pmi` section sets defaults")
-    parser.add_argument("--min-count", type=int, help="vocabulary: concepts in at least N captions")
-    parser.add_argument("--mode", choices=MODES, help="exact (default) or the released code's choices")
-    parser.add_argument("--top-k", type=int, help="released-code mode: per-file vocabulary size")
-    parser.add_argument("--smoothing", type=float, help="add-k on pair counts")
-    parser.add_argument("--format", choices=FORMATS, help="input format (default: auto)")
-    parser.add_argument("--caption-column", help="caption column/field (parquet, jsonl)")
-    parser.add_argument("--id-column", help="id column/field (parquet, jsonl)")
-    parser.add_argument("--max-chars", type=int, help="captions longer than this are rejected")
-    parser.add_argument("--max-reject-share", type=float, help="fail a file when more records are bad")
-    parser.add_argument("--workers", type=int, help="processes scanning files in parallel")
+    config = CountConfig()
+    add_flag(parser, config, "--min-count", type=int, help="vocabulary: concepts in at least N captions")
+    add_flag(parser, config, "--mode", choices=MODES, help="exact, or the released code's choices")
+    add_flag(parser, config, "--top-k", type=int, help="released-code mode: per-file vocabulary size")
+    add_flag(parser, config, "--smoothing", type=float, help="add-k on pair counts")
+    add_flag(parser, config.read, "--format", field="fmt", choices=FORMATS, help="input format")
+    add_flag(parser, config.read, "--caption-column", help="caption column/field (parquet, jsonl)")
+    add_flag(parser, config.read, "--id-column", help="id column/field (parquet, jsonl)")
+    add_flag(parser, config.read, "--max-chars", type=int, help="captions longer than this are rejected")
+    add_flag(parser, config, "--max-reject-share", type=float, help="fail a file when a larger share is bad")
+    add_flag(parser, config, "--workers", type=int, help="processes scanning files in parallel")
 
 
 def _config(args: argparse.Namespace) -> CountConfig:

@@ -19,7 +19,7 @@ import re
 from functools import cached_property
 from pathlib import Path
 
-from compclip.errors import UserError
+from compclip import nltkdata
 
 NON_WORD = re.compile(r"[\W_]+")
 RULES_VERSION = "paper-v1"
@@ -34,17 +34,10 @@ class ConceptRules:
     """Stopwords + lemmatizer, with a cache from raw token to concept (or None when filtered)."""
 
     def __init__(self) -> None:
-        try:
-            from nltk.corpus import stopwords, wordnet
-            from nltk.stem import WordNetLemmatizer
+        from nltk.stem import WordNetLemmatizer
 
-            self.stopwords = frozenset(stopwords.words("english"))
-            self.wordnet_version = wordnet.get_version()
-        except LookupError as err:
-            raise UserError(
-                "NLTK data missing (stopwords/WordNet): run `make setup` or "
-                "`python -m compclip.nltkdata --shared ../shared/nltk_data`"
-            ) from err
+        self.stopwords = nltkdata.stopwords()
+        self.wordnet_version = nltkdata.wordnet().get_version()
         self._lemmatize = WordNetLemmatizer().lemmatize
         self._cache: dict[str, str | None] = {}
 

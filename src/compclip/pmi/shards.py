@@ -70,7 +70,7 @@ class CountConfig(Checked):
     mode: str = "exact"
     top_k: PositiveInt = 20_000  # released-code mode: per-file vocabulary size
     smoothing: NonNegativeFloat = 0.0  # add-k on pair counts (exact mode)
-    max_reject_share: Share = 0.5
+    max_reject_share: Share = 0.01  # of a file's records, before its count fails
     workers: PositiveInt = 1
     dense_limit_bytes: PositiveInt = DENSE_LIMIT_BYTES
 

@@ -1,45 +1,34 @@
 """A version's lineage (``lineage.json``): where it came from, so a result can be traced and rerun.
 
-Git commit (``$COMPCLIP_GIT_COMMIT``, else ``git rev-parse HEAD`` here), pipeline run id, params,
+Git commit (:func:`compclip.revision.git_commit`), pipeline run id, params,
 the compared model it is, its sources, and the training data and negatives with content hashes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
 
 from compclip import __version__
 from compclip.errors import UserError
-from compclip.storage import expand, filesystem, sha256_file
+from compclip.revision import git_commit
+from compclip.storage import content_hashes, filesystem, sha256_file
 
 INPUTS = ("data", "negatives")
 
 
-def git_commit() -> str | None:
-    if commit := os.environ.get("COMPCLIP_GIT_COMMIT"):
-        return commit
-    try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
-
-
 def content_sha256(uri: str) -> str | None:
-    """A file's sha256, or a folder's (over its files' relative paths and sha256s); None if unreachable."""
+    """A file's sha256, or a folder's (over its files' :func:`~compclip.storage.content_hashes`, one
+    ``path sha256`` line each); None if unreachable."""
     try:
         fs, path = filesystem(uri)
         if not fs.exists(path):
             return None
         if not fs.isdir(path):
             return sha256_file(uri)
-        cut = path.rstrip("/") + "/"
-        lines = [f"{f.split(cut, 1)[1]} {sha256_file(f)}\n" for f in expand([uri])]
+        hashes = content_hashes(uri)
     except (OSError, UserError):
         return None
-    return hashlib.sha256("".join(lines).encode()).hexdigest()
+    return hashlib.sha256("".join(f"{name} {sha}\n" for name, sha in hashes.items()).encode()).hexdigest()
 
 
 def inputs(training: dict) -> dict[str, dict]:

@@ -12,8 +12,9 @@ import argparse
 from pathlib import Path
 
 from compclip.cli import add_command
-from compclip.config import load_section, override_from
-from compclip.serve import ServeConfig, serve
+from compclip.config import add_flag, load_section, override_from
+from compclip.devices import DEVICES
+from compclip.serve.config import ServeConfig
 
 EXAMPLES = """examples:
   compclip serve --model models/degla --name compclip
@@ -33,24 +34,23 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", required=True, help="model folder, s3:// registry version or /mnt/models")
     parser.add_argument("--name", required=True, help="model name in the endpoint paths")
-    parser.add_argument("--host", help="address to bind (default 127.0.0.1; 0.0.0.0 in a container)")
-    parser.add_argument("--port", type=int, help="HTTP port (default 8080)")
-    parser.add_argument(
-        "--access-log", action="store_true", default=None, help="log a line per request (default off)"
-    )
-    parser.add_argument("--device", help="cpu, cuda or auto (default cpu)")
-    parser.add_argument("--threads", type=int, help="torch CPU threads of the forward (default 1)")
+    defaults = ServeConfig()
+    add_flag(parser, defaults, "--host", help="address to bind (0.0.0.0 in a container)")
+    add_flag(parser, defaults, "--port", type=int, help="HTTP port")
+    add_flag(parser, defaults, "--access-log", action="store_true", default=None, help="a line per request")
+    add_flag(parser, defaults, "--device", choices=DEVICES, help="where the model runs")
+    add_flag(parser, defaults, "--threads", type=int, help="torch CPU threads of the forward")
     parser.add_argument("--params", type=Path, help="params.yaml; its `serve` section sets defaults")
-    parser.add_argument("--max-batch", type=int, help="instances per forward pass across requests (1: off)")
-    parser.add_argument("--batch-wait-ms", type=float, help="how long a batch waits for more requests")
-    parser.add_argument("--max-payload-bytes", type=int, help="largest request body (default 8 MiB)")
+    add_flag(parser, defaults, "--max-batch", type=int, help="instances per forward across requests; 1: off")
+    add_flag(parser, defaults, "--batch-wait-ms", type=float, help="how long a batch waits for more requests")
+    add_flag(parser, defaults, "--max-payload-bytes", type=int, help="largest request body, in bytes")
     parser.add_argument(
         "--manifest-sha256", help="serve a folder only if its manifest.json has this sha256 (as aliased)"
     )
-    parser.add_argument("--max-pixels", type=int, help="largest image, in pixels (default 1024x1024)")
-    parser.add_argument("--max-request-pixels", type=int, help="pixels of all of a request's images")
-    parser.add_argument("--max-candidates", type=int, help="most candidates or labels per instance")
-    parser.add_argument("--max-request-texts", type=int, help="most texts scored in one request")
+    add_flag(parser, defaults, "--max-pixels", type=int, help="largest image, in pixels")
+    add_flag(parser, defaults, "--max-request-pixels", type=int, help="pixels of all of a request's images")
+    add_flag(parser, defaults, "--max-candidates", type=int, help="most candidates or labels per instance")
+    add_flag(parser, defaults, "--max-request-texts", type=int, help="most texts scored in one request")
     parser.set_defaults(func=_serve)
 
 
@@ -71,4 +71,6 @@ def _config(args: argparse.Namespace) -> ServeConfig:
 
 
 def _serve(args: argparse.Namespace) -> None:
+    from compclip.serve import serve  # kserve and torch: loaded to serve, not for --help
+
     serve(args.model, args.name, _config(args))

@@ -14,12 +14,13 @@ import base64
 import json
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from compclip.cli import add_command
 from compclip.errors import UserError
-from compclip.files import parse_json
-from compclip.serve import local, showcase
-from compclip.storage import open_uri
+
+if TYPE_CHECKING:
+    from compclip.serve.showcase import Case
 
 EXAMPLES = """examples:
   compclip inspect --url http://127.0.0.1:8080 --name compclip --image scene.png \\
@@ -48,7 +49,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_inspect)
 
 
-def _requests(args: argparse.Namespace) -> tuple[list[showcase.Case], list[dict]]:
+def _requests(args: argparse.Namespace) -> tuple[list[Case], list[dict]]:
+    from compclip.files import parse_json
+    from compclip.serve import showcase
+    from compclip.storage import open_uri
+
     if args.lineage:
         with open_uri(args.lineage) as f:
             manifest = parse_json(f.read(), args.lineage, required=("run_id", "outputs"))
@@ -66,6 +71,9 @@ def _requests(args: argparse.Namespace) -> tuple[list[showcase.Case], list[dict]
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    # imported here, not above: `compclip inspect --help` loads neither pyarrow nor fsspec
+    from compclip.serve import local, showcase
+
     cases, instances = _requests(args)
     if args.url:
         answers = local.predict(local.Endpoint(args.url.rstrip("/"), args.name), instances)

@@ -15,8 +15,8 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferRequest, InferResponse
 from PIL import Image
 
+from compclip.devices import resolve_device
 from compclip.errors import UserError
-from compclip.evaluate.encode import resolve_device
 from compclip.models import load_model, parse_source
 from compclip.serve import metrics
 from compclip.serve.config import ServeConfig

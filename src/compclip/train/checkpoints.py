@@ -34,7 +34,16 @@ from torch import nn
 from compclip.errors import UserError
 from compclip.files import parse_json, read_json
 from compclip.outputs import claimed_work, release_work
-from compclip.storage import filesystem, is_remote, plain_mode, read_bytes, sha256_file, split_uri, write_json
+from compclip.storage import (
+    filesystem,
+    is_remote,
+    plain_mode,
+    read_bytes,
+    sha256_file,
+    split_uri,
+    verify_files,
+    write_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,15 +125,7 @@ def verify(folder: Path, where: str) -> dict:
     unlisted = sorted({p.name for p in folder.iterdir()} - {MANIFEST} - set(files))
     if unlisted:
         raise UserError(f"{where}/{unlisted[0]}: not in the checkpoint's {MANIFEST}; refusing to resume")
-    for name, digest in sorted(files.items()):
-        path = folder / name
-        if path.parent != folder or not path.is_file():
-            raise UserError(f"{where}/{name}: listed in {MANIFEST} but missing")
-        if sha256_file(str(path)) != digest:
-            raise UserError(
-                f"{where}/{name}: does not match its sha256 in {MANIFEST} (tampered or corrupt); "
-                "refusing to resume"
-            )
+    verify_files(folder, files, where)
     return manifest
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from compclip.cli import add_command
 from compclip.config import load_section, override_from
+from compclip.methods import METHODS
 from compclip.train.launch import job, launch, spread
 from compclip.train.loop import TrainConfig
-from compclip.train.losses import METHODS
 from compclip.train.run import train
 
 EXAMPLES = """examples:
@@ -18,7 +18,7 @@ EXAMPLES = """examples:
   compclip train --model ViT-B-32:laion400m_e32 --data coco/ --negatives neg.json --out runs/negclip \\
       --method negclip --precision bf16
   compclip train ... --out out/degla --resume      # continue a killed run from its last checkpoint
-  compclip train --model ViT-B-32:openai --data coco/ --negatives neg.json --out runs/degla \
+  compclip train --model ViT-B-32:openai --data coco/ --negatives neg.json --out runs/degla \\
       --batch-size 1024 --processes 8               # the 8 GPUs of a node, 128 images each per step
   compclip train --model s3://bucket/models/base --data s3://bucket/finetune \\
       --negatives s3://bucket/negatives/negatives.json --out s3://bucket/models/degla \\

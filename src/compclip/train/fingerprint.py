@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 EXECUTION = ("threads", "checkpoint_every", "keep_checkpoints")
 
 
-def content_sha256(parts: Iterable[tuple[str, torch.Tensor | bytes]]) -> str:
+def tensors_sha256(parts: Iterable[tuple[str, torch.Tensor | bytes]]) -> str:
     """sha256 over named tensors (dtype, shape and bytes) and byte strings, in the given order."""
     digest = hashlib.sha256()
     for name, value in parts:
@@ -47,11 +47,11 @@ def run_fingerprint(config: TrainConfig, model: torch.nn.Module, pairs: Pairs) -
     data.append(("ids", "\n".join(pairs.ids).encode()))
     negatives = None
     if pairs.negatives is not None:
-        negatives = content_sha256([("negatives", pairs.negatives), ("offsets", pairs.negative_offsets)])
+        negatives = tensors_sha256([("negatives", pairs.negatives), ("offsets", pairs.negative_offsets)])
     return {
         "config": json.loads(json.dumps(settings)),  # tuples as lists, as read back from JSON
-        "base_model": content_sha256(sorted(model.state_dict().items())),
-        "data": content_sha256(data),
+        "base_model": tensors_sha256(sorted(model.state_dict().items())),
+        "data": tensors_sha256(data),
         "negatives": negatives,
     }
 

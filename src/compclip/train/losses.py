@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from compclip.config import Checked, NonNegativeFloat, PositiveFloat
+from compclip.methods import METHODS
 
-METHODS = ("clip", "negclip", "degla")
 Gather = Callable[[torch.Tensor], torch.Tensor]
 
 

@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader
 
 from compclip.cpus import torch_threads
 from compclip.errors import UserError
+from compclip.methods import METHODS
 from compclip.models import ModelBundle, load_model, save_model
 from compclip.outputs import check_place, local_out
 from compclip.storage import local_dir, write_json
@@ -33,7 +34,7 @@ from compclip.train.checkpoints import CheckpointDir, open_checkpoints
 from compclip.train.data import BatchAugment, PairDataset, Pairs, load_pairs
 from compclip.train.fingerprint import differences, run_fingerprint
 from compclip.train.loop import FitResult, NonFinite, TrainConfig, fit, gather_with_grad
-from compclip.train.losses import METHODS, TrainingLoss
+from compclip.train.losses import TrainingLoss
 
 log = logging.getLogger(__name__)
 

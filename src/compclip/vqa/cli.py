@@ -13,7 +13,8 @@ import json
 
 from compclip.chunks import Shard, add_shard_flags
 from compclip.cli import add_command
-from compclip.config import load_section, override
+from compclip.config import add_flag, load_section, override
+from compclip.devices import DEVICES
 from compclip.vqa.run import PREDICTIONS, VqaConfig, analyze, predict
 
 EXAMPLES = """examples:
@@ -46,7 +47,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         parser.add_argument("--params", help="params.yaml; its `vqa_pmi` section sets defaults")
     pred.add_argument("--images", required=True, help="image folder (local or s3://)")
     pred.add_argument("--model", help="LLaVA: hub name, local folder or s3:// URI")
-    pred.add_argument("--device", help="auto (default), cuda or cpu")
+    add_flag(pred, VqaConfig(), "--device", field="llava.device", choices=DEVICES, help="where LLaVA runs")
     add_shard_flags(pred, "question")
     pred.set_defaults(func=_predict)
     ana.add_argument(

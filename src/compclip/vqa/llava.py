@@ -20,8 +20,8 @@ from typing import Any, Protocol
 from PIL import Image
 
 from compclip.config import Checked, PositiveInt
+from compclip.devices import resolve_device
 from compclip.errors import UserError
-from compclip.negatives.llm import torch_device
 from compclip.storage import local_dir, open_uri
 from compclip.vqa.data import Question
 
@@ -104,7 +104,7 @@ class LlavaAnswerer:
         import torch
         from transformers import AutoProcessor, LlavaForConditionalGeneration
 
-        device = torch_device(config.device)
+        device = resolve_device(config.device)
         log.info("loading %s on %s (%s)", config.model, device, config.dtype)
         remote = config.model.startswith("s3://")
         with local_dir(config.model) if remote else nullcontext(config.model) as folder:

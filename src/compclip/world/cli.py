@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from compclip.cli import add_command
-from compclip.config import load_section, override_from
+from compclip.config import add_flag, load_section, override_from
 from compclip.world.corpus import CorpusConfig, write_corpus
 
 EXAMPLES = """examples:
@@ -34,11 +34,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Render N seeded scenes with one caption each; item i depends on (seed, i) only.",
     )
     corpus.add_argument("--out", required=True, help="dataset folder to write (a path or s3:// URI)")
-    corpus.add_argument("--n", type=int, help="number of images and captions (default 60000)")
-    corpus.add_argument("--seed", type=int, help="sampling seed (default 0)")
-    corpus.add_argument(
-        "--preset", help="world preset: a package preset name or a YAML path (default: default)"
-    )
+    defaults = CorpusConfig()
+    add_flag(corpus, defaults, "--n", type=int, help="number of images and captions")
+    add_flag(corpus, defaults, "--seed", type=int, help="sampling seed")
+    add_flag(corpus, defaults, "--preset", help="world preset: a package preset name or a YAML path")
     corpus.add_argument("--params", type=Path, help="params.yaml; its `world` section sets defaults")
     corpus.add_argument("--section", default="world", help="read this params section instead of `world`")
     corpus.set_defaults(func=_corpus)

@@ -86,8 +86,13 @@ def _render_corpus(out: Path, config: CorpusConfig) -> dict[str, float]:
     seconds = time.perf_counter() - start
     table = pa.table({k: pa.array(v, pa.string()) for k, v in rows.items()})
     write_parquet(out / CAPTIONS, table)
-    header = {"kind": "image-captions", "n": config.n, "seed": config.seed, "preset": config.preset,
-              "world": world.as_dict()}  # fmt: skip
+    header = {
+        "kind": "image-captions",
+        "n": config.n,
+        "seed": config.seed,
+        "preset": config.preset,
+        "world": world.as_dict(),
+    }
     write_json(out / HEADER, header)
     metrics = corpus_metrics(table, len(world.objects) * len(world.accessories))
     metrics["seconds"] = round(seconds, 3)

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from compclip import nltkdata
 from compclip.errors import UserError
 from compclip.evaluate.benchmarks.common import Item, get_fields, image_path, read_json
 from compclip.evaluate.encode import ImageRef
@@ -53,21 +54,11 @@ class Tagger:
 
     @cached_property
     def _perceptron(self):
-        try:
-            from nltk.tag import PerceptronTagger
-
-            return PerceptronTagger(lang="eng")
-        except LookupError as err:
-            raise UserError("NLTK data missing (averaged_perceptron_tagger_eng): run `make setup`") from err
+        return nltkdata.perceptron()
 
     @cached_property
     def _wordnet(self):
-        try:
-            from nltk.corpus import stopwords, wordnet
-
-            return wordnet, frozenset(stopwords.words("english"))
-        except LookupError as err:
-            raise UserError("NLTK data missing (stopwords/WordNet): run `make setup`") from err
+        return nltkdata.wordnet(), nltkdata.stopwords()
 
     @cache  # noqa: B019 - one tagger per run; the cache is the point
     def readings(self, word: str) -> dict[str, float]:

@@ -31,17 +31,19 @@ def score_items(
         scores = texts[start : start + 1 + len(item.negatives)] @ embeddings[i]
         positive[i], best_negative[i] = scores[0], scores[1:].max()
         start += 1 + len(item.negatives)
-    return pa.table({
-        "id": [item.id for item in items],
-        "subset": [item.subset for item in items],
-        "group": [item.group for item in items],
-        "image": [os.path.relpath(item.image.path, root) for item in items],
-        "positive": [item.positive for item in items],
-        "n_negatives": [len(item.negatives) for item in items],
-        "positive_score": positive,
-        "best_negative_score": best_negative,
-        "correct": positive > best_negative,
-    })  # fmt: skip
+    return pa.table(
+        {
+            "id": [item.id for item in items],
+            "subset": [item.subset for item in items],
+            "group": [item.group for item in items],
+            "image": [os.path.relpath(item.image.path, root) for item in items],
+            "positive": [item.positive for item in items],
+            "n_negatives": [len(item.negatives) for item in items],
+            "positive_score": positive,
+            "best_negative_score": best_negative,
+            "correct": positive > best_negative,
+        }
+    )
 
 
 def subset_metrics(results: pa.Table) -> dict[str, float]:
