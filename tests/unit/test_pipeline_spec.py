@@ -254,10 +254,10 @@ def test_real_benchmarks_become_the_benchmarks_each_model_is_evaluated_on():
 
 def test_compile_rejects_a_bad_parameter_with_one_line(tmp_path, capsys):
     argv = ["pipeline", "compile", "--out", str(tmp_path / "p.yaml"), "--params", str(REPO / "params.yaml")]
-    code = main([*argv, "--param", "pretrain.epochs=two"])
+    code = main([*argv, "--param", "pretrain.optim.epochs=two"])
     err = capsys.readouterr().err
     assert code == 2 and not (tmp_path / "p.yaml").exists()
-    assert err.count("\n") == 1 and "pretrain.epochs: expected int, got 'two'" in err
+    assert err.count("\n") == 1 and "pretrain.optim.epochs: expected int, got 'two'" in err
 
 
 @pytest.mark.parametrize("cron", ["0 0 3 * * 0", "*/30 * * * * ?", "0 15 10 ? * MON-FRI", "0 0 0 1 JAN *"])

@@ -53,12 +53,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _pretrain(args: argparse.Namespace) -> int | None:
     config = load_section(PretrainConfig, args.params, "pretrain")
-    config = override_from(
-        config, args, "model", "epochs", "max_steps", "batch_size", "lr", "seed", "threads"
-    )
+    optim = override_from(config.optim, args, "epochs", "max_steps", "lr")
+    data = override_from(config.data, args, "batch_size")
+    config = override_from(config, args, "model", "seed", "threads", optim=optim, data=data)
     inputs = {"data": args.data, "out": args.out, "resume": args.resume, "checkpoints": args.checkpoint_dir}
     if spread(args.processes):
-        return launch(job("pretrain", inputs, config, config.batch_size), args.processes)
+        return launch(job("pretrain", inputs, config, config.data.batch_size), args.processes)
     metrics = pretrain(**inputs, config=config)
     if metrics:
         print(
