@@ -11,6 +11,8 @@ takes for done. The folder is claimed as compclip's first (:func:`compclip.outpu
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import tempfile
 from pathlib import Path
@@ -27,6 +29,17 @@ log = logging.getLogger(__name__)
 def join(work_dir: str | Path, name: str) -> str:
     """``work_dir/name`` for a local path or an s3:// URI (a Path would fold ``s3://`` to ``s3:/``)."""
     return f"{str(work_dir).rstrip('/')}/{name}"
+
+
+def task_work_dir(root: str, stage: str, *inputs: object) -> str | None:
+    """A pipeline task's work folder under ``root`` (None when ``root`` is empty): one per stage and
+    inputs (artifact URIs, settings), so the task run again on the same inputs (a retry, a retried
+    run, a later run whose upstream tasks were cached) resumes from it, and a task on other inputs
+    never meets it."""
+    if not root:
+        return None
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return join(root, f"{stage}-{digest}")
 
 
 class WorkFolder:
