@@ -85,6 +85,10 @@ CASES = [
         "must be in [0, 1], got 2",
     ),
     (["pmi", "count", "{d}/corpus.txt", "--out", "{d}/out/x", "--min-count", "0"], "min_count: must be >= 1"),
+    (
+        ["pmi", "count", "{d}/corpus.txt", "--out", "{d}/out/x", "--work-dir", "s3://b/w"],
+        "--work-dir s3://b/w: a whole-corpus count works in a local folder",
+    ),
     (["data", "import", "{d}/data", "--out", "{d}/out/x", "--max-reject-share", "-0.1"], "must be in [0, 1]"),
     (
         ["compare", "a={d}/r", "b={d}/r", "--out", "{d}/out/x", "--ci", "1.5"],

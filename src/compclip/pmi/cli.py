@@ -64,8 +64,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     count.add_argument("--part", help="with --shard: scan only part I/N of the files (dealt round-robin)")
     count.add_argument(
         "--work-dir",
-        help="whole-corpus count: where work files wait for a resumed run (new, empty or compclip's; "
-        "removed when done)",
+        help="whole-corpus count: a local folder where work files wait for a resumed run (new, empty or "
+        "compclip's; removed when done; default beside a local --out)",
     )
     _config_flags(count)
     count.set_defaults(func=_count)

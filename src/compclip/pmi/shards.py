@@ -49,6 +49,7 @@ from compclip.pmi.table import write_table
 from compclip.rejects import Rejects
 from compclip.storage import (
     expand,
+    is_remote,
     local_copy,
     local_dir,
     write_json,
@@ -364,6 +365,11 @@ def count_corpus(
     :func:`work_dir`) until the table is written, so a killed run resumes where it stopped.
     """
     start = time.perf_counter()
+    if work is not None and is_remote(str(work)):
+        raise UserError(
+            f"--work-dir {work}: a whole-corpus count works in a local folder (its worker processes "
+            "share it); on a cluster, count in shards (`--shard`, the pipeline's scan tasks)"
+        )
     work = Path(work) if work is not None else work_dir(str(out))
     check_place(str(out))
     with claimed_work(str(work), "pmi"):  # a refused or failed first run leaves no folder
