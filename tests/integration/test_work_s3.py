@@ -1,6 +1,7 @@
-"""Work folders on s3:// (SeaweedFS on loopback): a stage killed on one pod resumes on another (a
-fresh local folder) from what the first uploaded, never from a half-finished unit of work, and
-ends with nothing left under the prefix."""
+"""Work folders on s3:// (SeaweedFS on loopback): a stage killed on one pod (chunks of GenPairs,
+paste or VQA; the negatives' log; a PMI scan's files) resumes on another (a fresh local folder) from
+what the first uploaded, never from a half-finished unit of work, and ends with nothing left under
+the prefix."""
 
 import fsspec
 import pytest
@@ -9,6 +10,8 @@ from compclip.chunks import Work, run_chunks
 from compclip.errors import UserError
 from compclip.negatives import RuleGenerator, Rules, generate
 from compclip.outputs import WORK_MARKER
+from compclip.pmi import scan
+from compclip.pmi.shards import CountConfig, scan_part
 from compclip.rejects import Rejects
 from compclip.storage import some_keys
 from unit.test_negatives_run import CAPTIONS, Counting, Killed, dataset, unfiltered
@@ -76,3 +79,32 @@ def test_negatives_resume_from_an_s3_work_dir(s3_server, tmp_path):
     metrics = generate(str(data), str(tmp_path / "out"), config, counting, work_dir=work)
     assert set(counting.asked) == {"img2", "img3"} and metrics["resumed"] == 2
     assert keys(fs, work) == []
+
+
+def test_a_pmi_scan_resumes_from_s3_without_rescanning_finished_files(s3_server, tmp_path, monkeypatch):
+    things = ["dog", "ball", "beach", "child", "frisbee", "snow"]
+    for i in range(3):
+        lines = [f"{i}-{j}\ta {things[(i + j) % 6]} and a {things[(i * 2 + j + 1) % 6]}" for j in range(40)]
+        (tmp_path / f"part-{i}.tsv").write_text("\n".join(lines) + "\n")
+    corpus, config = [str(tmp_path / "*.tsv")], CountConfig(workers=1)
+    work = f"s3://{s3_server.bucket}/work-test/pmi-scan"
+    scanned, scan_file = [], scan.scan_file
+
+    def killed_at_the_third_file(uri, *args, **kwargs):
+        if len(scanned) == 2:
+            raise KeyboardInterrupt
+        scanned.append(uri)
+        return scan_file(uri, *args, **kwargs)
+
+    monkeypatch.setattr(scan, "scan_file", killed_at_the_third_file)
+    with pytest.raises(KeyboardInterrupt):
+        scan_part(corpus, "0/1", tmp_path / "shard", config, work)
+    monkeypatch.setattr(
+        scan, "scan_file", lambda uri, *a, **k: scanned.append(uri) or scan_file(uri, *a, **k)
+    )
+    scan_part(corpus, "0/1", tmp_path / "shard", config, work)  # a fresh local folder, filled from S3
+    assert len(scanned) == 3 == len(set(scanned))  # every file scanned once over both attempts
+    assert keys(fsspec.filesystem("s3"), work) == []
+    scan_part(corpus, "0/1", tmp_path / "one", config)
+    for name in ("concepts.parquet", "shard.json"):
+        assert (tmp_path / "shard" / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name

@@ -59,12 +59,12 @@ def pmi_count(s3_secret: str = S3_SECRET):
     """The PMI sub-pipeline, its tasks reading S3 credentials from the Secret ``s3_secret``."""
 
     @dsl.pipeline(name="pmi")
-    def pmi(corpus: str, world: Input[Dataset], shards: int, config: dict) -> Dataset:
+    def pmi(corpus: str, world: Input[Dataset], shards: int, config: dict, work_root: str) -> Dataset:
         """The PMI table of ``corpus`` (empty: the world's captions), counted in two map-reduce rounds
         over at most ``shards`` parts; a merge starts only once every part of its round succeeded."""
         plan = configure(pmi_plan(corpus=corpus, world=world, shards=shards), "core", "pmi plan", s3_secret)
         with dsl.ParallelFor(plan.output) as part:
-            scan = pmi_scan(corpus=corpus, world=world, part=part, config=config)
+            scan = pmi_scan(corpus=corpus, world=world, part=part, config=config, work_root=work_root)
             configure(scan, "core", "pmi scan", s3_secret)  # no retries in a loop: the backend ignores them
         vocab = pmi_merge_vocab(
             shards=dsl.Collected(scan.outputs["shard"]), shard_uris=dsl.Collected(scan.outputs["Output"]),
@@ -202,7 +202,7 @@ def build(
 
         on_gpu = Accelerators(accelerators, accelerator, gpus, gpu_node_selector, gpu_tolerations).request
 
-        counted = count_pmi(corpus=corpus, world=world_data, shards=shards, config=pmi)
+        counted = count_pmi(corpus=corpus, world=world_data, shards=shards, config=pmi, work_root=work_root)
         table = counted.set_display_name("pmi").output
 
         sets = configure(evalsets_build(pmi=table, config=evalsets), "core", "evalsets", s3_secret)
