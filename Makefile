@@ -52,7 +52,7 @@ unit: setup
 # kfp's local runner, cached in $(OUT)/kfp (a second `make demo` reruns nothing), its outputs pushed
 # to the DVC remote on a local S3 server (SeaweedFS, stopped at the end). A smaller world, e.g.:
 #   make demo DEMO_PARAMS="--param world.n=3000 --param finetune.n=600 --param pmi.min_count=1 \
-#     --param evalsets.max_reject_share=0.5 --param pretrain.epochs=1 --param train.optim.epochs=1"
+#     --param evalsets.max_reject_share=0.5 --param pretrain.optim.epochs=1 --param train.optim.epochs=1"
 # Its ending: the published version's gates and where the stages point, then the inspection service
 # on loopback from the staging version (the published one when its gates failed), asked about the
 # compositional item the tuned model passes where the base failed and one it fails (from the run's

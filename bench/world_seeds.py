@@ -42,11 +42,12 @@ METRICS = {
 def reported_params(params: dict) -> str:
     """The settings behind the numbers, as read from the params file."""
     world, evalsets, pretrain = params["world"], params["evalsets"], params["pretrain"]
+    optim, data = pretrain["optim"], pretrain["data"]
     return (
         f"world n={world['n']} preset={world['preset']}; evalsets n_strata={evalsets['n_strata']} "
         f"per_stratum={evalsets['per_stratum']} single_per_class={evalsets['single_per_class']}; "
-        f"pretrain {pretrain['model']} epochs={pretrain['epochs']} batch_size={pretrain['batch_size']} "
-        f"lr={pretrain['lr']}; evaluate stats {params['evaluate']['stats']}"
+        f"pretrain {pretrain['model']} epochs={optim['epochs']} batch_size={data['batch_size']} "
+        f"lr={optim['lr']}; evaluate stats {params['evaluate']['stats']}"
     )
 
 

@@ -6,7 +6,8 @@ A generator's items are cut into chunks of a fixed size; shard ``i/n`` takes chu
 record ``WORK/chunks/NNNNNN.json`` (its items and reject counts) is written atomically: a chunk with
 a record is done, so a killed job restarted on the same work folder neither repeats nor loses an
 item. ``plan.json`` holds the run's fingerprint; a work folder of another run is refused.
-:func:`work_folder` says where a shard's work folder is.
+:func:`work_folder` says where a shard's work folder is: a local path or an s3:// prefix
+(:mod:`compclip.workfolders`; a chunk's images are uploaded before its record).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from compclip.errors import UserError
 from compclip.files import read_json
 from compclip.rejects import Rejects
 from compclip.storage import atomic_write_bytes, write_json
+from compclip.workfolders import WorkFolder, join
 
 PLAN, CHUNKS, IMAGES = "plan.json", "chunks", "images"
 
@@ -58,8 +60,8 @@ def add_shard_flags(parser: argparse.ArgumentParser, unit: str) -> None:
     )
     parser.add_argument(
         "--work-dir",
-        help="a folder (e.g. a persistent volume) where each shard keeps its finished chunks in a subfolder "
-        "of its own, for a resumed run (default: beside --out)",
+        help="a folder or s3:// prefix where each shard keeps its finished chunks in a subfolder of its "
+        "own, for a resumed run (default: beside --out)",
     )
 
 
@@ -73,27 +75,30 @@ def add_merge_command(
     merge.set_defaults(func=func)
 
 
-def work_folder(work_dir: str | Path | None, out: str, stage: str, shard: Shard) -> Path:
+def work_folder(work_dir: str | Path | None, out: str, stage: str, shard: Shard) -> str:
     """Where shard ``shard`` of ``stage`` works: its own subfolder of ``work_dir`` (so every shard of a
-    job can be given the same persistent volume), else beside ``out`` (:func:`outputs.work_dir`)."""
+    job can be given the same volume or S3 prefix), else beside ``out`` (:func:`outputs.work_dir`)."""
     if not work_dir:
-        return outputs.work_dir(out, stage)
-    return Path(work_dir) / f"{stage}-{shard.index}-of-{shard.count}"
+        return str(outputs.work_dir(out, stage))
+    return join(work_dir, f"{stage}-{shard.index}-of-{shard.count}")
 
 
 class Work:
-    """A work folder: its plan and the records of finished chunks."""
+    """A work folder (a local path or s3:// URI): its plan and the records of finished chunks.
+    ``folder`` is where it is worked on locally; ``keep`` names further files it resumes with."""
 
-    def __init__(self, folder: Path, fingerprint: dict) -> None:
-        self.folder = folder
-        outputs.claim_work(str(folder), folder.name)
+    def __init__(self, uri: str | Path, fingerprint: dict, keep: tuple[str, ...] = ()) -> None:
+        uri = str(uri).rstrip("/")
+        self.files = WorkFolder(uri, uri.rsplit("/", 1)[-1], pull=(PLAN, CHUNKS, IMAGES, *keep))
+        folder = self.folder = self.files.local
         (folder / CHUNKS).mkdir(parents=True, exist_ok=True)
         (folder / IMAGES).mkdir(exist_ok=True)
         plan = folder / PLAN
         text = json.dumps(fingerprint, sort_keys=True, default=str)
         if plan.is_file() and plan.read_text() != text:
-            raise UserError(f"{folder} holds the work of another run; delete it or pass another --work-dir")
+            raise UserError(f"{uri} holds the work of another run; delete it or pass another --work-dir")
         atomic_write_bytes(plan, text.encode())
+        self.files.push(PLAN)
 
     @property
     def images(self) -> Path:
@@ -106,11 +111,14 @@ class Work:
         return self.record(index).is_file()
 
     def finish(self, index: int, items: list[dict], rejects: Rejects) -> None:
+        """Write chunk ``index``'s record (on S3: after the images it made)."""
         write_json(self.record(index), {"items": items, "rejects": rejects.as_dict()})
+        self.files.push_new(IMAGES)
+        self.files.push(self.record(index).relative_to(self.folder).as_posix())
 
     def remove(self) -> None:
         """Delete the work folder (once its output is published)."""
-        outputs.release_work(str(self.folder))
+        self.files.remove()
 
     def read(self, indices: list[int]) -> tuple[list[dict], Rejects]:
         items, rejects = [], Rejects()

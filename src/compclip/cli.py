@@ -57,6 +57,22 @@ def add_command(
     )
 
 
+class _Retired(argparse.Action):
+    """A flag of an earlier release: refused in one line naming what replaced it (exit 2)."""
+
+    def __init__(self, option_strings: list[str], dest: str, hint: str, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs="?", help=argparse.SUPPRESS, **kwargs)
+        self.hint = hint
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        parser.exit(2, f"{parser.prog}: error: {option_string} is gone: {self.hint}\n")
+
+
+def retire_flag(parser: argparse.ArgumentParser, flag: str, hint: str) -> None:
+    """Refuse ``flag`` (with or without a value) with ``hint``, e.g. the flag that replaced it."""
+    parser.add_argument(flag, action=_Retired, hint=hint)
+
+
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="compclip", description="Find and repair compositional blind spots")
     parser.add_argument("--version", action="version", version=f"compclip {__version__}")

@@ -80,7 +80,8 @@ def _hints(cls: type) -> dict[str, Any]:
 def from_dict(cls: type[T], values: dict[str, Any], where: str = "") -> T:
     """Build a (possibly nested) dataclass from a dict, checking every value against its field type.
 
-    Unknown keys are refused with the list of valid keys; a value of the wrong type is converted
+    Unknown keys are refused with the list of valid keys (a key the class lists in its ``MOVED``,
+    old name -> new dotted name, with its new name); a value of the wrong type is converted
     when that is lossless (``"1e-3"`` to a float field, an int to a float, a list to a tuple) and
     refused otherwise, in one line naming the key.
     """
@@ -90,6 +91,10 @@ def from_dict(cls: type[T], values: dict[str, Any], where: str = "") -> T:
     hints = _hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
+    moved = getattr(cls, "MOVED", {})
+    old = [key for key in unknown if key in moved]
+    if old:
+        raise UserError(f"{where}.{old[0]} moved: write it as {where}.{moved[old[0]]}")
     if unknown:
         raise UserError(f"{where}: unknown keys {unknown}; valid keys: {sorted(names)}")
     kwargs = {name: _convert(value, hints[name], f"{where}.{name}") for name, value in values.items()}

@@ -34,15 +34,24 @@ def test_each_phase_passes_its_inputs_and_the_shared_work_folder(monkeypatch, tm
     pairs, captions = (Dataset(name=n, uri=str(tmp_path / n)) for n in ("pairs", "captions"))
     genpairs_pairs.python_func(pmi="s3://b/pmi", config={"select": {"seed": 1}}, pairs=pairs)
     genpairs_captions.python_func(
-        pmi="s3://b/pmi", pairs=pairs, work_dir="/work/", config={}, captions=captions
+        pmi="s3://b/pmi", pairs=pairs, work_root="s3://b/work", config={}, captions=captions
     )
     for part in ("0/2", "1/2"):
         out = Dataset(name="shard", uri=str(tmp_path / part.replace("/", "_")))
-        genpairs_images.python_func(captions=captions, part=part, work_dir="", config={}, shard=out)
+        genpairs_images.python_func(
+            captions=captions, part=part, work_root="s3://b/work", config={}, shard=out
+        )
         assert out.metadata["shard"] == part
-    (select, params), (caption, _), (first, _), (second, _) = calls
+    genpairs_images.python_func(captions=captions, part="0/2", work_root="", config={}, shard=out)
+    (select, params), (caption, _), (first, _), (second, _), (alone, _) = calls
     assert select[:2] == ["genpairs", "pairs"] and params == {"genpairs": {"select": {"seed": 1}}}
     assert select[select.index("--out") + 1] == caption[caption.index("--pairs") + 1] == pairs.path
     assert caption[caption.index("--out") + 1] == first[first.index("--captions") + 1] == captions.path
-    assert caption[caption.index("--work-dir") + 1] == "/work/" and "--work-dir" not in first
+    # under the root, a work folder per phase and inputs; the image shards share one (each works in
+    # a subfolder of its own), and no root is the task's own disk
+    work = caption[caption.index("--work-dir") + 1], first[first.index("--work-dir") + 1]
+    assert work[0].startswith("s3://b/work/genpairs-captions-") and work[1].startswith(
+        "s3://b/work/genpairs-images-"
+    )
+    assert second[second.index("--work-dir") + 1] == work[1] and "--work-dir" not in alone
     assert first[first.index("--shard") + 1] == "0/2" and second[second.index("--shard") + 1] == "1/2"

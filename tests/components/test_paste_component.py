@@ -25,7 +25,7 @@ def test_every_shard_reads_the_one_cache_and_accessories_are_passed_only_when_gi
     for accessories in ("s3://b/acc", ""):
         out = Dataset(name="s", uri="x")
         paste_shard.python_func(images="s3://b/val", pmi="p", accessories=accessories, cache=cache,
-                                part="1/4", work_dir="", config={"seed": 2}, shard=out)  # fmt: skip
+                                part="1/4", work_root="", config={"seed": 2}, shard=out)  # fmt: skip
     (images, pmi, _, config, given, shard, work), (*_, none, _, _) = shards
     assert (images, pmi, given, none, work) == ("s3://b/val", "p", "s3://b/acc", None, None)
     assert (shard.index, shard.count) == (1, 4) and config.seed == 2 and config.accessory_cache == cache.path

@@ -25,7 +25,7 @@ def test_analysis_reads_every_shard_and_textvqa_needs_no_annotations(monkeypatch
         (Path(shard.path) / "predictions.jsonl").write_text("{}\n")
     vqa_analyze.python_func(questions="q.json", annotations="", predictions=shards, pmi="pmi", config={},
                             analysis=Dataset(name="a", uri=str(tmp_path / "a")))  # fmt: skip
-    vqa_predict.python_func(questions="q.json", annotations="a.json", images="img", part="0/2", work_dir="",
+    vqa_predict.python_func(questions="q.json", annotations="a.json", images="img", part="0/2", work_root="",
                             config={}, predictions=Dataset(name="p", uri="x"))  # fmt: skip
     _, annotations, files, pmi, *_ = calls["analyze"]
     assert files == [f"{s.path}/predictions.jsonl" for s in shards] and annotations is None and pmi == "pmi"

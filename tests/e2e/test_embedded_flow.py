@@ -20,7 +20,11 @@ TINY = {
     "finetune": {"n": 240, "overrides": {**SMALL, "mix": {"single": 0.1, "accessory": 0.3, "pair": 0.6}}},
     "pmi": {"min_count": 1, "workers": 1},
     "evalsets": {"per_stratum": 8, "single_per_class": 4, "per_subset": 8, "n_strata": 4, "overrides": SMALL},
-    "pretrain": {"epochs": 1, "batch_size": 64, "warmup_steps": 2, "checkpoint_every": 0},
+    "pretrain": {
+        "optim": {"epochs": 1, "warmup_steps": 2},
+        "data": {"batch_size": 64},
+        "checkpoint_every": 0,
+    },
     "train": {"optim": {"epochs": 1, "warmup_steps": 1}, "data": {"batch_size": 32}, "checkpoint_every": 0},
     "evaluate": {"stats": {"n_bins": 4, "n_boot": 50}},
 }

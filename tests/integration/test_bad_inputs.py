@@ -50,7 +50,7 @@ PARAMS = {
     "list.yaml": b"- train\n- pmi\n",
     "nan-igc.yaml": b"train:\n  loss:\n    igc_weight: .nan\n",
     "ema.yaml": b"train:\n  ema_alpha: 5.0\n",
-    "lr-type.yaml": b"pretrain:\n  lr: fast\n",
+    "lr-type.yaml": b"pretrain:\n  optim: {lr: fast}\n",
     "gates.yaml": b"gates:\n  zeroshot_tolerance: -0.1\n",
     "stats.yaml": b"evaluate:\n  stats:\n    ci: 95\n",
     "world.yaml": b"world:\n  n: 0\n",
@@ -66,7 +66,7 @@ CASES = [
     ([*TRAIN, "--params", "{d}/missing.yaml"], "no such params file"),
     ([*TRAIN, "--params", "{d}/nan-igc.yaml"], "train.loss.igc_weight: must be a finite number, got nan"),
     ([*TRAIN, "--params", "{d}/ema.yaml"], "train.ema_alpha: must be in [0, 1], got 5.0"),
-    ([*PRETRAIN, "--params", "{d}/lr-type.yaml"], "pretrain.lr: expected float, got 'fast'"),
+    ([*PRETRAIN, "--params", "{d}/lr-type.yaml"], "pretrain.optim.lr: expected float, got 'fast'"),
     (["world", "corpus", "--out", "{d}/out/w", "--params", "{d}/world.yaml"], "world.n: must be >= 1, got 0"),
     # flags out of range
     ([*TRAIN, "--lr", "nan"], "lr: must be a finite number, got nan"),
@@ -85,6 +85,10 @@ CASES = [
         "must be in [0, 1], got 2",
     ),
     (["pmi", "count", "{d}/corpus.txt", "--out", "{d}/out/x", "--min-count", "0"], "min_count: must be >= 1"),
+    (
+        ["pmi", "count", "{d}/corpus.txt", "--out", "{d}/out/x", "--work-dir", "s3://b/w"],
+        "--work-dir s3://b/w: a whole-corpus count works in a local folder",
+    ),
     (["data", "import", "{d}/data", "--out", "{d}/out/x", "--max-reject-share", "-0.1"], "must be in [0, 1]"),
     (
         ["compare", "a={d}/r", "b={d}/r", "--out", "{d}/out/x", "--ci", "1.5"],
@@ -172,7 +176,7 @@ CASES = [
         "the model folder does not load (Error while deserializing",
     ),
     (["models", "check", "{d}/model-tampered"], "does not match"),
-    ([*PRETRAIN[:-1], "{d}/ck/p", "--resume", "--batch-size", "2"], "step_2/checkpoint.json: not valid JSON"),
+    ([*PRETRAIN[:-1], "{d}/ck/p", "--batch-size", "2"], "step_2/checkpoint.json: not valid JSON"),
     (["data", "import", "{d}/data-bad", "--out", "{d}/out/x"], "captions.parquet: not a readable Parquet"),
     (
         ["pipeline", "compile", "--params", "{d}/malformed.yaml", "--out", "{d}/out/p.yaml"],

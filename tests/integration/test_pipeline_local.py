@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 SMALL = {
     "world.n": 800, "finetune.n": 100, "pmi.min_count": 1, "pmi.workers": 1, "evalsets.per_stratum": 4,
     "evalsets.single_per_class": 2, "evalsets.per_subset": 6, "evalsets.max_reject_share": 0.95,
-    "pretrain.epochs": 1, "pretrain.batch_size": 32, "pretrain.threads": 1, "train.optim.epochs": 1,
-    "train.threads": 1, "train.data.batch_size": 16, "evaluate.stats.n_boot": 20,
+    "pretrain.optim.epochs": 1, "pretrain.data.batch_size": 32, "pretrain.threads": 1,
+    "train.optim.epochs": 1, "train.threads": 1, "train.data.batch_size": 16, "evaluate.stats.n_boot": 20,
     "evaluate.runtime.batch_size": 64, "methods": "[degla]",
     "shards": 2,
 }  # fmt: skip

@@ -66,7 +66,7 @@ def test_a_diverging_run_exits_2_and_publishes_nothing(dataset, tmp_path, capsys
     second step's loss is NaN: the run stops there, one line, exit 2, nothing at --out."""
     folder, _ = dataset
     params = tmp_path / "params.yaml"
-    params.write_text("pretrain: {warmup_steps: 0, checkpoint_every: 1}\n")
+    params.write_text("pretrain: {optim: {warmup_steps: 0}, checkpoint_every: 1}\n")
     out = tmp_path / "pre"
     code = cli("pretrain", "--data", folder, "--out", out, "--lr", "1e30", "--params", params, *FAST)
     err = capsys.readouterr().err

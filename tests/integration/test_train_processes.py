@@ -67,7 +67,7 @@ def test_two_processes_give_the_loss_curve_and_weights_of_one_and_resume_with_on
     assert metrics["processes"] == 2 and metrics["steps"] == 3
     # the two-process run's step-2 checkpoint, resumed by one process, ends where the others did
     resumed = tmp_path / "resumed"
-    assert train(dataset, resumed, "--checkpoint-dir", tmp_path / "two.checkpoints", "--resume") == 0
+    assert train(dataset, resumed, "--work-dir", tmp_path / "two.checkpoints") == 0
     assert json.loads((resumed / "metrics.json").read_text())["resumed_from_step"] == 2
     assert [r["total"] for r in curve(resumed)] == pytest.approx(
         [r["total"] for r in one], abs=LOSS_TOLERANCE

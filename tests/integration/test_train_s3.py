@@ -1,5 +1,6 @@
 """`compclip pretrain` and `compclip train` with every input and output on S3 (SeaweedFS on loopback):
-the same model files as on local paths, and a run killed mid-way resumed from its S3 checkpoints."""
+the same model files as on local paths, and a run killed mid-way resumed by itself from the newest
+complete checkpoint of its S3 work folder."""
 
 import json
 
@@ -32,12 +33,12 @@ def runs(tmp_path_factory, s3_server):
     fs.put(str(folder) + "/", f"{s3}/data", recursive=True)
     assert cli("pretrain", "--data", folder, "--out", local / "pre", *FAST, "--max-steps", "2") == 0
     assert cli("pretrain", "--data", f"{s3}/data", "--out", f"{s3}/pre", *FAST, "--max-steps", "2",
-               "--checkpoint-dir", f"{s3}/checkpoints/pre") == 0  # fmt: skip
+               "--work-dir", f"{s3}/work/pre") == 0  # fmt: skip
     assert cli("train", "--model", local / "pre", "--data", folder, "--negatives", negatives,
                "--out", local / "degla", *TRAIN) == 0  # fmt: skip
     assert cli("train", "--model", f"{s3}/pre", "--data", f"{s3}/data", "--negatives",
                f"{s3}/data/negatives.json", "--out", f"{s3}/degla", *TRAIN,
-               "--checkpoint-dir", f"{s3}/checkpoints/degla") == 0  # fmt: skip
+               "--work-dir", f"{s3}/work/degla") == 0  # fmt: skip
     fs.invalidate_cache()
     return local, s3, fs
 
@@ -54,7 +55,7 @@ def test_s3_run_writes_the_same_model_files_as_a_local_run(runs, model):
     assert (
         manifests[0]["training"]["fingerprint"] == manifests[1]["training"]["fingerprint"]
     )  # content, not paths
-    left = CheckpointDir(f"{s3}/checkpoints/{model}", local)
+    left = CheckpointDir(f"{s3}/work/{model}", local)
     assert left.steps() == []  # a finished run removes its checkpoints
     assert not fs.exists(f"{left.uri}/step_2/student.safetensors")
 
@@ -68,8 +69,8 @@ def test_run_killed_on_one_pod_resumes_from_its_s3_checkpoints(runs, monkeypatch
         "--out",
         f"{s3}/resumed",
         *TRAIN,
-        "--checkpoint-dir",
-        f"{s3}/checkpoints/resumed",
+        "--work-dir",
+        f"{s3}/work/resumed",
     ]
     write = LossLog.write
 
@@ -83,8 +84,10 @@ def test_run_killed_on_one_pod_resumes_from_its_s3_checkpoints(runs, monkeypatch
     monkeypatch.undo()
     fs.invalidate_cache()
     assert not exists(f"{s3}/resumed")  # nothing published by the killed run
-    assert fs.exists(f"{s3}/checkpoints/resumed/step_2/checkpoint.json")
-    assert cli(*args, "--resume") == 0  # its local working folder is gone: the checkpoint comes from S3
+    assert fs.exists(f"{s3}/work/resumed/step_2/checkpoint.json")
+    # a pod killed while it uploaded step 4: its files but not yet its manifest, which goes last
+    fs.pipe(f"{s3}/work/resumed/step_4/student.safetensors", b"half")
+    assert cli(*args) == 0  # the same command: its local working folder is gone, step 2 comes from S3
     fs.invalidate_cache()
     for name in SAME:
         assert read_bytes(f"{s3}/resumed/{name}") == (local / "degla" / name).read_bytes(), name

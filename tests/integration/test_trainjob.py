@@ -101,7 +101,7 @@ def test_submits_a_torch_trainjob_of_m_nodes_and_follows_it_to_the_end(kube):
     assert spec["stage"] == "train" and spec["batch_size"] == 8
     assert spec["inputs"] == {
         "model": "s3://b/models/base", "data": "s3://b/finetune", "negatives": "s3://b/neg/negatives.json",
-        "out": "s3://b/models/degla", "checkpoints": "s3://b/models/degla.checkpoints", "resume": True,
+        "out": "s3://b/models/degla", "work_dir": "s3://b/models/degla.checkpoints",
     }  # fmt: skip
     assert from_dict(TrainConfig, spec["config"]) == TRAIN
     secrets = {e["name"]: e["valueFrom"] for e in trainer["env"]}

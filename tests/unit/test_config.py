@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated
 
 import pytest
@@ -180,3 +181,40 @@ def test_a_flag_shows_its_field_default_and_leaves_the_config_alone():
     assert vars(parser.parse_args([])) == {"seed": None, "betas": None}
     assert override_from(Stage(seed=5), parser.parse_args([]), "seed").seed == 5
     assert override_from(Stage(seed=5), parser.parse_args(["--seed", "7"]), "seed").seed == 7
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_pretrain_and_train_sections_share_one_shape():
+    """``pretrain`` nests ``optim`` and ``data`` as ``train`` does, and params.yaml's section still
+    gives the loop the same settings as the flat section of earlier releases did."""
+    from compclip.pretrain import PretrainConfig
+    from compclip.train import DataConfig, OptimConfig, TrainConfig
+
+    pretrain = load_section(PretrainConfig, REPO / "params.yaml", "pretrain")
+    before = TrainConfig(
+        method="clip", seed=0, threads=2, checkpoint_every=200,
+        optim=OptimConfig(lr=1e-3, warmup_steps=20, weight_decay=0.1, epochs=2),
+        data=DataConfig(batch_size=128, crop_scale=(0.8, 1.0), max_reject_share=0.05),
+    )  # fmt: skip
+    assert dataclasses.asdict(pretrain.train_config()) == dataclasses.asdict(before)
+    shared = {f.name for f in dataclasses.fields(TrainConfig)} | {"model"}
+    assert {f.name for f in dataclasses.fields(PretrainConfig)} <= shared
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("pretrain: {epochs: 2}", r"^P:pretrain\.epochs moved: write it as P:pretrain\.optim\.epochs$"),
+        (
+            "pretrain: {batch_size: 64}",
+            r"^P:pretrain\.batch_size moved: write it as P:pretrain\.data\.batch_size$",
+        ),
+    ],
+)
+def test_a_moved_key_is_refused_naming_its_new_place(tmp_path, monkeypatch, text, message):
+    from compclip.pretrain import PretrainConfig
+
+    monkeypatch.chdir(tmp_path)
+    Path("P").write_text(text)
+    with pytest.raises(UserError, match=message):
+        load_section(PretrainConfig, "P", "pretrain")

@@ -6,7 +6,7 @@ import pytest
 
 from compclip.config import from_dict
 from compclip.errors import UserError
-from compclip.pretrain import PretrainConfig
+from compclip.pretrain import PretrainConfig, PretrainData
 from compclip.train.launch import Topology, job, topology
 
 
@@ -28,7 +28,9 @@ def test_several_nodes_without_a_rendezvous_is_one_line():
 
 
 def test_a_job_is_json_that_gives_back_its_config():
-    config = PretrainConfig(model="compclip-tiny-vit", batch_size=64, crop_scale=(0.5, 1.0))
+    config = PretrainConfig(
+        model="compclip-tiny-vit", data=PretrainData(batch_size=64, crop_scale=(0.5, 1.0))
+    )
     spec = json.loads(json.dumps(job("pretrain", {"data": "d", "out": "o"}, config, 64)))
     assert (
         spec["stage"] == "pretrain"

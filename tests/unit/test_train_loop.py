@@ -20,7 +20,7 @@ from compclip.storage import MARKER
 from compclip.train import DataConfig, OptimConfig, TrainConfig, run
 from compclip.train.ema import ema_update, make_teacher
 from compclip.train.loop import cosine_schedule, param_groups
-from compclip.train.run import LossLog, default_checkpoints
+from compclip.train.run import LossLog, default_work_dir
 
 torch.set_num_threads(1)
 
@@ -104,7 +104,7 @@ def killed(dataset, tmp_path_factory):
         with pytest.raises(KeyboardInterrupt):
             run(tiny(), folder, negatives, out, _config())  # 3 steps an epoch, 6 steps, checkpoints at 2, 4
     assert not out.exists()  # nothing published at --out by a failed run
-    return Path(default_checkpoints(str(out)))
+    return Path(default_work_dir(str(out)))
 
 
 def copy_of(checkpoints: Path, tmp_path: Path) -> Path:
@@ -112,17 +112,21 @@ def copy_of(checkpoints: Path, tmp_path: Path) -> Path:
     return tmp_path / "model"
 
 
-def test_killed_run_resumes_to_the_same_weights(dataset, killed, tmp_path):
+@pytest.mark.parametrize("given", [False, True], ids=["beside-out", "work-dir"])
+def test_killed_run_resumes_by_itself_to_the_same_weights(dataset, killed, tmp_path, given):
+    """The same call again resumes from the work folder (the default one, or the one given)."""
     folder, negatives = dataset
     config = _config()
     run(tiny(), folder, negatives, tmp_path / "full", config)
     assert [p.name for p in killed.iterdir()] == ["step_2", WORK_MARKER]
     out = copy_of(killed, tmp_path)
-    with pytest.raises(UserError, match="--resume"):
-        run(tiny(), folder, negatives, out, config)
+    work = None
+    if given:
+        work = str(tmp_path / "work")
+        shutil.move(f"{out}.checkpoints", work)
     bundle = tiny()
     torch.manual_seed(1234)  # the loop must not depend on global random state
-    metrics = run(bundle, folder, negatives, out, config, resume=True)
+    metrics = run(bundle, folder, negatives, out, config, work_dir=work)
 
     assert metrics["resumed_from_step"] == 2 and metrics["steps"] == 6
     full, resumed = weights(tmp_path / "full" / WEIGHTS), weights(out / WEIGHTS)
@@ -130,7 +134,7 @@ def test_killed_run_resumes_to_the_same_weights(dataset, killed, tmp_path):
     assert all(torch.equal(full[k], resumed[k]) for k in full)
     curves = [(tmp_path / name / "losses.jsonl").read_text().splitlines() for name in ("full", "model")]
     assert [json.loads(r)["total"] for r in curves[0]] == [json.loads(r)["total"] for r in curves[1]]
-    assert not (tmp_path / "model.checkpoints").exists()
+    assert not (tmp_path / "model.checkpoints").exists() and not (tmp_path / "work").exists()
 
 
 @pytest.mark.parametrize(
@@ -161,7 +165,7 @@ def test_resume_with_another_config_or_input_is_refused(dataset, killed, tmp_pat
     out = copy_of(killed, tmp_path)
     bundle = create_model("compclip-tiny-rn", seed=change.get("seed", 0))
     with pytest.raises(UserError, match=f"made by another run; it differs in {named}"):
-        run(bundle, folder, negatives, out, change.get("config", _config()), resume=True)
+        run(bundle, folder, negatives, out, change.get("config", _config()))
 
 
 def _poisoned(bundle, step: int):
@@ -190,10 +194,12 @@ def test_a_non_finite_run_stops_publishes_nothing_and_resumes_from_the_last_good
         patch.setattr(LossLog, "write", _poisoned(bundle, poisoned_after))
         with pytest.raises(UserError, match=f"training stopped at {stopped}; nothing was published") as err:
             run(bundle, folder, negatives, out, _config())  # checkpoints at steps 2 and 4 of 6
-    assert str(err.value).endswith(f"the last good checkpoint, {out}.checkpoints/step_2, stays for --resume")
+    assert str(err.value).endswith(
+        f"the last good checkpoint, {out}.checkpoints/step_2, stays: a rerun resumes from it"
+    )
     assert not out.exists()
     assert sorted(p.name for p in Path(f"{out}.checkpoints").iterdir()) == [WORK_MARKER, "step_2"]
-    metrics = run(tiny(), folder, negatives, out, _config(), resume=True)
+    metrics = run(tiny(), folder, negatives, out, _config())
     assert metrics["resumed_from_step"] == 2 and metrics["steps"] == 6
     assert all(torch.isfinite(w).all() for w in weights(out / WEIGHTS).values())
 
@@ -206,7 +212,7 @@ def test_tampered_checkpoint_is_refused_naming_the_file(dataset, killed, tmp_pat
     path.write_bytes((path.read_bytes() if path.exists() else b"") + b"\0")
     refused = rf"step_2(/{file}: not in the checkpoint|: {file} does not match its sha256)"
     with pytest.raises(UserError, match=refused):
-        run(tiny(), folder, negatives, out, _config(), resume=True)
+        run(tiny(), folder, negatives, out, _config())
 
 
 def test_outputs_load_back_with_their_manifest_and_trained_weights(dataset, tmp_path):

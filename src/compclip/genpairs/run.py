@@ -21,6 +21,9 @@ from compclip.config import Checked
 from compclip.genpairs.captions import CaptionConfig, Captioner, caption_stage
 from compclip.genpairs.images import ImagesConfig, Painter, image_stage
 from compclip.genpairs.pairs import SelectConfig, select_stage
+from compclip.workfolders import join
+
+CAPTIONS = "captions.parquet"
 
 
 @dataclass(frozen=True)
@@ -51,14 +54,16 @@ def genpairs(
     """The whole set into ``out`` (local or s3://); return its metrics. ``captioner``/``painter`` make
     the models (default: load them from ``config``); ``after_chunk`` is called after every chunk of
     either model phase."""
-    folder = Path(work_dir) / "genpairs" if work_dir else outputs.work_dir(str(out), "genpairs")
+    folder = join(work_dir, "genpairs") if work_dir else str(outputs.work_dir(str(out), "genpairs"))
     settings = dataclasses.asdict(config)
     settings["captions"].pop("device"), settings["images"]["flux"].pop("device")  # may resume elsewhere
-    work = Work(folder, {"pmi": str(pmi), "config": settings})  # refuses the work folder of another run
-    pairs, captions = folder / "pairs.parquet", folder / "captions.parquet"
+    # the captions file, once written, is what a resumed run needs (pairs are selected again, alike)
+    work = Work(folder, {"pmi": str(pmi), "config": settings}, keep=(CAPTIONS,))  # refuses another run's
+    pairs, captions = work.folder / "pairs.parquet", work.folder / CAPTIONS
     select_stage(str(pmi), str(pairs), config.select)
     if not captions.is_file():
         caption_stage(str(pairs), str(captions), config.captions, str(pmi), folder, captioner, after_chunk)
+        work.files.push(CAPTIONS)
         free_accelerator_memory()
     metrics = image_stage(str(captions), str(out), config.images, work_dir=folder, painter=painter,
                           after_chunk=after_chunk)  # fmt: skip

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from compclip.chunks import Shard, add_merge_command
-from compclip.cli import add_command
+from compclip.cli import add_command, retire_flag
 from compclip.config import add_flag, load_section, override
 from compclip.negatives.run import GENERATORS, NegativesConfig, filter_file, generate
 
@@ -24,7 +24,7 @@ EXAMPLES = """examples:
       replace_adjectives replace_nouns replace_relations invert_relations   # + spatial relations
   compclip negatives generate coco.parquet --out neg/ --generator llm \\
       --model meta-llama/Llama-3.1-8B-Instruct      # or a local folder or s3:// URI
-  compclip negatives generate s3://bucket/coco.parquet --out s3://bucket/neg/ --progress work/neg
+  compclip negatives generate s3://bucket/coco.parquet --out s3://bucket/neg/ --work-dir s3://bucket/work/neg
   compclip negatives generate coco.parquet --out neg-1/ --generator llm --shard 1/8   # one GPU each
   compclip negatives merge neg-0/ neg-1/ neg-2/ neg-3/ neg-4/ neg-5/ neg-6/ neg-7/ --out neg/
   compclip negatives filter degla_negatives.json --out neg-clean/
@@ -57,10 +57,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     add_flag(gen, defaults, "--types", nargs="+", help="the paper's five, and the two relation types")
     gen.add_argument(
-        "--progress",
-        help="local folder for the resume log: new, empty or compclip's, removed when done "
-        "(default: OUT.progress; s3:// --out: none)",
+        "--work-dir",
+        help="the resume log: path or s3://, new, empty or compclip's, removed when done "
+        "(default: OUT.progress beside a local --out; s3:// --out: none)",
     )
+    retire_flag(gen, "--progress", "use --work-dir")
     gen.add_argument("--shard", default="0/1", help="i/n: this task's share of the caption chunks")
     _common(gen)
     gen.set_defaults(func=_generate)
@@ -127,7 +128,7 @@ def _config(args: argparse.Namespace) -> NegativesConfig:
 
 def _generate(args: argparse.Namespace) -> None:
     metrics = generate(
-        args.inputs, args.out, _config(args), progress=args.progress, shard=Shard.parse(args.shard)
+        args.inputs, args.out, _config(args), work_dir=args.work_dir, shard=Shard.parse(args.shard)
     )
     _report(args.out, metrics)
 

@@ -2,7 +2,7 @@
 
 - Input: a dataset folder (its ``captions.parquet``: ``id``, ``caption``, ``image``) or any
   caption file :func:`compclip.captions.read_captions` reads; local or s3://.
-- ``progress.jsonl`` (in the local work folder, ``--progress``, until the output is published; then
+- ``progress.jsonl`` (in the work folder, ``--work-dir``, until the output is published; then
   a copy in the output): one finished caption a line, with its negatives and its counts, appended
   after every chunk; ``progress.json`` records the config it belongs to.
 - ``negatives.json``: DeGLA's format, a list of ``{"image_id", "original", "enhanced": [...],

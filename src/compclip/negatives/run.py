@@ -2,8 +2,9 @@
 
 :func:`generate` reads captions, asks a generator (rules or LLM) for candidates of each type in
 chunks, keeps the first ``per_type`` valid ones per type (:class:`ValidityFilter`), appends each
-finished chunk to ``progress.jsonl`` in a local work folder (``OUT.progress`` beside a local
-output) and finally writes ``negatives.json``, ``negatives.parquet``, ``metrics.json`` and the
+finished chunk to ``progress.jsonl`` in its work folder (``OUT.progress`` beside a local output,
+or ``work_dir``: a path or an s3:// prefix, where the log is uploaded whole after every chunk)
+and finally writes ``negatives.json``, ``negatives.parquet``, ``metrics.json`` and the
 progress log to ``out`` (a path or ``s3://``), published only on success.
 :func:`filter_file` runs the same filter over an existing negatives file.
 """
@@ -39,9 +40,10 @@ from compclip.negatives.shards import shard_keys
 from compclip.negatives.steering import SteerConfig, Steering
 from compclip.negatives.types import PAPER_TYPES, TYPES, Record
 from compclip.negatives.validity import FilterConfig, ValidityFilter
-from compclip.outputs import check_place, claimed_work, local_out, release_work
+from compclip.outputs import check_place, claimed_work, local_out
 from compclip.rejects import Rejects
 from compclip.storage import is_remote, sha256_file
+from compclip.workfolders import WorkFolder
 
 log = logging.getLogger(__name__)
 
@@ -186,9 +188,10 @@ def validity_filter(config: NegativesConfig, own: list[tuple[str, str]], source:
     return make_filter(config.filter, own, source)
 
 
-def work_folder(out: str) -> Path | None:
-    """Where a run's resume log lives: ``OUT.progress`` beside a local output, None for ``s3://``."""
-    return None if is_remote(out) else Path(f"{str(out).rstrip('/')}.progress")
+def work_folder(out: str) -> str | None:
+    """Where a run's resume log lives unless told: ``OUT.progress`` beside a local output, None for
+    ``s3://``."""
+    return None if is_remote(out) else f"{str(out).rstrip('/')}.progress"
 
 
 def generate(
@@ -196,14 +199,14 @@ def generate(
     out: str,
     config: NegativesConfig = NegativesConfig(),
     generator: Generator | None = None,
-    progress: str | Path | None = None,
+    work_dir: str | Path | None = None,
     shard: Shard | None = None,
 ) -> dict:
     """Hard negatives for every caption of ``inputs`` (``shard`` i/n: chunks i, i+n, ... of them;
     :mod:`compclip.negatives.shards` merges the shards' outputs) into ``out``; returns the metrics.
 
-    The resume log goes to the local folder ``progress`` (default :func:`work_folder`; an
-    ``s3://`` output without one is not resumable) and is removed once ``out`` is published.
+    The resume log goes to ``work_dir``, a path or s3:// prefix (default :func:`work_folder`; an
+    ``s3://`` output without one is not resumable), and is removed once ``out`` is published.
     """
     unknown = [t for t in config.types if t not in TYPES]
     if unknown:
@@ -211,21 +214,31 @@ def generate(
     out = str(out)
     check_place(out)
     config = resolve(config, inputs)
-    work = Path(progress) if progress else work_folder(out)
-    with (
-        claimed_work(str(work), "negatives") if work is not None else contextlib.nullcontext(),
-        tempfile.TemporaryDirectory(prefix="compclip-negatives-") as scratch,
-    ):
-        metrics = _generate(inputs, out, config, generator, work or Path(scratch), shard or Shard())
+    work = str(work_dir) if work_dir else work_folder(out)
+    with contextlib.ExitStack() as stack:
+        if work is None:  # not resumable: the log in a scratch folder
+            files = WorkFolder(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="compclip-neg-")), "negatives"
+            )
+        else:
+            stack.enter_context(claimed_work(work, "negatives"))
+            files = WorkFolder(work, "negatives", pull=(io.PROGRESS_HEADER, io.PROGRESS))
+        metrics = _generate(inputs, out, config, generator, files, shard or Shard())
     if work is not None:
-        release_work(str(work))
+        files.remove()
     return metrics
 
 
 def _generate(
-    inputs: str, out: str, config: NegativesConfig, generator: Generator | None, work: Path, shard: Shard
+    inputs: str,
+    out: str,
+    config: NegativesConfig,
+    generator: Generator | None,
+    files: WorkFolder,
+    shard: Shard,
 ) -> dict:
     started = time.perf_counter()
+    work = files.local
     fingerprint = {"inputs_sha256": sha256_file(io.caption_file(inputs)), **dataclasses.asdict(config)}
     fingerprint.pop("chunk")
     if shard.count > 1:
@@ -248,6 +261,7 @@ def _generate(
         keys = set(shard_keys([io.caption_key(i, c) for i, c in captions], shard, config.chunk))
         mine = [(i, c) for i, c in captions if io.caption_key(i, c) in keys]
     done, progress_rejects = io.start_progress(work, fingerprint)
+    files.push(*(name for name in (io.PROGRESS_HEADER, io.PROGRESS) if (work / name).is_file()))
     finished = {io.caption_key(record.image_id, record.original) for record, _ in done}
     if done:
         log.info("resuming %s: %d captions already done", work, len(done))
@@ -258,6 +272,7 @@ def _generate(
         chunk = todo[start : start + config.chunk]
         results = propose(chunk, generator, validity, config.types, config.per_type)
         io.append_progress(work, results)
+        files.push(io.PROGRESS)  # whole: a resumed run on another node reads every finished chunk
         done.extend(results)
     seconds = time.perf_counter() - started
     records = [record for record, _ in done]

@@ -38,7 +38,7 @@ from compclip.components.publish.component import publish as publish_op
 from compclip.components.train.component import train as train_op
 from compclip.components.world.component import world_corpus
 from compclip.methods import METHODS
-from compclip.pipelines.tasks import MAP_RETRIES, S3_SECRET, Accelerators, configure
+from compclip.pipelines.tasks import RETRIES, S3_SECRET, Accelerators, configure
 
 NAME = "compclip"
 # The params.yaml sections the pipeline reads, each the config of one stage (dvc.yaml names the same).
@@ -59,13 +59,13 @@ def pmi_count(s3_secret: str = S3_SECRET):
     """The PMI sub-pipeline, its tasks reading S3 credentials from the Secret ``s3_secret``."""
 
     @dsl.pipeline(name="pmi")
-    def pmi(corpus: str, world: Input[Dataset], shards: int, config: dict) -> Dataset:
+    def pmi(corpus: str, world: Input[Dataset], shards: int, config: dict, work_root: str) -> Dataset:
         """The PMI table of ``corpus`` (empty: the world's captions), counted in two map-reduce rounds
         over at most ``shards`` parts; a merge starts only once every part of its round succeeded."""
         plan = configure(pmi_plan(corpus=corpus, world=world, shards=shards), "core", "pmi plan", s3_secret)
         with dsl.ParallelFor(plan.output) as part:
-            scan = pmi_scan(corpus=corpus, world=world, part=part, config=config)
-            configure(scan, "core", "pmi scan", s3_secret).set_retry(MAP_RETRIES)
+            scan = pmi_scan(corpus=corpus, world=world, part=part, config=config, work_root=work_root)
+            configure(scan, "core", "pmi scan", s3_secret)  # no retries in a loop: the backend ignores them
         vocab = pmi_merge_vocab(
             shards=dsl.Collected(scan.outputs["shard"]), shard_uris=dsl.Collected(scan.outputs["Output"]),
             config=config,
@@ -73,7 +73,7 @@ def pmi_count(s3_secret: str = S3_SECRET):
         configure(vocab, "core", "pmi merge vocabulary", s3_secret)
         with dsl.ParallelFor(vocab.outputs["Output"]) as shard_uri:
             pairs = pmi_pairs(shard_uri=shard_uri, vocab=vocab.outputs["vocab"], config=config)
-            configure(pairs, "core", "pmi pairs", s3_secret).set_retry(MAP_RETRIES)
+            configure(pairs, "core", "pmi pairs", s3_secret)
         merged = pmi_merge_table(
             shards=dsl.Collected(pairs.outputs["shard"]), vocab=vocab.outputs["vocab"], config=config
         )
@@ -108,6 +108,7 @@ def build(
         evalsets_params: dict, pretrain_params: dict, negatives_params: dict, base_model: str, corpus: str,
         git_commit: str, registry: dict,
         accelerator: str, gpus: int, gpu_node_selector: dict, gpu_tolerations: list, train_nodes: int,
+        work_root: str,
     ):  # fmt: skip
         """Evaluate ``base``, fine-tune it with each of ``methods`` and evaluate that, compare, record."""
 
@@ -129,7 +130,8 @@ def build(
         base_eval = evaluation("base", base)
         with dsl.ParallelFor(methods, parallelism=parallel_training) as method:
             tuned = train_op(base=base, method=method, data=finetune, negatives=negatives, config=train,
-                             gpus=gpus, nodes=train_nodes, s3_secret=s3_secret)  # fmt: skip
+                             gpus=gpus, nodes=train_nodes, s3_secret=s3_secret,
+                             work_root=work_root)  # fmt: skip
             on_gpu(configure(tuned, "train", "train", s3_secret))
             tuned_eval = evaluation(method, tuned.outputs["model"])
         # one Collected per consumer: the compiler rewrites a Collected channel as it wires it
@@ -180,6 +182,7 @@ def build(
         gpu_tolerations: list = [],  # noqa: B006
         train_nodes: int = 1,
         git_commit: str = "unknown",
+        work_root: str = "",
     ):
         """``corpus``: caption shards (space-separated URIs or globs, e.g. LAION parquet on S3) whose PMI
         is counted instead of the world's; ``finetune_data``: an image-caption dataset folder (``compclip
@@ -187,7 +190,10 @@ def build(
         hf-hub:ID or s3:// model folder fine-tuned instead of pretraining one; ``methods``: the
         fine-tunings to run; ``benchmarks``: real benchmarks every model is evaluated on, e.g.
         ``{sugarcrepe: {annotations: s3://b/sugarcrepe, images: s3://coco/val2017}}``; ``train_nodes`` > 1:
-        each fine-tuning is a Kubeflow Trainer TrainJob of that many nodes x ``gpus`` (docs/train.md)."""
+        each fine-tuning is a Kubeflow Trainer TrainJob of that many nodes x ``gpus`` (docs/train.md);
+        ``work_root``: an s3:// prefix where pretraining, the negatives and each fine-tuning keep their
+        checkpoints or resume log, so a task run again (a retry, or the run retried) resumes
+        (docs/storage.md; empty: on the pod's disk, lost with it)."""
         corpus_task = configure(world_corpus(config=world, section="world"), "core", "world", s3_secret)
         fine_task = configure(
             finetune_data_op(source=finetune_data, config=finetune), "core", "finetune data", s3_secret
@@ -196,7 +202,7 @@ def build(
 
         on_gpu = Accelerators(accelerators, accelerator, gpus, gpu_node_selector, gpu_tolerations).request
 
-        counted = count_pmi(corpus=corpus, world=world_data, shards=shards, config=pmi)
+        counted = count_pmi(corpus=corpus, world=world_data, shards=shards, config=pmi, work_root=work_root)
         table = counted.set_display_name("pmi").output
 
         sets = configure(evalsets_build(pmi=table, config=evalsets), "core", "evalsets", s3_secret)
@@ -211,27 +217,28 @@ def build(
             world_params=world, finetune_params=finetune, pmi_params=pmi, evalsets_params=evalsets,
             pretrain_params=pretrain, negatives_params=negatives,
             accelerator=accelerator, gpus=gpus, gpu_node_selector=gpu_node_selector,
-            gpu_tolerations=gpu_tolerations, train_nodes=train_nodes,
+            gpu_tolerations=gpu_tolerations, train_nodes=train_nodes, work_root=work_root,
         )  # fmt: skip
 
         def negatives_then_rest(base: Any) -> None:
             """Negatives by the configured generator (LLM: the gen image on a GPU), then the rest."""
-            inputs = dict(data=fine_task.outputs["data"], pmi=table, config=negatives)
+            inputs = dict(data=fine_task.outputs["data"], pmi=table, config=negatives, work_root=work_root)
             with dsl.If(generator.output == "llm", name="llm-negatives"):
                 llm = configure(negatives_generate_llm(**inputs), "gen", "negatives (LLM)", s3_secret)
-                on_gpu(llm)
+                on_gpu(llm).set_retry(RETRIES)
                 tuned = tune_and_compare(base=base, negatives=llm.outputs["negatives"], **rest)
                 tuned.set_display_name("tune and compare")
             with dsl.Else(name="rule-negatives"):
                 rules = configure(negatives_generate(**inputs), "core", "negatives", s3_secret)
+                rules.set_retry(RETRIES)
                 tuned = tune_and_compare(base=base, negatives=rules.outputs["negatives"], **rest)
                 tuned.set_display_name("tune and compare")
 
         # The rest of the flow runs in every branch on its base model and negatives (kfp's local runner
         # cannot pick an artifact out of two branches, dsl.OneOf, so each branch carries the rest itself).
         with dsl.If(base_model == "", name="pretrain-a-base-model"):
-            pre = configure(pretrain_op(data=world_data, config=pretrain), "train", "pretrain", s3_secret)
-            on_gpu(pre)
+            pre = pretrain_op(data=world_data, config=pretrain, work_root=work_root)
+            on_gpu(configure(pre, "train", "pretrain", s3_secret)).set_retry(RETRIES)
             negatives_then_rest(pre.outputs["model"])
         with dsl.Else(name="base-model-given"):
             given = configure(base_model_op(source=base_model), "core", "check base model", s3_secret)

@@ -10,8 +10,10 @@
 Each GPU task holds one model (the LM or FLUX or LLaVA), so each fits one card. Each generator's
 settings are one dict parameter named after its ``params.yaml`` section (``genpairs``, ``paste``,
 ``vqa_pmi``), defaulting to the file's values (``build(params)``). GPU tasks ask for GPUs and read
-S3 credentials exactly as the main pipeline's GPU tasks do, and are retried: with ``work_dir`` on a
-mounted volume a retry resumes from the chunks already finished.
+S3 credentials exactly as the main pipeline's GPU tasks do. With ``work_root`` (an s3:// prefix) a
+task run again resumes from the chunks it finished: a retry of a task outside a loop (the captions,
+the accessories), or, for the shards inside ParallelFor (where the backend ignores retries), the
+run retried.
 """
 
 from kfp import dsl
@@ -25,7 +27,7 @@ from compclip.components.genpairs.component import (
 )
 from compclip.components.paste.component import paint_accessories, paste_merge, paste_shard
 from compclip.components.vqa_pmi.component import vqa_analyze, vqa_predict
-from compclip.pipelines.tasks import MAP_RETRIES, S3_SECRET, Accelerators, configure
+from compclip.pipelines.tasks import RETRIES, S3_SECRET, Accelerators, configure
 
 NAME = "compclip-gen"
 SECTIONS = ("genpairs", "paste", "vqa_pmi")
@@ -53,7 +55,7 @@ def build(
         paste: dict = defaults["paste"],
         vqa_pmi: dict = defaults["vqa_pmi"],
         n_shards: int = 4,
-        work_dir: str = "",
+        work_root: str = "",
         paste_images: str = "",
         paste_accessories: str = "",
         vqa_questions: str = "",
@@ -70,38 +72,38 @@ def build(
 
         gpu = Accelerators(accelerators, accelerator, gpus, gpu_node_selector, gpu_tolerations)
 
-        def shard(task: dsl.PipelineTask, name: str) -> None:
-            gpu.request(configure(task, "gen", name, s3_secret).set_retry(MAP_RETRIES))
+        def on_gpu(task: dsl.PipelineTask, name: str) -> dsl.PipelineTask:
+            return gpu.request(configure(task, "gen", name, s3_secret))
 
         plan = configure(shard_plan(shards=n_shards), "core", "shard plan", s3_secret)
         pairs = configure(genpairs_pairs(pmi=pmi_table, config=genpairs), "core", "genpairs pairs", s3_secret)
-        captions = genpairs_captions(pmi=pmi_table, pairs=pairs.outputs["pairs"], work_dir=work_dir,
+        captions = genpairs_captions(pmi=pmi_table, pairs=pairs.outputs["pairs"], work_root=work_root,
                                      config=genpairs)  # fmt: skip
-        shard(captions, "genpairs captions")
+        on_gpu(captions, "genpairs captions").set_retry(RETRIES)
         with dsl.ParallelFor(plan.output, parallelism=parallel_training) as part:
-            painted = genpairs_images(captions=captions.outputs["captions"], part=part, work_dir=work_dir,
+            painted = genpairs_images(captions=captions.outputs["captions"], part=part, work_root=work_root,
                                       config=genpairs)  # fmt: skip
-            shard(painted, "genpairs images")
+            on_gpu(painted, "genpairs images")
         merged = genpairs_merge(shards=dsl.Collected(painted.outputs["shard"]))
         configure(merged, "gen", "genpairs merge", s3_secret)
 
         with dsl.If(paste_images != "", name="imagenet-paste"):
             cache = paint_accessories(images=paste_images, pmi=pmi_table, accessories=paste_accessories,
                                       config=paste)  # fmt: skip
-            shard(cache, "paste accessories")
+            on_gpu(cache, "paste accessories").set_retry(RETRIES)
             with dsl.ParallelFor(plan.output, parallelism=parallel_training) as part:
                 pasted = paste_shard(images=paste_images, pmi=pmi_table, accessories=paste_accessories,
-                                     cache=cache.outputs["cache"], part=part, work_dir=work_dir,
+                                     cache=cache.outputs["cache"], part=part, work_root=work_root,
                                      config=paste)  # fmt: skip
-                configure(pasted, "gen", "paste shard", s3_secret).set_retry(MAP_RETRIES)
+                configure(pasted, "gen", "paste shard", s3_secret)
             pasted_set = paste_merge(shards=dsl.Collected(pasted.outputs["shard"]))
             configure(pasted_set, "gen", "paste merge", s3_secret)
 
         with dsl.If(vqa_questions != "", name="llava-vqa"):
             with dsl.ParallelFor(plan.output, parallelism=parallel_training) as part:
                 answers = vqa_predict(questions=vqa_questions, annotations=vqa_annotations, images=vqa_images,
-                                      part=part, work_dir=work_dir, config=vqa_pmi)  # fmt: skip
-                shard(answers, "vqa predict")
+                                      part=part, work_root=work_root, config=vqa_pmi)  # fmt: skip
+                on_gpu(answers, "vqa predict")
             every = dsl.Collected(answers.outputs["predictions"])
             analysis = vqa_analyze(questions=vqa_questions, annotations=vqa_annotations, predictions=every,
                                    pmi=pmi_table, config=vqa_pmi)  # fmt: skip

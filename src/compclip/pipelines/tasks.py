@@ -19,8 +19,12 @@ S3_ENDPOINT = "AWS_ENDPOINT_URL"
 RESOURCES = {
     "core": ("1", "2", "2Gi", "4Gi"), "train": ("4", "8", "16Gi", "32Gi"), "gen": ("4", "8", "48Gi", "64Gi"),
 }  # fmt: skip
-# Retries of a map task (a shard): its output is written only on success, so a retry never double counts.
-MAP_RETRIES = 2
+# Retries of a task that resumes from its work folder (checkpoints, finished chunks: on S3 under the
+# run's `work_root`) or redoes its work whole (a task's output is written only on success, so a retry
+# never counts twice). Set only on tasks outside dsl.ParallelFor: KFP's backend ignores a retry policy
+# inside a loop (kubeflow/pipelines#12389), where a failed iteration is run again by retrying the run
+# (docs/storage.md, "Retries").
+RETRIES = 2
 
 
 def configure(task: dsl.PipelineTask, family: str, name: str, secret: str) -> dsl.PipelineTask:

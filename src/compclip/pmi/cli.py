@@ -39,7 +39,8 @@ EXAMPLES = """examples:
 
   # a fan-out over the files of a corpus: the parts, then one map per part
   compclip pmi plan 's3://bucket/laion/*.parquet' --shards 64         # ["0/64", "1/64", ...]
-  compclip pmi count --shard 's3://bucket/laion/*.parquet' --part 3/64 --out work/03
+  compclip pmi count --shard 's3://bucket/laion/*.parquet' --part 3/64 --out work/03 \
+      --work-dir s3://bucket/work/scan-03     # a killed scan resumes on any node
 
   compclip pmi query dog frisbee --table pmi/
   compclip pmi top dog --lowest -k 10 --table pmi/ --json
@@ -64,8 +65,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     count.add_argument("--part", help="with --shard: scan only part I/N of the files (dealt round-robin)")
     count.add_argument(
         "--work-dir",
-        help="whole-corpus count: where work files wait for a resumed run (new, empty or compclip's; "
-        "removed when done)",
+        help="where finished work waits for a resumed run (new, empty or compclip's; removed when done): "
+        "whole-corpus count, a local folder (default beside a local --out); --shard scan, a path or s3://",
     )
     _config_flags(count)
     count.set_defaults(func=_count)
@@ -145,10 +146,10 @@ def _count(args: argparse.Namespace) -> None:
         raise UserError("give caption files to count (only a scanned shard with --vocab needs none)")
     if args.vocab is None or not scanned:
         if args.part is not None:
-            summary = scan_part(args.inputs, args.part, args.out, config)
+            summary = scan_part(args.inputs, args.part, args.out, config, args.work_dir)
         else:
             try:
-                summary = scan_shard(args.inputs, args.out, config)
+                summary = scan_shard(args.inputs, args.out, config, args.work_dir)
             except UserError as err:
                 raise UserError(f"shard {args.out}: {err}") from err
         print(f"scanned {len(summary['files'])} files into {args.out}: {summary['n_captions']} captions")

@@ -94,6 +94,12 @@ def scan_file(
     return Unit(uri, digest or sha256_file(uri), n, rejects, table, Encoded(np.concatenate(offsets), all_ids))
 
 
+def unit_files(uri: str) -> list[str]:
+    """The files of a unit, the record (which marks it finished) last."""
+    name = unit_name(uri)
+    return [f"{name}.concepts.parquet", f"{name}.encoded.npz", f"{name}.json"]
+
+
 def save_unit(unit: Unit, folder: Path) -> None:
     name = unit_name(unit.uri)
     folder.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -49,11 +50,13 @@ from compclip.pmi.table import write_table
 from compclip.rejects import Rejects
 from compclip.storage import (
     expand,
+    is_remote,
     local_copy,
     local_dir,
     write_json,
     write_parquet,
 )
+from compclip.workfolders import WorkFolder
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +104,11 @@ class _Inline(Executor):
         return map(fn, *iterables)
 
 
-def _scan_one(uri: str, units: Path, config: CountConfig) -> dict:
+def _scan_one(uri: str, units: Path, config: CountConfig, work: WorkFolder | None = None) -> dict:
     """Scan one file unless a finished unit for the same content exists; return its record.
 
-    A remote file is read once: downloaded while hashing, then scanned from the local copy.
+    A remote file is read once: downloaded while hashing, then scanned from the local copy. A
+    finished unit is uploaded to the work folder ``work`` (its record last), when given.
     """
     with local_copy(uri) as (path, digest):
         done = scan.load_unit_record(units, uri)
@@ -113,20 +117,40 @@ def _scan_one(uri: str, units: Path, config: CountConfig) -> dict:
             return done
         unit = scan.scan_file(uri, config.reading, config.max_reject_share, digest, source=str(path))
     scan.save_unit(unit, units)
+    if work is not None:
+        work.push(*(f"{UNITS}/{name}" for name in scan.unit_files(uri)))
     return scan.load_unit_record(units, uri)
 
 
-def scan_shard(inputs: list[str], out: str | os.PathLike, config: CountConfig) -> dict:
-    """Map 1: scan every input file into the shard folder ``out`` (a path or s3:// URI)."""
+def scan_shard(
+    inputs: list[str], out: str | os.PathLike, config: CountConfig, work_dir: str | None = None
+) -> dict:
+    """Map 1: scan every input file into the shard folder ``out`` (a path or s3:// URI).
+
+    With ``work_dir`` (a path or s3:// prefix) each scanned file is kept there too until the shard
+    is written, so a scan killed on one node resumes on another without re-reading those files.
+    """
     files = expand(inputs, keep=is_caption_file)
+    work = WorkFolder(work_dir, "pmi-scan", pull=(UNITS,)) if work_dir else None
     with local_out(str(out)) as folder:
-        return _scan_into(files, folder, config, folder / UNITS)
+        summary = _scan_into(files, folder, config, folder / UNITS, work)
+    if work is not None:
+        work.remove()
+    return summary
 
 
-def _scan_into(files: list[str], out: Path, config: CountConfig, units: Path) -> dict:
-    """Scan ``files`` (units into ``units``; a restarted scan skips finished ones) and summarise them."""
+def _scan_into(
+    files: list[str], out: Path, config: CountConfig, units: Path, work: WorkFolder | None = None
+) -> dict:
+    """Scan ``files`` (units into ``units``; a restarted scan skips finished ones) and summarise them.
+    With ``work``, the units are made in its folder, then copied into ``units``."""
     progress = tqdm(files, "scan", unit="file", disable=len(files) < 2)
-    records = [_scan_one(uri, units, config) for uri in progress]
+    scanned = units if work is None else work.local / UNITS
+    records = [_scan_one(uri, scanned, config, work) for uri in progress]
+    if work is not None:
+        units.mkdir(parents=True, exist_ok=True)
+        for name in (n for r in records for n in scan.unit_files(r["uri"])):
+            shutil.copyfile(scanned / name, units / name)
     tables = [scan.load_unit(units, r["uri"], with_encoding=False).concepts for r in records]
     write_parquet(out / "concepts.parquet", _sum_concepts(tables))
     rejects = Rejects()
@@ -339,13 +363,15 @@ def plan_parts(inputs: list[str], n: int) -> list[str]:
     return [f"{i}/{n}" for i, part in enumerate(split_files(files, n)) if part]
 
 
-def scan_part(inputs: list[str], part: str, out: str | os.PathLike, config: CountConfig) -> dict:
+def scan_part(
+    inputs: list[str], part: str, out: str | os.PathLike, config: CountConfig, work_dir: str | None = None
+) -> dict:
     """Map 1 of a fanned-out count: scan part ``I/N`` of the caption files ``inputs`` into the shard
-    ``out`` (:func:`scan_shard`); a bad file fails naming the part."""
+    ``out`` (:func:`scan_shard`, ``work_dir`` as there); a bad file fails naming the part."""
     index, n = parse_part(part)
     files = split_files(expand(inputs, keep=is_caption_file), n)[index]
     try:
-        return scan_shard(files, out, config)
+        return scan_shard(files, out, config, work_dir)
     except UserError as err:
         raise UserError(f"shard {part}: {err}") from err
 
@@ -364,6 +390,11 @@ def count_corpus(
     :func:`work_dir`) until the table is written, so a killed run resumes where it stopped.
     """
     start = time.perf_counter()
+    if work is not None and is_remote(str(work)):
+        raise UserError(
+            f"--work-dir {work}: a whole-corpus count works in a local folder (its worker processes "
+            "share it); on a cluster, count in shards (`--shard`, the pipeline's scan tasks)"
+        )
     work = Path(work) if work is not None else work_dir(str(out))
     check_place(str(out))
     with claimed_work(str(work), "pmi"):  # a refused or failed first run leaves no folder

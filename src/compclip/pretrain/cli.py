@@ -8,16 +8,16 @@ from pathlib import Path
 from compclip.cli import add_command
 from compclip.config import load_section, override_from
 from compclip.pretrain import PretrainConfig, pretrain
-from compclip.train.cli import add_processes
+from compclip.train.cli import add_processes, add_work_dir
 from compclip.train.launch import job, launch, spread
 
 EXAMPLES = """examples:
   compclip pretrain --data out/world --out out/pretrain
   compclip pretrain --data out/world --out out/pretrain --model compclip-tiny-vit --params params.yaml
-  compclip pretrain --data out/world --out out/pretrain --resume   # continue a killed run
+  compclip pretrain --data out/world --out out/pretrain   # the same command again continues a killed run
   compclip pretrain --data out/world --out out/pretrain --batch-size 128 --processes 2  # 64 each
   compclip pretrain --data s3://bucket/world --out s3://bucket/models/base \\
-      --checkpoint-dir s3://bucket/checkpoints/base --resume     # a preemptible pod: resume from S3
+      --work-dir s3://bucket/work/base      # a preemptible pod: checkpoints on S3, resumed from
 """
 
 
@@ -33,12 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", help="open_clip architecture (default: compclip-tiny-rn)")
     parser.add_argument("--params", type=Path, help="params.yaml; its `pretrain` section sets defaults")
-    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint, if any")
-    parser.add_argument(
-        "--checkpoint-dir",
-        help="checkpoints: path or s3://, new, empty or compclip's, never a bucket root "
-        "(default: <out>.checkpoints), synced at each save",
-    )
+    add_work_dir(parser)
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--max-steps", type=int, help="stop (and end the schedule) after this many steps")
     parser.add_argument(
@@ -53,12 +48,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _pretrain(args: argparse.Namespace) -> int | None:
     config = load_section(PretrainConfig, args.params, "pretrain")
-    config = override_from(
-        config, args, "model", "epochs", "max_steps", "batch_size", "lr", "seed", "threads"
-    )
-    inputs = {"data": args.data, "out": args.out, "resume": args.resume, "checkpoints": args.checkpoint_dir}
+    optim = override_from(config.optim, args, "epochs", "max_steps", "lr")
+    data = override_from(config.data, args, "batch_size")
+    config = override_from(config, args, "model", "seed", "threads", optim=optim, data=data)
+    inputs = {"data": args.data, "out": args.out, "work_dir": args.work_dir}
     if spread(args.processes):
-        return launch(job("pretrain", inputs, config, config.batch_size), args.processes)
+        return launch(job("pretrain", inputs, config, config.data.batch_size), args.processes)
     metrics = pretrain(**inputs, config=config)
     if metrics:
         print(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from compclip.cli import add_command
+from compclip.cli import add_command, retire_flag
 from compclip.config import load_section, override_from
 from compclip.methods import METHODS
 from compclip.train.launch import job, launch, spread
@@ -17,12 +17,12 @@ EXAMPLES = """examples:
   compclip train --model out/pretrain --data out/world --out out/clip-ft --method clip --params params.yaml
   compclip train --model ViT-B-32:laion400m_e32 --data coco/ --negatives neg.json --out runs/negclip \\
       --method negclip --precision bf16
-  compclip train ... --out out/degla --resume      # continue a killed run from its last checkpoint
+  compclip train ... --out out/degla               # the same command again continues a killed run
   compclip train --model ViT-B-32:openai --data coco/ --negatives neg.json --out runs/degla \\
       --batch-size 1024 --processes 8               # the 8 GPUs of a node, 128 images each per step
   compclip train --model s3://bucket/models/base --data s3://bucket/finetune \\
       --negatives s3://bucket/negatives/negatives.json --out s3://bucket/models/degla \\
-      --checkpoint-dir s3://bucket/checkpoints/degla --resume   # a preemptible pod: resume from S3
+      --work-dir s3://bucket/work/degla             # a preemptible pod: checkpoints on S3, resumed from
 """
 
 
@@ -45,12 +45,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--method", choices=METHODS, help="loss (default: degla)")
     parser.add_argument("--params", type=Path, help="params.yaml; its `train` section sets defaults")
-    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint, if any")
-    parser.add_argument(
-        "--checkpoint-dir",
-        help="checkpoints: path or s3://, new, empty or compclip's, never a bucket root "
-        "(default: <out>.checkpoints), synced at each save",
-    )
+    add_work_dir(parser)
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--max-steps", type=int, help="stop (and end the schedule) after this many steps")
     parser.add_argument(
@@ -71,6 +66,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_train)
 
 
+def add_work_dir(parser: argparse.ArgumentParser) -> None:
+    """``--work-dir`` for the checkpoints (a run resumes from them by itself); the flags it replaced
+    are refused naming it."""
+    parser.add_argument(
+        "--work-dir",
+        help="checkpoints: path or s3://, new, empty or compclip's, never a bucket root "
+        "(default: <out>.checkpoints), synced at each save; a run resumes from its newest one",
+    )
+    retire_flag(parser, "--checkpoint-dir", "use --work-dir")
+    retire_flag(parser, "--resume", "a run resumes from its --work-dir by itself; rerun without --resume")
+
+
 def add_processes(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--processes",
@@ -88,7 +95,7 @@ def _train(args: argparse.Namespace) -> int | None:
         config, args, "method", "checkpoint_every", "seed", "precision", "threads", optim=optim, data=data
     )
     inputs = {"model": args.model, "data": args.data, "negatives": args.negatives, "out": args.out}
-    inputs |= {"resume": args.resume, "checkpoints": args.checkpoint_dir}
+    inputs["work_dir"] = args.work_dir
     if spread(args.processes):
         return launch(job("train", inputs, config, config.data.batch_size), args.processes)
     metrics = train(**inputs, config=config)

@@ -111,7 +111,7 @@ def launch(spec: dict, processes: int) -> int:
         )
         raise UserError(
             f"process {rank} of {processes * where.nodes} {how}; "
-            "rerun with --resume to continue from the last checkpoint"
+            "rerun the same command to continue from the last checkpoint"
         ) from None
     finally:
         elastic.level = level

@@ -5,8 +5,9 @@ from-scratch pretraining (``compclip pretrain``). Every input and the output are
 path or s3://). The output, written only when the run succeeds (:func:`compclip.outputs.local_out`),
 gets the model (safetensors + open_clip config + manifest, with the training config and the run's
 fingerprint as provenance), ``metrics.json``, ``losses.jsonl`` (one record per step) and
-``losses.png``. Checkpoints (:mod:`compclip.train.checkpoints`) live outside it, by default at
-``<out>.checkpoints``, so that a preempted run resumes from them and ``dvc repro`` keeps them.
+``losses.png``. Checkpoints (:mod:`compclip.train.checkpoints`) live in the run's work folder,
+outside the output (by default ``<out>.checkpoints``, so ``dvc repro`` keeps them): a run started
+again on the same work folder resumes from its newest complete checkpoint by itself.
 Run in several processes (:mod:`compclip.train.launch`), ``batch_size`` is the global batch and
 only the main process writes checkpoints and the output; the result does not depend on the count.
 """
@@ -43,8 +44,8 @@ PLOT = "losses.png"
 METRICS = "metrics.json"
 
 
-def default_checkpoints(out: str) -> str:
-    """Where a run's checkpoints go unless told: beside its output, ``<out>.checkpoints``."""
+def default_work_dir(out: str) -> str:
+    """Where a run keeps its checkpoints unless told: beside its output, ``<out>.checkpoints``."""
     return f"{str(out).rstrip('/')}.checkpoints"
 
 
@@ -55,19 +56,10 @@ def train(
     out: str,
     config: TrainConfig | None = None,
     *,
-    resume: bool = False,
-    checkpoints: str | None = None,
+    work_dir: str | None = None,
 ) -> dict:
     """Fine-tune the model source ``model`` on a dataset folder (+ negatives for negclip/degla)."""
-    return run(
-        load_model(model),
-        data,
-        negatives,
-        out,
-        config or TrainConfig(),
-        resume=resume,
-        checkpoints=checkpoints,
-    )
+    return run(load_model(model), data, negatives, out, config or TrainConfig(), work_dir=work_dir)
 
 
 def run(
@@ -77,14 +69,13 @@ def run(
     out: str,
     config: TrainConfig,
     *,
-    resume: bool = False,
-    checkpoints: str | None = None,
+    work_dir: str | None = None,
 ) -> dict:
     """Train ``bundle.model`` and publish the output folder at ``out``; returns the metrics.
 
-    ``checkpoints`` (default :func:`default_checkpoints`) is a local folder or s3:// prefix; with
-    ``resume``, training continues from its last checkpoint when the run's fingerprint (config and
-    input content) matches, and refuses otherwise.
+    ``work_dir`` (default :func:`default_work_dir`), a local folder or s3:// prefix, holds the
+    checkpoints; training continues from its newest complete one when the run's fingerprint (config
+    and input content) matches, and refuses otherwise.
     """
     if config.method not in METHODS:
         raise UserError(f"unknown method {config.method!r}; choose one of {', '.join(METHODS)}")
@@ -99,17 +90,12 @@ def run(
         ),
     )
     check_processes(config.data.batch_size, accelerator.num_processes)
-    out, checkpoint_uri = str(out), str(checkpoints or default_checkpoints(out))
+    out, work_uri = str(out), str(work_dir or default_work_dir(out))
     check_place(out)
     with contextlib.ExitStack() as stack:
         with accelerator.main_process_first():  # one process claims the folder, then the others see it
-            store = stack.enter_context(open_checkpoints(checkpoint_uri))
+            store = stack.enter_context(open_checkpoints(work_uri))
             done = store.steps()
-        if done and not resume:
-            raise UserError(
-                f"{checkpoint_uri} holds checkpoints of an earlier run; pass --resume, or choose another "
-                "--out or --checkpoint-dir"
-            )
         preprocess = get_model_preprocess_cfg(bundle.model)
         with local_dir(str(data)) as folder:
             pairs = load_pairs(
@@ -132,7 +118,9 @@ def run(
             done = store.steps()
             kept = "no checkpoint was saved"
             if done:
-                kept = f"the last good checkpoint, {store.uri}/step_{done[-1]}, stays for --resume"
+                kept = (
+                    f"the last good checkpoint, {store.uri}/step_{done[-1]}, stays: a rerun resumes from it"
+                )
             raise UserError(f"{err}; nothing was published; {kept}") from None
         metrics = {}
         if accelerator.is_main_process:
@@ -171,7 +159,7 @@ def _resume_point(store: CheckpointDir, done: list[int], fingerprint: dict) -> P
         raise UserError(
             f"{store.uri}/step_{done[-1]} was made by another run; it differs in {'; '.join(changed)}. "
             f"Resume with the same config and inputs, or remove {store.uri} (or pass another "
-            "--checkpoint-dir) to start over"
+            "--work-dir) to start over"
         )
     return store.fetch(done[-1])
 

@@ -112,13 +112,12 @@ def fine_tune(
     (s3://) with its checkpoints beside it; returns the job's final state. ``api_client`` defaults
     to the pod's in-cluster configuration."""
     from compclip.train.launch import job
-    from compclip.train.run import check_processes, default_checkpoints
+    from compclip.train.run import check_processes, default_work_dir
 
     check_processes(train_config.data.batch_size, config.nodes * max(1, config.gpus))
     out = s3_uri(out)
     inputs = {"model": s3_uri(model), "data": s3_uri(data), "out": out}
-    inputs |= {"negatives": s3_uri(negatives) if negatives else None, "resume": True}
-    inputs["checkpoints"] = default_checkpoints(out)
+    inputs |= {"negatives": s3_uri(negatives) if negatives else None, "work_dir": default_work_dir(out)}
     spec = job("train", inputs, train_config, train_config.data.batch_size)
     if api_client is None:
         from kubernetes import client

@@ -26,23 +26,31 @@ def genpairs_pairs(pmi: str, config: dict, pairs: Output[Dataset]):
 
 @dsl.component(base_image=image("gen"), install_kfp_package=False)
 def genpairs_captions(
-    pmi: str, pairs: Input[Dataset], work_dir: str, config: dict, captions: Output[Dataset]
+    pmi: str, pairs: Input[Dataset], work_root: str, config: dict, captions: Output[Dataset]
 ):
-    """A caption for every pair (the LM alone on the GPU). ``work_dir``: a mounted volume where
-    finished chunks outlive a failed attempt (empty: the task's own disk)."""
+    """A caption for every pair (the LM alone on the GPU). ``work_root``: an s3:// prefix under which
+    finished chunks outlive a failed attempt (:func:`compclip.workfolders.task_work_dir`; empty: the
+    task's own disk)."""
     from compclip.cli import run
+    from compclip.workfolders import task_work_dir
 
     argv = ["genpairs", "captions", "--pairs", pairs.path, "--pmi", pmi, "--out", captions.path]
-    run([*argv, *(["--work-dir", work_dir] if work_dir else [])], params={"genpairs": config})
+    work = task_work_dir(work_root, "genpairs-captions", pairs.uri, pmi, config)
+    run([*argv, *(["--work-dir", work] if work else [])], params={"genpairs": config})
 
 
 @dsl.component(base_image=image("gen"), install_kfp_package=False)
-def genpairs_images(captions: Input[Dataset], part: str, work_dir: str, config: dict, shard: Output[Dataset]):
-    """Shard ``part`` (``i/n``) of the images of the captioned pairs (FLUX alone on the GPU)."""
+def genpairs_images(
+    captions: Input[Dataset], part: str, work_root: str, config: dict, shard: Output[Dataset]
+):
+    """Shard ``part`` (``i/n``) of the images of the captioned pairs (FLUX alone on the GPU); every
+    shard works in its own subfolder of one work folder under ``work_root``."""
     from compclip.cli import run
+    from compclip.workfolders import task_work_dir
 
     argv = ["genpairs", "images", "--captions", captions.path, "--out", shard.path, "--shard", part]
-    run([*argv, *(["--work-dir", work_dir] if work_dir else [])], params={"genpairs": config})
+    work = task_work_dir(work_root, "genpairs-images", captions.uri, config)
+    run([*argv, *(["--work-dir", work] if work else [])], params={"genpairs": config})
     shard.metadata["shard"] = part
 
 

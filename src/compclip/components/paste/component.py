@@ -19,18 +19,20 @@ def paint_accessories(images: str, pmi: str, accessories: str, config: dict, cac
 
 @dsl.component(base_image=image("gen"), install_kfp_package=False)
 def paste_shard(
-    images: str, pmi: str, accessories: str, cache: Input[Dataset], part: str, work_dir: str, config: dict,
+    images: str, pmi: str, accessories: str, cache: Input[Dataset], part: str, work_root: str, config: dict,
     shard: Output[Dataset],
 ):  # fmt: skip
     """Shard ``part`` (``i/n``) of ImageNet-paste over the class folders at ``images`` (a URI);
-    ``accessories``: a folder of CONCEPT.png files (empty: the painted ``cache``); ``work_dir`` as in
+    ``accessories``: a folder of CONCEPT.png files (empty: the painted ``cache``); ``work_root`` as in
     GenPairs."""
     from compclip.chunks import Shard
     from compclip.config import from_dict, override
     from compclip.paste.run import PasteConfig, paste_set
+    from compclip.workfolders import task_work_dir
 
     settings = override(from_dict(PasteConfig, config, "paste"), accessory_cache=cache.path)
-    paste_set(images, pmi, shard.path, settings, accessories or None, Shard.parse(part), work_dir or None)
+    work = task_work_dir(work_root, "paste", images, pmi, accessories, cache.uri, config)
+    paste_set(images, pmi, shard.path, settings, accessories or None, Shard.parse(part), work)
     shard.metadata["shard"] = part
 
 

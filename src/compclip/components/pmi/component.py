@@ -18,12 +18,17 @@ def pmi_plan(corpus: str, world: Input[Dataset], shards: int) -> list[str]:
 
 
 @dsl.component(base_image=image("core"), install_kfp_package=False)
-def pmi_scan(corpus: str, world: Input[Dataset], part: str, config: dict, shard: Output[Dataset]) -> str:
-    """Map 1: scan part ``I/N`` of the corpus; returns the shard's URI for the pairs round."""
+def pmi_scan(
+    corpus: str, world: Input[Dataset], part: str, config: dict, shard: Output[Dataset], work_root: str = ""
+) -> str:
+    """Map 1: scan part ``I/N`` of the corpus; returns the shard's URI for the pairs round.
+    ``work_root``: an s3:// prefix where scanned files wait, so the task run again resumes."""
     from compclip.config import from_dict
     from compclip.pmi.shards import CountConfig, scan_part
+    from compclip.workfolders import task_work_dir
 
-    scan_part(corpus.split() or [world.path], part, shard.path, from_dict(CountConfig, config, "pmi"))
+    work = task_work_dir(work_root, "pmi-scan", corpus, world.uri, part, config)
+    scan_part(corpus.split() or [world.path], part, shard.path, from_dict(CountConfig, config, "pmi"), work)
     shard.metadata["part"] = part
     return shard.uri
 

@@ -9,14 +9,15 @@ from compclip.images import image
 
 @dsl.component(base_image=image("gen"), install_kfp_package=False)
 def vqa_predict(
-    questions: str, annotations: str, images: str, part: str, work_dir: str, config: dict,
+    questions: str, annotations: str, images: str, part: str, work_root: str, config: dict,
     predictions: Output[Dataset],
 ):  # fmt: skip
     """LLaVA's answers to shard ``part`` (``i/n``) of the questions (VQAv2: ``annotations`` too;
-    TextVQA: empty); ``work_dir`` as in GenPairs."""
+    TextVQA: empty); ``work_root`` as in GenPairs."""
     from compclip.chunks import Shard
     from compclip.config import from_dict
     from compclip.vqa.run import VqaConfig, predict
+    from compclip.workfolders import task_work_dir
 
     settings = from_dict(VqaConfig, config, "vqa_pmi")
     predict(
@@ -26,7 +27,7 @@ def vqa_predict(
         predictions.path,
         settings,
         Shard.parse(part),
-        work_dir or None,
+        task_work_dir(work_root, "vqa", questions, annotations, images, config),
     )
     predictions.metadata["shard"] = part
 
