@@ -18,10 +18,13 @@ def shard_plan(shards: int) -> list[str]:
 
 @dsl.component(base_image=image("core"), install_kfp_package=False)
 def genpairs_pairs(pmi: str, config: dict, pairs: Output[Dataset]):
-    """The (class, concept) pairs by PMI stratum from the PMI table at ``pmi`` (a URI): CPU work."""
-    from compclip.cli import run
+    """The (class, concept) pairs by PMI stratum from the PMI table at ``pmi`` (a URI): CPU work;
+    ``config``: params `genpairs`."""
+    from compclip.config import from_dict
+    from compclip.genpairs.pairs import select_stage
+    from compclip.genpairs.run import GenPairsConfig
 
-    run(["genpairs", "pairs", "--pmi", pmi, "--out", pairs.path], params={"genpairs": config})
+    select_stage(pmi, pairs.path, from_dict(GenPairsConfig, config, "genpairs").select)
 
 
 @dsl.component(base_image=image("gen"), install_kfp_package=False)
@@ -30,25 +33,30 @@ def genpairs_captions(
 ):
     """A caption for every pair (the LM alone on the GPU). ``work_dir``: a mounted volume where
     finished chunks outlive a failed attempt (empty: the task's own disk)."""
-    from compclip.cli import run
+    from compclip.config import from_dict
+    from compclip.genpairs.captions import caption_stage
+    from compclip.genpairs.run import GenPairsConfig
 
-    argv = ["genpairs", "captions", "--pairs", pairs.path, "--pmi", pmi, "--out", captions.path]
-    run([*argv, *(["--work-dir", work_dir] if work_dir else [])], params={"genpairs": config})
+    settings = from_dict(GenPairsConfig, config, "genpairs").captions
+    caption_stage(pairs.path, captions.path, settings, pmi, work_dir or None)
 
 
 @dsl.component(base_image=image("gen"), install_kfp_package=False)
 def genpairs_images(captions: Input[Dataset], part: str, work_dir: str, config: dict, shard: Output[Dataset]):
     """Shard ``part`` (``i/n``) of the images of the captioned pairs (FLUX alone on the GPU)."""
-    from compclip.cli import run
+    from compclip.chunks import Shard
+    from compclip.config import from_dict
+    from compclip.genpairs.images import image_stage
+    from compclip.genpairs.run import GenPairsConfig
 
-    argv = ["genpairs", "images", "--captions", captions.path, "--out", shard.path, "--shard", part]
-    run([*argv, *(["--work-dir", work_dir] if work_dir else [])], params={"genpairs": config})
+    settings = from_dict(GenPairsConfig, config, "genpairs").images
+    image_stage(captions.path, shard.path, settings, Shard.parse(part), work_dir or None)
     shard.metadata["shard"] = part
 
 
 @dsl.component(base_image=image("gen"), install_kfp_package=False)
 def genpairs_merge(shards: Input[list[Dataset]], evalset: Output[Dataset]):
     """The image shards' folders joined into one GenPairs evaluation set."""
-    from compclip.cli import run
+    from compclip.evalsets.generated import merge_evalsets
 
-    run(["genpairs", "merge", *[s.path for s in shards], "--out", evalset.path])
+    merge_evalsets([s.path for s in shards], evalset.path)
