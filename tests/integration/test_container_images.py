@@ -5,8 +5,6 @@ outside, and Kubeflow components through kfp's executor.
 settings (CONTAINERS_CONF); these tests use the image, they do not build it.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import shutil
@@ -231,6 +229,6 @@ def test_the_containers_runner_runs_each_task_in_its_image_and_a_failed_task_fai
     assert (run / "where" / "out").read_text() == "hello in /opt/compclip"  # the image's venv
     with pytest.raises(UserError, match="Inner task failed: 'refuse'"):
         execute(fails, {}, tmp_path / "root", cache=False, runner="containers")
-    assert "UserError: refused: bad in /opt/compclip" in capfd.readouterr().out
+    assert "    compclip.errors.UserError: refused: bad in /opt/compclip\n" in capfd.readouterr().out
     after = subprocess.run(["podman", "ps", "-aq"], capture_output=True, text=True, env=PODMAN_ENV).stdout
     assert after == before

@@ -34,8 +34,8 @@ SERVICE_START_SECONDS = 30.0
 
 
 def run_container(client, image: str, command: list[str], volumes: dict[str, Any], **run_args) -> int:
-    """Run ``command`` in ``image``, print its log as it comes, and return its exit status; the
-    container is removed after its status is read."""
+    """Run ``command`` in ``image``, print its log line by line as it comes, and return its exit
+    status; the container is removed after its status is read."""
     import docker
 
     try:
@@ -46,8 +46,13 @@ def run_container(client, image: str, command: list[str], volumes: dict[str, Any
         ) from None
     container = client.containers.run(image=image, command=command, volumes=volumes, detach=True, **run_args)
     try:
+        pending = b""  # podman streams the log in pieces; it is printed a whole line at a time
         for chunk in container.logs(stream=True, follow=True):
-            print(chunk.decode(errors="replace"), end="")
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                print(line.decode(errors="replace"))
+        if pending:
+            print(pending.decode(errors="replace"))
         return container.wait()["StatusCode"]
     finally:
         container.remove(force=True)
