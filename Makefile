@@ -80,10 +80,13 @@ demo: setup
 # then every task in its image of this checkout through podman (`compclip pipeline run --runner
 # containers`); both timed and every output compared file by file (bench/containers_run.py,
 # BENCHMARKS.md). Not part of `make test`: the train image is GBs and the runs take minutes.
+# CONTAINER_PARAMS adds settings, e.g. CONTAINER_PARAMS="methods=[degla]" (one fine-tuning, not three).
 SMALL_PARAMS := world.n=3000 finetune.n=600 pmi.min_count=1 evalsets.max_reject_share=0.5 \
 	pretrain.epochs=1 train.optim.epochs=1 "registry.root=''"
+CONTAINER_PARAMS ?=
 run-containers: image-core image-train | setup $(CONTAINERS_CONF)
-	$(BIN)/python bench/containers_run.py --out $(OUT)/containers $(addprefix --param ,$(SMALL_PARAMS))
+	$(BIN)/python bench/containers_run.py --out $(OUT)/containers \
+		$(addprefix --param ,$(SMALL_PARAMS) $(CONTAINER_PARAMS))
 
 # The compiled Kubeflow pipeline (a build output, never edited by hand).
 compile: setup

@@ -2,8 +2,9 @@
 each timed; every output's files compared by their sha256 in the two runs' lineage manifests.
 
 Run (`make run-containers`, which builds the images first):
-    .venv/bin/python bench/containers_run.py --out out/containers [--param NAME=VALUE ...]
-Exits non-zero when a run fails or an output differs.
+    .venv/bin/python bench/containers_run.py --out out/containers [--runners R ...] [--param NAME=VALUE ...]
+``--runners`` runs only those (the other's last run under ``--out`` is compared). Exits non-zero when
+a run fails or an output differs.
 """
 
 from __future__ import annotations
@@ -18,14 +19,24 @@ from pathlib import Path
 COMPCLIP = str(Path(sys.executable).parent / "compclip")
 
 
-def run(runner: str, root: Path, params: list[str]) -> tuple[float, dict]:
-    """One uncached run by ``runner`` under ``root``: its seconds and its lineage manifest."""
+RUNNERS = ("subprocess", "containers")
+
+
+def run(runner: str, root: Path, params: list[str]) -> None:
+    """One uncached run by ``runner`` under ``root``, timed."""
     argv = [COMPCLIP, "pipeline", "run", "--runner", runner, "--root", str(root), "--no-cache"]
     start = time.perf_counter()
     subprocess.run([*argv, *(a for p in params for a in ("--param", p))], check=True)
     seconds = time.perf_counter() - start
-    (manifest,) = sorted(root.glob("*/lineage-record*/lineage/lineage.json"))
-    return seconds, json.loads(manifest.read_text())
+    print(f"{runner:>10}: {seconds:7.1f} s", flush=True)
+
+
+def last_manifest(root: Path) -> dict:
+    """The lineage manifest of the last run under ``root``."""
+    found = sorted(root.glob("*/lineage-record*/lineage/lineage.json"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        sys.exit(f"no run under {root}: run this script with --runners {root.name}")
+    return json.loads(found[-1].read_text())
 
 
 def differences(a: dict, b: dict) -> list[str]:
@@ -43,15 +54,14 @@ def differences(a: dict, b: dict) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="a folder for both runs' pipeline roots")
+    parser.add_argument("--runners", nargs="+", choices=RUNNERS, default=list(RUNNERS))
     parser.add_argument("--param", action="append", default=[], help="as `compclip pipeline run --param`")
     args = parser.parse_args()
-    times, manifests = {}, {}
-    for runner in ("subprocess", "containers"):
-        times[runner], manifests[runner] = run(runner, args.out.resolve() / runner, args.param)
+    for runner in args.runners:
+        run(runner, args.out.resolve() / runner, args.param)
+    manifests = {runner: last_manifest(args.out.resolve() / runner) for runner in RUNNERS}
     files = sum(len(o["files"]) for o in manifests["subprocess"]["outputs"].values())
     differ = differences(manifests["subprocess"], manifests["containers"])
-    for runner, seconds in times.items():
-        print(f"{runner:>10}: {seconds:7.1f} s")
     print(f"outputs: {len(manifests['subprocess']['outputs'])}, files: {files}, differing: {len(differ)}")
     print("\n".join(f"  differs: {d}" for d in differ))
     sys.exit(1 if differ else 0)
