@@ -12,7 +12,7 @@ export MALLOC_MMAP_THRESHOLD_ ?= 33554432
 export MALLOC_TRIM_THRESHOLD_ ?= 4000000000
 export MALLOC_TOP_PAD_ ?= 536870912
 
-.PHONY: setup test unit lint format demo compile bench constraints clean images push image-tools base-image
+.PHONY: setup test unit lint format demo compile bench constraints clean images push image-tools base-image run-containers
 
 setup: $(VENV)/.installed $(VENV)/nltk_data/compclip-nltk.json
 
@@ -75,6 +75,18 @@ demo: setup
 	    model=$$($(REGISTRY_CLI) show $$name $$version --params params.yaml --json | $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)["uri"])'); }; \
 	  echo "== the inspection service on loopback, serving $$model"; \
 	  $(BIN)/compclip inspect --model $$model --lineage $$(ls -t $(OUT)/kfp/*/lineage-record*/lineage/lineage.json | head -1)
+
+# The small pipeline (README's DEMO_PARAMS, publishing nothing) run twice: every task a subprocess,
+# then every task in its image of this checkout through podman (`compclip pipeline run --runner
+# containers`); both timed and every output compared file by file (bench/containers_run.py,
+# BENCHMARKS.md). Not part of `make test`: the train image is GBs and the runs take minutes.
+# CONTAINER_PARAMS adds settings, e.g. CONTAINER_PARAMS="methods=[degla]" (one fine-tuning, not three).
+SMALL_PARAMS := world.n=3000 finetune.n=600 pmi.min_count=1 evalsets.max_reject_share=0.5 \
+	pretrain.epochs=1 train.optim.epochs=1 "registry.root=''"
+CONTAINER_PARAMS ?=
+run-containers: image-core image-train | setup $(CONTAINERS_CONF)
+	$(BIN)/python bench/containers_run.py --out $(OUT)/containers \
+		$(addprefix --param ,$(SMALL_PARAMS) $(CONTAINER_PARAMS))
 
 # The compiled Kubeflow pipeline (a build output, never edited by hand).
 compile: setup

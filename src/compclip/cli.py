@@ -11,10 +11,6 @@ import argparse
 import importlib
 import logging
 import sys
-import tempfile
-from pathlib import Path
-
-import yaml
 
 from compclip import __version__
 from compclip.errors import UserError
@@ -109,24 +105,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-
-def run(argv: list[str], params: dict | None = None) -> None:
-    """Run one command in-process (how a pipeline component calls its stage); raise if it fails.
-
-    ``params`` (``{section: values}``) is written to a temporary params file passed as ``--params``.
-    A stage's UserError is raised as it is, so the task fails with the stage's own message.
-    """
-    with tempfile.TemporaryDirectory(prefix="compclip-params-") as tmp:
-        full = argv
-        if params is not None:
-            path = Path(tmp) / "params.yaml"
-            path.write_text(yaml.safe_dump(params, sort_keys=True))
-            full = [*argv, "--params", str(path)]
-        args = _parse(full)
-        code = args.func(args) or 0
-    if code:
-        raise RuntimeError(f"`compclip {' '.join(argv)}` failed with exit status {code}")
 
 
 if __name__ == "__main__":

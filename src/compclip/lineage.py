@@ -28,7 +28,7 @@ from compclip.cli import add_command
 from compclip.config import load_params
 from compclip.errors import UserError
 from compclip.files import read_json
-from compclip.storage import content_hashes, write_json
+from compclip.storage import content_hashes, exists, s3_form, write_json
 
 MANIFEST = "lineage.json"
 RUNS = "lineage"
@@ -86,13 +86,7 @@ def push(manifest: dict, repo: Path, remote: str | None = None) -> Path:
 
     for name in (manifest["run_id"], *manifest["outputs"]):
         check_name(name)
-    for name, output in manifest["outputs"].items():
-        scheme = output["uri"].split("://", 1)[0] if "://" in output["uri"] else "file"
-        if scheme not in ("file", "s3") or (scheme == "file" and not Path(output["uri"]).exists()):
-            raise UserError(
-                f"output {name} is at {output['uri']}, which this machine cannot reach: push a run whose "
-                "pipeline root is s3:// (or a local run)"
-            )
+    sources = {name: _source(name, output["uri"]) for name, output in manifest["outputs"].items()}
     try:
         dvc = Repo(str(repo))
     except NotDvcRepoError:
@@ -103,16 +97,32 @@ def push(manifest: dict, repo: Path, remote: str | None = None) -> Path:
         dvc.scm_context.quiet = True  # not DVC's "git add" hint after every output: the caller says it once
         objects = dvc.cloud.get_remote_odb(remote, "push")
         before = _upload_leftovers(objects)
-        for name, output in manifest["outputs"].items():
+        for name, source in sources.items():
             try:  # `dvc add --to-remote --out FOLDER/NAME URI`
-                dvc.add(output["uri"], out=str(folder / name), to_remote=True, remote=remote)
+                dvc.add(source, out=str(folder / name), to_remote=True, remote=remote)
             except DvcException as err:
-                raise UserError(f"dvc could not push output {name} ({output['uri']}): {err}") from err
+                raise UserError(f"dvc could not push output {name} ({source}): {err}") from err
         _remove_leftovers(objects, _upload_leftovers(objects) - before)
     ignored = sorted(f"/{name}" for name in manifest["outputs"])
     (folder / ".gitignore").write_text("".join(f"{line}\n" for line in ignored))
     write_json(folder / MANIFEST, manifest)
     return folder
+
+
+def _source(name: str, uri: str) -> str:
+    """Where push reads the output ``name`` recorded at ``uri``: a local folder, or an S3 prefix read
+    with this machine's AWS settings (Kubeflow's ``minio://`` artifacts are S3 objects of its MinIO);
+    checked here, so an output push cannot read fails in one line before anything is uploaded."""
+    source = s3_form(uri)
+    scheme = source.split("://", 1)[0] if "://" in source else "file"
+    if scheme == "s3" and exists(source):
+        return source
+    if scheme == "file" and Path(source).exists():
+        return source
+    where = {"file": "not on this machine (a pod's path?)", "s3": "nothing there"}.get(
+        scheme, "a scheme push cannot read (local paths, s3:// and minio://)"
+    )
+    raise UserError(f"output {name} is at {uri}: {where}")
 
 
 # `dvc add --to-remote` uploads each file as OBJECTS/.TOKEN.tmp, copies it to its content address and

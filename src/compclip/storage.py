@@ -50,6 +50,12 @@ def split_uri(uri: str) -> tuple[str, str]:
     return scheme, path if scheme == "s3" else str(Path(path).resolve())
 
 
+def s3_form(uri: str) -> str:
+    """An artifact URI of Kubeflow's MinIO (``minio://BUCKET/KEY``: an S3 API) as ``s3://BUCKET/KEY``;
+    any other URI as it is."""
+    return "s3://" + uri.removeprefix("minio://") if uri.startswith("minio://") else uri
+
+
 def uri_name(uri: str) -> str:
     """The last part of a path or URI (``s3://b/reports/base/`` -> ``base``)."""
     return uri.rstrip("/").rsplit("/", 1)[-1]

@@ -8,6 +8,7 @@ from compclip.components.genpairs.component import (
     genpairs_pairs,
     shard_plan,
 )
+from compclip.errors import UserError
 from compclip.images import image
 
 
@@ -28,30 +29,57 @@ def test_the_plan_lists_every_shard_once():
         shard_plan.python_func(shards=0)
 
 
-def test_each_phase_passes_its_inputs_and_the_shared_work_folder(monkeypatch, tmp_path):
+def test_each_phase_calls_its_stage_with_its_section_and_the_shared_work_folder(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr("compclip.cli.run", lambda argv, params=None: calls.append((argv, params)))
+
+    def stage(name):
+        return lambda *args: calls.append((name, args))
+
+    monkeypatch.setattr("compclip.genpairs.pairs.select_stage", stage("pairs"))
+    monkeypatch.setattr("compclip.genpairs.captions.caption_stage", stage("captions"))
+    monkeypatch.setattr("compclip.genpairs.images.image_stage", stage("images"))
+    monkeypatch.setattr("compclip.evalsets.generated.merge_evalsets", stage("merge"))
     pairs, captions = (Dataset(name=n, uri=str(tmp_path / n)) for n in ("pairs", "captions"))
     genpairs_pairs.python_func(pmi="s3://b/pmi", config={"select": {"seed": 1}}, pairs=pairs)
-    genpairs_captions.python_func(
-        pmi="s3://b/pmi", pairs=pairs, work_root="s3://b/work", config={}, captions=captions
-    )
+    config = {"captions": {"max_new_tokens": 9}, "images": {"images_per_caption": 3}}
+    genpairs_captions.python_func(pmi="s3://b/pmi", pairs=pairs, work_root="s3://b/work", config=config,
+                                  captions=captions)  # fmt: skip
+    shards = []
     for part in ("0/2", "1/2"):
-        out = Dataset(name="shard", uri=str(tmp_path / part.replace("/", "_")))
+        shards.append(Dataset(name="shard", uri=str(tmp_path / part.replace("/", "_"))))
         genpairs_images.python_func(
-            captions=captions, part=part, work_root="s3://b/work", config={}, shard=out
+            captions=captions, part=part, work_root="s3://b/work", config=config, shard=shards[-1]
         )
-        assert out.metadata["shard"] == part
-    genpairs_images.python_func(captions=captions, part="0/2", work_root="", config={}, shard=out)
-    (select, params), (caption, _), (first, _), (second, _), (alone, _) = calls
-    assert select[:2] == ["genpairs", "pairs"] and params == {"genpairs": {"select": {"seed": 1}}}
-    assert select[select.index("--out") + 1] == caption[caption.index("--pairs") + 1] == pairs.path
-    assert caption[caption.index("--out") + 1] == first[first.index("--captions") + 1] == captions.path
+        assert shards[-1].metadata["shard"] == part
+    alone = Dataset(name="shard", uri=str(tmp_path / "alone"))
+    genpairs_images.python_func(captions=captions, part="0/1", work_root="", config=config, shard=alone)
+    evalset = Dataset(name="evalset", uri=str(tmp_path / "evalset"))
+    genpairs_merge.python_func(shards=shards, evalset=evalset)
+
+    (_, select), (_, caption), (_, first), (_, second), (_, solo), (_, merge) = calls
+    assert select[:2] == ("s3://b/pmi", pairs.path) and select[2].seed == 1
+    assert caption[:2] == (pairs.path, captions.path) and caption[2].max_new_tokens == 9
+    assert first[0] == captions.path and first[2].images_per_caption == 3
+    assert (first[3].index, first[3].count, second[3].index) == (0, 2, 1)
     # under the root, a work folder per phase and inputs; the image shards share one (each works in
     # a subfolder of its own), and no root is the task's own disk
-    work = caption[caption.index("--work-dir") + 1], first[first.index("--work-dir") + 1]
-    assert work[0].startswith("s3://b/work/genpairs-captions-") and work[1].startswith(
-        "s3://b/work/genpairs-images-"
+    assert caption[3] == "s3://b/pmi" and caption[4].startswith("s3://b/work/genpairs-captions-")
+    assert first[4].startswith("s3://b/work/genpairs-images-") and second[4] == first[4]
+    assert solo[4] is None
+    assert merge == ([s.path for s in shards], evalset.path)
+
+
+def test_a_bad_setting_or_a_stage_error_fails_the_task_with_its_own_line(monkeypatch, tmp_path):
+    pairs = Dataset(name="pairs", uri=str(tmp_path / "pairs"))
+    monkeypatch.setattr(
+        "compclip.genpairs.pairs.select_stage", lambda *a: pytest.fail("ran with a bad setting")
     )
-    assert second[second.index("--work-dir") + 1] == work[1] and "--work-dir" not in alone
-    assert first[first.index("--shard") + 1] == "0/2" and second[second.index("--shard") + 1] == "1/2"
+    with pytest.raises(UserError, match=r"^genpairs\.select: unknown keys \['sed'\]"):
+        genpairs_pairs.python_func(pmi="p", config={"select": {"sed": 1}}, pairs=pairs)
+
+    def refuse(*args):
+        raise UserError("p: not a PMI table (no header.json)")
+
+    monkeypatch.setattr("compclip.genpairs.pairs.select_stage", refuse)
+    with pytest.raises(UserError, match=r"^p: not a PMI table \(no header.json\)$"):
+        genpairs_pairs.python_func(pmi="p", config={}, pairs=pairs)

@@ -14,12 +14,15 @@ def test_runs_in_the_gen_image_with_its_params_section_and_a_typed_output():
 
 
 def test_every_shard_reads_the_one_cache_and_accessories_are_passed_only_when_given(monkeypatch):
-    calls = []
-    monkeypatch.setattr("compclip.cli.run", lambda argv, params=None: calls.append((argv, params)))
+    painted = []
+    monkeypatch.setattr("compclip.paste.run.paint_accessories", lambda *args: painted.append(args))
     cache = Dataset(name="cache", uri="/cache")
-    paint_accessories.python_func(images="s3://b/val", pmi="p", accessories="", config={}, cache=cache)
-    ((paint, _),) = calls
-    assert paint[paint.index("--cache") + 1] == cache.path and "--accessories" not in paint
+    for accessories in ("s3://b/acc", ""):
+        paint_accessories.python_func(images="s3://b/val", pmi="p", accessories=accessories,
+                                      config={"seed": 3}, cache=cache)  # fmt: skip
+    (images, pmi, where, config, given), (*_, none) = painted
+    assert (images, pmi, where, config.seed) == ("s3://b/val", "p", cache.path, 3)
+    assert (given, none) == ("s3://b/acc", None)
     shards = []
     monkeypatch.setattr("compclip.paste.run.paste_set", lambda *args: shards.append(args))
     for accessories in ("s3://b/acc", ""):

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pyarrow.parquet as pq
 import pytest
 from kfp.dsl import Dataset
@@ -14,6 +16,8 @@ def _dataset(path) -> Dataset:
 
 
 def test_the_five_components_count_shards_as_one_run_does(tmp_path):
+    """Both rounds fan out over the plan's parts: the pairs round scans its part again and hands on
+    only its pair counts (it reads no scan by its URI, so any pipeline root does)."""
     things = ["dog", "ball", "beach", "child", "frisbee", "snow", "tree", "bike"]
     lines = [f"{i}\ta {things[i % 8]} and a {things[(i * 3 + 1) % 8]} near a {things[(i * 5 + 2) % 8]}"
              for i in range(300)]  # fmt: skip
@@ -25,13 +29,21 @@ def test_the_five_components_count_shards_as_one_run_does(tmp_path):
     parts = pmi_plan.python_func(corpus=str(corpus), world=world, shards=2)
     assert parts == ["0/2", "1/2"]
     scans = [_dataset(tmp_path / f"scan-{i}") for i in range(2)]
-    uris = [pmi_scan.python_func(corpus=str(corpus), world=world, part=p, config=CONFIG, shard=s)
-            for p, s in zip(parts, scans, strict=True)]  # fmt: skip
+    for part, scan in zip(parts, scans, strict=True):
+        pmi_scan.python_func(corpus=str(corpus), world=world, part=part, config=CONFIG, shard=scan)
     vocab = _dataset(tmp_path / "vocab")
-    assert pmi_merge_vocab.python_func(shards=scans, shard_uris=uris, config=CONFIG, vocab=vocab) == uris
+    pmi_merge_vocab.python_func(shards=scans, config=CONFIG, vocab=vocab)
     counted = [_dataset(tmp_path / f"pairs-{i}") for i in range(2)]
-    for uri, shard in zip(uris, counted, strict=True):
-        pmi_pairs.python_func(shard_uri=uri, vocab=vocab, config=CONFIG, shard=shard)
+    for part, shard in zip(parts, counted, strict=True):
+        pmi_pairs.python_func(
+            corpus=str(corpus), world=world, part=part, vocab=vocab, config=CONFIG, shard=shard
+        )
+        assert shard.metadata["part"] == part
+        assert sorted(p.name for p in Path(shard.path).iterdir()) == [
+            "_compclip.json",
+            "pairs.json",
+            "pairs.parquet",
+        ]
     table = _dataset(tmp_path / "table")
     pmi_merge_table.python_func(shards=counted, vocab=vocab, config=CONFIG, table=table)
     assert main(["pmi", "count", str(corpus), "--out", str(tmp_path / "one"), "--min-count", "2"]) == 0

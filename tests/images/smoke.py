@@ -2,12 +2,11 @@
 
 On the host, ``--plan FAMILY`` reads every Kubeflow component of that family
 (src/compclip/components/*/component.py, by the image it names) and prints what its tasks do at
-run time: each module or name its body imports (``import:NAME``, ``from:MODULE/NAME``) and each
-compclip command it runs (``command:pmi/count``: one word a line, so the lines pass as arguments);
-the serve family runs the inspection service (``compclip serve`` and its KServe server). In the
-image (read-only root, no network, its own user), the same lines as arguments: import every module
-and name, print every command's help (which loads its stage's modules), then check the image's own
-rules. Any failure exits non-zero, naming it.
+run time: each module or name its body imports (``import:NAME``, ``from:MODULE/NAME``: one word a
+line, so the lines pass as arguments); the serve family runs the inspection service (``command:serve``,
+``compclip serve``, and its KServe server). In the image (read-only root, no network, its own user),
+the same lines as arguments: import every module and name, print every command's help (which loads
+its stage's modules), then check the image's own rules. Any failure exits non-zero, naming it.
 """
 
 from __future__ import annotations
@@ -49,25 +48,13 @@ def plan(family: str) -> list[str]:
 
 
 def _uses(source: str) -> set[str]:
-    """The modules a component body imports and the compclip commands it runs: each list literal
-    that starts with a command's name (an argv for ``compclip.cli.run``), with its verb if it has one."""
-    from compclip.cli import COMMANDS
-
+    """The modules and names a component body imports."""
     found = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             found.update(f"import:{alias.name}" for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             found.update(f"from:{node.module}/{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.List):
-            words = []
-            for element in node.elts[:2]:
-                if not isinstance(element, ast.Constant) or not isinstance(element.value, str):
-                    break
-                words.append(element.value)
-            if words and words[0] in COMMANDS:
-                verb = words[1:] if len(words) > 1 and not words[1].startswith("-") else []
-                found.add(f"command:{'/'.join([words[0], *verb])}")
     return found
 
 

@@ -5,8 +5,6 @@ outside, and Kubeflow components through kfp's executor.
 settings (CONTAINERS_CONF); these tests use the image, they do not build it.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import shutil
@@ -155,7 +153,7 @@ def run_component(image: str, component, arguments: dict, root: Path) -> dict:
 
 def test_core_image_runs_components_through_kfps_executor(core_image, tmp_path):
     """The world and a PMI scan as Kubeflow tasks: a dict parameter, an output Dataset, the next
-    task's input Dataset, artifact metadata and a returned string, all through kfp's executor."""
+    task's input Dataset and artifact metadata, all through kfp's executor."""
     from compclip.components.pmi.component import pmi_scan
     from compclip.components.world.component import world_corpus
 
@@ -169,7 +167,6 @@ def test_core_image_runs_components_through_kfps_executor(core_image, tmp_path):
     pmi = {"min_count": 1, "mode": "exact", "smoothing": 0.0, "max_reject_share": 0.01, "workers": 1}
     arguments = {"corpus": "", "world": corpus, "part": "0/1", "config": pmi}
     outputs = run_component(core_image, pmi_scan, arguments, root)
-    assert outputs["Output"] == outputs["shard"].uri
     assert outputs["shard"].metadata["part"] == "0/1"
     assert any(Path(outputs["shard"].path).iterdir())
 
@@ -188,3 +185,50 @@ def test_core_image_reads_and_writes_s3(core_image, s3_server, flickr_captions):
     from compclip.storage import read_bytes
 
     assert json.loads(read_bytes(f"{prefix}/pmi/header.json"))["n_captions"] == 100  # through its pointer
+
+
+def test_the_containers_runner_runs_each_task_in_its_image_and_a_failed_task_fails_the_run(
+    core_image, tmp_path, monkeypatch, capfd
+):
+    """`pipeline run --runner containers`' runner: kfp's DockerRunner on podman. A task's output
+    reaches the next task; a task that fails fails the run (kfp's own launch reports a container
+    podman removed before kfp read its status as a success); no container is left behind."""
+    from kfp import dsl
+    from kfp.dsl import Dataset, Input, Output
+
+    from compclip.errors import UserError
+    from compclip.pipelines.local import execute
+
+    monkeypatch.setenv("CONTAINERS_CONF", PODMAN_ENV["CONTAINERS_CONF"])
+
+    @dsl.component(base_image=core_image, install_kfp_package=False)
+    def where(text: str, out: Output[Dataset]):
+        import sys
+        from pathlib import Path
+
+        Path(out.path).write_text(f"{text} in {sys.prefix}")
+
+    @dsl.component(base_image=core_image, install_kfp_package=False)
+    def refuse(data: Input[Dataset]):
+        from pathlib import Path
+
+        from compclip.errors import UserError
+
+        raise UserError(f"refused: {Path(data.path).read_text()}")
+
+    @dsl.pipeline
+    def passes():
+        where(text="hello")
+
+    @dsl.pipeline
+    def fails():
+        refuse(data=where(text="bad").outputs["out"])
+
+    before = subprocess.run(["podman", "ps", "-aq"], capture_output=True, text=True, env=PODMAN_ENV).stdout
+    (run,) = execute(passes, {}, tmp_path / "root", cache=False, runner="containers")
+    assert (run / "where" / "out").read_text() == "hello in /opt/compclip"  # the image's venv
+    with pytest.raises(UserError, match="Inner task failed: 'refuse'"):
+        execute(fails, {}, tmp_path / "root", cache=False, runner="containers")
+    assert "    compclip.errors.UserError: refused: bad in /opt/compclip\n" in capfd.readouterr().out
+    after = subprocess.run(["podman", "ps", "-aq"], capture_output=True, text=True, env=PODMAN_ENV).stdout
+    assert after == before

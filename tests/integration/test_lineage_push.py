@@ -2,6 +2,7 @@
 under lineage/RUN_ID, and one hint to the user rather than DVC's after every output."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +72,58 @@ def test_push_to_s3_leaves_no_upload_leftovers_and_git_ignores_what_pull_brings(
     assert [p for p in stored if p.endswith(".tmp")] == [planted]
     assert len([p for p in stored if not p.endswith((".tmp", ".dir"))]) == 5  # every file's content, once
     assert (repo / "lineage" / "run-s3" / ".gitignore").read_text() == "/model\n/report\n"
+
+
+def _dvc_repo(path: Path, remote: Path) -> Path:
+    path.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=path, check=True)
+    subprocess.run([DVC, "init", "-q"], cwd=path, check=True)
+    subprocess.run([DVC, "remote", "add", "-d", "local", str(remote)], cwd=path, check=True)
+    return path
+
+
+def test_a_cluster_runs_minio_artifacts_push_as_s3_and_an_unreadable_one_fails_in_one_line(
+    s3_server, tmp_path, capfd
+):
+    """A run on KFP's default root records its outputs as minio://BUCKET/KEY (MinIO is S3: the
+    loopback server plays it); push reads them with this machine's AWS settings. An output push
+    cannot read (a gs:// root, a pod's path, nothing there, wrong keys) fails in one line, pushing nothing."""
+    import s3fs
+
+    from compclip.outputs import local_out
+
+    with local_out(str(tmp_path / "model")) as folder:  # what the task wrote at its artifact's .path
+        (folder / "weights.bin").write_bytes(b"w" * 1000)
+    key = f"{s3_server.bucket}/v2/artifacts/compclip/run-9/train/model"
+    s3fs.S3FileSystem(skip_instance_cache=True).put(f"{tmp_path / 'model'}/", key, recursive=True)
+    outputs = {"model": f"minio://{key}"}
+    manifest = record("run-9", "abc", {}, {}, outputs, copies={"model": str(tmp_path / "model")})
+    (tmp_path / "lineage.json").write_text(json.dumps(manifest))
+    repo = _dvc_repo(tmp_path / "repo", tmp_path / "remote")
+
+    assert main(["lineage", "push", str(tmp_path / "lineage.json"), "--repo", str(repo)]) == 0
+    assert (repo / "lineage" / "run-9" / "model.dvc").is_file()
+    stored = [p.read_bytes() for p in (tmp_path / "remote").rglob("*") if p.is_file()]
+    assert b"w" * 1000 in stored
+
+    for uri, why in (
+        ("gs://bucket/kfp/run/model", "a scheme push cannot read"),
+        ("/var/lib/kubelet/pods/x/model", "not on this machine"),
+        (f"minio://{s3_server.bucket}/v2/artifacts/none", "nothing there"),
+    ):
+        manifest["run_id"], manifest["outputs"]["model"]["uri"] = "run-10", uri
+        (tmp_path / "bad.json").write_text(json.dumps(manifest))
+        capfd.readouterr()
+        assert main(["lineage", "push", str(tmp_path / "bad.json"), "--repo", str(repo)]) == 2
+        err = capfd.readouterr().err
+        assert err == f"compclip lineage: error: output model is at {uri}: {why}\n" or why in err, err
+        assert len(err.strip().splitlines()) == 1 and not (repo / "lineage" / "run-10").exists()
+
+    env = {**os.environ, "AWS_SECRET_ACCESS_KEY": "not-the-secret"}
+    done = subprocess.run([str(Path(sys.executable).parent / "compclip"), "lineage", "push",
+                           str(tmp_path / "lineage.json"), "--repo", str(repo)],
+                          capture_output=True, text=True, env=env)  # fmt: skip
+    last = done.stderr.strip().splitlines()[-1]  # after the INFO lines every command logs
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert last.startswith("compclip lineage: error: S3 at") and "access denied" in last
+    assert "not-the-secret" not in done.stderr

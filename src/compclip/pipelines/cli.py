@@ -11,6 +11,7 @@ from compclip.errors import UserError
 from compclip.images import DEFAULT_REGISTRY, Images, content_tag, read_digests
 from compclip.pipelines import cluster
 from compclip.pipelines.cluster import PULL_POLICIES, Cluster
+from compclip.pipelines.local import RUNNERS
 from compclip.pipelines.tasks import S3_SECRET
 from compclip.revision import git_commit
 
@@ -26,6 +27,7 @@ EXAMPLES = """examples:
       --image-repository registry.example.com/ml --service-account compclip-pipeline --no-cache
   compclip pipeline run --root out/kfp --param world.n=400 --param train.optim.epochs=1   # locally
   compclip pipeline run --root out/kfp --push     # and push the outputs to the DVC remote
+  compclip pipeline run --root out/kfp-containers --runner containers   # every task in its image (podman)
   compclip pipeline compile --pipeline genpairs --out genpairs.yaml   # GenPairs/paste/VQA on GPUs
   compclip pipeline submit --pipeline genpairs --host http://localhost:8080 \\
       --param pmi_table=s3://bucket/pmi/laion400m --param n_shards=8 --param genpairs.select.per_stratum=200
@@ -82,6 +84,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--push", action="store_true", help="push the outputs to the DVC remote (lineage/RUN_ID/)"
     )
     run.add_argument("--repo", type=Path, default=Path("."), help="the DVC repository for --push")
+    run.add_argument(
+        "--runner", choices=RUNNERS, default="subprocess",
+        help="subprocess (default): every task a subprocess of this Python; containers: every task in "
+        "its image of this checkout, through podman (`make image-core images-torch`)",
+    )  # fmt: skip
     _common(run)
     run.set_defaults(func=_run)
 
@@ -161,6 +168,8 @@ def _prepare(args: argparse.Namespace, local: bool = False):
         arguments.setdefault("git_commit", git_commit() or "unknown")
     if local:
         pipeline = module.build(params, accelerators=False, parallel_training=1)
+        if args.runner == "containers":  # the images `make images` built from this checkout
+            cluster.apply(pipeline, Cluster(Images(DEFAULT_REGISTRY, content_tag(REPO))))
     else:
         pipeline = module.build(params, s3_secret=args.s3_secret)
         cluster.apply(pipeline, _cluster(args))
@@ -241,11 +250,11 @@ def _run(args: argparse.Namespace) -> None:
         if args.push:
             raise UserError("--push records a compclip run's lineage; the genpairs pipeline has none")
         pipeline, arguments = _prepare(args, local=True)
-        (folder,) = local.execute(pipeline, arguments, args.root.resolve(), cache=not args.no_cache)
+        (folder,) = local.execute(pipeline, arguments, args.root.resolve(), not args.no_cache, args.runner)
         print(f"run {folder.name}: every task's outputs under {folder}")
         return
     pipeline, arguments = _prepare(args, local=True)
-    path, manifest = local.run(pipeline, arguments, args.root.resolve(), cache=not args.no_cache)
+    path, manifest = local.run(pipeline, arguments, args.root.resolve(), not args.no_cache, args.runner)
     print(f"run {manifest['run_id']}: every output and its hashes in {path}")
     if args.push:
         folder = push(manifest, args.repo.resolve())

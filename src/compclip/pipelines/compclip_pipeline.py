@@ -66,13 +66,12 @@ def pmi_count(s3_secret: str = S3_SECRET):
         with dsl.ParallelFor(plan.output) as part:
             scan = pmi_scan(corpus=corpus, world=world, part=part, config=config, work_root=work_root)
             configure(scan, "core", "pmi scan", s3_secret)  # no retries in a loop: the backend ignores them
-        vocab = pmi_merge_vocab(
-            shards=dsl.Collected(scan.outputs["shard"]), shard_uris=dsl.Collected(scan.outputs["Output"]),
-            config=config,
-        )  # fmt: skip
+        vocab = pmi_merge_vocab(shards=dsl.Collected(scan.outputs["shard"]), config=config)
         configure(vocab, "core", "pmi merge vocabulary", s3_secret)
-        with dsl.ParallelFor(vocab.outputs["Output"]) as shard_uri:
-            pairs = pmi_pairs(shard_uri=shard_uri, vocab=vocab.outputs["vocab"], config=config)
+        with dsl.ParallelFor(plan.output) as part:
+            pairs = pmi_pairs(
+                corpus=corpus, world=world, part=part, vocab=vocab.outputs["vocab"], config=config
+            )
             configure(pairs, "core", "pmi pairs", s3_secret)
         merged = pmi_merge_table(
             shards=dsl.Collected(pairs.outputs["shard"]), vocab=vocab.outputs["vocab"], config=config

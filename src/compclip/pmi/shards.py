@@ -8,6 +8,9 @@ corpus, so counting takes two rounds and stays exact under sharding::
     count_shard_pairs(dir_k, vocab)     # map 2: per shard, pair counts (no re-tokenizing)
     merge_table([dir_1..dir_n], vocab, table)  # reduce 2: the PMI table
 
+A fan-out whose map 2 cannot be handed map 1's shard (a Kubeflow ``ParallelFor`` iterates over
+parameters, not over the scans' artifacts) scans its part again instead (:func:`count_part_pairs`).
+
 Counts are integers and every step is order-independent, so N shards merged give the same
 bytes as one shard holding every file (:func:`count_corpus` is exactly that one shard).
 A shard folder keeps one unit per file, written atomically: a killed scan that starts again
@@ -25,6 +28,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -374,6 +378,22 @@ def scan_part(
         return scan_shard(files, out, config, work_dir)
     except UserError as err:
         raise UserError(f"shard {part}: {err}") from err
+
+
+def count_part_pairs(
+    inputs: list[str], part: str, vocab: str | os.PathLike, out: str | os.PathLike, config: CountConfig
+) -> dict:
+    """Map 2 from the corpus itself: scan part ``I/N`` of ``inputs`` again (into a temporary folder)
+    and write its pair counts for ``vocab`` into ``out``, which holds only what :func:`merge_table`
+    reads. Costs a second scan of the part; reads no other task's output."""
+    with tempfile.TemporaryDirectory(prefix="compclip-pmi-part-") as tmp:
+        scanned = Path(tmp) / "shard"
+        scan_part(inputs, part, scanned, config)
+        record = count_shard_pairs(scanned, vocab, config)
+        with local_out(str(out)) as folder:
+            for name in (SHARD_PAIRS, "pairs.json"):
+                shutil.move(scanned / name, folder / name)
+    return record
 
 
 def work_dir(out: str) -> Path:

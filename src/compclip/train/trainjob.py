@@ -48,11 +48,11 @@ class TrainJobConfig:
 
 def s3_uri(uri: str) -> str:
     """An artifact URI as the nodes read it: ``minio://`` (KFP on MinIO) is S3; local paths are refused."""
-    if uri.startswith("minio://"):
-        return "s3://" + uri.removeprefix("minio://")
-    if not uri.startswith("s3://"):
+    from compclip.storage import s3_form
+
+    if not s3_form(uri).startswith("s3://"):
         raise UserError(f"{uri}: a TrainJob's nodes read and write S3 only; give an s3:// URI")
-    return uri
+    return s3_form(uri)
 
 
 def trainjob(name: str, spec: dict, config: TrainJobConfig) -> dict:

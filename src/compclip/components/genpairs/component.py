@@ -18,10 +18,13 @@ def shard_plan(shards: int) -> list[str]:
 
 @dsl.component(base_image=image("core"), install_kfp_package=False)
 def genpairs_pairs(pmi: str, config: dict, pairs: Output[Dataset]):
-    """The (class, concept) pairs by PMI stratum from the PMI table at ``pmi`` (a URI): CPU work."""
-    from compclip.cli import run
+    """The (class, concept) pairs by PMI stratum from the PMI table at ``pmi`` (a URI): CPU work;
+    ``config``: params `genpairs`."""
+    from compclip.config import from_dict
+    from compclip.genpairs.pairs import select_stage
+    from compclip.genpairs.run import GenPairsConfig
 
-    run(["genpairs", "pairs", "--pmi", pmi, "--out", pairs.path], params={"genpairs": config})
+    select_stage(pmi, pairs.path, from_dict(GenPairsConfig, config, "genpairs").select)
 
 
 @dsl.component(base_image=image("gen"), install_kfp_package=False)
@@ -31,12 +34,14 @@ def genpairs_captions(
     """A caption for every pair (the LM alone on the GPU). ``work_root``: an s3:// prefix under which
     finished chunks outlive a failed attempt (:func:`compclip.workfolders.task_work_dir`; empty: the
     task's own disk)."""
-    from compclip.cli import run
+    from compclip.config import from_dict
+    from compclip.genpairs.captions import caption_stage
+    from compclip.genpairs.run import GenPairsConfig
     from compclip.workfolders import task_work_dir
 
-    argv = ["genpairs", "captions", "--pairs", pairs.path, "--pmi", pmi, "--out", captions.path]
+    settings = from_dict(GenPairsConfig, config, "genpairs").captions
     work = task_work_dir(work_root, "genpairs-captions", pairs.uri, pmi, config)
-    run([*argv, *(["--work-dir", work] if work else [])], params={"genpairs": config})
+    caption_stage(pairs.path, captions.path, settings, pmi, work)
 
 
 @dsl.component(base_image=image("gen"), install_kfp_package=False)
@@ -45,18 +50,21 @@ def genpairs_images(
 ):
     """Shard ``part`` (``i/n``) of the images of the captioned pairs (FLUX alone on the GPU); every
     shard works in its own subfolder of one work folder under ``work_root``."""
-    from compclip.cli import run
+    from compclip.chunks import Shard
+    from compclip.config import from_dict
+    from compclip.genpairs.images import image_stage
+    from compclip.genpairs.run import GenPairsConfig
     from compclip.workfolders import task_work_dir
 
-    argv = ["genpairs", "images", "--captions", captions.path, "--out", shard.path, "--shard", part]
+    settings = from_dict(GenPairsConfig, config, "genpairs").images
     work = task_work_dir(work_root, "genpairs-images", captions.uri, config)
-    run([*argv, *(["--work-dir", work] if work else [])], params={"genpairs": config})
+    image_stage(captions.path, shard.path, settings, Shard.parse(part), work)
     shard.metadata["shard"] = part
 
 
 @dsl.component(base_image=image("gen"), install_kfp_package=False)
 def genpairs_merge(shards: Input[list[Dataset]], evalset: Output[Dataset]):
     """The image shards' folders joined into one GenPairs evaluation set."""
-    from compclip.cli import run
+    from compclip.evalsets.generated import merge_evalsets
 
-    run(["genpairs", "merge", *[s.path for s in shards], "--out", evalset.path])
+    merge_evalsets([s.path for s in shards], evalset.path)

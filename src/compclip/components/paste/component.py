@@ -1,5 +1,5 @@
 """ImageNet-paste as Kubeflow components: the accessories painted once into a cache (the GPU task),
-one shard's `compclip paste run --shard i/n` reading that cache (CPU work), and the merge."""
+one shard of the set reading that cache (CPU work, `compclip paste run --shard i/n`), and the merge."""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Output
@@ -10,11 +10,12 @@ from compclip.images import image
 @dsl.component(base_image=image("gen"), install_kfp_package=False)
 def paint_accessories(images: str, pmi: str, accessories: str, config: dict, cache: Output[Dataset]):
     """Every accessory the set uses that the folder ``accessories`` (may be empty) lacks, painted by
-    FLUX on white into ``cache``, which every shard then reads."""
-    from compclip.cli import run
+    FLUX on white into ``cache``, which every shard then reads; ``config``: params `paste`."""
+    from compclip.config import from_dict
+    from compclip.paste.run import PasteConfig
+    from compclip.paste.run import paint_accessories as paint
 
-    argv = ["paste", "accessories", "--images", images, "--pmi", pmi, "--cache", cache.path]
-    run([*argv, *(["--accessories", accessories] if accessories else [])], params={"paste": config})
+    paint(images, pmi, cache.path, from_dict(PasteConfig, config, "paste"), accessories or None)
 
 
 @dsl.component(base_image=image("gen"), install_kfp_package=False)
