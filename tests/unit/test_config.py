@@ -181,6 +181,8 @@ def test_a_flag_shows_its_field_default_and_leaves_the_config_alone():
     assert vars(parser.parse_args([])) == {"seed": None, "betas": None}
     assert override_from(Stage(seed=5), parser.parse_args([]), "seed").seed == 5
     assert override_from(Stage(seed=5), parser.parse_args(["--seed", "7"]), "seed").seed == 7
+
+
 REPO = Path(__file__).resolve().parents[2]
 
 
