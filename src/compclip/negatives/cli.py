@@ -47,7 +47,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     gen.add_argument(
         "inputs", metavar="DATASET_OR_CAPTIONS", help="dataset folder, caption file or s3:// URI"
     )
-    gen.add_argument("--generator", choices=GENERATORS, help="rules (default, offline) or llm")
+    gen.add_argument(
+        "--generator",
+        choices=GENERATORS,
+        help="auto (default: real captions' llm_types by the LLM on a GPU, the rest and the world by the "
+        "rules), rules (offline) or llm (every type)",
+    )
     gen.add_argument("--model", help="llm: hub name, local folder or s3:// URI")
     gen.add_argument("--pmi", help="rules: PMI table folder; replacements prefer low-PMI concept pairs")
     gen.add_argument("--per-type", type=int, help="valid negatives per caption and type (default 1)")
@@ -169,3 +174,5 @@ def _report(out: str, metrics: dict) -> None:
         f"of {metrics['n_captions']} captions"
     )
     print("yield per type: " + json.dumps(yields))
+    if metrics.get("llm_fallback"):
+        print(f"note: {metrics['llm_fallback']}")
