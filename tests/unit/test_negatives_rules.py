@@ -197,3 +197,16 @@ def test_a_split_possessive_moves_with_its_nouns(rules):
             at = words.index("'s")
             assert words[at - 1] != "a" and words[at + 1] not in ("a", "near", "."), negative
     assert "A woman holds a tree near a child 's hand ." in first(rules, caption, "swap_nouns")
+
+
+def test_adjectives_next_to_each_other_never_trade_places(rules):
+    for caption in (
+        "The boy is riding with his mouth wide open .",
+        "A bathroom is very colorful with blue yellow and red.",
+    ):
+        assert not any(
+            " open wide " in n or "yellow blue" in n for n in first(rules, caption, "swap_adjectives")
+        )
+    assert first(
+        rules, "A goalie in a blue jersey catches a ball by a player in a red jersey .", "swap_adjectives"
+    )

@@ -167,7 +167,11 @@ class RuleGenerator:
         pairs = [
             (i, j)
             for i, j in itertools.combinations(p.adjectives, 2)
-            if p.words[i].lower() != p.words[j].lower() and _phrase_of(p, i) != _phrase_of(p, j)
+            if p.words[i].lower() != p.words[j].lower()
+            and _phrase_of(p, i) != _phrase_of(p, j)
+            # next to each other (punctuation between at most) they only trade places: *his mouth
+            # wide open*, *blue yellow and red*
+            and any(p.tags[k] != "punct" for k in range(i + 1, j))
         ]
         # Attributes of one class first: a colour for a colour reads as a caption; colour for size less so.
         kind = self.lexicon.attribute_class
