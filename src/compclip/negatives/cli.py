@@ -19,6 +19,7 @@ EXAMPLES = """examples:
   compclip negatives generate out/world --out out/negatives
   compclip negatives generate captions.parquet --out neg/ --pmi out/pmi --per-type 2 --seed 1
   compclip negatives generate captions.parquet --out neg/ --candidates 96
+  compclip negatives generate captions.parquet --out neg/ --generator rules   # every type by the rules
   compclip negatives generate few.tsv --out neg/ --reference-captions flickr8k/Flickr8k.token.txt
   compclip negatives generate out/world --out neg/ --types reshuffle swap_nouns swap_adjectives \\
       replace_adjectives replace_nouns replace_relations invert_relations   # + spatial relations

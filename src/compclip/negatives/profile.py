@@ -11,7 +11,7 @@ the run's lineage hashes with the rest of the stage's output.
 captions take the LLM for ``llm_types`` (the types whose rule negatives stay poor on real
 captions, BENCHMARKS.md) and the rules for the rest; the world takes the rules for every type.
 Without a GPU (and no ``llm.device`` asked for) the LLM cannot run at its size: those types fall
-back to the rules, a warning says so and ``metrics.json`` records it (``generators``,
+back to the rules, a warning says so and ``metrics.json`` records it (``generator_<type>``,
 ``llm_fallback``).
 """
 
