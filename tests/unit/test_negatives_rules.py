@@ -210,3 +210,7 @@ def test_adjectives_next_to_each_other_never_trade_places(rules):
     assert first(
         rules, "A goalie in a blue jersey catches a ball by a player in a red jersey .", "swap_adjectives"
     )
+
+
+def test_own_after_a_possessive_is_no_adjective(rules):
+    assert first(rules, "A small pink ring on its own .", "swap_adjectives") == []
