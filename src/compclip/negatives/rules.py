@@ -169,9 +169,12 @@ class RuleGenerator:
             for i, j in itertools.combinations(p.adjectives, 2)
             if p.words[i].lower() != p.words[j].lower()
             and _phrase_of(p, i) != _phrase_of(p, j)
-            # next to each other (punctuation between at most) they only trade places: *his mouth
-            # wide open*, *blue yellow and red*
-            and any(p.tags[k] != "punct" for k in range(i + 1, j))
+            # next to each other or in one list (adjectives, punctuation and coordinators between)
+            # they only trade places: *his mouth wide open*, *blue yellow and red*
+            and any(
+                p.tags[k] not in ("punct", "adj") and p.words[k].lower() not in COORDINATORS
+                for k in range(i + 1, j)
+            )
         ]
         # Attributes of one class first: a colour for a colour reads as a caption; colour for size less so.
         kind = self.lexicon.attribute_class
