@@ -126,3 +126,33 @@ def test_same_seed_same_samples(tiny):
     llm = LLMConfig(batch_size=2, shots=2, samples=2, max_new_tokens=5, device="cpu")
     items = [("a", CAPTIONS[0], "reshuffle"), ("b", CAPTIONS[1], "replace_adjectives")]
     assert make(tiny, llm, seed=1).generate(items) == make(tiny, llm, seed=1).generate(items)
+
+
+def test_real_captions_take_the_llm_for_its_types_and_the_rules_for_the_rest(tiny, tmp_path):
+    model, tokenizer, _ = tiny
+    folder = tmp_path / "lm"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    data = tmp_path / "data"
+    data.mkdir()
+    ids = [f"i{n}" for n in range(len(CAPTIONS))]
+    pq.write_table(pa.table({"id": ids, "caption": CAPTIONS, "image": ids}), data / "captions.parquet")
+    llm = LLMConfig(model=str(folder), batch_size=4, shots=2, samples=2, max_new_tokens=6, dtype="float32",
+                    device="cpu")  # fmt: skip
+    types = ("swap_nouns", "replace_adjectives")
+    mixed = unfiltered(types=types, llm_types=("swap_nouns",), llm=llm)  # generator auto, real captions
+    metrics = generate(str(data), tmp_path / "mixed", mixed)
+    assert (metrics["generator_swap_nouns"], metrics["generator_replace_adjectives"]) == ("llm", "rules")
+    assert metrics["llm_fallback"] == ""
+    assert metrics["candidates_swap_nouns"] == 2 * len(CAPTIONS)  # the LLM's samples, every one judged
+    ruled = generate(str(data), tmp_path / "rules", unfiltered(types=types, generator="rules"))
+    assert ruled["generator_swap_nouns"] == "rules"
+
+    def adjectives(folder):
+        records = json.loads((folder / "negatives.json").read_text())
+        found = {r["original"]: [n for n, t in zip(r["enhanced"], r["types"], strict=True)
+                                 if t == "replace_adjectives"] for r in records}  # fmt: skip
+        return {caption: negatives for caption, negatives in found.items() if negatives}
+
+    made = adjectives(tmp_path / "mixed")
+    assert made and made == adjectives(tmp_path / "rules")  # the rules' types as before

@@ -185,3 +185,31 @@ def test_plural_only_nouns_proper_nouns_and_addresses_are_left_alone(rules):
             assert "pants" in negative and " pant " not in negative
         for negative in first(rules, "A man in a statefarm.com hat walks past Central Park .", kind):
             assert "statefarm.com" in negative and "Central Park" in negative
+
+
+def test_a_split_possessive_moves_with_its_nouns(rules):
+    caption = "A woman holds a child 's hand near a tree ."
+    assert [t.text for t in tokens(caption)][4:7] == ["child", "'s", "hand"]
+    for kind in ("swap_nouns", "reshuffle", "replace_nouns"):
+        found = first(rules, caption, kind)
+        for negative in found:  # the possessive stays between the owner and what it owns
+            words = negative.split()
+            at = words.index("'s")
+            assert words[at - 1] != "a" and words[at + 1] not in ("a", "near", "."), negative
+    assert "A woman holds a tree near a child 's hand ." in first(rules, caption, "swap_nouns")
+
+
+def test_adjectives_next_to_each_other_or_in_one_list_never_trade_places(rules):
+    for caption in (
+        "The boy is riding with his mouth wide open .",
+        "A bathroom is very colorful with blue yellow and red.",
+    ):
+        swaps = first(rules, caption, "swap_adjectives")
+        assert not any(" open wide " in n or "yellow blue" in n or "red yellow and blue" in n for n in swaps)
+    assert first(
+        rules, "A goalie in a blue jersey catches a ball by a player in a red jersey .", "swap_adjectives"
+    )
+
+
+def test_own_after_a_possessive_is_no_adjective(rules):
+    assert first(rules, "A small pink ring on its own .", "swap_adjectives") == []

@@ -4,6 +4,7 @@ shards of the caption chunks merged into one run's output."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -15,7 +16,6 @@ from compclip.errors import UserError
 from compclip.negatives import TYPES, NegativesConfig, RuleGenerator, Rules, filter_file, generate
 from compclip.negatives.io import read_negatives
 from compclip.negatives.profile import resolve
-from compclip.negatives.run import make_generator
 from compclip.negatives.shards import merge_negatives, shard_keys
 from compclip.negatives.validity import FilterConfig
 from compclip.rejects import Rejects
@@ -213,7 +213,7 @@ def test_filter_counts_malformed_records_and_invalid_negatives(tmp_path):
 
 def test_unknown_generator_and_missing_input_are_user_errors(tmp_path):
     with pytest.raises(UserError, match="unknown generator"):
-        make_generator(unfiltered(generator="gpt"))
+        generate(str(tmp_path), tmp_path / "out", unfiltered(generator="gpt"))
     with pytest.raises(UserError, match=r"without captions\.parquet"):
         generate(str(tmp_path), tmp_path / "out", unfiltered(), Rules(RuleGenerator(), 0))
 
@@ -283,3 +283,39 @@ def test_shards_merge_into_the_one_run_output(tmp_path, rules):
     }
     with pytest.raises(UserError, match="more than one shard"):
         merge_negatives([parts[0], parts[0]], str(tmp_path / "twice"))
+
+
+def test_real_captions_default_to_the_llm_for_its_types_and_say_when_it_cannot_run(
+    tmp_path, monkeypatch, capsys
+):
+    from compclip.negatives import profile
+
+    real = resolve(NegativesConfig(types=TYPES), str(tmp_path / "captions.tsv"))
+    world = resolve(NegativesConfig(types=TYPES, profile="world"), str(tmp_path / "captions.tsv"))
+    monkeypatch.setattr(profile, "gpu", lambda: True)
+    plan, why = profile.generators(real)
+    assert why is None and [t for t in TYPES if plan[t] == "llm"] == [
+        "reshuffle",
+        "swap_nouns",
+        "replace_nouns",
+    ]
+    assert set(profile.generators(world)[0].values()) == {"rules"}  # the world keeps its rules
+    assert set(profile.generators(replace(real, generator="llm"))[0].values()) == {"llm"}
+    assert set(profile.generators(replace(real, generator="rules"))[0].values()) == {"rules"}
+    monkeypatch.setattr(profile, "gpu", lambda: False)
+    plan, why = profile.generators(real)
+    assert (
+        set(plan.values()) == {"rules"} and "no GPU" in why and "reshuffle, swap_nouns, replace_nouns" in why
+    )
+    assert profile.generators(replace(real, llm=replace(real.llm, device="cpu")))[0]["swap_nouns"] == "llm"
+
+    data = dataset(tmp_path / "data", CAPTIONS)
+    params = tmp_path / "params.yaml"
+    params.write_text("negatives: {filter: {blind: false}, types: [swap_nouns]}\n")
+    assert (
+        main(["negatives", "generate", str(data), "--out", str(tmp_path / "out"), "--params", str(params)])
+        == 0
+    )
+    assert "note: no GPU for the LLM" in capsys.readouterr().out  # said, and recorded in the metrics
+    saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert saved["generator_swap_nouns"] == "rules" and "no GPU" in saved["llm_fallback"]

@@ -109,9 +109,9 @@ def test_the_flow_has_every_stage_and_both_pmi_rounds_fan_out(compiled):
     spec, _, _ = compiled
     components = {t.component_ref.name for t in _all_tasks(spec)}
     for stage in ("world-corpus", "finetune-data", "pmi-plan", "pmi-scan", "pmi-merge-vocab", "pmi-pairs",
-                  "pmi-merge-table", "evalsets-build", "negatives-generator", "negatives-generate-llm",
-                  "pretrain", "base-model", "train", "evaluate", "compare", "lineage-record",
-                  "publish"):  # fmt: skip
+                  "pmi-merge-table", "evalsets-build", "negatives-generator", "negatives-shard",
+                  "negatives-merge", "pretrain", "base-model", "train", "evaluate", "compare",
+                  "lineage-record", "publish"):  # fmt: skip
         assert any(c.startswith(f"comp-{stage}") for c in components), stage
     loops = [
         t.parameter_iterator.items.input_parameter
@@ -156,34 +156,50 @@ def test_gpu_stages_ask_for_accelerators_and_every_task_has_resources(compiled):
         assert "nodeSelector" in kubernetes[stage] and "tolerations" in kubernetes[stage]
 
 
-def test_the_negatives_generator_picks_a_rules_task_on_core_or_an_llm_task_on_a_gpu(compiled):
+def test_the_negatives_generator_picks_a_rules_task_on_core_or_llm_shards_on_gpus_then_a_merge(compiled):
     spec, platform, _ = compiled
     executors = _executors(spec)
     kubernetes = json_format.MessageToDict(platform.platforms["kubernetes"])["deploymentSpec"]["executors"]
     # one pair of branches under each base-model branch (pretrained, given)
-    rules = [n for n in executors if n.startswith("exec-negatives-generate") and "llm" not in n]
-    llm = [n for n in executors if n.startswith("exec-negatives-generate-llm")]
-    assert len(rules) == len(llm) == 2
-    for name in rules:
+    rules = [n for n in executors if n.startswith("exec-negatives-generate")]
+    shards = [n for n in executors if n.startswith("exec-negatives-shard")]
+    merges = [n for n in executors if n.startswith("exec-negatives-merge")]
+    assert len(rules) == len(shards) == len(merges) == 2
+    for name in (*rules, *merges):
         assert executors[name]["container"]["image"] == image("core", tag=content_tag(REPO))
         assert "accelerator" not in executors[name]["container"]["resources"]
         assert "nodeSelector" not in kubernetes[name]
-    for name in llm:
+    for name in shards:
         assert executors[name]["container"]["image"] == image(
             "gen", tag=content_tag(REPO), accelerator="cuda"
         )
         assert executors[name]["container"]["resources"]["accelerator"]["resourceCount"].endswith("gpus']}}")
         assert "nodeSelector" in kubernetes[name] and "tolerations" in kubernetes[name]
+    # the shards are a ParallelFor over the shard plan of `negatives_shards`, each retried, whose
+    # collected outputs the merge reads
+    for name, component in spec.components.items():
+        if not name.startswith("comp-llm-negatives"):
+            continue
+        tasks = component.dag.tasks
+        assert tasks["shard-plan"].inputs.parameters["shards"].component_input_parameter == "shards"
+        (loop,) = [t for t in tasks.values() if t.HasField("parameter_iterator")]
+        assert loop.parameter_iterator.items.input_parameter == "pipelinechannel--shard-plan-Output"
+        (shard,) = spec.components[loop.component_ref.name].dag.tasks.values()
+        assert (
+            shard.component_ref.name.startswith("comp-negatives-shard") and shard.retry_policy.max_retry_count
+        )
+        assert tasks["negatives-merge"].dependent_tasks == [loop.task_info.name]
+    assert "negatives_shards" in spec.root.input_definitions.parameters
     branches = {"llm": 0, "rules": 0}
     for task in _all_tasks(spec):
         condition = task.trigger_policy.condition
         if "negatives-generator-Output" not in condition:
             continue
         inner = {t.component_ref.name for t in spec.components[task.component_ref.name].dag.tasks.values()}
-        made = {n.removeprefix("comp-").rstrip("-0123456789") for n in inner if "negatives-generate" in n}
+        made = {n.removeprefix("comp-").rstrip("-0123456789") for n in inner if "negatives" in n}
         kind = "rules" if condition.startswith("!(") else "llm"
         assert "== 'llm'" in condition
-        assert made == {"negatives-generate-llm" if kind == "llm" else "negatives-generate"}, condition
+        assert made == {"llm-negatives" if kind == "llm" else "negatives-generate"}, condition
         branches[kind] += 1
     assert branches == {"llm": 2, "rules": 2}
 

@@ -19,6 +19,7 @@ EXAMPLES = """examples:
   compclip negatives generate out/world --out out/negatives
   compclip negatives generate captions.parquet --out neg/ --pmi out/pmi --per-type 2 --seed 1
   compclip negatives generate captions.parquet --out neg/ --candidates 96
+  compclip negatives generate captions.parquet --out neg/ --generator rules   # every type by the rules
   compclip negatives generate few.tsv --out neg/ --reference-captions flickr8k/Flickr8k.token.txt
   compclip negatives generate out/world --out neg/ --types reshuffle swap_nouns swap_adjectives \\
       replace_adjectives replace_nouns replace_relations invert_relations   # + spatial relations
@@ -48,7 +49,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         "inputs", metavar="DATASET_OR_CAPTIONS", help="dataset folder, caption file or s3:// URI"
     )
     defaults = NegativesConfig()
-    add_flag(gen, defaults, "--generator", choices=GENERATORS, help="rules (offline) or llm")
+    add_flag(
+        gen,
+        defaults,
+        "--generator",
+        choices=GENERATORS,
+        help="auto: real captions' llm_types by the LLM on a GPU, the rest and the world by the rules; "
+        "rules (offline); llm (every type)",
+    )
     gen.add_argument("--model", help="llm: hub name, local folder or s3:// URI")
     gen.add_argument("--pmi", help="rules: PMI table folder; replacements prefer low-PMI concept pairs")
     add_flag(gen, defaults, "--per-type", type=int, help="valid negatives per caption and type")
@@ -170,3 +178,5 @@ def _report(out: str, metrics: dict) -> None:
         f"of {metrics['n_captions']} captions"
     )
     print("yield per type: " + json.dumps(yields))
+    if metrics.get("llm_fallback"):
+        print(f"note: {metrics['llm_fallback']}")

@@ -65,7 +65,8 @@ OBJECT_TAGS = ("determiner", "number", "adj", "noun", "pronoun")  # a relation p
 FINITE_TAGS = ("VBZ", "VBP")
 GOVERNORS = ("preposition", "verb", "auxiliary")  # what gives a phrase its role
 COORDINATORS = ("and", "or", ",", "&")
-PHRASE_TAGS = ("determiner", "number", "adj", "adverb", "noun", "framing", "name")
+PHRASE_TAGS = ("determiner", "number", "adj", "adverb", "noun", "framing", "name", "possessive")
+OWNED_TAGS = ("number", "adj", "adverb")  # what may stand between a possessive and its noun
 
 
 @dataclass(frozen=True)
@@ -103,9 +104,7 @@ class RuleGenerator:
         penn = self.tagger.penn(words)
         tags = self.tagger.tag(words, penn)
         # a plural-only noun (*pants*) is never moved into a singular place, replaced or singularised
-        nouns = [
-            (s, e) for s, e in _runs(tags, "noun") if words[e - 1].lower() not in self.lexicon.plural_only
-        ]
+        nouns = [(s, e) for s, e in _possessed(tags) if words[e - 1].lower() not in self.lexicon.plural_only]
         phrases = []
         for start, end in nouns:
             while start > 0 and (
@@ -168,7 +167,14 @@ class RuleGenerator:
         pairs = [
             (i, j)
             for i, j in itertools.combinations(p.adjectives, 2)
-            if p.words[i].lower() != p.words[j].lower() and _phrase_of(p, i) != _phrase_of(p, j)
+            if p.words[i].lower() != p.words[j].lower()
+            and _phrase_of(p, i) != _phrase_of(p, j)
+            # next to each other or in one list (adjectives, punctuation and coordinators between)
+            # they only trade places: *his mouth wide open*, *blue yellow and red*
+            and any(
+                p.tags[k] not in ("punct", "adj") and p.words[k].lower() not in COORDINATORS
+                for k in range(i + 1, j)
+            )
         ]
         # Attributes of one class first: a colour for a colour reads as a caption; colour for size less so.
         kind = self.lexicon.attribute_class
@@ -385,6 +391,20 @@ def _modified(tags: list[str], i: int) -> str:
 def _phrase_of(p: Parse, i: int) -> int:
     """The index of the noun phrase holding word ``i`` (a distinct negative number when none does)."""
     return next((n for n, (s, e) in enumerate(p.phrases) if s <= i < e), -1 - i)
+
+
+def _possessed(tags: list[str]) -> list[tuple[int, int]]:
+    """Noun groups as [start, end): runs of nouns, a possessor joined to what it owns (*man 's
+    red shirt*, Flickr8k's split ``'s``), so a swap or reshuffle moves them together and only
+    the head is replaced."""
+    groups: list[tuple[int, int]] = []
+    for start, end in _runs(tags, "noun"):
+        last = groups[-1][1] if groups else -1
+        if last >= 0 and tags[last] == "possessive" and all(t in OWNED_TAGS for t in tags[last + 1 : start]):
+            groups[-1] = (groups[-1][0], end)
+        else:
+            groups.append((start, end))
+    return groups
 
 
 def _runs(tags: list[str], tag: str) -> list[tuple[int, int]]:

@@ -31,6 +31,7 @@ import yaml
 
 from compclip import nltkdata
 from compclip.negatives.inflection import noun_lemma
+from compclip.negatives.text import POSSESSIVES
 from compclip.negatives.wordnet import animate
 
 FUNCTION_TAGS = (
@@ -203,7 +204,9 @@ class Tagger:
         tags = []
         for i, (surface, tag) in enumerate(zip(words, penn, strict=True)):
             word = surface.lower()
-            if not word[:1].isalnum():
+            if word in POSSESSIVES:
+                tags.append("possessive")  # split off its noun: *a man 's shirt*
+            elif not word[:1].isalnum():
                 tags.append("punct")
             elif "." in word or "/" in word or (i and tag.startswith("NNP") and surface[:1].isupper()):
                 tags.append("name")  # a web address or a proper noun: never edited

@@ -1,8 +1,9 @@
 """Caption text as tokens that keep their spacing and case, so an edited caption reads like the original.
 
 Word tokens are runs of letters/digits (with inner hyphens or apostrophes: ``t-shirt``,
-``man's``) or web addresses (``statefarm.com``); every other non-space character is a token of
-its own. Rendering puts each word in a
+``man's``) or web addresses (``statefarm.com``); a possessive split off its noun, as Flickr8k's
+tokenised captions write it (*a man 's shirt*), is one token ``'s``; every other non-space
+character is a token of its own. Rendering puts each word in a
 slot of the original: the slot keeps its whitespace and sentence-initial capital, so moved words
 take the case of where they land. Articles are re-chosen (``a``/``an``, by inflect) by the next word.
 """
@@ -20,7 +21,8 @@ from compclip.negatives.inflection import article
 ADDRESS = (
     r"(?:https?://|www\.)\S+|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.(?:com|org|net|edu|gov|io|uk)\b(?:/\S*)?"
 )
-WORD = re.compile(rf"(\s*)({ADDRESS}|[A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*|\S)")
+POSSESSIVES = ("'s", "’s")
+WORD = re.compile(rf"(\s*)({ADDRESS}|[A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*|['’]s\b|\S)")
 
 
 @dataclass(frozen=True)

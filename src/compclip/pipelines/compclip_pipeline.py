@@ -12,8 +12,10 @@
 Every stage's settings are one dict parameter named after its ``params.yaml`` section, with the
 section's values as the default (``build(params)``), so a run records exactly what it ran with
 and a changed setting reruns the stages downstream of it (and only those: caching is on).
-Negatives run in the core image (rules) or, with ``negatives.generator: llm``, in the gen image on
-a GPU: a small task reads the generator and the flow branches on it.
+Negatives run in the core image (rules) or, when the LLM makes any type (``negatives.generator:
+llm``, or ``auto`` on real captions: docs/negatives.md), in the gen image on GPUs, dealt over
+``negatives_shards`` tasks and merged (:func:`llm_negatives`); a small task reads which from the
+settings and the fine-tuning data, and the flow branches on it.
 """
 
 from typing import Any
@@ -26,11 +28,13 @@ from compclip.components.compare.component import compare as compare_op
 from compclip.components.data.component import finetune_data as finetune_data_op
 from compclip.components.evalsets.component import evalsets_build
 from compclip.components.evaluate.component import evaluate as evaluate_op
+from compclip.components.genpairs.component import shard_plan
 from compclip.components.lineage.component import lineage_record
 from compclip.components.negatives.component import (
     negatives_generate,
-    negatives_generate_llm,
     negatives_generator,
+    negatives_merge,
+    negatives_shard,
 )
 from compclip.components.pmi.component import pmi_merge_table, pmi_merge_vocab, pmi_pairs, pmi_plan, pmi_scan
 from compclip.components.pretrain.component import pretrain as pretrain_op
@@ -81,6 +85,30 @@ def pmi_count(s3_secret: str = S3_SECRET):
     return pmi
 
 
+def llm_negatives(accelerators: bool = True, s3_secret: str = S3_SECRET):
+    """The LLM negatives sub-pipeline: ``shards`` GPU tasks of the gen image (``compclip negatives
+    generate --shard i/n``), each keeping its finished chunks under ``work_root`` so a run again
+    resumes (the backend ignores retries inside a ParallelFor), then their merge (``compclip
+    negatives merge``)."""
+
+    @dsl.pipeline(name="llm-negatives")
+    def negatives_by_shard(
+        data: Input[Dataset], pmi: Input[Dataset], shards: int, config: dict, work_root: str,
+        accelerator: str, gpus: int, gpu_node_selector: dict, gpu_tolerations: list,
+    ) -> Dataset:  # fmt: skip
+        """The negatives of ``data``'s captions, dealt over at most ``shards`` GPUs; the merge starts
+        once every shard succeeded."""
+        on_gpu = Accelerators(accelerators, accelerator, gpus, gpu_node_selector, gpu_tolerations).request
+        plan = configure(shard_plan(shards=shards), "core", "negatives shard plan", s3_secret)
+        with dsl.ParallelFor(plan.output) as part:
+            shard = negatives_shard(data=data, pmi=pmi, part=part, config=config, work_root=work_root)
+            on_gpu(configure(shard, "gen", "negatives shard (LLM)", s3_secret))
+        merged = negatives_merge(shards=dsl.Collected(shard.outputs["shard"]))
+        return configure(merged, "core", "negatives merge", s3_secret).outputs["negatives"]
+
+    return negatives_by_shard
+
+
 def build(
     params: dict[str, dict], accelerators: bool = True, parallel_training: int = 0, s3_secret: str = S3_SECRET
 ):
@@ -97,6 +125,7 @@ def build(
         raise ValueError(f"params lack the sections {missing}")
     defaults = {s: params[s] for s in (*SECTIONS, *PUBLISH_SECTIONS)}
     count_pmi = pmi_count(s3_secret)
+    by_shard = llm_negatives(accelerators, s3_secret)
 
     @dsl.pipeline(name="tune-and-compare")
     def tune_and_compare(
@@ -170,6 +199,7 @@ def build(
         corpus: str = "",
         finetune_data: str = "",
         shards: int = 4,
+        negatives_shards: int = 4,
         base_model: str = "",
         methods: list = list(METHODS),  # noqa: B006
         zeroshot: list = ["single", "genpairs", "paste"],  # noqa: B006
@@ -184,7 +214,8 @@ def build(
         work_root: str = "",
     ):
         """``corpus``: caption shards (space-separated URIs or globs, e.g. LAION parquet on S3) whose PMI
-        is counted instead of the world's; ``finetune_data``: an image-caption dataset folder (``compclip
+        is counted instead of the world's (over ``shards`` parts; the LLM negatives over
+        ``negatives_shards`` GPUs); ``finetune_data``: an image-caption dataset folder (``compclip
         data import``) fine-tuned on instead of the world's; ``base_model``: an open_clip NAME:TAG,
         hf-hub:ID or s3:// model folder fine-tuned instead of pretraining one; ``methods``: the
         fine-tunings to run; ``benchmarks``: real benchmarks every model is evaluated on, e.g.
@@ -205,7 +236,8 @@ def build(
         table = counted.set_display_name("pmi").output
 
         sets = configure(evalsets_build(pmi=table, config=evalsets), "core", "evalsets", s3_secret)
-        generator = configure(negatives_generator(config=negatives), "core", "negatives generator", s3_secret)
+        generator = negatives_generator(config=negatives, data=fine_task.outputs["data"])
+        configure(generator, "core", "negatives generator", s3_secret)
 
         rest = dict(
             world=world_data, finetune=fine_task.outputs["data"], pmi=table,
@@ -220,12 +252,14 @@ def build(
         )  # fmt: skip
 
         def negatives_then_rest(base: Any) -> None:
-            """Negatives by the configured generator (LLM: the gen image on a GPU), then the rest."""
+            """Negatives by the configured generators (the LLM: sharded over GPUs), then the rest."""
             inputs = dict(data=fine_task.outputs["data"], pmi=table, config=negatives, work_root=work_root)
             with dsl.If(generator.output == "llm", name="llm-negatives"):
-                llm = configure(negatives_generate_llm(**inputs), "gen", "negatives (LLM)", s3_secret)
-                on_gpu(llm).set_retry(RETRIES)
-                tuned = tune_and_compare(base=base, negatives=llm.outputs["negatives"], **rest)
+                gpu = dict(accelerator=accelerator, gpus=gpus, gpu_node_selector=gpu_node_selector,
+                           gpu_tolerations=gpu_tolerations)  # fmt: skip
+                llm = by_shard(**inputs, **gpu, shards=negatives_shards)
+                llm.set_display_name("negatives (LLM, sharded)")
+                tuned = tune_and_compare(base=base, negatives=llm.output, **rest)
                 tuned.set_display_name("tune and compare")
             with dsl.Else(name="rule-negatives"):
                 rules = configure(negatives_generate(**inputs), "core", "negatives", s3_secret)
