@@ -23,7 +23,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from compclip import s3local
-from compclip.rejects import Rejects
 from compclip.shards import ShardWriter, read_image, read_index, stream
 from compclip.world.preset import load_world
 from compclip.world.render import Renderer
@@ -68,7 +67,9 @@ def write_parquet(root: Path, images: list[tuple[str, bytes]], shard_size: int) 
     for k, start in enumerate(range(0, len(images), shard_size)):
         part = images[start : start + shard_size]
         table = pa.table({"name": [n for n, _ in part], "png": pa.array([d for _, d in part], pa.binary())})
-        pq.write_table(table, root / "shards" / f"{k:06d}.parquet", row_group_size=ROW_GROUP, compression="none")
+        pq.write_table(
+            table, root / "shards" / f"{k:06d}.parquet", row_group_size=ROW_GROUP, compression="none"
+        )
 
 
 def read_all(fmt: str, root: str, names: list[str], shard_size: int) -> int:
@@ -81,7 +82,7 @@ def read_all(fmt: str, root: str, names: list[str], shard_size: int) -> int:
         wanted = {}
         for i, name in enumerate(names):
             wanted.setdefault(f"shards/{i // shard_size:06d}.tar", set()).add(name)
-        total = sum(len(data) for _, _, data in stream(root, wanted, Rejects()))
+        total = sum(len(data) for _, _, data in stream(root, wanted, {}))
     else:
         for shard in sorted(fs.ls(f"{path}/shards", detail=False)):
             with fs.open(shard, "rb") as handle:
@@ -128,6 +129,27 @@ def dvc_push_pull(folder: Path, tmp: Path, remote: str) -> tuple[float, float, i
     return push, pull, files
 
 
+def measure(fmt: str, writer, root: Path, images: list[tuple[str, bytes]], picks: list[int], args) -> list:
+    """One row of the table: files, MB, write s, local read img/s and random ms, S3 upload s, stream
+    MB/s and random ms, and (``args.dvc``) dvc push and pull s."""
+    names, size_each = [n for n, _ in images], args.shard_size
+    write_s, _ = timed(lambda: writer(root, images, size_each))
+    files = [p for p in root.rglob("*") if p.is_file()]
+    size = sum(p.stat().st_size for p in files)
+    read_s, got = timed(lambda: read_all(fmt, str(root), names, size_each))
+    assert got == sum(len(d) for _, d in images), (fmt, got)
+    rand_s, _ = timed(lambda: read_random(fmt, str(root), picks, names, size_each))
+    s3 = f"s3://format-bench/{fmt}"
+    upload_s, _ = timed(lambda: fsspec.filesystem("s3").put(str(root), s3, recursive=True))
+    s3_read_s, _ = timed(lambda: read_all(fmt, s3, names, size_each))
+    s3_rand_s, _ = timed(lambda: read_random(fmt, s3, picks, names, size_each))
+    row = [fmt, len(files), size / 1e6, write_s, len(names) / read_s, rand_s / len(picks) * 1e3, upload_s,
+           size / 1e6 / s3_read_s, s3_rand_s / len(picks) * 1e3]  # fmt: skip
+    if args.dvc:
+        row += dvc_push_pull(root, root.parent, "s3://format-bench/dvc")[:2]
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=3000)
@@ -136,36 +158,20 @@ def main() -> None:
     parser.add_argument("--dvc", action="store_true", help="also time dvc push and pull of each format")
     args = parser.parse_args()
     images = render(args.n)
-    names = [n for n, _ in images]
     picks = random.Random(0).sample(range(args.n), args.random)
-    print(f"{args.n} world PNGs, {sum(len(d) for _, d in images) / args.n:.0f} B each; shard size {args.shard_size}")
+    mean = sum(len(d) for _, d in images) / args.n
+    print(f"{args.n} world PNGs, {mean:.0f} B each; shard size {args.shard_size}")
     with tempfile.TemporaryDirectory(prefix="compclip-format-") as tmp:
         tmp = Path(tmp)
         server = s3local.start(tmp / "s3", bucket="format-bench")
         os.environ.update(server.env())
         try:
-            fs = fsspec.filesystem("s3")
-            rows = []
-            for fmt, writer in (("folder", write_folder), ("tar", write_tar), ("parquet", write_parquet)):
-                root = tmp / fmt
-                write_s, _ = timed(lambda: writer(root, images, args.shard_size))
-                files = [p for p in root.rglob("*") if p.is_file()]
-                size = sum(p.stat().st_size for p in files)
-                read_s, got = timed(lambda: read_all(fmt, str(root), names, args.shard_size))
-                assert got == sum(len(d) for _, d in images), (fmt, got)
-                rand_s, _ = timed(lambda: read_random(fmt, str(root), picks, names, args.shard_size))
-                upload_s, _ = timed(lambda: fs.put(str(root), f"format-bench/{fmt}", recursive=True))
-                s3_read_s, _ = timed(lambda: read_all(fmt, f"s3://format-bench/{fmt}", names, args.shard_size))
-                s3_rand_s, _ = timed(
-                    lambda: read_random(fmt, f"s3://format-bench/{fmt}", picks, names, args.shard_size)
-                )
-                row = [fmt, len(files), size / 1e6, write_s, args.n / read_s, rand_s / args.random * 1e3,
-                       upload_s, size / 1e6 / s3_read_s, s3_rand_s / args.random * 1e3]  # fmt: skip
-                if args.dvc:
-                    row += dvc_push_pull(root, tmp, "s3://format-bench/dvc")[:2]
-                rows.append(row)
-            head = ("| format | files | MB | write s | local read img/s | local random ms | S3 upload s "
-                    "| S3 stream MB/s | S3 random ms |" + (" dvc push s | dvc pull s |" if args.dvc else ""))  # fmt: skip
+            rows = [
+                measure(fmt, writer, tmp / fmt, images, picks, args)
+                for fmt, writer in (("folder", write_folder), ("tar", write_tar), ("parquet", write_parquet))
+            ]
+            head = "| format | files | MB | write s | local read img/s | local random ms | S3 upload s "
+            head += "| S3 stream MB/s | S3 random ms |" + (" dvc push s | dvc pull s |" if args.dvc else "")
             print(head)
             print("|" + "---|" * (head.count("|") - 1))
             for row in rows:

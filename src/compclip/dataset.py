@@ -14,20 +14,24 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
 
+from compclip import shards
 from compclip.config import Checked, Share
 from compclip.errors import UserError
 from compclip.files import read_json, read_parquet
 from compclip.outputs import local_out
 from compclip.rejects import Rejects
 from compclip.storage import (
+    exists,
     filesystem,
     local_copy,
     local_dir,
+    read_bytes,
     s3_access,
     sha256_file,
     write_json,
@@ -38,6 +42,7 @@ log = logging.getLogger(__name__)
 
 CAPTIONS, HEADER, IMAGES = "captions.parquet", "dataset.json", "images"
 COLUMNS = ("id", "caption", "image")
+SHARD = "shard"  # the column naming a row's image shard (absent: ``image`` is a file in the folder)
 FORMATS = ("auto", "folder", "coco")
 
 
@@ -47,20 +52,47 @@ class ImportConfig(Checked):
     max_reject_share: Share = 0.01
 
 
-def read_rows(folder: Path, rejects: Rejects) -> list[dict[str, str]]:
-    """Rows of ``folder``'s ``captions.parquet`` with all three fields non-empty strings."""
-    path = folder / CAPTIONS
-    if not path.is_file():
+def read_rows(folder: str | Path, rejects: Rejects) -> list[dict[str, str]]:
+    """Rows of the dataset ``folder``'s (a path or s3:// URI) ``captions.parquet`` with all three
+    fields non-empty strings, and their ``shard`` when the images are sharded."""
+    path = f"{str(folder).rstrip('/')}/{CAPTIONS}"
+    if not exists(path):
         raise UserError(f"{folder}: not a dataset folder (no {CAPTIONS})")
-    table = read_parquet(path, COLUMNS)
+    with local_copy(path) as (local, _):
+        table = read_parquet(local, COLUMNS)
+    columns = [*COLUMNS, SHARD] if SHARD in table.column_names else list(COLUMNS)
     rows = []
-    for row in table.select(list(COLUMNS)).to_pylist():
-        bad = [c for c in COLUMNS if not isinstance(row[c], str) or not row[c].strip()]
+    for row in table.select(columns).to_pylist():
+        bad = [c for c in columns if not isinstance(row[c], str) or not row[c].strip()]
         if bad:
             rejects.add(f"caption row missing {bad[0]}", f"{path} id={row['id']}")
         else:
             rows.append(row)
     return rows
+
+
+def image_key(row: dict[str, str]) -> str:
+    """Where a row's image is, relative to its dataset: ``shards/000003.tar/NAME`` or ``images/NAME``."""
+    return f"{row[SHARD]}/{row['image']}" if SHARD in row else row["image"]
+
+
+def read_images(
+    folder: str, rows: list[dict[str, str]], failed: dict[str, str]
+) -> Iterator[tuple[str, bytes]]:
+    """``(image_key, bytes)`` of each image the ``rows`` of the dataset ``folder`` (path or s3://) use,
+    once: streamed shard by shard (:func:`compclip.shards.stream`), or file by file from a folder of
+    images (the older format). An image that cannot be read goes to ``failed`` (key -> reason)."""
+    wanted: dict[str, set[str]] = {}
+    for row in rows:
+        wanted.setdefault(row.get(SHARD, ""), set()).add(row["image"])
+    files = wanted.pop("", set())
+    for shard, name, data in shards.stream(folder, wanted, failed):
+        yield f"{shard}/{name}", data
+    for name in sorted(files):
+        try:
+            yield name, read_bytes(f"{folder.rstrip('/')}/{name}")
+        except UserError:
+            failed[name] = "image missing"
 
 
 def coco_rows(doc: dict, rejects: Rejects) -> list[dict[str, str]]:

@@ -8,8 +8,9 @@ Why tar and not parquet: docs/datasets.md.
 
 Reading streams a shard in order (local file or s3://, through the output's pointer, never a whole
 download first) or fetches one image by its index (a range read). Bad input never stops a reader:
-a missing index, a truncated shard or an image the index does not hold is counted in
-:class:`~compclip.rejects.Rejects` with one log line naming the shard and the sample.
+a missing index, a truncated shard or an image the index does not hold is reported per image (the
+caller counts it as a reject of each row that needs it) with one log line naming the shard and the
+first such sample.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compclip.errors import UserError
-from compclip.rejects import Rejects
 from compclip.storage import open_uri, read_bytes, read_range, write_json
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class ShardWriter:
             self._finish()
             shard = f"{SHARDS}/{len(self.shards):06d}.tar"
             (self.folder / SHARDS).mkdir(parents=True, exist_ok=True)
-            self._tar = tarfile.open(self.folder / shard, "w", format=tarfile.USTAR_FORMAT)
+            self._tar = tarfile.open(self.folder / shard, "w", format=tarfile.USTAR_FORMAT)  # noqa: SIM115
             self.shards.append(shard)
         if name in self._members:
             raise UserError(f"{self.shards[-1]}: the image name {name!r} is given twice")
@@ -104,26 +104,28 @@ def read_index(uri: str) -> dict[str, tuple[int, int]] | None:
     return members
 
 
-def _reject(rejects: Rejects, reason: str, shard: str, names: Iterable[str]) -> None:
+def _fail(failed: dict[str, str], reason: str, shard: str, names: Iterable[str]) -> None:
     names = sorted(names)
     if names:
         log.warning("%s: %s (%d images, first %s)", shard, reason, len(names), names[0])
-    for name in names:
-        rejects.add(reason, f"{shard}: {name}")
+    failed.update({f"{shard}/{name}": reason for name in names})
 
 
-def stream(root: str, wanted: dict[str, set[str]], rejects: Rejects) -> Iterator[tuple[str, str, bytes]]:
+def stream(
+    root: str, wanted: dict[str, set[str]], failed: dict[str, str]
+) -> Iterator[tuple[str, str, bytes]]:
     """``(shard, name, bytes)`` of the ``wanted`` images (shard relative to the dataset ``root`` ->
     image names), shard by shard in sorted order and in each shard in its write order: a sequential
-    read of each tar. What cannot be read is counted in ``rejects`` (see the module docstring)."""
+    read of each tar. Each image that cannot be read goes to ``failed`` (``SHARD/NAME`` -> reason),
+    with one log line per shard (see the module docstring)."""
     for shard in sorted(wanted):
         uri = f"{root.rstrip('/')}/{shard}"
         names = wanted[shard]
         index = read_index(uri)
         if index is None:
-            _reject(rejects, "shard without index (unfinished)", shard, names)
+            _fail(failed, "shard without index (unfinished)", shard, names)
             continue
-        _reject(rejects, "image not in its shard", shard, names - index.keys())
+        _fail(failed, "image not in its shard", shard, names - index.keys())
         left = names & index.keys()
         try:
             with open_uri(uri) as handle, tarfile.open(fileobj=handle, mode="r|") as tar:
@@ -137,11 +139,9 @@ def stream(root: str, wanted: dict[str, set[str]], rejects: Rejects) -> Iterator
                     yield shard, member.name, data
                     if not left:
                         break
-        except (tarfile.TarError, EOFError, OSError) as err:
+        except (tarfile.TarError, EOFError, OSError, UserError) as err:
             log.warning("%s: unreadable after %d images (%s)", shard, len(names) - len(left), err)
-        except UserError as err:
-            log.warning("%s", err)
-        _reject(rejects, "shard truncated", shard, left)
+        _fail(failed, "shard truncated", shard, left)
 
 
 def read_image(root: str, shard: str, name: str, index: dict[str, tuple[int, int]]) -> bytes:
@@ -153,4 +153,3 @@ def read_image(root: str, shard: str, name: str, index: dict[str, tuple[int, int
     if len(data) != size:
         raise UserError(f"{shard}: {name} is cut short ({len(data)} of {size} bytes): the shard is truncated")
     return data
-
