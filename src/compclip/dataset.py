@@ -59,7 +59,9 @@ def read_rows(folder: str | Path, rejects: Rejects) -> list[dict[str, str]]:
     if not exists(path):
         raise UserError(f"{folder}: not a dataset folder (no {CAPTIONS})")
     with local_copy(path) as (local, _):
-        table = read_parquet(local, COLUMNS)
+        table = read_parquet(local)
+    if missing := [c for c in COLUMNS if c not in table.column_names]:
+        raise UserError(f"{path}: no column {', '.join(missing)} (it has {', '.join(table.column_names)})")
     columns = [*COLUMNS, SHARD] if SHARD in table.column_names else list(COLUMNS)
     rows = []
     for row in table.select(columns).to_pylist():

@@ -72,7 +72,8 @@ class ShardWriter:
         info = tarfile.TarInfo(name)
         info.size, info.mode, info.mtime = len(data), 0o644, 0
         self._tar.addfile(info, io.BytesIO(data))
-        self._members[name] = [info.offset_data, len(data)]
+        padded = -(-len(data) // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+        self._members[name] = [self._tar.offset - padded, len(data)]
         return self.shards[-1]
 
     def close(self) -> None:
