@@ -7,10 +7,11 @@ is written after the tar is complete: a shard without an index was never finishe
 Why tar and not parquet: docs/datasets.md.
 
 Reading streams a shard in order (local file or s3://, through the output's pointer, never a whole
-download first) or fetches one image by its index (a range read). Bad input never stops a reader:
-a missing index, a truncated shard or an image the index does not hold is reported per image (the
-caller counts it as a reject of each row that needs it) with one log line naming the shard and the
-first such sample.
+download first; the index says where each image is, so no tar header is parsed on the way) or
+fetches one image by its index (a range read). Bad input never stops a reader: a missing index, a
+truncated shard or an image the index does not hold is reported per image (the caller counts it
+as a reject of each row that needs it) with one log line naming the shard and the first such
+sample.
 """
 
 from __future__ import annotations
@@ -116,9 +117,10 @@ def stream(
     root: str, wanted: dict[str, set[str]], failed: dict[str, str]
 ) -> Iterator[tuple[str, str, bytes]]:
     """``(shard, name, bytes)`` of the ``wanted`` images (shard relative to the dataset ``root`` ->
-    image names), shard by shard in sorted order and in each shard in its write order: a sequential
-    read of each tar. Each image that cannot be read goes to ``failed`` (``SHARD/NAME`` -> reason),
-    with one log line per shard (see the module docstring)."""
+    image names), shard by shard in sorted order and in each shard in its write order: one forward
+    pass over each tar, cut by its index (on S3, sequential reads of the file's read-ahead blocks).
+    Each image that cannot be read goes to ``failed`` (``SHARD/NAME`` -> reason), with one log line
+    per shard (see the module docstring)."""
     for shard in sorted(wanted):
         uri = f"{root.rstrip('/')}/{shard}"
         names = wanted[shard]
@@ -127,22 +129,20 @@ def stream(
             _fail(failed, "shard without index (unfinished)", shard, names)
             continue
         _fail(failed, "image not in its shard", shard, names - index.keys())
-        left = names & index.keys()
+        order, done = sorted(names & index.keys(), key=lambda name: index[name][0]), 0
         try:
-            with open_uri(uri) as handle, tarfile.open(fileobj=handle, mode="r|") as tar:
-                for member in tar:
-                    if member.name not in left:
-                        continue
-                    data = tar.extractfile(member).read()
-                    if len(data) != index[member.name][1]:
-                        raise EOFError(f"{member.name} is cut short")
-                    left.discard(member.name)
-                    yield shard, member.name, data
-                    if not left:
-                        break
-        except (tarfile.TarError, EOFError, OSError, UserError) as err:
-            log.warning("%s: unreadable after %d images (%s)", shard, len(names) - len(left), err)
-        _fail(failed, "shard truncated", shard, left)
+            with open_uri(uri) as handle:
+                for name in order:
+                    offset, size = index[name]
+                    handle.seek(offset)
+                    data = handle.read(size)
+                    if len(data) != size:
+                        raise EOFError(f"{name} is cut short")
+                    yield shard, name, data
+                    done += 1
+        except (EOFError, OSError, UserError) as err:
+            log.warning("%s: unreadable after %d images (%s)", shard, done, err)
+        _fail(failed, "shard truncated", shard, order[done:])
 
 
 def read_image(root: str, shard: str, name: str, index: dict[str, tuple[int, int]]) -> bytes:
