@@ -29,7 +29,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     corpus = add_command(
         verbs,
         "corpus",
-        "write an image-caption dataset folder (captions.parquet, images/, dataset.json)",
+        "write an image-caption dataset folder (captions.parquet, shards/, dataset.json)",
         EXAMPLES,
         description="Render N seeded scenes with one caption each; item i depends on (seed, i) only.",
     )
@@ -39,6 +39,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     corpus.add_argument(
         "--preset", help="world preset: a package preset name or a YAML path (default: default)"
     )
+    corpus.add_argument("--shard-size", type=int, help="images a tar shard (default 2000)")
     corpus.add_argument("--params", type=Path, help="params.yaml; its `world` section sets defaults")
     corpus.add_argument("--section", default="world", help="read this params section instead of `world`")
     corpus.set_defaults(func=_corpus)
@@ -46,7 +47,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _corpus(args: argparse.Namespace) -> None:
     config = load_section(CorpusConfig, args.params, args.section)
-    config = override_from(config, args, "n", "seed", "preset")
+    config = override_from(config, args, "n", "seed", "preset", "shard_size")
     metrics = write_corpus(args.out, config)
     print(
         f"wrote {args.out}: {metrics['n']} images and captions "
