@@ -3,6 +3,7 @@
 locally and against the local SeaweedFS (S3 range reads), and DVC push/pull (``--dvc``). Run:
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/dataset_format.py [--n 3000] [--shard-size 1000] [--dvc]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/dataset_format.py --n 60000 --shard-size 2000 --dvc --formats tar
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ def main() -> None:
     parser.add_argument("--shard-size", type=int, default=1000)
     parser.add_argument("--random", type=int, default=200, help="random reads per format")
     parser.add_argument("--dvc", action="store_true", help="also time dvc push and pull of each format")
+    parser.add_argument("--formats", default="folder,tar,parquet", help="comma-separated, of those three")
     args = parser.parse_args()
     images = render(args.n)
     picks = random.Random(0).sample(range(args.n), args.random)
@@ -169,6 +171,7 @@ def main() -> None:
             rows = [
                 measure(fmt, writer, tmp / fmt, images, picks, args)
                 for fmt, writer in (("folder", write_folder), ("tar", write_tar), ("parquet", write_parquet))
+                if fmt in args.formats.split(",")
             ]
             head = "| format | files | MB | write s | local read img/s | local random ms | S3 upload s "
             head += "| S3 stream MB/s | S3 random ms |" + (" dvc push s | dvc pull s |" if args.dvc else "")
