@@ -305,6 +305,16 @@ def read_bytes(uri: str) -> bytes:
         return handle.read()
 
 
+def read_range(uri: str, offset: int, size: int) -> bytes:
+    """``size`` bytes of the file ``uri`` from ``offset`` (on S3 one ranged GET, not the object)."""
+    fs, path = filesystem(_physical(uri))
+    try:
+        with s3_access(uri):
+            return fs.cat_file(path, start=offset, end=offset + size)
+    except FileNotFoundError as err:
+        raise UserError(f"no such file: {uri}") from err
+
+
 def sha256_file(uri: str) -> str:
     digest = hashlib.sha256()
     with open_uri(uri) as handle:

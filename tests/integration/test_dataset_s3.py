@@ -7,7 +7,9 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from compclip.dataset import import_dataset
+from compclip.dataset import read_images, read_rows
+from compclip.dataset_import import import_dataset
+from compclip.rejects import Rejects
 from compclip.storage import local_dir
 
 pytestmark = pytest.mark.integration
@@ -29,10 +31,11 @@ def test_coco_captions_and_images_on_s3_import_to_s3_with_only_the_images_they_n
         fs.put_file(str(tmp_path / name), f"{bucket}/{name}")
     counts = import_dataset(f"{bucket}/ann/captions.json", f"{bucket}/out", f"{bucket}/root")
     assert counts["n"] == 2 and counts["rejected"] == 0
+    rows = read_rows(f"{bucket}/out", Rejects())  # streamed from S3, not downloaded
+    assert [r["image"] for r in rows] == ["0000000.jpg", "0000001.jpg"]
+    images = [data for _, data in read_images(f"{bucket}/out", rows, {})]
+    assert images == [(tmp_path / "root" / name).read_bytes() for name in ("a.jpg", "b.jpg")]
     with local_dir(f"{bucket}/out") as out:
-        assert sorted(p.name for p in (out / "images").iterdir()) == ["a.jpg", "b.jpg"]
-        assert pq.read_table(out / "captions.parquet").column("image").to_pylist() == [
-            "images/a.jpg",
-            "images/b.jpg",
-        ]
+        assert sorted(p.name for p in (out / "shards").iterdir()) == ["000000.json", "000000.tar"]
+        assert pq.read_table(out / "captions.parquet").column("source").to_pylist() == ["a.jpg", "b.jpg"]
         assert json.loads((out / "dataset.json").read_text())["source"] == f"{bucket}/ann/captions.json"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections import Counter
@@ -11,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from compclip.dataset import image_key, read_images
 from compclip.errors import UserError
 from compclip.evalsets import SUBSETS, EvalsetsConfig, build_evalsets, build_subset
 from compclip.pmi import CountConfig, PMITable, count_corpus
@@ -62,8 +64,11 @@ def test_single_objects_have_no_accessory_and_cover_every_class(built):
 def test_paste_card_covers_a_tenth_of_the_image_and_leaves_the_object_visible(built):
     root, _ = built
     card = np.array(CONFIG.paste_card)
-    for item in _items(root, "paste")[::25]:
-        image = np.asarray(Image.open(root / "sets" / "paste" / item["image"])).astype(int)
+    items = _items(root, "paste")[::25]
+    images = dict(read_images(str(root / "sets" / "paste"), items, failed := {}))
+    assert not failed and len(images) == len(items)  # the PNGs are in the set's shards
+    for item in items:
+        image = np.asarray(Image.open(io.BytesIO(images[image_key(item)]))).astype(int)
         ys, xs = np.nonzero((image == card).all(axis=2))
         side_y, side_x = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
         assert side_x == side_y

@@ -170,7 +170,7 @@ def test_decode_images_covers_and_centre_crops_square_and_tuple_sizes(tmp_path):
     pixels[:, 40:] = 255
     Image.fromarray(pixels).save(tmp_path / "wide.png")
     for size in (20, (20, 20), (20, 10)):
-        images, failed = decode_images(tmp_path, ["wide.png"], size)
+        images, failed = decode_images([("wide.png", (tmp_path / "wide.png").read_bytes())], size)
         height, width = (size, size) if isinstance(size, int) else size
         assert not failed and images["wide.png"].shape == (3, height, width)
         row = images["wide.png"][0, height // 2]

@@ -1,7 +1,8 @@
-"""The corpus folder (captions.parquet, images, dataset.json) and the PMI spread it produces."""
+"""The corpus folder (captions.parquet, image shards, dataset.json) and the PMI spread it produces."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 
@@ -10,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from compclip.dataset import image_key, read_images
 from compclip.pmi import CountConfig, PMITable, count_corpus
 from compclip.world import CorpusConfig, load_world, write_corpus
 
@@ -35,8 +37,11 @@ def test_folder_follows_the_dataset_contract(corpus):
     header = json.loads((folder / "dataset.json").read_text())
     assert header["kind"] == "image-captions" and header["n"] == 1500 and header["seed"] == 5
     assert header["world"] == json.loads(json.dumps(load_world(overrides=SMALL).as_dict()))
+    assert {r["shard"] for r in rows} == {"shards/000000.tar"}  # the default shard size holds 1500
+    images = dict(read_images(str(folder), rows[:20], failed := {}))
+    assert not failed and len(images) == 20
     for row in rows[:20]:
-        image = Image.open(folder / row["image"])
+        image = Image.open(io.BytesIO(images[image_key(row)]))
         assert image.size == (64, 64) and image.mode == "RGB"
         assert row["object"] in row["caption"].lower()
         assert (row["accessory"] is None) == (row["scene"] != "accessory")
@@ -48,8 +53,26 @@ def test_same_seed_writes_identical_files(corpus, tmp_path):
     first = pq.read_table(corpus / "corpus" / "captions.parquet").slice(0, 30)
     again = pq.read_table(tmp_path / "captions.parquet")
     assert first.equals(again)
-    for path in again.column("image").to_pylist()[:10]:
-        assert (tmp_path / path).read_bytes() == (corpus / "corpus" / path).read_bytes()
+    rows, failed = again.to_pylist(), {}
+    assert dict(read_images(str(tmp_path), rows, failed)) == dict(
+        read_images(str(corpus / "corpus"), rows, failed)
+    )
+    assert not failed
+
+
+def test_shard_size_splits_the_images_and_a_shard_is_the_same_bytes_again(tmp_path):
+    config = CorpusConfig(n=25, seed=5, overrides=SMALL, shard_size=10)
+    write_corpus(str(tmp_path / "a"), config)
+    write_corpus(str(tmp_path / "b"), config)
+    rows = pq.read_table(tmp_path / "a" / "captions.parquet").to_pylist()
+    assert [r["shard"] for r in rows] == ["shards/000000.tar"] * 10 + ["shards/000001.tar"] * 10 + [
+        "shards/000002.tar"
+    ] * 5
+    for name in ("000000.tar", "000000.json", "000002.tar", "000002.json"):
+        assert (tmp_path / "a" / "shards" / name).read_bytes() == (
+            tmp_path / "b" / "shards" / name
+        ).read_bytes()
+    assert not (tmp_path / "a" / "images").exists()
 
 
 def test_pmi_of_objects_and_accessories_spans_a_wide_range(corpus):

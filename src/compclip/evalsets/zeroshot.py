@@ -20,8 +20,9 @@ from tqdm import tqdm
 
 from compclip.evalsets.strata import allocate, assign_strata
 from compclip.rejects import Rejects
+from compclip.shards import ShardWriter
 from compclip.storage import write_json, write_parquet
-from compclip.world.files import write_png
+from compclip.world.files import png_bytes
 from compclip.world.preset import World
 from compclip.world.render import Renderer, to_uint8
 from compclip.world.scene import Box, Description, Scene, Thing, make_scene, random_object
@@ -141,12 +142,12 @@ def _pair_item(image: np.ndarray, scene: Scene, pairs: Pairs, p: int) -> Item:
 
 
 def write_evalset(folder: Path, name: str, items: list[Item], header: dict) -> None:
-    """Write the images, ``items.parquet`` and ``evalset.json`` of one zero-shot set."""
-    (folder / "images").mkdir(parents=True, exist_ok=True)
+    """Write the images (PNGs in shards, :mod:`compclip.shards`), ``items.parquet`` and
+    ``evalset.json`` of one zero-shot set."""
     ids = [f"{name}-{i:06d}" for i in range(len(items))]
-    paths = [f"images/{item_id}.png" for item_id in ids]
-    for path, item in zip(paths, items, strict=True):
-        write_png(folder / path, item.image)
+    paths = [f"{item_id}.png" for item_id in ids]
+    with ShardWriter(folder) as writer:
+        shards = [writer.add(path, png_bytes(item.image)) for path, item in zip(paths, items, strict=True)]
 
     def column(get: Callable[[Item], object], kind: pa.DataType) -> pa.Array:
         return pa.array([get(item) for item in items], kind)
@@ -155,6 +156,7 @@ def write_evalset(folder: Path, name: str, items: list[Item], header: dict) -> N
         {
             "id": pa.array(ids, pa.string()),
             "image": pa.array(paths, pa.string()),
+            "shard": pa.array(shards, pa.string()),
             "label": column(lambda i: i.label, pa.string()),
             "accessory": column(lambda i: i.accessory, pa.string()),
             "pmi": column(lambda i: i.pmi, pa.float64()),

@@ -9,6 +9,7 @@ once per unique string.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import math
 import os
@@ -49,15 +50,17 @@ class RuntimeConfig(Checked):
 
 @dataclass(frozen=True)
 class ImageRef:
-    """An image file and an optional crop box ``(x, y, w, h)`` in pixels."""
+    """An image file (or, read from an image shard, its bytes ``data``; ``path`` then names it) and an
+    optional crop box ``(x, y, w, h)`` in pixels."""
 
     path: str
     box: tuple[float, float, float, float] | None = None
+    data: bytes | None = None
 
 
 def existing(refs: Sequence[ImageRef], rejects: Rejects, source: str, root: str | Path) -> np.ndarray:
     """Mask of refs whose file exists; missing ones are counted, and none existing is an error."""
-    found = np.array([os.path.isfile(ref.path) for ref in refs], dtype=bool)
+    found = np.array([ref.data is not None or os.path.isfile(ref.path) for ref in refs], dtype=bool)
     for ref in (r for r, ok in zip(refs, found, strict=True) if not ok):
         rejects.add("missing_image", ref.path)
     if len(refs) and not found.any():
@@ -81,7 +84,7 @@ class ImageFiles(Dataset):
     def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None]:
         ref = self.refs[index]
         try:
-            with Image.open(ref.path) as image:
+            with Image.open(ref.path if ref.data is None else io.BytesIO(ref.data)) as image:
                 image = image.convert("RGB")
             if ref.box is not None:
                 x, y, w, h = ref.box

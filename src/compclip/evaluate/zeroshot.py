@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import yaml
 
+from compclip.dataset import SHARD, image_key, read_images
 from compclip.errors import UserError
 from compclip.evaluate.encode import Encoder, ImageRef, existing
 from compclip.evaluate.results import TAIL_COLUMN, pmi_values, single_objects
@@ -90,6 +91,17 @@ def load_evalset(folder: Path, fallback_name: str | None = None) -> EvalSet:
     return EvalSet(name, folder, tuple(map(str, classes)), templates, items)
 
 
+def image_refs(evalset: EvalSet, table: pa.Table) -> list[ImageRef]:
+    """An :class:`ImageRef` per row of ``table``: its file, or its image's bytes when the set keeps
+    its images in shards (read in one pass; an unreadable one has none, and counts as missing)."""
+    images = table.column("image").to_pylist()
+    if SHARD not in table.column_names:
+        return [ImageRef(str(evalset.folder / p)) for p in images]
+    rows = [{"image": i, SHARD: s} for i, s in zip(images, table.column(SHARD).to_pylist(), strict=True)]
+    data = dict(read_images(str(evalset.folder), rows, {}))
+    return [ImageRef(f"{evalset.folder}/{image_key(r)}", data=data.get(image_key(r))) for r in rows]
+
+
 def class_weights(encoder: Encoder, classes: tuple[str, ...], templates: tuple[str, ...]) -> np.ndarray:
     """``(n_classes, dim)``: per class the normalised mean of its normalised template embeddings."""
     texts = [template.format(name) for name in classes for template in templates]
@@ -125,7 +137,7 @@ def evaluate_zeroshot(
     """Accuracy, PMI bins, correlations and tail gap of one eval set, plus per-image results."""
     keep = usable_rows(evalset, rejects)
     table = evalset.items.filter(pa.array(keep))
-    refs = [ImageRef(str(evalset.folder / p)) for p in table.column("image").to_pylist()]
+    refs = image_refs(evalset, table)
     found = existing(refs, rejects, evalset.name, evalset.folder)
     table = table.filter(pa.array(found))
     embeddings, ok = encoder.images([r for r, f in zip(refs, found, strict=True) if f], rejects)

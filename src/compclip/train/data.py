@@ -1,21 +1,24 @@
 """Training data: images decoded once into a uint8 cache, captions and their hard negatives tokenised.
 
-Inputs are a dataset folder (``captions.parquet`` with ``id``, ``caption``, ``image`` = a PNG path
-relative to the folder) and, for NegCLIP and DeGLA, a ``negatives.json`` (a list of
-``{"image_id", "original", "enhanced": [...], "types": [...]}``), whose negatives belong to the
-one caption ``(image_id, original)``: a row's ``id`` and ``caption``, so the five captions of a
-COCO image each train against their own. Bad records are skipped and counted; each epoch draws
-K of a caption's negatives, and augmentation (RandomResizedCrop + normalisation) runs on whole
-batches with torch ops, seeded by the step, so a resumed run sees the same negatives and crops,
-and so does a run split over any number of processes (each sample's draw is its own).
+Inputs are a dataset folder (``captions.parquet`` with ``id``, ``caption``, ``image``: a PNG in an
+image shard, :mod:`compclip.shards`, or a path relative to the folder) and, for NegCLIP and DeGLA,
+a ``negatives.json`` (a list of ``{"image_id", "original", "enhanced": [...], "types": [...]}``),
+whose negatives belong to the one caption ``(image_id, original)``: a row's ``id`` and
+``caption``, so the five captions of a COCO image each train against their own. Bad records are
+skipped and counted; each epoch draws K of a caption's negatives, and augmentation
+(RandomResizedCrop + normalisation) runs on whole batches with torch ops, seeded by the step, so a
+resumed run sees the same negatives and crops, and so does a run split over any number of
+processes (each sample's draw is its own).
 """
 
 from __future__ import annotations
 
+import io
 import itertools
 import logging
 import math
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,7 +31,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from compclip.config import Checked, PositiveInt, Range, Share
-from compclip.dataset import read_rows
+from compclip.dataset import image_key, read_images, read_rows
 from compclip.errors import UserError
 from compclip.negatives.io import caption_key, read_negatives
 from compclip.negatives.types import Record
@@ -98,28 +101,33 @@ def image_shape(size: int | tuple[int, int]) -> tuple[int, int]:
     return (size, size) if isinstance(size, int) else (size[0], size[1])
 
 
-def decode_images(
-    folder: Path, paths: list[str], size: int | tuple[int, int]
-) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Decode each image once: resized (bicubic) to cover ``size`` (:func:`image_shape`),
-    centre-cropped to it, uint8 CHW.
-
-    Returns the decoded images and, for the ones that fail, the error.
-    """
+def decode_image(data: bytes, size: int | tuple[int, int]) -> torch.Tensor:
+    """An encoded image resized (bicubic) to cover ``size`` (:func:`image_shape`), centre-cropped to
+    it, uint8 CHW. Raises OSError or ValueError when it is not a decodable image."""
     height, width = image_shape(size)
+    with Image.open(io.BytesIO(data)) as image:
+        image = image.convert("RGB")
+        scale = max(height / image.height, width / image.width)
+        w, h = max(width, round(image.width * scale)), max(height, round(image.height * scale))
+        image = image.resize((w, h), Image.Resampling.BICUBIC)
+        left, top = (w - width) // 2, (h - height) // 2
+        image = image.crop((left, top, left + width, top + height))
+        return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)
+
+
+def decode_images(
+    images: Iterable[tuple[str, bytes]], size: int | tuple[int, int], total: int = 0
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Decode each ``(key, bytes)`` once (:func:`decode_image`); returns the decoded images and,
+    for the ones that fail, the error."""
     decoded, failed = {}, {}
-    for rel in tqdm(paths, desc="decode images", unit="img", disable=len(paths) < 1000):
+    for key, data in tqdm(
+        images, desc="decode images", unit="img", total=total or None, disable=total < 1000
+    ):
         try:
-            with Image.open(folder / rel) as image:
-                image = image.convert("RGB")
-                scale = max(height / image.height, width / image.width)
-                w, h = max(width, round(image.width * scale)), max(height, round(image.height * scale))
-                image = image.resize((w, h), Image.Resampling.BICUBIC)
-                left, top = (w - width) // 2, (h - height) // 2
-                image = image.crop((left, top, left + width, top + height))
-                decoded[rel] = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)
+            decoded[key] = decode_image(data, size)
         except (OSError, ValueError, Image.DecompressionBombError) as err:
-            failed[rel] = str(err)
+            failed[key] = str(err)
     return decoded, failed
 
 
@@ -156,24 +164,30 @@ def load_pairs(
     config: DataConfig = DataConfig(),
     negatives: str | None = None,
 ) -> Pairs:
-    """Read, validate and tokenise a local dataset folder and its negatives file (a local path or
-    s3:// URI) into :class:`Pairs`."""
-    folder = Path(folder)
+    """Read, validate and tokenise a dataset folder (sharded or a folder of images) and its negatives
+    file, each a local path or s3:// URI, into :class:`Pairs`; the images are streamed, not downloaded
+    first. An image that cannot be read or decoded is a reject of every row that uses it."""
+    folder = str(folder)
     rejects = Rejects()
     rows = read_rows(folder, rejects)
     n_rows = len(rows) + rejects.total
-    images, failed = decode_images(folder, sorted({r["image"] for r in rows}), image_size)
+    unreadable: dict[str, str] = {}
+    n_images = len({image_key(r) for r in rows})
+    images, failed = decode_images(read_images(folder, rows, unreadable), image_size, n_images)
     for row in rows:
-        if row["image"] in failed:
-            rejects.add("image undecodable", f"{folder / row['image']}: {failed[row['image']]}")
-    rows = [r for r in rows if r["image"] in images]
+        key = image_key(row)
+        if key in unreadable:
+            rejects.add(unreadable[key], f"{folder}/{key}")
+        elif key in failed:
+            rejects.add("image undecodable", f"{folder}/{key}: {failed[key]}")
+    rows = [r for r in rows if image_key(r) in images]
     rejects.check(n_rows, config.max_reject_share, str(folder))
     available = None
     if negatives is not None:
         rows, available = _attach_negatives(rows, str(negatives), config, rejects)
     if not rows:
         raise UserError(f"{folder}: no usable image-caption pairs")
-    paths = sorted({r["image"] for r in rows})
+    paths = sorted({image_key(r) for r in rows})
     position = {p: i for i, p in enumerate(paths)}
     tokens = tokenizer([r["caption"] for r in rows])
     negatives = offsets = None
@@ -185,7 +199,7 @@ def load_pairs(
     )
     return Pairs(
         images=torch.stack([images[p] for p in paths]),
-        image_index=torch.tensor([position[r["image"]] for r in rows]),
+        image_index=torch.tensor([position[image_key(r)] for r in rows]),
         tokens=tokens,
         negatives=negatives,
         negative_offsets=offsets,

@@ -30,7 +30,7 @@ from compclip.errors import UserError
 from compclip.methods import METHODS
 from compclip.models import ModelBundle, load_model, save_model
 from compclip.outputs import check_place, local_out
-from compclip.storage import local_dir, write_json
+from compclip.storage import write_json
 from compclip.train.checkpoints import CheckpointDir, open_checkpoints
 from compclip.train.data import BatchAugment, PairDataset, Pairs, load_pairs
 from compclip.train.fingerprint import differences, run_fingerprint
@@ -97,14 +97,13 @@ def run(
             store = stack.enter_context(open_checkpoints(work_uri))
             done = store.steps()
         preprocess = get_model_preprocess_cfg(bundle.model)
-        with local_dir(str(data)) as folder:
-            pairs = load_pairs(
-                folder,
-                bundle.tokenizer,
-                preprocess["size"],
-                config.data,
-                str(negatives) if config.method != "clip" else None,
-            )
+        pairs = load_pairs(
+            str(data),
+            bundle.tokenizer,
+            preprocess["size"],
+            config.data,
+            str(negatives) if config.method != "clip" else None,
+        )
         if len(pairs.tokens) < config.data.batch_size:
             raise UserError(
                 f"{data}: {len(pairs.tokens)} usable pairs, fewer than one batch "

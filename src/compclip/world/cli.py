@@ -29,7 +29,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     corpus = add_command(
         verbs,
         "corpus",
-        "write an image-caption dataset folder (captions.parquet, images/, dataset.json)",
+        "write an image-caption dataset folder (captions.parquet, shards/, dataset.json)",
         EXAMPLES,
         description="Render N seeded scenes with one caption each; item i depends on (seed, i) only.",
     )
@@ -38,6 +38,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_flag(corpus, defaults, "--n", type=int, help="number of images and captions")
     add_flag(corpus, defaults, "--seed", type=int, help="sampling seed")
     add_flag(corpus, defaults, "--preset", help="world preset: a package preset name or a YAML path")
+    add_flag(corpus, defaults, "--shard-size", type=int, help="images a tar shard")
     corpus.add_argument("--params", type=Path, help="params.yaml; its `world` section sets defaults")
     corpus.add_argument("--section", default="world", help="read this params section instead of `world`")
     corpus.set_defaults(func=_corpus)
@@ -45,7 +46,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _corpus(args: argparse.Namespace) -> None:
     config = load_section(CorpusConfig, args.params, args.section)
-    config = override_from(config, args, "n", "seed", "preset")
+    config = override_from(config, args, "n", "seed", "preset", "shard_size")
     metrics = write_corpus(args.out, config)
     print(
         f"wrote {args.out}: {metrics['n']} images and captions "

@@ -1,7 +1,8 @@
 """``world corpus``: write an image-caption dataset folder sampled from the world.
 
-The folder holds ``images/<id>.png``, ``captions.parquet`` (``id``, ``caption``, ``image`` relative
-to the folder, and the scene: ``scene``, ``object``, ``color``, ``size``, ``accessory``,
+The folder holds the images as PNGs in tar shards (:mod:`compclip.shards`: ``shards/NNNNNN.tar`` and
+its index), ``captions.parquet`` (``id``, ``caption``, ``image``: ``<id>.png``, ``shard``: the shard
+that holds it, and the scene: ``scene``, ``object``, ``color``, ``size``, ``accessory``,
 ``relation``, ``object2``, ``color2``, ``size2``, null when absent), ``dataset.json``
 (``kind: image-captions``, ``n``, ``seed``, the world) and ``metrics.json``.
 """
@@ -18,10 +19,11 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from compclip.config import Checked, PositiveInt
-from compclip.dataset import CAPTIONS, HEADER, IMAGES
+from compclip.dataset import CAPTIONS, HEADER, SHARD
 from compclip.outputs import local_out
+from compclip.shards import DEFAULT_SHARD_SIZE, ShardWriter
 from compclip.storage import write_json, write_parquet
-from compclip.world.files import write_png
+from compclip.world.files import png_bytes
 from compclip.world.preset import SCENE_KINDS, load_world
 from compclip.world.render import Renderer
 from compclip.world.sampler import CorpusSampler
@@ -41,6 +43,7 @@ class CorpusConfig(Checked):
     seed: int = 0
     preset: str = "default"
     overrides: dict[str, Any] = field(default_factory=dict)
+    shard_size: PositiveInt = DEFAULT_SHARD_SIZE  # images a shard
 
 
 def scene_columns(scene: Scene, accessories: set[str]) -> dict[str, str | None]:
@@ -70,19 +73,19 @@ def write_corpus(out: str, config: CorpusConfig) -> dict[str, float]:
 def _render_corpus(out: Path, config: CorpusConfig) -> dict[str, float]:
     world = load_world(config.preset, config.overrides)
     sampler, renderer = CorpusSampler(world), Renderer(world)
-    (out / IMAGES).mkdir(parents=True, exist_ok=True)
     accessories = set(world.accessories)
-    rows: dict[str, list] = {k: [] for k in ("id", "caption", "image", *SCENE_COLUMNS)}
+    rows: dict[str, list] = {k: [] for k in ("id", "caption", "image", SHARD, *SCENE_COLUMNS)}
     start = time.perf_counter()
-    for index in tqdm(range(config.n), desc="world corpus", unit="img", mininterval=2):
-        scene, caption = sampler.item(config.seed, index)
-        item_id = f"{index:07d}"
-        image = f"{IMAGES}/{item_id}.png"
-        write_png(out / image, renderer.render(scene))
-        for key, value in (("id", item_id), ("caption", caption), ("image", image)):
-            rows[key].append(value)
-        for key, value in scene_columns(scene, accessories).items():
-            rows[key].append(value)
+    with ShardWriter(out, config.shard_size) as shards:
+        for index in tqdm(range(config.n), desc="world corpus", unit="img", mininterval=2):
+            scene, caption = sampler.item(config.seed, index)
+            item_id = f"{index:07d}"
+            image = f"{item_id}.png"
+            shard = shards.add(image, png_bytes(renderer.render(scene)))
+            for key, value in (("id", item_id), ("caption", caption), ("image", image), (SHARD, shard)):
+                rows[key].append(value)
+            for key, value in scene_columns(scene, accessories).items():
+                rows[key].append(value)
     seconds = time.perf_counter() - start
     table = pa.table({k: pa.array(v, pa.string()) for k, v in rows.items()})
     write_parquet(out / CAPTIONS, table)

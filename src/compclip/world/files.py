@@ -1,4 +1,4 @@
-"""Writing the world's images as PNG files."""
+"""Encoding the world's images as PNG."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ import numpy as np
 from PIL import Image
 
 
-def write_png(path: Path, image: np.ndarray) -> None:
+def png_bytes(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG", compress_level=1)
-    path.write_bytes(buffer.getvalue())
+    return buffer.getvalue()
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    path.write_bytes(png_bytes(image))
