@@ -21,7 +21,7 @@ difference (items resampled once for every seed and both arms) and a t interval 
 (what another training seed would move). A finished output is reused; delete it to redo it.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/gap_repair.py --seeds 0 1 2 [--jobs 2] \\
-        [--work out/bench/gap] [--finetune-n 4000] [--epochs 2]
+        [--work out/bench/gap] [--pretrain-epochs 1] [--finetune-n 4000] [--epochs 2]
 """
 
 from __future__ import annotations
@@ -46,6 +46,10 @@ from scipy import stats as sps
 from compclip.evaluate.families import family_of
 from compclip.evaluate.results import pmi_values, read_results, tail_masks
 from compclip.evaluate.stats import StatsConfig, pmi_order, stratified_bootstrap, tie_keys
+from compclip.negatives import io
+from compclip.negatives.types import Record
+from compclip.outputs import local_out
+from compclip.rejects import Rejects
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("compclip"))
@@ -119,7 +123,7 @@ def prepare(runner: Runner, args: argparse.Namespace) -> dict[str, Path]:
     w = runner.work
     base_params = runner.params_file("base", {
         "evalsets.per_stratum": args.per_stratum, "evalsets.single_per_class": args.single_per_class,
-        "evalsets.per_subset": args.per_subset,
+        "evalsets.per_subset": args.per_subset, "pretrain.epochs": args.pretrain_epochs,
     })  # fmt: skip
     world = runner.run(w / "world", base_params, "world", "corpus")
     pmi = runner.run(w / "pmi", base_params, "pmi", "count", str(world / "captions.parquet"))
@@ -142,18 +146,45 @@ def finetune_inputs(runner: Runner, pmi: Path, n: int) -> dict[str, Path]:
         paths[data] = runner.run(
             w / f"finetune-{data}", ft_params, "world", "corpus", "--section", "finetune"
         )
-    kinds = {
-        "steered": {},
-        "uniform": {"negatives.steer.temperature": 100.0},
-        "unsteered": {"negatives.types": [t for t in params["negatives"]["types"] if t not in STEERED_TYPES]},
-    }
-    for data, kind in (("fresh", "steered"), *(("skewed", k) for k in kinds)):
-        neg_params = runner.params_file(f"negatives-{kind}", kinds[kind])
-        out = w / f"negatives-{data}-{kind}"
-        paths[f"{data}-{kind}"] = runner.run(
-            out, neg_params, "negatives", "generate", str(paths[data]), "--pmi", str(pmi)
-        )
+    steered_params = runner.params_file("negatives-steered", {})
+    for data in ("fresh", "skewed"):
+        paths[f"{data}-steered"] = runner.run(
+            w / f"negatives-{data}-steered", steered_params, "negatives", "generate", str(paths[data]),
+            "--pmi", str(pmi),
+        )  # fmt: skip
+    uniform_params = runner.params_file("negatives-uniform", {"negatives.steer.temperature": 100.0})
+    replacements = runner.run(
+        w / "negatives-skewed-uniform-replacements", uniform_params, "negatives", "generate",
+        str(paths["skewed"]), "--pmi", str(pmi), "--types", *STEERED_TYPES,
+    )  # fmt: skip
+    paths["skewed-uniform"] = splice(paths["skewed-steered"], replacements, w / "negatives-skewed-uniform")
+    paths["skewed-unsteered"] = splice(paths["skewed-steered"], None, w / "negatives-skewed-unsteered")
     return paths
+
+
+def splice(negatives: Path, replacements: Path | None, out: Path) -> Path:
+    """``negatives`` with each caption's negatives of the steered types replaced by those of
+    ``replacements`` (None: dropped); every other negative is the same."""
+    if not (out / MARKER).is_file():
+        rejects = Rejects()
+        extra = {}
+        for record in [] if replacements is None else io.read_negatives(str(replacements), rejects):
+            extra[io.caption_key(record.image_id, record.original)] = record
+        records = []
+        for record in io.read_negatives(str(negatives), rejects):
+            kept = [
+                (n, t) for n, t in zip(record.enhanced, record.types, strict=True) if t not in STEERED_TYPES
+            ]
+            other = extra.get(io.caption_key(record.image_id, record.original))
+            kept += [] if other is None else list(zip(other.enhanced, other.types, strict=True))
+            enhanced, types = (list(x) for x in zip(*kept, strict=True)) if kept else ([], [])
+            records.append(Record(record.image_id, record.original, enhanced, types))
+        if rejects.total:
+            raise ValueError(f"{negatives}, {replacements}: malformed records {rejects.as_dict()}")
+        with local_out(str(out)) as staged:
+            metrics = {"n_captions": len(records), "negatives": sum(len(r.enhanced) for r in records)}
+            io.write_outputs(staged, records, metrics)
+    return out
 
 
 def evaluate(runner: Runner, model: Path, out: Path, sets: Path, params: Path) -> Path:
@@ -235,28 +266,30 @@ class Scores:
 METRICS = ("5% gap", "never-together acc", "lowest-bin acc", "GenPairs acc", "swap", "replace")
 
 
-def tables(scores: Scores, correct: dict[str, list[dict[str, np.ndarray]]]) -> str:
+def tables(scores: Scores, correct: dict[str, dict[int, dict[str, np.ndarray]]]) -> str:
+    """The levels of every model and the paired contrasts, as markdown; a contrast of two arms
+    pairs the seeds both finished (the base's one report pairs with every seed)."""
     lines = ["| model | seeds | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 2) + "|"]
-    for name, values in correct.items():
-        cells = [
-            f"{scores.estimate(values, m)['mean']:.1f} ± {scores.estimate(values, m)['sd']:.1f}"
-            for m in METRICS
-        ]
-        lines.append(f"| {name} | {len(values)} | " + " | ".join(cells) + " |")
+    for name, by_seed in correct.items():
+        estimates = [scores.estimate(list(by_seed.values()), m) for m in METRICS]
+        cells = [f"{e['mean']:.1f} ± {e['sd']:.1f}" for e in estimates]
+        lines.append(f"| {name} | {len(by_seed)} | " + " | ".join(cells) + " |")
     lines += ["", "Paired differences, mean over seeds [item bootstrap 95% CI] {t 95% CI over seeds}:", ""]
-    lines += ["| contrast | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
+    lines += ["| contrast | seeds | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 2) + "|"]
     for label, a, b in CONTRASTS:
-        if a not in correct or b not in correct:
+        seeds = sorted(
+            set(correct.get(a, {})) & (set(correct[a]) if b == "base" else set(correct.get(b, {})))
+        )
+        if not seeds:
             continue
-        seeds = min(len(correct[a]), len(correct[b]))
-        base = [correct[b][0]] * seeds if b == "base" else correct[b][:seeds]
-        diffs = [{k: x[k] - y[k] for k in x} for x, y in zip(correct[a][:seeds], base, strict=True)]
+        other = {s: correct["base"][0] for s in seeds} if b == "base" else correct[b]
+        diffs = [{k: correct[a][s][k] - other[s][k] for k in correct[a][s]} for s in seeds]
         cells = []
         for metric in METRICS:
             e = scores.estimate(diffs, metric)
             cells.append(f"{e['mean']:+.1f} [{e['boot'][0]:+.1f}, {e['boot'][1]:+.1f}] "
                          f"{{{e['t'][0]:+.1f}, {e['t'][1]:+.1f}}}")  # fmt: skip
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append(f"| {label} | {len(seeds)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -268,34 +301,38 @@ def main() -> None:
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS), metavar="ARM")
     parser.add_argument("--work", type=Path, default=ROOT / "out" / "bench" / "gap")
     parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
+    parser.add_argument("--pretrain-epochs", type=int, default=1)
     parser.add_argument("--finetune-n", type=int, default=4000, help="images per fine-tuning set")
     parser.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs")
     parser.add_argument("--per-stratum", type=int, default=500, help="GenPairs images per PMI stratum")
     parser.add_argument("--single-per-class", type=int, default=100)
     parser.add_argument("--per-subset", type=int, default=500, help="compositional items per subset")
     parser.add_argument("--jobs", type=int, default=1, help="fine-tuning runs at once (1 thread each)")
+    parser.add_argument(
+        "--report-only", action="store_true", help="train nothing: tabulate the runs already finished"
+    )
     args = parser.parse_args()
     params = yaml.safe_load(args.params.read_text())
-    args.work.mkdir(parents=True, exist_ok=True)
-    runner = Runner(args.work.resolve(), params, args.work.resolve() / "commands.log")
+    work = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
     print(f"{json.dumps(vars(args), default=str)}\nload {os.getloadavg()[0]:.1f}", flush=True)
-    paths = prepare(runner, args)
-    for seed in args.seeds:
-        changes = {
-            "train.seed": seed,
-            "train.optim.epochs": args.epochs,
-            "train.threads": 1,
-            "train.checkpoint_every": 0,
-        }
-        paths[f"train-seed{seed}"] = runner.params_file(f"train-seed{seed}", changes)
     jobs = [(name, seed) for seed in args.seeds for name in args.arms]
-    with ThreadPoolExecutor(args.jobs) as pool:
-        reports = list(pool.map(lambda job: train_arm(runner, paths, *job), jobs))
-    scores = Scores(paths["base"], StatsConfig(**params["evaluate"]["stats"]))
-    correct: dict[str, list] = defaultdict(list)
-    correct["base"].append(scores.correct(paths["base"]))
-    for (name, _), report in zip(jobs, reports, strict=True):
-        correct[name].append(scores.correct(report))
+    if not args.report_only:
+        runner = Runner(work, params, work / "commands.log")
+        paths = prepare(runner, args)
+        for seed in args.seeds:
+            changes = {"train.seed": seed, "train.optim.epochs": args.epochs, "train.threads": 1,
+                       "train.checkpoint_every": 0}  # fmt: skip
+            paths[f"train-seed{seed}"] = runner.params_file(f"train-seed{seed}", changes)
+        with ThreadPoolExecutor(args.jobs) as pool:
+            list(pool.map(lambda job: train_arm(runner, paths, *job), jobs))
+    scores = Scores(work / "report-base", StatsConfig(**params["evaluate"]["stats"]))
+    correct: dict[str, dict] = defaultdict(dict)
+    correct["base"][0] = scores.correct(work / "report-base")
+    for name, seed in jobs:
+        report = work / f"seed{seed}" / _slug(name) / "report"
+        if (report / MARKER).is_file():
+            correct[name][seed] = scores.correct(report)
     print(f"load {os.getloadavg()[0]:.1f}\n\n{tables(scores, dict(correct))}")
 
 
