@@ -277,9 +277,8 @@ def tables(scores: Scores, correct: dict[str, dict[int, dict[str, np.ndarray]]])
     lines += ["", "Paired differences, mean over seeds [item bootstrap 95% CI] {t 95% CI over seeds}:", ""]
     lines += ["| contrast | seeds | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 2) + "|"]
     for label, a, b in CONTRASTS:
-        seeds = sorted(
-            set(correct.get(a, {})) & (set(correct[a]) if b == "base" else set(correct.get(b, {})))
-        )
+        mine = set(correct.get(a, {}))
+        seeds = sorted(mine if b == "base" else mine & set(correct.get(b, {})))
         if not seeds:
             continue
         other = {s: correct["base"][0] for s in seeds} if b == "base" else correct[b]
