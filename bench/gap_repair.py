@@ -21,7 +21,7 @@ difference (items resampled once for every seed and both arms) and a t interval 
 (what another training seed would move). A finished output is reused; delete it to redo it.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/gap_repair.py --seeds 0 1 2 [--jobs 2] \\
-        [--work out/bench/gap] [--pretrain-epochs 1] [--finetune-n 4000] [--epochs 2]
+        [--work out/bench/gap] [--pretrain-epochs 1] [--finetune-n 4000] [--epochs 1]
 """
 
 from __future__ import annotations
@@ -302,7 +302,7 @@ def main() -> None:
     parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
     parser.add_argument("--pretrain-epochs", type=int, default=1)
     parser.add_argument("--finetune-n", type=int, default=4000, help="images per fine-tuning set")
-    parser.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs")
+    parser.add_argument("--epochs", type=int, default=1, help="fine-tuning epochs")
     parser.add_argument("--per-stratum", type=int, default=500, help="GenPairs images per PMI stratum")
     parser.add_argument("--single-per-class", type=int, default=100)
     parser.add_argument("--per-subset", type=int, default=500, help="compositional items per subset")
