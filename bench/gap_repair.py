@@ -8,8 +8,9 @@ One pretrained base (the world, PMI table and pretraining of --params) is fine-t
   65% object-accessory scenes with the same Zipf co-occurrence, the accessory named as rarely);
 
 with plain CLIP fine-tuning, NegCLIP and DeGLA on the rule-based negatives steered to low-PMI pairs
-(params' `negatives`), and on the skewed data DeGLA also with the same negatives drawn uniformly
-(`steer.temperature` 100) and with none of the steered types (no noun or adjective replacements).
+(params' `negatives`), and on the skewed data DeGLA also with the noun and adjective replacements
+(the types steering picks words for) drawn uniformly instead (`steer.temperature` 100; every other
+negative the same) and with none of those two types.
 Every model is scored on the same GenPairs-world and compositional sets; the groups of items come
 from the base's report (its 5% PMI tails, its never-together pairs and its lowest finite-PMI bin).
 
@@ -18,7 +19,10 @@ of the never-together pairs, of the lowest finite-PMI bin and of all GenPairs it
 and replace family means; then paired differences (arm - base, skewed - fresh, steered - uniform,
 steered - no steered types) with two 95% intervals: a paired item bootstrap of the seed-mean
 difference (items resampled once for every seed and both arms) and a t interval over the seeds
-(what another training seed would move). A finished output is reused; delete it to redo it.
+(what another training seed would move). A finished output is reused; delete it to redo it;
+--report-only tabulates what is finished. One seed of the eight arms at these defaults took 31 min
+at once (--jobs 8) on the shared 2 cores at load 20 (BENCHMARKS.md); the demo's budget is
+--pretrain-epochs 2 --finetune-n 20000 --epochs 10.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/gap_repair.py --seeds 0 1 2 [--jobs 2] \\
         [--work out/bench/gap] [--pretrain-epochs 1] [--finetune-n 4000] [--epochs 1]
