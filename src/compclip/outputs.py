@@ -214,12 +214,13 @@ def _remove_keys(keys: list[str], uri: str, quiet: bool = False) -> None:
 def work_dir(out: str, stage: str) -> Path:
     """Where a stage keeps work files until its output ``out`` is written, so a killed run resumes.
 
-    Beside a local ``out`` (``.NAME.STAGE-work``); for an s3:// ``out``, a temp folder named after it.
+    Beside a local ``out`` (``.NAME.STAGE-work``); for an s3:// ``out``, a temp folder named after it
+    and its endpoint (the same bucket name on two S3 servers is two outputs).
     """
     scheme, path = split_uri(out)
     if scheme == "file":
         return Path(path).with_name(f".{Path(path).name}.{stage}-work")
-    digest = hashlib.sha256(out.encode()).hexdigest()[:16]
+    digest = hashlib.sha256(f"{os.environ.get('AWS_ENDPOINT_URL', '')} {out}".encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"compclip-{stage}-work-{digest}"
 
 

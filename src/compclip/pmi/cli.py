@@ -39,7 +39,7 @@ EXAMPLES = """examples:
 
   # a fan-out over the files of a corpus: the parts, then one map per part
   compclip pmi plan 's3://bucket/laion/*.parquet' --shards 64         # ["0/64", "1/64", ...]
-  compclip pmi count --shard 's3://bucket/laion/*.parquet' --part 3/64 --out work/03 \
+  compclip pmi count --shard 's3://bucket/laion/*.parquet' --part 3/64 --out work/03 \\
       --work-dir s3://bucket/work/scan-03     # a killed scan resumes on any node
 
   compclip pmi query dog frisbee --table pmi/
