@@ -125,9 +125,7 @@ def test_the_flow_has_every_stage_and_both_pmi_rounds_fan_out(compiled):
     # retries where the backend honours them: on tasks outside loops that resume (or redo their work
     # whole); a retry policy inside a ParallelFor is ignored by the backend, so none is set there
     retried = {t.component_ref.name: t.retry_policy.max_retry_count for t in _all_tasks(spec)}
-    assert all(
-        retried[f"comp-{name}"] >= 1 for name in ("pretrain", "negatives-generate", "negatives-generate-llm")
-    )
+    assert all(retried[f"comp-{name}"] >= 1 for name in ("pretrain", "negatives-generate"))
     in_loops = {n for t in _all_tasks(spec) if t.HasField("parameter_iterator")
                 for n in _loop_body(spec, t)}  # fmt: skip
     assert {"comp-pmi-scan", "comp-pmi-pairs", "comp-train"} <= in_loops
@@ -175,8 +173,9 @@ def test_the_negatives_generator_picks_a_rules_task_on_core_or_llm_shards_on_gpu
         )
         assert executors[name]["container"]["resources"]["accelerator"]["resourceCount"].endswith("gpus']}}")
         assert "nodeSelector" in kubernetes[name] and "tolerations" in kubernetes[name]
-    # the shards are a ParallelFor over the shard plan of `negatives_shards`, each retried, whose
-    # collected outputs the merge reads
+    # the shards are a ParallelFor over the shard plan of `negatives_shards` (no retry policy: the
+    # backend ignores one in a loop; a shard resumes from its work folder under work_root instead),
+    # whose collected outputs the merge reads
     for name, component in spec.components.items():
         if not name.startswith("comp-llm-negatives"):
             continue
@@ -185,9 +184,9 @@ def test_the_negatives_generator_picks_a_rules_task_on_core_or_llm_shards_on_gpu
         (loop,) = [t for t in tasks.values() if t.HasField("parameter_iterator")]
         assert loop.parameter_iterator.items.input_parameter == "pipelinechannel--shard-plan-Output"
         (shard,) = spec.components[loop.component_ref.name].dag.tasks.values()
-        assert (
-            shard.component_ref.name.startswith("comp-negatives-shard") and shard.retry_policy.max_retry_count
-        )
+        assert shard.component_ref.name.startswith("comp-negatives-shard")
+        assert not shard.retry_policy.max_retry_count
+        assert shard.inputs.parameters["work_root"].component_input_parameter == "pipelinechannel--work_root"
         assert tasks["negatives-merge"].dependent_tasks == [loop.task_info.name]
     assert "negatives_shards" in spec.root.input_definitions.parameters
     branches = {"llm": 0, "rules": 0}
