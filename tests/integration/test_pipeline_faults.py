@@ -47,7 +47,7 @@ _pmi = pmi_count("s3")
 @dsl.pipeline(name="pmi-only")
 def _count(corpus: str, shards: int, config: dict) -> Dataset:
     world = world_corpus(config={"n": 8}, section="world")
-    counted = _pmi(corpus=corpus, world=world.outputs["corpus"], shards=shards, config=config)
+    counted = _pmi(corpus=corpus, world=world.outputs["corpus"], shards=shards, config=config, work_root="")
     return counted.output
 
 
