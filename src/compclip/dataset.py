@@ -29,6 +29,8 @@ def read_rows(folder: str | Path, rejects: Rejects) -> list[dict[str, str]]:
     fields non-empty strings, and their ``shard`` when the images are sharded."""
     path = f"{str(folder).rstrip('/')}/{CAPTIONS}"
     if not exists(path):
+        if not exists(str(folder)):
+            raise UserError(f"no such folder: {folder}")
         raise UserError(f"{folder}: not a dataset folder (no {CAPTIONS})")
     with local_copy(path) as (local, _):
         table = read_parquet(local)
