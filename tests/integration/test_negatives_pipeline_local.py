@@ -56,7 +56,7 @@ def test_llm_shards_then_the_merge_equal_one_run(tiny_llm, pmi_table, tmp_path):
     def alone(data_path: str, pmi_path: str, config: dict):
         made = by_shard(
             data=folder(path=data_path).output, pmi=folder(path=pmi_path).output, shards=2, config=config,
-            accelerator="", gpus=0, gpu_node_selector={}, gpu_tolerations=[],
+            work_root="", accelerator="", gpus=0, gpu_node_selector={}, gpu_tolerations=[],
         )  # fmt: skip
         made.set_display_name("negatives (LLM, sharded)")
 
