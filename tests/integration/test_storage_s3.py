@@ -186,7 +186,7 @@ def test_losing_the_s3_server_mid_upload_is_one_line_and_publishes_nothing(tmp_p
 
     monkeypatch.setattr(s3fs.S3FileSystem, "_put_file", put_then_lose_the_server)
     try:
-        code = main(["world", "corpus", "--n", "200", "--out", "s3://lost/world"])
+        code = main(["world", "corpus", "--n", "200", "--shard-size", "20", "--out", "s3://lost/world"])
     finally:
         s3local.stop_pid(server.pid)
         s3fs.S3FileSystem.clear_instance_cache()
