@@ -22,6 +22,7 @@ from compclip.storage import exists, local_copy, read_bytes, safe_relative
 CAPTIONS, HEADER, IMAGES = "captions.parquet", "dataset.json", "images"
 COLUMNS = ("id", "caption", "image")
 SHARD = "shard"  # the column naming a row's image shard (absent: ``image`` is a file in the folder)
+CLEAN_SHARD = "clean_shard"  # an edited eval set's: the image shard of its ``clean_image`` column
 
 
 def read_rows(folder: str | Path, rejects: Rejects) -> list[dict[str, str]]:
@@ -74,3 +75,15 @@ def read_images(
             yield name, read_bytes(f"{folder.rstrip('/')}/{name}")
         except UserError:
             failed[name] = "image missing"
+
+
+def read_image(folder: str, row: dict[str, str]) -> bytes:
+    """The image of one ``row`` (``image``, and ``shard`` when sharded) of the dataset ``folder`` (path
+    or s3://): the shard's index and one range read of the image's bytes, or the file (older layout)."""
+    root = folder.rstrip("/")
+    if not row.get(SHARD):
+        return read_bytes(f"{root}/{safe_relative(row['image'], folder)}")
+    index = shards.read_index(f"{root}/{row[SHARD]}")
+    if index is None:
+        raise UserError(f"{root}/{row[SHARD]}: shard without index (unfinished)")
+    return shards.read_image(root, row[SHARD], row["image"], index)

@@ -11,6 +11,7 @@ import pytest
 
 from compclip.chunks import Shard
 from compclip.cli import main
+from compclip.dataset import read_image
 from compclip.errors import UserError
 from compclip.evalsets.generated import merge_evalsets
 from compclip.genpairs.captions import (
@@ -63,9 +64,15 @@ def baseline(pmi_table, config, models, tmp_path_factory):
 
 
 def read(folder):
+    """The set's items by id (without the shard that holds each image: a merge renumbers them), its
+    images' bytes and its header."""
     items = sorted(pq.read_table(folder / "items.parquet").to_pylist(), key=lambda r: r["id"])
-    images = {r["id"]: (folder / r["image"]).read_bytes() for r in items}
-    return items, images, json.loads((folder / "evalset.json").read_text())
+    images = {r["id"]: read_image(str(folder), r) for r in items}
+    return (
+        [{k: v for k, v in r.items() if k != "shard"} for r in items],
+        images,
+        json.loads((folder / "evalset.json").read_text()),
+    )
 
 
 def test_the_three_phases_by_cli_write_a_zeroshot_set_of_captioned_pairs(pmi_table, config, tiny_classes,

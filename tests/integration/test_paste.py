@@ -15,6 +15,7 @@ from PIL import Image
 
 from compclip.chunks import Shard
 from compclip.cli import main
+from compclip.dataset import read_image
 from compclip.errors import UserError
 from compclip.evalsets.generated import merge_evalsets
 from compclip.evaluate.zeroshot import load_evalset
@@ -74,7 +75,7 @@ def test_folder_accessories_spread_each_class_over_strata(imagenet, cutouts, pmi
     strata = defaultdict(set)
     for item in items:
         strata[item["label"]].add(item["stratum"])
-        image = np.asarray(Image.open(out / item["image"]))
+        image = np.asarray(Image.open(io.BytesIO(read_image(str(out), item))))
         assert image.shape == (40, 48, 3) and item["accessory"] in {
             "ball",
             "tree",
@@ -85,7 +86,8 @@ def test_folder_accessories_spread_each_class_over_strata(imagenet, cutouts, pmi
         }
         assert abs(item["width"] * item["height"] - 0.1 * 48 * 40) <= item["width"] + item["height"] + 1
         # the unedited image travels with the set, as it was, for the accuracy drop
-        assert (out / item["clean_image"]).read_bytes() == Path(item["base_image"]).read_bytes()
+        clean = read_image(str(out), {"image": item["clean_image"], "shard": item["clean_shard"]})
+        assert clean == Path(item["base_image"]).read_bytes()
     assert len(strata) == 3 and all(len(s) >= 3 for s in strata.values())  # 4 images over >= 3 strata
     assert len(load_evalset(out).items) == len(items)
 
@@ -110,10 +112,25 @@ def test_painted_accessories_resume_after_a_kill_and_match_one_run(imagenet, pmi
     assert again["chunks_resumed"] == 1 and again["n"] == one["n"] > 0
     first, second = (pq.read_table(tmp_path / name / "items.parquet").to_pylist() for name in ("one", "two"))
     assert first == second
-    for item in first:
-        assert (tmp_path / "one" / item["image"]).read_bytes() == (
-            tmp_path / "two" / item["image"]
-        ).read_bytes()
+    for name in ("shards/000000.tar", "shards/000000.json"):  # the same images, packed the same
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+
+
+def assert_same_set(merged, one):
+    """The same items and image bytes (edited and unedited); only the shard numbers may differ (a
+    merge gives each part's image shards the numbers after the previous parts')."""
+    tables = [
+        sorted(pq.read_table(f / "items.parquet").to_pylist(), key=lambda r: r["id"]) for f in (merged, one)
+    ]
+    shards = ("shard", "clean_shard")
+    assert [[{k: v for k, v in r.items() if k not in shards} for r in t] for t in tables] == [
+        [{k: v for k, v in r.items() if k not in shards} for r in tables[1]]
+    ] * 2
+    for row, other in zip(*tables, strict=True):
+        for image, shard in (("image", "shard"), ("clean_image", "clean_shard")):
+            assert read_image(str(merged), {"image": row[image], "shard": row[shard]}) == read_image(
+                str(one), {"image": other[image], "shard": other[shard]}
+            )
 
 
 def test_cli_shards_and_merge(imagenet, cutouts, pmi_table, tmp_path):
@@ -136,12 +153,8 @@ def test_cli_shards_and_merge(imagenet, cutouts, pmi_table, tmp_path):
         assert main(["paste", "run", *common, "--out", part, "--shard", f"{i}/3"]) == 0
     assert main(["paste", "run", *common, "--out", str(tmp_path / "one")]) == 0
     assert main(["paste", "merge", *parts, "--out", str(tmp_path / "merged")]) == 0
-    merged, one = (
-        sorted(pq.read_table(tmp_path / n / "items.parquet").to_pylist(), key=lambda r: r["id"])
-        for n in ("merged", "one")
-    )
-    assert merged == one
-    assert all((tmp_path / "merged" / r["clean_image"]).is_file() for r in merged)
+    assert_same_set(tmp_path / "merged", tmp_path / "one")
+    assert len(set(pq.read_table(tmp_path / "merged" / "items.parquet").column("shard").to_pylist())) == 3
     assert main(["paste", "run", *common, "--out", part, "--shard", "3/3"]) == 2
 
 
@@ -162,10 +175,8 @@ def test_images_and_outputs_on_s3(imagenet, cutouts, pmi_table, s3_server, tmp_p
     fs.invalidate_cache()
     items = pq.read_table(io.BytesIO(read_bytes(f"{root}/merged/items.parquet"))).to_pylist()
     assert len(items) == local["n"] and items[0]["base_image"].startswith(f"{root}/imagenet/")
-    assert (
-        read_bytes(f"{root}/merged/{items[0]['image']}")
-        == (tmp_path / "local" / items[0]["image"]).read_bytes()
-    )
+    mine = {r["id"]: r for r in pq.read_table(tmp_path / "local" / "items.parquet").to_pylist()}
+    assert read_image(f"{root}/merged", items[0]) == read_image(str(tmp_path / "local"), mine[items[0]["id"]])
 
 
 def test_shards_share_one_accessory_cache_on_s3_painted_once(
@@ -196,13 +207,7 @@ def test_shards_share_one_accessory_cache_on_s3_painted_once(
         paste_set(imagenet, pmi_table, part, shared, shard=Shard(i, 3), painter=forbidden)
     merge_evalsets(parts, str(tmp_path / "merged"))
     paste_set(imagenet, pmi_table, tmp_path / "one", config, painter=lambda: painter)  # its own cache
-    merged, one = (sorted(pq.read_table(tmp_path / n / "items.parquet").to_pylist(), key=lambda r: r["id"])
-                   for n in ("merged", "one"))  # fmt: skip
-    assert merged == one
-    for item in one:
-        assert (tmp_path / "merged" / item["image"]).read_bytes() == (
-            tmp_path / "one" / item["image"]
-        ).read_bytes()
+    assert_same_set(tmp_path / "merged", tmp_path / "one")
     other = dataclasses.replace(config, seed=1)
     with pytest.raises(UserError, match="other settings"):
         paint_accessories(imagenet, pmi_table, cache, other, painter=forbidden)

@@ -14,7 +14,7 @@ from PIL import Image
 
 from compclip.dataset import image_key, read_images
 from compclip.errors import UserError
-from compclip.evalsets import SUBSETS, EvalsetsConfig, build_evalsets, build_subset
+from compclip.evalsets import SUBSETS, EvalsetsConfig, build_evalsets, build_subset, write_compositional
 from compclip.pmi import CountConfig, PMITable, count_corpus
 from compclip.pmi.concepts import ConceptRules
 from compclip.world import CorpusConfig, compose, holds, load_world, write_corpus
@@ -85,9 +85,14 @@ def test_compositional_files_follow_sugarcrepe(built):
         records = json.loads((folder / f"{subset}.json").read_text())
         assert len(records) == CONFIG.per_subset == metrics[f"compositional/{subset}/n"]
         for record in records.values():
-            assert set(record) == {"filename", "caption", "negative_caption"}
-            assert (folder / record["filename"]).is_file()
+            assert set(record) == {"filename", "shard", "caption", "negative_caption"}
             assert record["caption"] != record["negative_caption"]
+        rows = [{"image": r["filename"], "shard": r["shard"]} for r in records.values()]
+        images = dict(read_images(str(folder), rows, failed := {}))
+        assert not failed and len(images) == len(records)  # every PNG is in the set's shards
+        assert all(data[:8] == b"\x89PNG\r\n\x1a\n" for data in images.values())
+    assert not (folder / "images").exists()
+    assert len(list((folder / "shards").glob("*.tar"))) == math.ceil(len(SUBSETS) * CONFIG.per_subset / 2000)
 
 
 @pytest.mark.parametrize("subset", SUBSETS)
@@ -120,3 +125,11 @@ def test_text_changes_match_the_subset():
 def test_an_empty_set_is_refused_before_anything_is_written():
     with pytest.raises(UserError, match="single_per_class: must be >= 1, got 0"):
         EvalsetsConfig(seed=3, per_stratum=20, single_per_class=0, per_subset=15, overrides=SMALL)
+
+
+def test_the_compositional_set_is_the_same_bytes_every_time(tmp_path):
+    for name in ("one", "two"):
+        write_compositional(load_world(), tmp_path / name, 4, seed=5)
+    files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
+    assert len(files) == len(SUBSETS) + 2  # the subsets' JSONs, one shard and its index
+    assert all((tmp_path / "one" / f).read_bytes() == (tmp_path / "two" / f).read_bytes() for f in files)

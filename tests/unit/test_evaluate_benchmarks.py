@@ -1,5 +1,6 @@
 """Benchmark loaders on the real annotation files in ../shared/data, with a generated image root."""
 
+import io
 import json
 
 import numpy as np
@@ -11,6 +12,7 @@ from compclip.errors import UserError
 from compclip.evaluate.benchmarks import aro, order, sugarcrepe, valse
 from compclip.evaluate.encode import ImageFiles, ImageRef, existing
 from compclip.rejects import Rejects
+from compclip.shards import ShardWriter
 
 
 def make_images(root, names, size=(16, 12)):
@@ -145,3 +147,39 @@ def test_karpathy_json_captions_and_missing_fields(tmp_path):
     assert pairs == [("val2014/1.jpg", "A red bus."), ("val2014/1.jpg", "A bus on a road!")]
     assert n_seen == 2 and rejects.as_dict() == {"no_image": 1}
     assert order.pre_caption("A bus (red) on a road!") == "a bus red on a road"
+
+
+def png(colour):
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 12), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_sugarcrepe_records_with_a_shard_read_their_images_from_it(tmp_path, caplog):
+    """The world's compositional sets keep their PNGs in shards: ``filename`` is a member of the
+    record's ``shard``. A shard without its index, a truncated shard and a record without an image or
+    caption are each counted rejects (one log line per shard naming it and its first image), never a
+    crash; the other items read their image's bytes."""
+    records = {}
+    with ShardWriter(tmp_path, shard_size=3) as writer:
+        for i in range(9):
+            name = f"swap_att-{i:05d}.png"
+            records[str(i)] = {"filename": name, "shard": writer.add(name, png((20 * i, 0, 0))),
+                               "caption": f"caption {i}", "negative_caption": f"negative {i}"}  # fmt: skip
+    records["9"] = {"filename": "", "shard": "shards/000000.tar", "caption": "c", "negative_caption": "n"}
+    records["10"] = {"filename": "swap_att-00000.png", "shard": "shards/000000.tar", "negative_caption": "n"}
+    (tmp_path / "swap_att.json").write_text(json.dumps(records))
+    (tmp_path / "shards/000001.json").unlink()  # images 3-5: a shard never finished
+    tar = tmp_path / "shards/000002.tar"
+    tar.write_bytes(tar.read_bytes()[:1200])  # images 6-8: cut inside the second (7)
+    rejects = Rejects()
+    items, n_seen = sugarcrepe.load(tmp_path / "swap_att.json", tmp_path, rejects)
+    assert n_seen == 11 and [i.id for i in items] == [f"swap_att/{i}" for i in (0, 1, 2, 6)]
+    assert items[1].image.data == png((20, 0, 0)) and items[3].image.data == png((120, 0, 0))
+    assert items[1].image.path == f"{tmp_path}/shards/000000.tar/swap_att-00001.png"
+    assert rejects.as_dict() == {"no_caption": 1, "no_filename": 1, "shard truncated": 2,
+                                 "shard without index (unfinished)": 3}  # fmt: skip
+    assert "shards/000001.tar: shard without index (unfinished) (3 images, first swap_att-00003.png)" in (
+        caplog.text
+    )
+    assert "shards/000002.tar: shard truncated (2 images, first swap_att-00007.png)" in caplog.text

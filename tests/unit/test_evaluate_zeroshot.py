@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from compclip.errors import UserError
+from compclip.evalsets.generated import write_evalset as write_generated
 from compclip.evaluate.benchmarks.common import Item
 from compclip.evaluate.benchmarks.score import score_items, subset_metrics
 from compclip.evaluate.encode import Encoder, ImageRef, RuntimeConfig
@@ -17,6 +18,7 @@ from compclip.evaluate.stats import StatsConfig
 from compclip.evaluate.zeroshot import class_weights, default_templates, evaluate_zeroshot, load_evalset
 from compclip.models import create_model
 from compclip.rejects import Rejects
+from compclip.shards import read_index
 
 CLASSES = ["cube", "sphere", "cone"]
 
@@ -162,3 +164,37 @@ def test_an_edited_set_reports_the_accuracy_drop_against_its_unedited_images(enc
     plain = evaluate_zeroshot(encoder, load_evalset(write_evalset(tmp_path / "plain")), Rejects(),
                               StatsConfig(n_bins=4, n_boot=50))  # fmt: skip
     assert not any(k.startswith("clean/") or k.endswith("/drop") for k in plain.metrics)
+
+
+def test_a_generated_set_in_shards_evaluates_as_its_folder_of_images_did(encoder, tmp_path, caplog):
+    """GenPairs and ImageNet-paste write their sets' images (edited and unedited) into shards; the set
+    scores exactly as the same set in the older layout (a file an image), and a shard cut short is a
+    counted reject of every image from the cut, with one log line naming the shard and the first."""
+    folder = write_evalset(tmp_path / "files")
+    table = pq.read_table(folder / "items.parquet")
+    rng = np.random.default_rng(1)
+    for i in range(table.num_rows):
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(
+            folder / f"images/clean-{i}.png"
+        )
+    clean = [f"images/clean-{i}.png" if i != 6 else None for i in range(table.num_rows)]
+    table = table.append_column("clean_image", pa.array(clean))
+    pq.write_table(table, folder / "items.parquet")
+    header = json.loads((folder / "evalset.json").read_text())
+    write_generated(str(tmp_path / "shards"), table.to_pylist(), table.schema, folder / "images", header, {})
+    sharded = pq.read_table(tmp_path / "shards" / "items.parquet")
+    assert sharded.column("image").to_pylist()[:2] == ["0.png", "1.png"]
+    assert set(sharded.column("shard").to_pylist()) == {"shards/000000.tar"}
+    assert sharded.column("clean_shard").to_pylist()[6] is None and not (tmp_path / "shards/images").exists()
+    stats = StatsConfig(n_bins=4, n_boot=50)
+    before = evaluate_zeroshot(encoder, load_evalset(folder), Rejects(), stats)
+    after = evaluate_zeroshot(encoder, load_evalset(tmp_path / "shards"), rejects := Rejects(), stats)
+    assert not rejects.total and after.metrics == before.metrics
+    for column in ("id", "correct", "clean_correct"):
+        assert after.results.column(column).to_pylist() == before.results.column(column).to_pylist()
+    tar = tmp_path / "shards/shards/000000.tar"
+    offset, _ = read_index(str(tar))["20.png"]
+    tar.write_bytes(tar.read_bytes()[:offset])  # items 20-23 are lost (and their unedited images)
+    cut = evaluate_zeroshot(encoder, load_evalset(tmp_path / "shards"), rejects := Rejects(), stats)
+    assert rejects.as_dict() == {"shard truncated": 4} and cut.metrics["n"] == 20
+    assert "shards/000000.tar: shard truncated (4 images, first 20.png)" in caplog.text

@@ -1,10 +1,13 @@
 """Compositional eval sets from world scenes in SugarCrepe's schema, with negatives false by construction.
 
 Each subset (``replace_obj``, ``replace_att``, ``replace_rel``, ``swap_obj``, ``swap_att``,
-``add_obj``, ``add_att``) is ``<subset>.json``: ``{"<id>": {"filename": "images/<id>.png",
-"caption": positive, "negative_caption": hard negative}}``. A negative is the positive's wording
-applied to a changed description, and is checked against the rendered scene's layout with
-:func:`compclip.world.scene.holds`: the positive must hold and the negative must not.
+``add_obj``, ``add_att``) is ``<subset>.json``: ``{"<id>": {"filename": "<id>.png", "shard":
+"shards/000000.tar", "caption": positive, "negative_caption": hard negative}}``: the images are in
+the set's tar shards (:mod:`compclip.shards`), ``shard`` naming the one that holds ``filename`` (a
+reader that knows no ``shard`` finds ``filename`` in the folder once the shards are extracted into
+it). A negative is the positive's wording applied to a changed description, and is
+checked against the rendered scene's layout with :func:`compclip.world.scene.holds`: the positive
+must hold and the negative must not.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from compclip.shards import ShardWriter
 from compclip.storage import write_json
 from compclip.world.captions import Wording, compose, sample_wording
-from compclip.world.files import write_png
+from compclip.world.files import png_bytes
 from compclip.world.preset import World
 from compclip.world.render import Renderer
 from compclip.world.scene import Description, Scene, Thing, holds, make_scene, random_object
@@ -159,21 +163,22 @@ def build_subset(world: World, subset: str, n: int, seed: int) -> list[Example]:
 
 
 def write_compositional(world: World, folder: Path, n: int, seed: int) -> dict[str, int]:
-    """Write every subset's JSON and images into ``folder``; returns the item count per subset."""
-    (folder / "images").mkdir(parents=True, exist_ok=True)
+    """Write every subset's JSON and images (in shards, in subset and item order) into ``folder``;
+    returns the item count per subset."""
     renderer, counts = Renderer(world), {}
-    for subset in tqdm(SUBSETS, desc="compositional", unit="subset"):
-        records = {}
-        for index, example in enumerate(build_subset(world, subset, n, seed)):
-            item_id = f"{subset}-{index:05d}"
-            filename = f"images/{item_id}.png"
-            write_png(folder / filename, renderer.render(example.scene))
-            records[item_id] = {
-                "filename": filename,
-                "caption": compose(world, example.wording, example.positive),
-                "negative_caption": compose(world, example.negative_wording, example.negative),
-            }
-        write_json(folder / f"{subset}.json", records)
-        counts[subset] = len(records)
+    with ShardWriter(folder) as writer:
+        for subset in tqdm(SUBSETS, desc="compositional", unit="subset"):
+            records = {}
+            for index, example in enumerate(build_subset(world, subset, n, seed)):
+                item_id = f"{subset}-{index:05d}"
+                filename = f"{item_id}.png"
+                records[item_id] = {
+                    "filename": filename,
+                    "shard": writer.add(filename, png_bytes(renderer.render(example.scene))),
+                    "caption": compose(world, example.wording, example.positive),
+                    "negative_caption": compose(world, example.negative_wording, example.negative),
+                }
+            write_json(folder / f"{subset}.json", records)
+            counts[subset] = len(records)
     log.info("wrote %s compositional items to %s", counts, folder)
     return counts

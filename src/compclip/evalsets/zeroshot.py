@@ -1,6 +1,7 @@
 """Zero-shot eval sets from the world: GenPairs-world, Paste-world and single objects.
 
-Each set is a folder with ``images/``, ``items.parquet`` (``id``, ``image``, ``label`` = the object
+Each set is a folder with ``shards/`` (its PNGs, :mod:`compclip.shards`), ``items.parquet`` (``id``,
+``image`` and ``shard``: the PNG and the shard holding it, ``label`` = the object
 kind, ``accessory``, ``pmi`` = PMI(label, accessory) in the pretraining corpus, ``stratum``; the
 last three null for single objects; plus ``color``, ``size``, ``relation``) and ``evalset.json``.
 """

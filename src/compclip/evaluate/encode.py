@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from compclip.config import Checked, Count, PositiveInt
 from compclip.cpus import torch_threads
+from compclip.dataset import SHARD, read_images
 from compclip.devices import resolve_device
 from compclip.errors import UserError
 from compclip.models import ModelBundle
@@ -56,6 +57,26 @@ class ImageRef:
     path: str
     box: tuple[float, float, float, float] | None = None
     data: bytes | None = None
+
+
+def image_refs(root: str | Path, rows: Sequence[dict], rejects: Rejects) -> list[ImageRef | None]:
+    """An :class:`ImageRef` per row: ``image`` a file under ``root``, or, when the row has a ``shard``,
+    a member of that image shard of ``root``, read with every other sharded one in one pass
+    (:func:`compclip.dataset.read_images`). An image a shard cannot give (no index, truncated, not
+    in it) is None, counted under the shard's reason (:mod:`compclip.shards` logs one line a shard)."""
+    sharded = [row for row in rows if row.get(SHARD)]
+    failed: dict[str, str] = {}
+    data = dict(read_images(str(root), sharded, failed)) if sharded else {}
+    refs: list[ImageRef | None] = []
+    for row in rows:
+        if not row.get(SHARD):
+            refs.append(ImageRef(os.path.join(root, row["image"])))
+            continue
+        key = f"{row[SHARD]}/{row['image']}"
+        if key not in data:
+            rejects.add(failed.get(key, "image missing"), f"{root}/{key}")
+        refs.append(ImageRef(f"{root}/{key}", data=data[key]) if key in data else None)
+    return refs
 
 
 def existing(refs: Sequence[ImageRef], rejects: Rejects, source: str, root: str | Path) -> np.ndarray:

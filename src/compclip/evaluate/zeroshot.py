@@ -2,9 +2,11 @@
 
 An eval set folder holds ``evalset.json`` (``{"kind": "zeroshot", "name", "classes": [...]}``,
 optionally ``"templates"``) and ``items.parquet`` (``id, image, label`` and optionally
-``accessory, pmi, stratum``). The classifier of a class is the normalised mean of the normalised
-text embeddings of the class over the prompt templates (``templates.yaml``, unless the eval set
-carries its own).
+``accessory, pmi, stratum``, and ``clean_image``: an edited image's unedited one). With a
+``shard`` (and ``clean_shard``) column the images are members of the set's image shards
+(:mod:`compclip.shards`), else files of the folder (the older layout). The classifier of a class
+is the normalised mean of the normalised text embeddings of the class over the prompt templates
+(``templates.yaml``, unless the eval set carries its own).
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ import numpy as np
 import pyarrow as pa
 import yaml
 
-from compclip.dataset import SHARD, image_key, read_images
+from compclip.dataset import CLEAN_SHARD, SHARD
 from compclip.errors import UserError
-from compclip.evaluate.encode import Encoder, ImageRef, existing
+from compclip.evaluate.encode import Encoder, ImageRef, existing, image_refs
 from compclip.evaluate.results import TAIL_COLUMN, pmi_values, single_objects
 from compclip.evaluate.stats import Bins, StatsConfig, pmi_metrics, tails, tie_keys
 from compclip.files import read_json, read_parquet
@@ -91,15 +93,20 @@ def load_evalset(folder: Path, fallback_name: str | None = None) -> EvalSet:
     return EvalSet(name, folder, tuple(map(str, classes)), templates, items)
 
 
-def image_refs(evalset: EvalSet, table: pa.Table) -> list[ImageRef]:
-    """An :class:`ImageRef` per row of ``table``: its file, or its image's bytes when the set keeps
-    its images in shards (read in one pass; an unreadable one has none, and counts as missing)."""
-    images = table.column("image").to_pylist()
-    if SHARD not in table.column_names:
-        return [ImageRef(str(evalset.folder / p)) for p in images]
-    rows = [{"image": i, SHARD: s} for i, s in zip(images, table.column(SHARD).to_pylist(), strict=True)]
-    data = dict(read_images(str(evalset.folder), rows, {}))
-    return [ImageRef(f"{evalset.folder}/{image_key(r)}", data=data.get(image_key(r))) for r in rows]
+def table_refs(
+    evalset: EvalSet, table: pa.Table, column: str, shard: str, rejects: Rejects
+) -> list[ImageRef | None]:
+    """The image of each row of ``table`` named by ``column`` (None where empty or unreadable), in the
+    image shard named by ``shard`` when the set has that column (read in one pass; an unreadable one
+    counted: :func:`~compclip.evaluate.encode.image_refs`)."""
+    paths = table.column(column).to_pylist()
+    shards = table.column(shard).to_pylist() if shard in table.column_names else [None] * len(paths)
+    have = [i for i, path in enumerate(paths) if path]
+    refs = image_refs(evalset.folder, [{"image": paths[i], SHARD: shards[i]} for i in have], rejects)
+    out: list[ImageRef | None] = [None] * len(paths)
+    for i, ref in zip(have, refs, strict=True):
+        out[i] = ref
+    return out
 
 
 def class_weights(encoder: Encoder, classes: tuple[str, ...], templates: tuple[str, ...]) -> np.ndarray:
@@ -137,7 +144,9 @@ def evaluate_zeroshot(
     """Accuracy, PMI bins, correlations and tail gap of one eval set, plus per-image results."""
     keep = usable_rows(evalset, rejects)
     table = evalset.items.filter(pa.array(keep))
-    refs = image_refs(evalset, table)
+    refs = table_refs(evalset, table, "image", SHARD, rejects)
+    table = table.filter(pa.array([ref is not None for ref in refs]))
+    refs = [ref for ref in refs if ref is not None]
     found = existing(refs, rejects, evalset.name, evalset.folder)
     table = table.filter(pa.array(found))
     embeddings, ok = encoder.images([r for r, f in zip(refs, found, strict=True) if f], rejects)
@@ -159,11 +168,11 @@ def clean_correct(
 ) -> list[bool | None]:
     """Per item whether its unedited image (``clean_image``, e.g. ImageNet-paste's base image) is
     classified right; None where it has none or it cannot be read (counted)."""
-    paths = table.column("clean_image").to_pylist()
+    refs = table_refs(evalset, table, "clean_image", CLEAN_SHARD, rejects)
     labels = table.column("label").to_pylist()
-    out: list[bool | None] = [None] * len(paths)
-    have = [i for i, path in enumerate(paths) if path]
-    refs = [ImageRef(str(evalset.folder / paths[i])) for i in have]
+    out: list[bool | None] = [None] * len(refs)
+    have = [i for i, ref in enumerate(refs) if ref is not None]
+    refs = [refs[i] for i in have]
     found = existing(refs, rejects, f"{evalset.name} clean images", evalset.folder) if refs else []
     refs = [r for r, f in zip(refs, found, strict=True) if f]
     have = [i for i, f in zip(have, found, strict=True) if f]

@@ -10,14 +10,16 @@ caption as the specification, the negative as its candidate) for the service to 
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from compclip.dataset import SHARD, read_image
 from compclip.errors import UserError
-from compclip.files import read_json, read_parquet
-from compclip.storage import local_dir
+from compclip.files import read_parquet
+from compclip.storage import local_dir, read_bytes
 
 COLUMNS = ["id", "subset", "positive_score", "best_negative_score", "correct"]
 WIN, FAIL = "the tuned model passes, the base model failed", "the tuned model fails"
@@ -63,7 +65,8 @@ def _margins(report: str) -> dict[str, float]:
 def pick(compositional: str, base_report: str, tuned_report: str) -> list[Case]:
     """The WIN case (tuned right, base wrong; the tuned model's widest margin) and the FAIL case
     (tuned wrong by the widest margin), each when the run has one, from the compositional set
-    folder (``<subset>.json`` and its images) and both models' ``compclip evaluate`` reports."""
+    (``<subset>.json`` and its images, local or s3://; only the chosen items' images are read) and
+    both models' ``compclip evaluate`` reports."""
     base, tuned = _margins(base_report), _margins(tuned_report)
     shared = sorted(base.keys() & tuned.keys())
     if not shared:
@@ -76,13 +79,12 @@ def pick(compositional: str, base_report: str, tuned_report: str) -> list[Case]:
     if fails:
         chosen.append((FAIL, min(fails, key=lambda i: tuned[i])))
     cases = []
-    with local_dir(compositional) as folder:
-        for label, item in chosen:
-            subset, key = item.split("/", 1)
-            record = read_json(folder / f"{subset}.json")[key]
-            image = (folder / record["filename"]).read_bytes()
-            texts = record["caption"], record["negative_caption"]
-            cases.append(Case(label, item, *texts, image, base[item], tuned[item]))
+    for label, item in chosen:
+        subset, key = item.split("/", 1)
+        record = json.loads(read_bytes(f"{compositional.rstrip('/')}/{subset}.json"))[key]
+        image = read_image(compositional, {"image": record["filename"], SHARD: record.get(SHARD)})
+        texts = record["caption"], record["negative_caption"]
+        cases.append(Case(label, item, *texts, image, base[item], tuned[item]))
     return cases
 
 
