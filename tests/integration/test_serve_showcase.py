@@ -15,6 +15,7 @@ from compclip.cli import main
 from compclip.errors import UserError
 from compclip.models import create_model, save_model
 from compclip.serve import showcase
+from compclip.shards import ShardWriter
 
 pytestmark = pytest.mark.integration
 
@@ -77,6 +78,23 @@ def test_pick_takes_the_widest_win_over_the_base_and_the_widest_fail(run):
     assert fail.instance()["candidates"] == [{"caption": ITEMS["00004"][1], "type": "swap_att"}]
     with pytest.raises(UserError, match="no output 'report-negclip'"):
         showcase.from_lineage(manifest, "negclip")
+
+
+def test_a_compositional_set_in_shards_gives_the_same_cases(run):
+    """The world's compositional sets keep their PNGs in shards (a record names its ``shard``): the
+    cases' images are read by one range read each, the same bytes as from the older folder."""
+    folder = run / "sharded"
+    records = json.loads((run / "evalsets/compositional/swap_att.json").read_text())
+    with ShardWriter(folder, shard_size=2) as writer:
+        for record in records.values():
+            name = record["filename"].removeprefix("images/")
+            data = (run / "evalsets/compositional" / record["filename"]).read_bytes()
+            record.update(filename=name, shard=writer.add(name, data))
+    (folder / "swap_att.json").write_text(json.dumps(records))
+    manifest = json.loads((run / "lineage.json").read_text())
+    files, *reports = showcase.from_lineage(manifest, "degla")
+    assert showcase.pick(str(folder), *reports) == showcase.pick(files, *reports)
+    assert {r["shard"] for r in records.values()} == {"shards/000000.tar", "shards/000001.tar"}
 
 
 def test_inspect_serves_the_model_and_asks_the_showcase(run, capsys):
