@@ -9,7 +9,7 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from compclip.dataset import read_image
+from compclip.dataset import read_image, read_images
 from compclip.evalsets.generated import merge_evalsets, write_evalset
 
 SCHEMA = pa.schema([("id", pa.string()), ("image", pa.string()), ("clean_image", pa.string())])
@@ -90,3 +90,15 @@ def test_merge_renumbers_each_parts_shards_and_keeps_a_part_of_the_older_layout(
     for row in got.values():
         for image, shard in (("image", "shard"), ("clean_image", "clean_shard")):
             assert read_image(str(merged), {"image": row[image], "shard": row[shard]}) == expected[row[image]]
+
+
+def test_a_part_whose_shard_is_lost_keeps_its_number_and_its_images_become_rejects(tmp_path):
+    write_part(tmp_path, "p0", ["a"], "0/2")
+    second = write_part(tmp_path, "p1", ["b"], "1/2")
+    (tmp_path / "p0/shards/000000.tar").unlink()
+    merge_evalsets([str(tmp_path / "p0"), str(tmp_path / "p1")], str(tmp_path / "merged"))
+    got = {row["id"]: row for row in rows(tmp_path / "merged")}
+    assert (got["a"]["shard"], got["b"]["shard"]) == ("shards/000000.tar", "shards/000001.tar")
+    assert read_image(str(tmp_path / "merged"), got["b"]) == second["b.png"]
+    assert not list(read_images(str(tmp_path / "merged"), [got["a"]], failed := {}))
+    assert failed == {"shards/000000.tar/a.png": "shard truncated"}

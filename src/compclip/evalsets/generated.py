@@ -90,8 +90,12 @@ def merge_evalsets(inputs: list[str], out: str) -> dict:
         common = [{k: v for k, v in h.items() if k not in ("n", "shard")} for h in headers]
         if any(c != common[0] for c in common):
             raise UserError(f"merge: the shards come from different runs ({inputs[0]} vs the others)")
-        tables = [_copy_images(folder, table, target) for folder, table in zip(folders, tables, strict=True)]
-        items = pa.concat_tables(tables, promote_options="default")
+        copied, taken = [], 0
+        for folder, table in zip(folders, tables, strict=True):
+            table, n_shards = _copy_images(folder, table, target, taken)
+            copied.append(table)
+            taken += n_shards
+        items = pa.concat_tables(copied, promote_options="default")
         ids = items.column("id").to_pylist()
         if len(set(ids)) != len(ids):
             raise UserError("merge: an item id occurs in more than one shard (a shard given twice?)")
@@ -102,11 +106,11 @@ def merge_evalsets(inputs: list[str], out: str) -> dict:
     return merged
 
 
-def _copy_images(folder: Path, table: pa.Table, target: Path) -> pa.Table:
+def _copy_images(folder: Path, table: pa.Table, target: Path, first: int) -> tuple[pa.Table, int]:
     """Copy the images ``table`` names from ``folder`` into ``target``: its image shards (tar and
-    index) under the next free shard numbers, the shard columns renamed to match; image files as
-    they are. Returns the table."""
-    taken = len(list((target / SHARDS).glob("*.tar"))) if (target / SHARDS).is_dir() else 0
+    index; one missing is left out, its images are then rejects of the evaluation) numbered from
+    ``first``, the shard columns renamed to match; image files as they are. Returns the table and
+    the number of shards it took."""
     renamed: dict[str, str] = {}
     for column, shard in IMAGE_COLUMNS.items():
         if column not in table.column_names:
@@ -116,14 +120,14 @@ def _copy_images(folder: Path, table: pa.Table, target: Path) -> pa.Table:
                 link_or_copy(folder / image, target / image)
             continue
         for name in sorted(set(table.column(shard).drop_null().to_pylist()) - renamed.keys()):
-            renamed[name] = f"{SHARDS}/{taken + len(renamed):06d}.tar"
+            renamed[name] = f"{SHARDS}/{first + len(renamed):06d}.tar"
             for source, copy in ((name, renamed[name]), (index_name(name), index_name(renamed[name]))):
-                if (folder / safe_relative(source, str(folder))).is_file():  # else its images are rejects
+                if (folder / safe_relative(source, str(folder))).is_file():
                     link_or_copy(folder / source, target / copy)
         column_index = table.column_names.index(shard)
         values = [renamed.get(v) if v else v for v in table.column(shard).to_pylist()]
         table = table.set_column(column_index, shard, pa.array(values, pa.string()))
-    return table
+    return table, len(renamed)
 
 
 @contextmanager
