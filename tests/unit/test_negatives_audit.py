@@ -7,8 +7,9 @@ import json
 import pytest
 
 from compclip.cli import main
-from compclip.negatives.audit import AuditConfig, audit
+from compclip.negatives.audit import AuditConfig, audit, still_true
 from compclip.negatives.blind import BlindModel
+from compclip.negatives.tagger import Lexicon, Tagger
 
 RECORDS = [
     {
@@ -121,3 +122,22 @@ def test_audit_without_metrics_counts_records_and_the_cli_prints_a_summary(files
         )
         == 2
     )
+
+
+@pytest.mark.parametrize(
+    ("original", "negative", "true"),
+    [
+        ("A man and a woman sit on a bench", "A woman and a man sit on a bench", True),
+        (
+            "a plate with a dog in a bun , macaroni and cheese",
+            "a plate with a dog in a bun , cheese and macaroni",
+            True,
+        ),
+        # the same preposition, hung from another word: each noun now says something else
+        ("Tan dog on lead standing on surface", "Tan dog on surface standing on lead", False),
+        ("A girl in a swimsuit stands in the spray", "A girl in a spray stands in the swimsuit", False),
+        ("A black dog chases a white cat", "A white dog chases a black cat", False),
+    ],
+)
+def test_still_true_reads_what_each_noun_hangs_from(original, negative, true):
+    assert still_true(original, negative, Tagger(Lexicon.load())) is true

@@ -55,6 +55,12 @@ def test_reasons(validity, negative, kind, reason):
             "coordination_reorder",
         ),
         ("a dog, a cat and a bird", "a cat, a dog and a bird", "reshuffle", "coordination_reorder"),
+        (  # *each other* is symmetric, and *women* is *woman* misspelt: still the same two people
+            "A man and a women standing next to each other .",
+            "A woman and a man standing next to each other .",
+            "swap_nouns",
+            "coordination_reorder",
+        ),
         (
             "A boy in a blue , yellow , and orange shirt",
             "A boy in an orange , yellow , and blue shirt",

@@ -13,8 +13,8 @@ writes ``audit.json`` and ``audit.html`` with, per type:
   model scores the caption above the negative (every caption of the image left out of the model
   when the corpus holds it);
 - ``still_true`` (swap types): the share of swaps that say what the caption says, by the audit's
-  own reading (:func:`still_true`: every noun keeps its adjectives, numbers and governing word, as
-  when a coordination is only reordered), not the filter's check;
+  own reading (:func:`still_true`: every noun keeps its adjectives, numbers, governing word and
+  what that word hangs from, as when a coordination is only reordered), not the filter's check;
 - ``wordnet_related`` (replace types): the share of replacements whose new word WordNet relates to
   the old one by the audit's own, broader check (:func:`wordnet_near`: any part of speech and
   sense, similar-to and see-also adjectives, derivations), not the filter's;
@@ -106,8 +106,8 @@ def replaced_words(original: str, negative: str, rules: ConceptRules) -> tuple[s
 
 def attachments(caption: str, tagger: Tagger) -> Counter:
     """What a caption says of each thing: per noun, its lemma, its adjectives and numbers (those
-    coordinated before it too) and the word that governs its phrase (the nearest preposition, verb
-    or auxiliary before it)."""
+    coordinated before it too), the word that governs its phrase (the nearest preposition, verb or
+    auxiliary before it) and the noun or verb that word hangs from (*dog* of *a dog on a lead*)."""
     words = [t.lower for t in tokens(caption) if t.is_word]
     tags = tagger.tag(words) if words else []
     found: Counter = Counter()
@@ -124,9 +124,9 @@ def attachments(caption: str, tagger: Tagger) -> Counter:
             if tags[j] in ("adj", "number"):
                 modifiers.append(words[j])
             j -= 1
-        governor = next(
-            (words[k] for k in range(j, -1, -1) if tags[k] in ("preposition", "verb", "auxiliary")), ""
-        )
+        at = next((k for k in range(j, -1, -1) if tags[k] in ("preposition", "verb", "auxiliary")), -1)
+        head = next((words[k] for k in range(at - 1, -1, -1) if tags[k] in ("noun", "verb")), "")
+        governor = (words[at], head) if at >= 0 else ("", "")
         found[noun_lemma(words[i]), frozenset(modifiers), governor] += 1
     return found
 

@@ -54,7 +54,7 @@ from compclip.negatives.inflection import (
 from compclip.negatives.steering import Steering
 from compclip.negatives.tagger import Lexicon, Tagger
 from compclip.negatives.text import Token, normalize, render, surface, tokens
-from compclip.negatives.validity import BACK_REFERENCES, coloured_people
+from compclip.negatives.validity import coloured_people, refers_back
 from compclip.negatives.wordnet import animate, co_hyponyms, related, same_kind
 
 MAX_PAIRS = 6  # swap pairs tried per caption
@@ -286,7 +286,7 @@ class RuleGenerator:
         inside = {i for s, e in blocks for i in range(s, e)}
         roles = [_governor(p, s) for s, _ in blocks]
         # *a cube and a ball over it*: a word referring back makes the order of a coordination count
-        referred = bool({w.lower() for w in p.words} & BACK_REFERENCES)
+        referred = refers_back([w.lower() for w in p.words])
         edits = []
         n = len(blocks)
         for order in _derangements(n, rng, self.breadth) if self.breadth else _rotations(n, rng):

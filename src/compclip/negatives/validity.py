@@ -70,6 +70,7 @@ REASONS = (
 )  # fmt: skip
 COORDINATORS = ("and", "or", ",")
 BACK_REFERENCES = frozenset(("it", "them", "its", "former", "latter", "first", "second", "other"))
+RECIPROCALS = frozenset((("each", "other"),))  # symmetric: no order to refer back to
 MAX_CONJUNCT = 4  # words of a conjunct a reorder may trade
 
 
@@ -216,12 +217,21 @@ def coordination_reorder(original: str, negative: str) -> bool:
     first, last = changed[0], changed[-1] + 1
     for start in range(max(0, first - MAX_CONJUNCT + 1), first + 1):
         for end in range(last, min(len(before), last + MAX_CONJUNCT - 1) + 1):
-            if set(before[end:]) & BACK_REFERENCES:
+            if refers_back(before[end:]):
                 continue  # *a cube and a ball over it*: the order says which is over which
             old, new = _items(before[start:end]), _items(after[start:end])
             if old and new and old[1] == new[1] and sorted(old[0]) == sorted(new[0]):
                 return True
     return False
+
+
+def refers_back(words: list[str]) -> bool:
+    """Whether lowercase ``words`` hold a word that refers back to an earlier item (*it*, *the
+    other*), which makes a coordination's order count; the reciprocal *each other* does not."""
+    return any(
+        word in BACK_REFERENCES and (i == 0 or (words[i - 1], word) not in RECIPROCALS)
+        for i, word in enumerate(words)
+    )
 
 
 def _items(words: list[str]) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]] | None:
