@@ -86,8 +86,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--repo", type=Path, default=Path("."), help="the DVC repository for --push")
     run.add_argument(
         "--runner", choices=RUNNERS, default="subprocess",
-        help="subprocess (default): every task a subprocess of this Python; containers: every task in "
-        "its image of this checkout, through podman (`make image-core images-torch`)",
+        help="subprocess: every task a subprocess of this Python; containers: every task in its "
+        "image of this checkout, through podman (`make image-core images-torch`) (default: %(default)s)",
     )  # fmt: skip
     _common(run)
     run.set_defaults(func=_run)
