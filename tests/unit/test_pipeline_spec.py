@@ -229,6 +229,17 @@ def test_parameters_default_to_the_params_file_sections(compiled):
     assert list(json_format.MessageToDict(inputs["methods"].default_value)) == list(METHODS)
 
 
+def test_every_section_reaches_the_lineage_record_from_the_one_list_of_sections(compiled):
+    """SECTIONS names each params section once: a pipeline parameter, a parameter of the
+    tune-and-compare sub-pipeline and an input of the lineage record."""
+    spec, _, _ = compiled
+    assert set(SECTIONS) | {"registry"} <= set(spec.root.input_definitions.parameters)
+    tune = spec.components["comp-tune-and-compare"].input_definitions.parameters
+    assert {f"{s}_params" for s in (*SECTIONS, "registry")} <= set(tune)
+    lineage = spec.components["comp-lineage-record"].input_definitions.parameters
+    assert {n for n in lineage if n.endswith("_params")} == {f"{s}_params" for s in SECTIONS}
+
+
 def _numbers_equal(a, b) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_numbers_equal(a[k], b[k]) for k in a)
