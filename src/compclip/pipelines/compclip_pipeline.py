@@ -202,11 +202,12 @@ def build(
         )  # fmt: skip
         configure(record, "core", "lineage", s3_secret).set_caching_options(False)
         published = publish_op(
-            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, models=dsl.Collected(tuned.outputs["model"]),
+            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            models=dsl.Collected(tuned.outputs["model"]),
             reports=dsl.Collected(tuned_eval.outputs["report"]),
             comparison=comparison.outputs["comparison"],
             registry=sections["registry_params"],
-        )  # fmt: skip
+        )
         configure(published, "core", "publish", s3_secret).set_caching_options(False)
 
     @dsl.pipeline(name=NAME, description="PMI analysis, DeGLA fine-tuning and their evaluation")

@@ -36,8 +36,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     pred = add_command(
         verbs, "predict", "LLaVA answers to (one shard of) the questions (resumable)", EXAMPLES
     )
-    ana = add_command(verbs, "analyze", "accuracy and yes-bias of predictions against PMI, with a report",
-                      EXAMPLES)  # fmt: skip
+    ana = add_command(
+        verbs, "analyze", "accuracy and yes-bias of predictions against PMI, with a report", EXAMPLES
+    )
     for parser in (pred, ana):
         parser.add_argument(
             "--questions", required=True, help="VQAv2 questions or TextVQA JSON (local or s3://)"
