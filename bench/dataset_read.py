@@ -70,8 +70,10 @@ def main() -> None:
                     seconds = time.perf_counter() - start
                     assert len(pairs.ids) == args.n
                     mb = size_mb(local)
-                    print(f"| {layout} | {where} | {files:,} | {mb:.1f} | {seconds:.1f} | "
-                          f"{args.n / seconds:,.0f} | {mb / seconds:.2f} |")  # fmt: skip
+                    print(
+                        f"| {layout} | {where} | {files:,} | {mb:.1f} | {seconds:.1f} | "
+                        f"{args.n / seconds:,.0f} | {mb / seconds:.2f} |"
+                    )
         finally:
             s3local.stop_pid(server.pid)
         if args.steps:

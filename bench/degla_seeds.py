@@ -76,15 +76,19 @@ def main() -> None:
         name, _, path = item.partition("=")
         for seed in args.seeds:
             change = run(args.run, path, seed, args.work / f"{name}-seed{seed}", params)
-            cells = [f"{100 * c['change']:+.1f} [{100 * c['ci_low']:.1f}, {100 * c['ci_high']:.1f}]"
-                     for c in (change[f] for f in FAMILIES)]  # fmt: skip
+            cells = [
+                f"{100 * c['change']:+.1f} [{100 * c['ci_low']:.1f}, {100 * c['ci_high']:.1f}]"
+                for c in (change[f] for f in FAMILIES)
+            ]
             print(f"| {name} | {seed} | {' | '.join(cells)} |", flush=True)
             for family in FAMILIES:
                 gains.setdefault(name, {}).setdefault(family, []).append(100 * change[family]["change"])
     print("\n| negatives | seeds | swap gain, mean ± sd | replace gain, mean ± sd |\n|---|---|---|---|")
     for name, by_family in gains.items():
-        cells = [f"{statistics.mean(v):+.1f} ± {statistics.stdev(v) if len(v) > 1 else 0.0:.1f}"
-                 for v in (by_family[f] for f in FAMILIES)]  # fmt: skip
+        cells = [
+            f"{statistics.mean(v):+.1f} ± {statistics.stdev(v) if len(v) > 1 else 0.0:.1f}"
+            for v in (by_family[f] for f in FAMILIES)
+        ]
         print(f"| {name} | {len(by_family['swap'])} | {' | '.join(cells)} |")
 
 

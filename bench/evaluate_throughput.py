@@ -68,8 +68,10 @@ def main() -> None:
             start = time.perf_counter()
             encoder.images(refs, Rejects())
             path.append(args.images / (time.perf_counter() - start))
-    print(f"model {args.model} on {encoder.device}, batch {args.batch_size}, {args.workers} workers, "
-          f"{args.threads} torch threads, {args.images} PNGs of {args.image_size}px")  # fmt: skip
+    print(
+        f"model {args.model} on {encoder.device}, batch {args.batch_size}, {args.workers} workers, "
+        f"{args.threads} torch threads, {args.images} PNGs of {args.image_size}px"
+    )
     print(f"bare forward:    {max(bare):8.1f} images/s (best of {args.repeats})")
     print(f"evaluator path:  {max(path):8.1f} images/s (best of {args.repeats})")
     print(f"ratio:           {max(path) / max(bare):8.1%} (target >= 90%)")

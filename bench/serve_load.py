@@ -171,8 +171,10 @@ def main() -> None:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
-    print(f"commit {commit}, model {args.model or 'compclip-tiny-rn (random init)'}, {args.clients} clients, "
-          f"{args.seconds:.0f} s per run, pool of {len(pool)} scenes")  # fmt: skip
+    print(
+        f"commit {commit}, model {args.model or 'compclip-tiny-rn (random init)'}, {args.clients} clients, "
+        f"{args.seconds:.0f} s per run, pool of {len(pool)} scenes"
+    )
     print(
         "| run | requests | errors | instances/s | requests/s | p50 ms | p95 ms | p99 ms | mean batch "
         "| cold p50 ms | RSS idle / warm / peak MB | load avg start-end |"

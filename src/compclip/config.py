@@ -226,9 +226,13 @@ def add_flag(
     value = config
     for name in (field or flag.lstrip("-").replace("-", "_")).split("."):
         value = getattr(value, name)
-    shown = ", ".join(map(str, value)) if isinstance(value, (tuple, list)) else value
-    kwargs["help"] = f"{kwargs['help']} (default: {shown})"
+    kwargs["help"] = f"{kwargs['help']} (default: {shown_default(value)})"
     return parser.add_argument(flag, **kwargs)
+
+
+def shown_default(value: Any) -> str:
+    """A default as a flag's help shows it: a list as its items joined by commas."""
+    return ", ".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
 
 
 def as_dict(config: Any) -> dict[str, Any]:

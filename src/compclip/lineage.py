@@ -174,8 +174,9 @@ def _pairs(items: list[str] | None, flag: str) -> dict[str, str]:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = add_command(commands, "lineage", "a run's lineage manifest and its outputs on DVC", EXAMPLES,
-                         description=__doc__)  # fmt: skip
+    parser = add_command(
+        commands, "lineage", "a run's lineage manifest and its outputs on DVC", EXAMPLES, description=__doc__
+    )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     rec = add_command(verbs, "record", "write lineage.json for one run", EXAMPLES)
     rec.add_argument("--out", type=Path, required=True, help="folder to write lineage.json into")
@@ -208,5 +209,7 @@ def _push(args: argparse.Namespace) -> None:
         raise UserError(f"no such manifest: {args.manifest}")
     manifest = read_json(args.manifest, required=("run_id", "outputs"))
     folder = push(manifest, args.repo.resolve(), args.remote)
-    print(f"pushed {len(manifest['outputs'])} outputs of run {manifest['run_id']}; "
-          f"{pull_hint(folder, args.repo.resolve())}")  # fmt: skip
+    print(
+        f"pushed {len(manifest['outputs'])} outputs of run {manifest['run_id']}; "
+        f"{pull_hint(folder, args.repo.resolve())}"
+    )

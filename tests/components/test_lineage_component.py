@@ -16,8 +16,10 @@ def test_records_every_output_and_every_params_section(tmp_path):
         n: _artifact(Dataset, tmp_path / n)
         for n in ("world", "finetune", "pmi", "evalsets", "negatives", "cmp")
     }
-    sections = {f"{s}_params": {"seed": 1} for s in ("world", "finetune", "pmi", "evalsets", "pretrain",
-                                                       "negatives", "train", "evaluate")}  # fmt: skip
+    sections = {
+        f"{s}_params": {"seed": 1}
+        for s in ("world", "finetune", "pmi", "evalsets", "pretrain", "negatives", "train", "evaluate")
+    }
     out = Dataset(name="lineage", uri=str(tmp_path / "lineage"))
     lineage_record.python_func(
         run_id="r1", commit="abc", base_model="", corpus="", world=a["world"], finetune=a["finetune"],

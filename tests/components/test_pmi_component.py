@@ -19,8 +19,10 @@ def test_the_five_components_count_shards_as_one_run_does(tmp_path):
     """Both rounds fan out over the plan's parts: the pairs round scans its part again and hands on
     only its pair counts (it reads no scan by its URI, so any pipeline root does)."""
     things = ["dog", "ball", "beach", "child", "frisbee", "snow", "tree", "bike"]
-    lines = [f"{i}\ta {things[i % 8]} and a {things[(i * 3 + 1) % 8]} near a {things[(i * 5 + 2) % 8]}"
-             for i in range(300)]  # fmt: skip
+    lines = [
+        f"{i}\ta {things[i % 8]} and a {things[(i * 3 + 1) % 8]} near a {things[(i * 5 + 2) % 8]}"
+        for i in range(300)
+    ]
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for i in range(3):

@@ -17,6 +17,7 @@ def test_an_empty_registry_root_publishes_nothing(tmp_path):
     model = Model(name="m", uri=str(tmp_path / "m"), metadata={"method": "degla"})
     registry = {"root": "", "name": "world-degla", "candidate": "degla"}
     comparison = Dataset(name="c", uri=str(tmp_path))
-    publish.python_func(run_id="r", models=[model], reports=[], comparison=comparison, registry=registry,
-                        published=out)  # fmt: skip
+    publish.python_func(
+        run_id="r", models=[model], reports=[], comparison=comparison, registry=registry, published=out
+    )
     assert json.loads((tmp_path / "published" / "published.json").read_text()) == {"published": False}

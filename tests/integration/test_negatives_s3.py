@@ -25,8 +25,9 @@ def test_generate_and_filter_s3_in_and_out(s3_server, tmp_path):
     flags = ["--params", str(params), "--reference-captions"]
     assert main(["negatives", "generate", f"{bucket}/caps.parquet", "--out", f"{bucket}/neg",
                  *flags, f"{bucket}/reference.parquet"]) == 0  # fmt: skip
-    assert main(["negatives", "generate", str(local), "--out", str(tmp_path / "neg"),
-                 *flags, str(local)]) == 0  # fmt: skip
+    assert (
+        main(["negatives", "generate", str(local), "--out", str(tmp_path / "neg"), *flags, str(local)]) == 0
+    )
     assert main(["negatives", "filter", f"{bucket}/neg/negatives.json", "--out", f"{bucket}/clean",
                  *flags, str(local)]) == 0  # fmt: skip
     assert (

@@ -90,7 +90,9 @@ def test_the_pipeline_runs_locally_caches_and_its_outputs_round_trip_through_dvc
     for name, output in manifest["outputs"].items():
         pulled = _md5s(clone / "lineage" / run_folder.name / name)
         assert pulled == _md5s(Path(output["uri"])), name
-        shas = {k: hashlib.sha256((clone / "lineage" / run_folder.name / name / k).read_bytes()).hexdigest()
-                for k in output["files"]}  # fmt: skip
+        shas = {
+            k: hashlib.sha256((clone / "lineage" / run_folder.name / name / k).read_bytes()).hexdigest()
+            for k in output["files"]
+        }
         assert shas == output["files"], name
     assert os.environ["AWS_ENDPOINT_URL"] == s3_server.endpoint

@@ -45,8 +45,10 @@ def worker(rank: int, port: int, out: str) -> None:
         loss = TrainingLoss("degla", gather=gather_with_grad(SimpleNamespace(num_processes=WORLD)))
         parts = loss(student, SCALE, teacher)
         parts["total"].backward()
-        torch.save({"parts": {k: v.item() for k, v in parts.items()}, "grads": [t.grad for t in student]},
-                   f"{out}/rank{rank}.pt")  # fmt: skip
+        torch.save(
+            {"parts": {k: v.item() for k, v in parts.items()}, "grads": [t.grad for t in student]},
+            f"{out}/rank{rank}.pt",
+        )
     finally:
         dist.destroy_process_group()
 

@@ -77,8 +77,9 @@ WHERE = TrainJobConfig(nodes=2, gpus=2, image="registry/compclip-train:1", names
 
 
 def tune(api, log, config=WHERE, out="minio://b/models/degla"):
-    return fine_tune("s3://b/models/base", "s3://b/finetune", "s3://b/neg/negatives.json", out, TRAIN, config,
-                     api, log)  # fmt: skip
+    return fine_tune(
+        "s3://b/models/base", "s3://b/finetune", "s3://b/neg/negatives.json", out, TRAIN, config, api, log
+    )
 
 
 def test_submits_a_torch_trainjob_of_m_nodes_and_follows_it_to_the_end(kube):
@@ -91,8 +92,10 @@ def test_submits_a_torch_trainjob_of_m_nodes_and_follows_it_to_the_end(kube):
     job = posted[0]
     assert job["apiVersion"] == "trainer.kubeflow.org/v1alpha1" and job["kind"] == "TrainJob"
     assert job["spec"]["runtimeRef"] == {
-        "apiGroup": "trainer.kubeflow.org", "kind": "ClusterTrainingRuntime", "name": "torch-distributed"
-    }  # fmt: skip
+        "apiGroup": "trainer.kubeflow.org",
+        "kind": "ClusterTrainingRuntime",
+        "name": "torch-distributed",
+    }
     trainer = job["spec"]["trainer"]
     assert trainer["numNodes"] == 2 and trainer["resourcesPerNode"] == {"limits": {"nvidia.com/gpu": 2}}
     assert trainer["image"] == "registry/compclip-train:1"

@@ -79,8 +79,9 @@ def test_predictions_resume_after_a_kill_and_shards_add_up(vqav2, config, tmp_pa
 def test_cli_analyze_writes_metrics_bins_and_report(vqav2, pmi_table, tmp_path):
     answers = ["yes", "no", "no", "ball", "yes", "goldfish", "yes", "no"]
     predictions = tmp_path / "p.jsonl"
-    predictions.write_text("".join(json.dumps({"question_id": 100 + i, "text": a}) + "\n"
-                                   for i, a in enumerate(answers)))  # fmt: skip
+    predictions.write_text(
+        "".join(json.dumps({"question_id": 100 + i, "text": a}) + "\n" for i, a in enumerate(answers))
+    )
     params = tmp_path / "params.yaml"
     params.write_text("vqa_pmi:\n  stats: {n_bins: 2, n_boot: 50}\n")
     out = tmp_path / "out"

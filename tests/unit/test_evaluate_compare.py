@@ -43,9 +43,11 @@ def write_report(folder, zeroshot_correct, pmi, subsets, bench_correct, ids=None
         "zeroshot/set/gap": by_pmi[-2:].mean() - by_pmi[:2].mean(),
         "zeroshot/set/n_tail": 2,
         "zeroshot/set/single_object/acc": zs[:2].mean(),
-        "zeroshot/set/n": n, "zeroshot/set/dropped_share": 0.0,
-        "sugarcrepe/n": len(bench), "sugarcrepe/dropped_share": dropped,
-    }  # fmt: skip
+        "zeroshot/set/n": n,
+        "zeroshot/set/dropped_share": 0.0,
+        "sugarcrepe/n": len(bench),
+        "sugarcrepe/dropped_share": dropped,
+    }
     for subset in sorted(set(subsets)):
         metrics[f"sugarcrepe/{subset}/acc"] = bench[np.asarray(subsets) == subset].mean()
     (folder / "metrics.json").write_text(json.dumps(metrics))

@@ -94,8 +94,9 @@ def test_zeroshot_metrics_rejects_and_results(encoder, tmp_path):
 def test_evalset_templates_override_and_bad_headers(encoder, tmp_path):
     evalset = load_evalset(write_evalset(tmp_path / "a", templates=["a drawing of a {}."]))
     assert evalset.templates == ("a drawing of a {}.",)
-    (tmp_path / "a" / "evalset.json").write_text(json.dumps({"kind": "zeroshot", "classes": CLASSES,
-                                                              "templates": ["no slot"]}))  # fmt: skip
+    (tmp_path / "a" / "evalset.json").write_text(
+        json.dumps({"kind": "zeroshot", "classes": CLASSES, "templates": ["no slot"]})
+    )
     with pytest.raises(UserError, match="templates"):
         load_evalset(tmp_path / "a")
     with pytest.raises(UserError, match="not a zero-shot eval set"):
@@ -161,8 +162,9 @@ def test_an_edited_set_reports_the_accuracy_drop_against_its_unedited_images(enc
         mine = [r for r in judged if r["stratum"] == stratum]
         drop = np.mean([r["clean_correct"] for r in mine]) - np.mean([r["correct"] for r in mine])
         assert m[f"stratum/{stratum}/drop"] == pytest.approx(drop)
-    plain = evaluate_zeroshot(encoder, load_evalset(write_evalset(tmp_path / "plain")), Rejects(),
-                              StatsConfig(n_bins=4, n_boot=50))  # fmt: skip
+    plain = evaluate_zeroshot(
+        encoder, load_evalset(write_evalset(tmp_path / "plain")), Rejects(), StatsConfig(n_bins=4, n_boot=50)
+    )
     assert not any(k.startswith("clean/") or k.endswith("/drop") for k in plain.metrics)
 
 

@@ -16,8 +16,9 @@ from compclip.storage import content_hashes
 def test_an_output_is_recorded_by_its_uri_and_hashed_from_its_local_copy(tmp_path):
     (tmp_path / "pmi").mkdir()
     (tmp_path / "pmi" / "pairs.parquet").write_bytes(b"pairs")
-    manifest = record("r1", "abc", {}, {}, {"pmi": "minio://mlpipeline/v2/artifacts/r1/pmi"},
-                      {"pmi": str(tmp_path / "pmi")})  # fmt: skip
+    manifest = record(
+        "r1", "abc", {}, {}, {"pmi": "minio://mlpipeline/v2/artifacts/r1/pmi"}, {"pmi": str(tmp_path / "pmi")}
+    )
     assert manifest["outputs"]["pmi"] == {
         "uri": "minio://mlpipeline/v2/artifacts/r1/pmi",
         "files": {"pairs.parquet": hashlib.sha256(b"pairs").hexdigest()},

@@ -137,8 +137,9 @@ def test_real_captions_take_the_llm_for_its_types_and_the_rules_for_the_rest(tin
     data.mkdir()
     ids = [f"i{n}" for n in range(len(CAPTIONS))]
     pq.write_table(pa.table({"id": ids, "caption": CAPTIONS, "image": ids}), data / "captions.parquet")
-    llm = LLMConfig(model=str(folder), batch_size=4, shots=2, samples=2, max_new_tokens=6, dtype="float32",
-                    device="cpu")  # fmt: skip
+    llm = LLMConfig(
+        model=str(folder), batch_size=4, shots=2, samples=2, max_new_tokens=6, dtype="float32", device="cpu"
+    )
     types = ("swap_nouns", "replace_adjectives")
     mixed = unfiltered(types=types, llm_types=("swap_nouns",), llm=llm)  # generator auto, real captions
     metrics = generate(str(data), tmp_path / "mixed", mixed)

@@ -64,9 +64,11 @@ def test_every_stage_runs_in_its_familys_image_tagged_with_the_code_cuda_where_i
         on_gpu[container["image"]] = "accelerator" in container["resources"]
         assert kubernetes[name]["imagePullPolicy"] == "IfNotPresent", name
     assert on_gpu == {
-        image("core", tag=tag): False, image("train", tag=tag): False,  # compare
-        image("train", tag=tag, accelerator="cuda"): True, image("gen", tag=tag, accelerator="cuda"): True,
-    }  # fmt: skip
+        image("core", tag=tag): False,
+        image("train", tag=tag): False,  # compare
+        image("train", tag=tag, accelerator="cuda"): True,
+        image("gen", tag=tag, accelerator="cuda"): True,
+    }
 
 
 def test_digests_pin_every_image_in_the_given_repository_with_the_cluster_secrets(tmp_path):
@@ -82,10 +84,12 @@ def test_digests_pin_every_image_in_the_given_repository_with_the_cluster_secret
     executors = spec["deploymentSpec"]["executors"]
     kubernetes = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     pinned = {e["container"]["image"] for e in executors.values()}
-    assert pinned == {f"{repository}/compclip-core:0.1.0-abc@sha256:{0:064x}",
-                      f"{repository}/compclip-train:0.1.0-abc@sha256:{1:064x}",
-                      f"{repository}/compclip-train:0.1.0-abc-cuda@sha256:{2:064x}",
-                      f"{repository}/compclip-gen:0.1.0-abc-cuda@sha256:{3:064x}"}  # fmt: skip
+    assert pinned == {
+        f"{repository}/compclip-core:0.1.0-abc@sha256:{0:064x}",
+        f"{repository}/compclip-train:0.1.0-abc@sha256:{1:064x}",
+        f"{repository}/compclip-train:0.1.0-abc-cuda@sha256:{2:064x}",
+        f"{repository}/compclip-gen:0.1.0-abc-cuda@sha256:{3:064x}",
+    }
     for name, config in kubernetes.items():
         assert [s["secretName"] for s in config["imagePullSecret"]] == ["regcred"]
         secrets = {s["secretName"]: {e["envVar"] for e in s["keyToEnv"]} for s in config["secretAsEnv"]}
@@ -126,8 +130,7 @@ def test_the_flow_has_every_stage_and_both_pmi_rounds_fan_out(compiled):
     # whole); a retry policy inside a ParallelFor is ignored by the backend, so none is set there
     retried = {t.component_ref.name: t.retry_policy.max_retry_count for t in _all_tasks(spec)}
     assert all(retried[f"comp-{name}"] >= 1 for name in ("pretrain", "negatives-generate"))
-    in_loops = {n for t in _all_tasks(spec) if t.HasField("parameter_iterator")
-                for n in _loop_body(spec, t)}  # fmt: skip
+    in_loops = {n for t in _all_tasks(spec) if t.HasField("parameter_iterator") for n in _loop_body(spec, t)}
     assert {"comp-pmi-scan", "comp-pmi-pairs", "comp-train"} <= in_loops
     assert not [n for n in in_loops if retried.get(n)]
     stages = [t for t in _all_tasks(spec) if spec.components[t.component_ref.name].HasField("executor_label")]
@@ -229,6 +232,17 @@ def test_parameters_default_to_the_params_file_sections(compiled):
     assert list(json_format.MessageToDict(inputs["methods"].default_value)) == list(METHODS)
 
 
+def test_every_section_reaches_the_lineage_record_from_the_one_list_of_sections(compiled):
+    """SECTIONS names each params section once: a pipeline parameter, a parameter of the
+    tune-and-compare sub-pipeline and an input of the lineage record."""
+    spec, _, _ = compiled
+    assert set(SECTIONS) | {"registry"} <= set(spec.root.input_definitions.parameters)
+    tune = spec.components["comp-tune-and-compare"].input_definitions.parameters
+    assert {f"{s}_params" for s in (*SECTIONS, "registry")} <= set(tune)
+    lineage = spec.components["comp-lineage-record"].input_definitions.parameters
+    assert {n for n in lineage if n.endswith("_params")} == {f"{s}_params" for s in SECTIONS}
+
+
 def _numbers_equal(a, b) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_numbers_equal(a[k], b[k]) for k in a)
@@ -281,10 +295,14 @@ def test_a_wrong_parameter_fails_before_anything_runs(items, message):
 def test_real_benchmarks_become_the_benchmarks_each_model_is_evaluated_on():
     from compclip.evaluate.run import Benchmark, parse_benchmarks
 
-    given = {"valse": {"annotations": "s3://b/valse", "images": "s3://b/vimg"},
-             "sugarcrepe": {"annotations": "s3://b/sc", "images": "s3://coco/val2017"}}  # fmt: skip
-    assert parse_benchmarks(given) == {"sugarcrepe": Benchmark("s3://b/sc", "s3://coco/val2017"),
-                                       "valse": Benchmark("s3://b/valse", "s3://b/vimg")}  # fmt: skip
+    given = {
+        "valse": {"annotations": "s3://b/valse", "images": "s3://b/vimg"},
+        "sugarcrepe": {"annotations": "s3://b/sc", "images": "s3://coco/val2017"},
+    }
+    assert parse_benchmarks(given) == {
+        "sugarcrepe": Benchmark("s3://b/sc", "s3://coco/val2017"),
+        "valse": Benchmark("s3://b/valse", "s3://b/vimg"),
+    }
     assert parse_benchmarks({}) == {}
 
 

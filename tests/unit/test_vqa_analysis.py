@@ -59,9 +59,11 @@ def test_the_llava_1_5_prompt_has_the_vicuna_system_line_and_textvqa_s_ocr_line(
     vqa = Question("1", "9", "Is the dog red?", ("yes",) * 10)
     text = Question("2", "ab", "What brand is it?", ("ford",) * 10, ("FORD", "car"))
     system = "A chat between a curious human and an artificial intelligence assistant. The assistant gives "
-    assert prompt(vqa) == (system + "helpful, detailed, and polite answers to the human's questions. USER: "
-                           "<image>\nIs the dog red?\nAnswer the question using a single word or phrase. "
-                           "ASSISTANT:")  # fmt: skip
+    assert prompt(vqa) == (
+        system + "helpful, detailed, and polite answers to the human's questions. USER: "
+        "<image>\nIs the dog red?\nAnswer the question using a single word or phrase. "
+        "ASSISTANT:"
+    )
     assert "<image>\nWhat brand is it?\nReference OCR token: FORD, car\nAnswer the question" in prompt(text)
 
 

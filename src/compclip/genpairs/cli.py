@@ -17,7 +17,7 @@ from compclip.config import add_flag, load_section, override
 from compclip.devices import DEVICES
 from compclip.evalsets.generated import merge_evalsets
 from compclip.genpairs.captions import caption_stage
-from compclip.genpairs.images import image_stage
+from compclip.genpairs.images import DISTILLED_STEPS, GUIDED_STEPS, image_stage
 from compclip.genpairs.pairs import select_stage
 from compclip.genpairs.run import GenPairsConfig, genpairs
 
@@ -117,12 +117,14 @@ def _image_flags(parser: argparse.ArgumentParser) -> None:
     images = DEFAULTS.images
     parser.add_argument("--flux-model", help="FLUX pipeline: hub name, local folder or s3:// URI")
     parser.add_argument(
-        "--steps", type=int, help="denoising steps (default: 28 for FLUX.1-dev, 4 for schnell)"
+        "--steps",
+        type=int,
+        help=f"denoising steps (default: {GUIDED_STEPS} for FLUX.1-dev, {DISTILLED_STEPS} for schnell)",
     )
     add_flag(parser, images, "--guidance", field="flux.guidance", type=float, help="FLUX guidance")
     add_flag(parser, images, "--images-per-caption", type=int, help="images painted per caption")
-    parser.add_argument("--offload", action="store_true", default=None,
-                        help="each model on the GPU only while it runs (T5 stays in CPU memory)")  # fmt: skip
+    add_flag(parser, images, "--offload", field="flux.offload", action="store_true", default=None,
+             help="each model on the GPU only while it runs (T5 stays in CPU memory)")  # fmt: skip
     add_flag(parser, images, "--flux-device", field="flux.device", choices=DEVICES, help="where FLUX runs")
 
 

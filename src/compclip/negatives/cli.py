@@ -57,11 +57,15 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="auto: real captions' llm_types by the LLM on a GPU, the rest and the world by the rules; "
         "rules (offline); llm (every type)",
     )
-    gen.add_argument("--model", help="llm: hub name, local folder or s3:// URI")
+    add_flag(gen, defaults, "--model", field="llm.model", help="llm: hub name, local folder or s3:// URI")
     gen.add_argument("--pmi", help="rules: PMI table folder; replacements prefer low-PMI concept pairs")
     add_flag(gen, defaults, "--per-type", type=int, help="valid negatives per caption and type")
-    gen.add_argument(
-        "--candidates", type=int, help="rules: candidates per caption and type to rank (0: a few)"
+    add_flag(
+        gen,
+        defaults,
+        "--candidates",
+        type=int,
+        help="rules: candidates per caption and type to rank (0: a few); sets world.candidates too",
     )
     add_flag(gen, defaults, "--types", nargs="+", help="the paper's five, and the two relation types")
     gen.add_argument(
@@ -71,7 +75,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     retire_flag(gen, "--progress", "use --work-dir")
     gen.add_argument("--shard", default="0/1", help="i/n: this task's share of the caption chunks")
-    _common(gen)
+    _common(gen, defaults)
     gen.set_defaults(func=_generate)
     add_merge_command(verbs, "join the outputs of `generate --shard i/n` tasks into one", EXAMPLES, _merge)
     check = add_command(
@@ -81,7 +85,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         EXAMPLES,
     )
     check.add_argument("negatives", help="negatives.json (DeGLA format), local or s3://")
-    _common(check)
+    _common(check, defaults)
     check.set_defaults(func=_filter)
     audit = add_command(
         verbs,
@@ -102,20 +106,22 @@ def register(commands: argparse._SubParsersAction) -> None:
     audit.set_defaults(func=_audit)
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _common(parser: argparse.ArgumentParser, defaults: NegativesConfig) -> None:
     parser.add_argument("--out", required=True, help="output folder or s3:// prefix")
     parser.add_argument(
         "--reference-captions",
         metavar="CORPUS",
         help="caption file, dataset folder or s3:// URI the blind filter learns from (default: the input)",
     )
-    parser.add_argument(
+    add_flag(
+        parser,
+        defaults,
         "--profile",
         choices=("auto", "world", "real"),
-        help="the world's or real captions' settings (default auto: a world dataset folder is the world)",
+        help="the world's or real captions' settings; auto: a world dataset folder is the world",
     )
     parser.add_argument("--params", type=Path, help="params.yaml; its `negatives` section sets defaults")
-    parser.add_argument("--seed", type=int)
+    add_flag(parser, defaults, "--seed", type=int, help="sampling seed")
 
 
 def _config(args: argparse.Namespace) -> NegativesConfig:

@@ -15,6 +15,7 @@ from compclip.cli import add_command
 from compclip.config import add_flag, load_section, override
 from compclip.devices import DEVICES
 from compclip.evalsets.generated import merge_evalsets
+from compclip.genpairs.images import DISTILLED_STEPS, GUIDED_STEPS
 from compclip.paste.run import PasteConfig, paint_accessories, paste_set
 
 EXAMPLES = """examples:
@@ -55,7 +56,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     paint.add_argument("--accessories", help="folder of CONCEPT.png accessory images (none painted)")
     paint.add_argument("--params", help="params.yaml; its `paste` section sets defaults")
     paint.add_argument("--class-map", help="file of FOLDER<TAB>CLASS NAME lines")
-    paint.add_argument("--seed", type=int)
+    add_flag(paint, PasteConfig(), "--seed", type=int, help="sampling seed")
     _flux_flags(paint)
     paint.set_defaults(func=_accessories)
     add_merge_command(verbs, "join the shards' output folders into one evaluation set", EXAMPLES, _merge)
@@ -64,7 +65,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _flux_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flux-model", help="FLUX pipeline: hub name, local folder or s3:// URI")
     parser.add_argument(
-        "--steps", type=int, help="denoising steps (default: 28 for FLUX.1-dev, 4 for schnell)"
+        "--steps",
+        type=int,
+        help=f"denoising steps (default: {GUIDED_STEPS} for FLUX.1-dev, {DISTILLED_STEPS} for schnell)",
     )
     defaults = PasteConfig()
     add_flag(parser, defaults, "--guidance", field="flux.guidance", type=float, help="FLUX guidance")

@@ -85,19 +85,23 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--repo", type=Path, default=Path("."), help="the DVC repository for --push")
     run.add_argument(
-        "--runner", choices=RUNNERS, default="subprocess",
-        help="subprocess (default): every task a subprocess of this Python; containers: every task in "
-        "its image of this checkout, through podman (`make image-core images-torch`)",
-    )  # fmt: skip
+        "--runner",
+        choices=RUNNERS,
+        default="subprocess",
+        help="subprocess: every task a subprocess of this Python; containers: every task in its "
+        "image of this checkout, through podman (`make image-core images-torch`) (default: %(default)s)",
+    )
     _common(run)
     run.set_defaults(func=_run)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--pipeline", choices=sorted(PIPELINES), default="compclip",
+        "--pipeline",
+        choices=sorted(PIPELINES),
+        default="compclip",
         help="compclip: the whole flow; genpairs: GenPairs, paste, VQA data on GPUs (default: %(default)s)",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--params", type=Path, default=Path("params.yaml"), help="the params file (default: %(default)s)"
     )
@@ -110,9 +114,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def _for_cluster(parser: argparse.ArgumentParser) -> None:
     images = parser.add_argument_group('images and Secrets on the cluster (README, "Running on a cluster")')
     images.add_argument(
-        "--image-repository", metavar="REPO",
+        "--image-repository",
+        metavar="REPO",
         help=f"registry and path the images were pushed to (default: {DEFAULT_REGISTRY}, this machine's)",
-    )  # fmt: skip
+    )
     tagged = images.add_mutually_exclusive_group()
     tagged.add_argument(
         "--image-tag", metavar="TAG", help="the images' tag (default: this checkout's content tag)"
@@ -133,9 +138,11 @@ def _for_cluster(parser: argparse.ArgumentParser) -> None:
         help="Secret whose key HF_TOKEN the gen tasks read (gated hub models)",
     )
     images.add_argument(
-        "--s3-secret", metavar="NAME", default=S3_SECRET,
+        "--s3-secret",
+        metavar="NAME",
+        default=S3_SECRET,
         help="Secret of the S3 keys; a ConfigMap so named holds the endpoint (default: %(default)s)",
-    )  # fmt: skip
+    )
 
 
 def _cluster(args: argparse.Namespace) -> Cluster:

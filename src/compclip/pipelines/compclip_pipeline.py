@@ -18,6 +18,9 @@ llm``, or ``auto`` on real captions: docs/negatives.md), in the gen image on GPU
 settings and the fine-tuning data, and the flow branches on it.
 """
 
+import functools
+import inspect
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kfp import dsl
@@ -57,6 +60,29 @@ STAGES = {
     "pretrain": "pretrain", "negatives": "negatives", "train": "train", "evaluate": "evaluate",
     "compare": None,
 }  # fmt: skip
+
+
+def with_sections(names: Sequence[str], defaults: dict[str, dict] | None = None) -> Callable:
+    """A pipeline function ``func(..., sections)`` as KFP reads it: its other parameters, then one
+    ``dict`` parameter per section in ``names`` (defaulting to ``defaults[name]`` when given), which
+    a call hands to ``func`` as ``sections`` (name -> parameter); so a section is named in one place."""
+
+    def declare(func: Callable) -> Callable:
+        own = list(inspect.signature(func).parameters.values())[:-1]
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        extra = [
+            inspect.Parameter(n, kind, annotation=dict, **({"default": defaults[n]} if defaults else {}))
+            for n in names
+        ]
+
+        @functools.wraps(func)
+        def declared(*args: Any) -> Any:  # kfp calls a pipeline with every parameter, in order
+            return func(*args[: len(own)], dict(zip(names, args[len(own) :], strict=True)))
+
+        declared.__signature__ = inspect.Signature([*own, *extra])
+        return declared
+
+    return declare
 
 
 def pmi_count(s3_secret: str = S3_SECRET):
@@ -128,17 +154,16 @@ def build(
     by_shard = llm_negatives(accelerators, s3_secret)
 
     @dsl.pipeline(name="tune-and-compare")
+    @with_sections([f"{s}_params" for s in (*SECTIONS, *PUBLISH_SECTIONS)])
     def tune_and_compare(
         base: Input[Model], world: Input[Dataset], finetune: Input[Dataset], pmi: Input[Dataset],
         evalsets: Input[Dataset], negatives: Input[Dataset], methods: list, zeroshot: list, sugarcrepe: str,
-        benchmarks: dict,
-        train: dict, evaluate: dict, world_params: dict, finetune_params: dict, pmi_params: dict,
-        evalsets_params: dict, pretrain_params: dict, negatives_params: dict, base_model: str, corpus: str,
-        git_commit: str, registry: dict,
+        benchmarks: dict, base_model: str, corpus: str, git_commit: str,
         accelerator: str, gpus: int, gpu_node_selector: dict, gpu_tolerations: list, train_nodes: int,
-        work_root: str,
+        work_root: str, sections: dict,
     ):  # fmt: skip
-        """Evaluate ``base``, fine-tune it with each of ``methods`` and evaluate that, compare, record."""
+        """Evaluate ``base``, fine-tune it with each of ``methods`` and evaluate that, compare, record;
+        ``sections``: every params section, as ``SECTION_params``."""
 
         on_gpu = Accelerators(accelerators, accelerator, gpus, gpu_node_selector, gpu_tolerations).request
 
@@ -150,14 +175,15 @@ def build(
                 zeroshot=zeroshot,
                 sugarcrepe=sugarcrepe,
                 benchmarks=benchmarks,
-                config=evaluate,
+                config=sections["evaluate_params"],
             )
             on_gpu(configure(task, "train", "evaluate", s3_secret))
             return task
 
         base_eval = evaluation("base", base)
         with dsl.ParallelFor(methods, parallelism=parallel_training) as method:
-            tuned = train_op(base=base, method=method, data=finetune, negatives=negatives, config=train,
+            tuned = train_op(base=base, method=method, data=finetune, negatives=negatives,
+                             config=sections["train_params"],
                              gpus=gpus, nodes=train_nodes, s3_secret=s3_secret,
                              work_root=work_root)  # fmt: skip
             on_gpu(configure(tuned, "train", "train", s3_secret))
@@ -168,34 +194,25 @@ def build(
         )
         configure(comparison, "train", "compare", s3_secret)
         record = lineage_record(
-            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, commit=git_commit, world_params=world_params,
-            finetune_params=finetune_params, pmi_params=pmi_params, evalsets_params=evalsets_params,
-            pretrain_params=pretrain_params, negatives_params=negatives_params, train_params=train,
-            evaluate_params=evaluate, base_model=base_model,
+            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, commit=git_commit, base_model=base_model,
+            **{f"{s}_params": sections[f"{s}_params"] for s in SECTIONS},
             corpus=corpus, world=world, finetune=finetune, pmi=pmi, evalsets=evalsets, negatives=negatives,
             base_report=base_eval.outputs["report"], models=dsl.Collected(tuned.outputs["model"]),
             reports=dsl.Collected(tuned_eval.outputs["report"]), comparison=comparison.outputs["comparison"],
         )  # fmt: skip
         configure(record, "core", "lineage", s3_secret).set_caching_options(False)
         published = publish_op(
-            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, models=dsl.Collected(tuned.outputs["model"]),
+            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            models=dsl.Collected(tuned.outputs["model"]),
             reports=dsl.Collected(tuned_eval.outputs["report"]),
             comparison=comparison.outputs["comparison"],
-            registry=registry,
-        )  # fmt: skip
+            registry=sections["registry_params"],
+        )
         configure(published, "core", "publish", s3_secret).set_caching_options(False)
 
     @dsl.pipeline(name=NAME, description="PMI analysis, DeGLA fine-tuning and their evaluation")
+    @with_sections(list(defaults), defaults)
     def compclip(
-        world: dict = defaults["world"],
-        finetune: dict = defaults["finetune"],
-        pmi: dict = defaults["pmi"],
-        evalsets: dict = defaults["evalsets"],
-        pretrain: dict = defaults["pretrain"],
-        negatives: dict = defaults["negatives"],
-        train: dict = defaults["train"],
-        evaluate: dict = defaults["evaluate"],
-        registry: dict = defaults["registry"],
         corpus: str = "",
         finetune_data: str = "",
         shards: int = 4,
@@ -212,8 +229,11 @@ def build(
         train_nodes: int = 1,
         git_commit: str = "unknown",
         work_root: str = "",
+        sections: dict | None = None,
     ):
-        """``corpus``: caption shards (space-separated URIs or globs, e.g. LAION parquet on S3) whose PMI
+        """Every params section is a parameter of its own, defaulting to params.yaml's (``sections``).
+
+        ``corpus``: caption shards (space-separated URIs or globs, e.g. LAION parquet on S3) whose PMI
         is counted instead of the world's (over ``shards`` parts; the LLM negatives over
         ``negatives_shards`` GPUs); ``finetune_data``: an image-caption dataset folder (``compclip
         data import``) fine-tuned on instead of the world's; ``base_model``: an open_clip NAME:TAG,
@@ -224,6 +244,8 @@ def build(
         ``work_root``: an s3:// prefix where pretraining, the negatives and each fine-tuning keep their
         checkpoints or resume log, so a task run again (a retry, or the run retried) resumes
         (docs/storage.md; empty: on the pod's disk, lost with it)."""
+        world, finetune, pmi = sections["world"], sections["finetune"], sections["pmi"]
+        evalsets, pretrain, negatives = sections["evalsets"], sections["pretrain"], sections["negatives"]
         corpus_task = configure(world_corpus(config=world, section="world"), "core", "world", s3_secret)
         fine_task = configure(
             finetune_data_op(source=finetune_data, config=finetune), "core", "finetune data", s3_secret
@@ -242,13 +264,11 @@ def build(
         rest = dict(
             world=world_data, finetune=fine_task.outputs["data"], pmi=table,
             evalsets=sets.outputs["evalsets"], methods=methods,
-            zeroshot=zeroshot, sugarcrepe=sugarcrepe, benchmarks=benchmarks, train=train, evaluate=evaluate,
-            base_model=base_model,
-            corpus=corpus, git_commit=git_commit, registry=registry,
-            world_params=world, finetune_params=finetune, pmi_params=pmi, evalsets_params=evalsets,
-            pretrain_params=pretrain, negatives_params=negatives,
+            zeroshot=zeroshot, sugarcrepe=sugarcrepe, benchmarks=benchmarks,
+            base_model=base_model, corpus=corpus, git_commit=git_commit,
             accelerator=accelerator, gpus=gpus, gpu_node_selector=gpu_node_selector,
             gpu_tolerations=gpu_tolerations, train_nodes=train_nodes, work_root=work_root,
+            **{f"{name}_params": value for name, value in sections.items()},
         )  # fmt: skip
 
         def negatives_then_rest(base: Any) -> None:

@@ -17,8 +17,10 @@ S3_ENDPOINT = "AWS_ENDPOINT_URL"
 # CPU request and limit, memory request and limit per image family.
 # gen: an 8B LLM or FLUX.1-dev (about 33 GB in bf16) loaded through host memory
 RESOURCES = {
-    "core": ("1", "2", "2Gi", "4Gi"), "train": ("4", "8", "16Gi", "32Gi"), "gen": ("4", "8", "48Gi", "64Gi"),
-}  # fmt: skip
+    "core": ("1", "2", "2Gi", "4Gi"),
+    "train": ("4", "8", "16Gi", "32Gi"),
+    "gen": ("4", "8", "48Gi", "64Gi"),
+}
 # Retries of a task that resumes from its work folder (checkpoints, finished chunks: on S3 under the
 # run's `work_root`) or redoes its work whole (a task's output is written only on success, so a retry
 # never counts twice). Set only on tasks outside dsl.ParallelFor: KFP's backend ignores a retry policy

@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 
 from compclip.cli import add_command
-from compclip.config import load_section, override_from
+from compclip.config import add_flag, load_section, override_from
 from compclip.pretrain import PretrainConfig, pretrain
-from compclip.train.cli import add_processes, add_work_dir
+from compclip.train.cli import add_loop_flags, add_processes, add_work_dir
 from compclip.train.launch import job, launch, spread
 
 EXAMPLES = """examples:
@@ -31,17 +31,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", required=True, help="output model folder: path or s3:// (written on success)"
     )
-    parser.add_argument("--model", help="open_clip architecture (default: compclip-tiny-rn)")
+    config = PretrainConfig()
+    add_flag(parser, config, "--model", help="open_clip architecture")
     parser.add_argument("--params", type=Path, help="params.yaml; its `pretrain` section sets defaults")
     add_work_dir(parser)
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--max-steps", type=int, help="stop (and end the schedule) after this many steps")
-    parser.add_argument(
-        "--batch-size", type=int, help="images per step, over all processes (the global batch)"
-    )
-    parser.add_argument("--lr", type=float)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--threads", type=int, help="torch CPU threads (per process)")
+    add_loop_flags(parser, config)
     add_processes(parser)
     parser.set_defaults(func=_pretrain)
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from compclip.cli import add_command, retire_flag
-from compclip.config import load_section, override_from
+from compclip.config import add_flag, load_section, override_from
 from compclip.methods import METHODS
 from compclip.train.launch import job, launch, spread
 from compclip.train.loop import TrainConfig
 from compclip.train.run import train
+
+if TYPE_CHECKING:
+    from compclip.pretrain import PretrainConfig
 
 EXAMPLES = """examples:
   compclip train --model out/pretrain --data out/world --negatives out/neg --out out/degla
@@ -43,25 +47,25 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", required=True, help="output model folder: path or s3:// (written on success)"
     )
-    parser.add_argument("--method", choices=METHODS, help="loss (default: degla)")
+    config = TrainConfig()
+    add_flag(parser, config, "--method", choices=METHODS, help="loss")
     parser.add_argument("--params", type=Path, help="params.yaml; its `train` section sets defaults")
     add_work_dir(parser)
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--max-steps", type=int, help="stop (and end the schedule) after this many steps")
-    parser.add_argument(
-        "--batch-size", type=int, help="images per step, over all processes (the global batch)"
+    add_loop_flags(parser, config)
+    add_flag(
+        parser, config, "--k-negatives", field="data.k_negatives", type=int, help="hard negatives per caption"
     )
-    parser.add_argument("--lr", type=float)
-    parser.add_argument("--k-negatives", type=int, help="hard negatives per caption (default 4)")
-    parser.add_argument("--pad", action="store_true", default=None, help="repeat negatives when fewer than K")
-    parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: none)")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--precision", choices=("no", "fp16", "bf16"), help="mixed precision")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        help="torch CPU threads per process (default: OMP_NUM_THREADS, else the CPU quota / processes)",
+    add_flag(
+        parser,
+        config,
+        "--pad",
+        field="data.pad",
+        action="store_true",
+        default=None,
+        help="repeat negatives when fewer than K",
     )
+    add_flag(parser, config, "--checkpoint-every", type=int, help="steps between checkpoints (0: none)")
+    add_flag(parser, config, "--precision", choices=("no", "fp16", "bf16"), help="mixed precision")
     add_processes(parser)
     parser.set_defaults(func=_train)
 
@@ -78,12 +82,40 @@ def add_work_dir(parser: argparse.ArgumentParser) -> None:
     retire_flag(parser, "--resume", "a run resumes from its --work-dir by itself; rerun without --resume")
 
 
+def add_loop_flags(parser: argparse.ArgumentParser, config: TrainConfig | PretrainConfig) -> None:
+    """The flags train and pretrain share, each showing ``config``'s default."""
+    add_flag(parser, config, "--epochs", field="optim.epochs", type=int, help="passes over the data")
+    add_flag(
+        parser,
+        config,
+        "--max-steps",
+        field="optim.max_steps",
+        type=int,
+        help="stop (and end the schedule) after this many steps",
+    )
+    add_flag(
+        parser,
+        config,
+        "--batch-size",
+        field="data.batch_size",
+        type=int,
+        help="images per step, over all processes (the global batch)",
+    )
+    add_flag(parser, config, "--lr", field="optim.lr", type=float, help="peak learning rate")
+    add_flag(parser, config, "--seed", type=int, help="seed of the run")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads per process (default: OMP_NUM_THREADS, else the CPU quota / processes)",
+    )
+
+
 def add_processes(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--processes",
         type=int,
         default=1,
-        help="processes on this node, one per GPU (default 1); the batch size is split over all of them",
+        help="processes on this node, one per GPU (default: %(default)s); the batch is split over them",
     )
 
 

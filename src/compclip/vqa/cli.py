@@ -36,8 +36,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     pred = add_command(
         verbs, "predict", "LLaVA answers to (one shard of) the questions (resumable)", EXAMPLES
     )
-    ana = add_command(verbs, "analyze", "accuracy and yes-bias of predictions against PMI, with a report",
-                      EXAMPLES)  # fmt: skip
+    ana = add_command(
+        verbs, "analyze", "accuracy and yes-bias of predictions against PMI, with a report", EXAMPLES
+    )
     for parser in (pred, ana):
         parser.add_argument(
             "--questions", required=True, help="VQAv2 questions or TextVQA JSON (local or s3://)"
@@ -46,8 +47,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         parser.add_argument("--out", required=True, help="output folder (local or s3://)")
         parser.add_argument("--params", help="params.yaml; its `vqa_pmi` section sets defaults")
     pred.add_argument("--images", required=True, help="image folder (local or s3://)")
-    pred.add_argument("--model", help="LLaVA: hub name, local folder or s3:// URI")
-    add_flag(pred, VqaConfig(), "--device", field="llava.device", choices=DEVICES, help="where LLaVA runs")
+    defaults = VqaConfig()
+    add_flag(
+        pred, defaults, "--model", field="llava.model", help="LLaVA: hub name, local folder or s3:// URI"
+    )
+    add_flag(pred, defaults, "--device", field="llava.device", choices=DEVICES, help="where LLaVA runs")
     add_shard_flags(pred, "question")
     pred.set_defaults(func=_predict)
     ana.add_argument(

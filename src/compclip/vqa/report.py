@@ -50,8 +50,10 @@ def write_report(folder: Path, title: str, metrics: dict, bins: dict[str, Bins],
         prefix = "yes_bias/" if name == "yes_bias" else ""
         plot = bin_plot(folder / "plots" / f"{name}_pmi.png", name, found,
                         metrics.get(f"{prefix}pearson_r"), metrics.get(f"{prefix}spearman_r"))  # fmt: skip
-        rows = [[r["bin"], r["count"], _num(r["pmi_min"]), _num(r["pmi_max"]), _num(r["accuracy"])]
-                for r in found.rows()["bins"]]  # fmt: skip
+        rows = [
+            [r["bin"], r["count"], _num(r["pmi_min"]), _num(r["pmi_max"]), _num(r["accuracy"])]
+            for r in found.rows()["bins"]
+        ]
         data = base64.b64encode(plot.read_bytes()).decode()
         figure = f'<figure><img alt="{name}" src="data:image/png;base64,{data}"></figure>'
         table = _table(rows, ["bin", "questions", "PMI min", "PMI max", LABELS[name]])

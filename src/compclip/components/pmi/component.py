@@ -44,8 +44,9 @@ def pmi_merge_vocab(shards: Input[list[Dataset]], config: dict, vocab: Output[Da
 
 
 @dsl.component(base_image=image("core"), install_kfp_package=False)
-def pmi_pairs(corpus: str, world: Input[Dataset], part: str, vocab: Input[Dataset], config: dict,
-              shard: Output[Dataset]):  # fmt: skip
+def pmi_pairs(
+    corpus: str, world: Input[Dataset], part: str, vocab: Input[Dataset], config: dict, shard: Output[Dataset]
+):
     """Map 2: the pair counts of part ``I/N`` of the corpus for ``vocab`` (the part scanned again)."""
     from compclip.config import from_dict
     from compclip.pmi.shards import CountConfig, count_part_pairs
