@@ -3,9 +3,9 @@
 One pretrained base (the world, PMI table and pretraining of --params) is fine-tuned once per
 (arm, training seed), every arm on a fine-tuning sample of the same size and seed:
 
-- ``fresh``: today's `finetune` sample (params' `finetune` section: 60% two-object scenes);
-- ``skewed``: a sample that keeps the pretraining law (the `world` section's mix and overrides:
-  65% object-accessory scenes with the same Zipf co-occurrence, the accessory named as rarely);
+- ``fresh``: params' `finetune` section with `mix: pairs` (60% two-object scenes);
+- ``skewed``: the same with `mix: preset`, the pretraining law (65% object-accessory scenes with the
+  same Zipf co-occurrence, the accessory named as rarely);
 
 with plain CLIP fine-tuning, NegCLIP and DeGLA on the rule-based negatives steered to low-PMI pairs
 (params' `negatives`), and on the skewed data DeGLA also with the noun and adjective replacements
@@ -142,11 +142,9 @@ def prepare(runner: Runner, args: argparse.Namespace) -> dict[str, Path]:
 
 def finetune_inputs(runner: Runner, pmi: Path, n: int) -> dict[str, Path]:
     """Both fine-tuning sets (``fresh``, ``skewed``) and the negatives of each kind (``DATA-KIND``)."""
-    w, params, paths = runner.work, runner.params, {}
-    skewed = {"overrides": params["world"]["overrides"], "preset": params["world"]["preset"]}
-    for data, section in (("fresh", {}), ("skewed", skewed)):
-        changes = {f"finetune.{k}": v for k, v in {**section, "n": n}.items()}
-        ft_params = runner.params_file(f"finetune-{data}", changes)
+    w, paths = runner.work, {}
+    for data, mix in (("fresh", "pairs"), ("skewed", "preset")):
+        ft_params = runner.params_file(f"finetune-{data}", {"finetune.mix": mix, "finetune.n": n})
         paths[data] = runner.run(
             w / f"finetune-{data}", ft_params, "world", "corpus", "--section", "finetune"
         )
