@@ -82,6 +82,7 @@ ARMS = {
 CONTRASTS = [
     *((f"{name} - base", name, "base") for name in ARMS),
     *((f"skewed - fresh, {m}", f"skewed {m}", f"fresh {m}") for m in ("CLIP-FT", "NegCLIP", "DeGLA")),
+    *((f"{d} DeGLA - {d} CLIP-FT", f"{d} DeGLA", f"{d} CLIP-FT") for d in ("fresh", "skewed")),
     ("skewed DeGLA: steered - uniform", "skewed DeGLA", "skewed DeGLA uniform"),
     ("skewed DeGLA: steered - no steered types", "skewed DeGLA", "skewed DeGLA no steered types"),
 ]
