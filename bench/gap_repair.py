@@ -14,15 +14,19 @@ negative the same) and with none of those two types.
 Every model is scored on the same GenPairs-world and compositional sets; the groups of items come
 from the base's report (its 5% PMI tails, its never-together pairs and its lowest finite-PMI bin).
 
-Prints, as BENCHMARKS.md tables: each arm's level (mean over seeds) of the 5% gap, the accuracy
-of the never-together pairs, of the lowest finite-PMI bin and of all GenPairs items, and the swap
-and replace family means; then paired differences (arm - base, skewed - fresh, steered - uniform,
-steered - no steered types) with two 95% intervals: a paired item bootstrap of the seed-mean
-difference (items resampled once for every seed and both arms) and a t interval over the seeds
-(what another training seed would move). A finished output is reused; delete it to redo it;
---report-only tabulates what is finished. One seed of the eight arms at these defaults took 31 min
-at once (--jobs 8) on the shared 2 cores at load 20 (BENCHMARKS.md); the demo's budget is
---pretrain-epochs 2 --finetune-n 20000 --epochs 10.
+Prints, as BENCHMARKS.md tables: each arm's level (mean over seeds) of the 5% gap, the accuracy of
+the never-together pairs, of the lowest finite-PMI bin and of all GenPairs items, and the swap and
+replace family means; then paired differences (arm - base, skewed - fresh, steered - uniform,
+steered - no steered types, DeGLA - CLIP-FT on each set) with two 95% intervals: a paired item
+bootstrap of the seed-mean difference (items resampled once for every seed and both arms) and a t
+interval over the seeds (what another training seed would move). A finished output is reused
+whatever the flags (another budget needs another --work; the base, sets and negatives can be hard-
+linked over); delete it to redo it; --report-only tabulates what is finished. One seed of the eight
+arms at these defaults took 31 min at once (--jobs 8) on the shared 2 cores at load 20
+(BENCHMARKS.md); three arms at the demo's base (--pretrain-epochs 2 --epochs 3: 186 steps) and
+three seeds, 32 min at --jobs 2 and load 10-16 (a DeGLA step 1.9 s on one thread, a CLIP step
+0.85 s: size a run from those). The demo's budget is --pretrain-epochs 2 --finetune-n 20000
+--epochs 10.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/gap_repair.py --seeds 0 1 2 [--jobs 2] \\
         [--work out/bench/gap] [--pretrain-epochs 1] [--finetune-n 4000] [--epochs 1]
