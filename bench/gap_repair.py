@@ -20,9 +20,9 @@ replace family means; then paired differences (arm - base, skewed - fresh, steer
 steered - no steered types, DeGLA - CLIP-FT on each set) with two 95% intervals: a paired item
 bootstrap of the seed-mean difference (items resampled once for every seed and both arms) and a t
 interval over the seeds (what another training seed would move). A finished output is reused
-whatever the flags (another budget needs another --work; the base, sets and negatives can be hard-
-linked over); delete it to redo it; --report-only tabulates what is finished. One seed of the eight
-arms at these defaults took 31 min at once (--jobs 8) on the shared 2 cores at load 20
+whatever the flags (another budget needs another --work; the base, sets and negatives can be
+hard-linked over); delete it to redo it; --report-only tabulates what is finished. One seed of the
+eight arms at these defaults took 31 min at once (--jobs 8) on the shared 2 cores at load 20
 (BENCHMARKS.md); three arms at the demo's base (--pretrain-epochs 2 --epochs 3: 186 steps) and
 three seeds, 32 min at --jobs 2 and load 10-16 (a DeGLA step 1.9 s on one thread, a CLIP step
 0.85 s: size a run from those). The demo's budget is --pretrain-epochs 2 --finetune-n 20000
