@@ -3,9 +3,9 @@
 One pretrained base (the world, PMI table and pretraining of --params) is fine-tuned once per
 (arm, training seed), every arm on a fine-tuning sample of the same size and seed:
 
-- ``fresh``: today's `finetune` sample (params' `finetune` section: 60% two-object scenes);
-- ``skewed``: a sample that keeps the pretraining law (the `world` section's mix and overrides:
-  65% object-accessory scenes with the same Zipf co-occurrence, the accessory named as rarely);
+- ``fresh``: params' `finetune` section with `mix: pairs` (60% two-object scenes);
+- ``skewed``: the same with `mix: preset`, the pretraining law (65% object-accessory scenes with the
+  same Zipf co-occurrence, the accessory named as rarely);
 
 with plain CLIP fine-tuning, NegCLIP and DeGLA on the rule-based negatives steered to low-PMI pairs
 (params' `negatives`), and on the skewed data DeGLA also with the noun and adjective replacements
@@ -14,15 +14,19 @@ negative the same) and with none of those two types.
 Every model is scored on the same GenPairs-world and compositional sets; the groups of items come
 from the base's report (its 5% PMI tails, its never-together pairs and its lowest finite-PMI bin).
 
-Prints, as BENCHMARKS.md tables: each arm's level (mean over seeds) of the 5% gap, the accuracy
-of the never-together pairs, of the lowest finite-PMI bin and of all GenPairs items, and the swap
-and replace family means; then paired differences (arm - base, skewed - fresh, steered - uniform,
-steered - no steered types) with two 95% intervals: a paired item bootstrap of the seed-mean
-difference (items resampled once for every seed and both arms) and a t interval over the seeds
-(what another training seed would move). A finished output is reused; delete it to redo it;
---report-only tabulates what is finished. One seed of the eight arms at these defaults took 31 min
-at once (--jobs 8) on the shared 2 cores at load 20 (BENCHMARKS.md); the demo's budget is
---pretrain-epochs 2 --finetune-n 20000 --epochs 10.
+Prints, as BENCHMARKS.md tables: each arm's level (mean over seeds) of the 5% gap, the accuracy of
+the never-together pairs, of the lowest finite-PMI bin and of all GenPairs items, and the swap and
+replace family means; then paired differences (arm - base, skewed - fresh, steered - uniform,
+steered - no steered types, DeGLA - CLIP-FT on each set) with two 95% intervals: a paired item
+bootstrap of the seed-mean difference (items resampled once for every seed and both arms) and a t
+interval over the seeds (what another training seed would move). A finished output is reused
+whatever the flags (another budget needs another --work; the base, sets and negatives can be
+hard-linked over); delete it to redo it; --report-only tabulates what is finished. One seed of the
+eight arms at these defaults took 31 min at once (--jobs 8) on the shared 2 cores at load 20
+(BENCHMARKS.md); three arms at the demo's base (--pretrain-epochs 2 --epochs 3: 186 steps) and
+three seeds, 32 min at --jobs 2 and load 10-16 (a DeGLA step 1.9 s on one thread, a CLIP step
+0.85 s: size a run from those). The demo's budget is --pretrain-epochs 2 --finetune-n 20000
+--epochs 10.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/gap_repair.py --seeds 0 1 2 [--jobs 2] \\
         [--work out/bench/gap] [--pretrain-epochs 1] [--finetune-n 4000] [--epochs 1]
@@ -82,6 +86,7 @@ ARMS = {
 CONTRASTS = [
     *((f"{name} - base", name, "base") for name in ARMS),
     *((f"skewed - fresh, {m}", f"skewed {m}", f"fresh {m}") for m in ("CLIP-FT", "NegCLIP", "DeGLA")),
+    *((f"{d} DeGLA - {d} CLIP-FT", f"{d} DeGLA", f"{d} CLIP-FT") for d in ("fresh", "skewed")),
     ("skewed DeGLA: steered - uniform", "skewed DeGLA", "skewed DeGLA uniform"),
     ("skewed DeGLA: steered - no steered types", "skewed DeGLA", "skewed DeGLA no steered types"),
 ]
@@ -127,7 +132,7 @@ def prepare(runner: Runner, args: argparse.Namespace) -> dict[str, Path]:
     w = runner.work
     base_params = runner.params_file("base", {
         "evalsets.per_stratum": args.per_stratum, "evalsets.single_per_class": args.single_per_class,
-        "evalsets.per_subset": args.per_subset, "pretrain.epochs": args.pretrain_epochs,
+        "evalsets.per_subset": args.per_subset, "pretrain.optim.epochs": args.pretrain_epochs,
     })  # fmt: skip
     world = runner.run(w / "world", base_params, "world", "corpus")
     pmi = runner.run(w / "pmi", base_params, "pmi", "count", str(world / "captions.parquet"))
@@ -142,11 +147,9 @@ def prepare(runner: Runner, args: argparse.Namespace) -> dict[str, Path]:
 
 def finetune_inputs(runner: Runner, pmi: Path, n: int) -> dict[str, Path]:
     """Both fine-tuning sets (``fresh``, ``skewed``) and the negatives of each kind (``DATA-KIND``)."""
-    w, params, paths = runner.work, runner.params, {}
-    skewed = {"overrides": params["world"]["overrides"], "preset": params["world"]["preset"]}
-    for data, section in (("fresh", {}), ("skewed", skewed)):
-        changes = {f"finetune.{k}": v for k, v in {**section, "n": n}.items()}
-        ft_params = runner.params_file(f"finetune-{data}", changes)
+    w, paths = runner.work, {}
+    for data, mix in (("fresh", "pairs"), ("skewed", "preset")):
+        ft_params = runner.params_file(f"finetune-{data}", {"finetune.mix": mix, "finetune.n": n})
         paths[data] = runner.run(
             w / f"finetune-{data}", ft_params, "world", "corpus", "--section", "finetune"
         )

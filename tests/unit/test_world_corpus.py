@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from compclip.config import load_section
 from compclip.dataset import image_key, read_images
+from compclip.errors import UserError
 from compclip.pmi import CountConfig, PMITable, count_corpus
 from compclip.world import CorpusConfig, load_world, write_corpus
+from compclip.world.corpus import MIXES
 
 # A small corpus names every accessory only when captions always name it and the skew is mild.
 SMALL = {"mention": {"accessory": 1.0}, "skew": {"zipf_exponent": 1.3}}
@@ -92,3 +97,41 @@ def test_a_non_positive_size_is_one_clear_error(tmp_path, capsys):
     assert main(["world", "corpus", "--n", "-5", "--out", str(tmp_path / "w")]) == 2
     assert "n: must be >= 1, got -5" in capsys.readouterr().err
     assert not (tmp_path / "w").exists()
+
+
+def test_a_named_mix_sets_the_scene_shares_and_keeps_the_other_overrides():
+    preset = load_world(overrides=SMALL)
+    assert CorpusConfig(overrides=SMALL).world() == preset
+    pairs = CorpusConfig(mix="pairs", overrides=SMALL).world()
+    assert dataclasses.asdict(pairs.mix) == MIXES["pairs"] != dataclasses.asdict(preset.mix)
+    assert pairs.skew == preset.skew and pairs.mention == preset.mention  # the same co-occurrence law
+
+
+def test_a_named_mix_and_a_mix_override_are_refused_together():
+    with pytest.raises(UserError, match="both set the scene mix"):
+        CorpusConfig(mix="pairs", overrides={"mix": {"single": 1.0, "accessory": 0.0, "pair": 0.0}})
+    with pytest.raises(UserError, match="mix"):
+        CorpusConfig(mix="uniform")
+
+
+def test_the_pairs_mix_writes_mostly_two_object_scenes_and_names_its_mix(tmp_path, capsys):
+    from compclip.cli import main
+
+    for mix in ("preset", "pairs"):
+        args = ["world", "corpus", "--n", "400", "--seed", "3", "--mix", mix, "--out", str(tmp_path / mix)]
+        assert main(args) == 0
+    shares = {}
+    for mix in ("preset", "pairs"):
+        scenes = pq.read_table(tmp_path / mix / "captions.parquet").column("scene").to_pylist()
+        shares[mix] = {kind: scenes.count(kind) / len(scenes) for kind in ("single", "accessory", "pair")}
+        assert json.loads((tmp_path / mix / "dataset.json").read_text())["mix"] == mix
+    assert shares["pairs"]["pair"] > 0.5 and shares["preset"]["pair"] < 0.25
+    assert shares["preset"]["accessory"] > 0.55 and shares["pairs"]["accessory"] < 0.4
+
+
+def test_params_finetune_section_is_the_pretraining_world_but_for_its_mix():
+    root = Path(__file__).resolve().parents[2]
+    world = load_section(CorpusConfig, root / "params.yaml", "world")
+    finetune = load_section(CorpusConfig, root / "params.yaml", "finetune")
+    assert (finetune.preset, finetune.overrides) == (world.preset, world.overrides)
+    assert finetune.seed != world.seed  # a second sample, not the pretraining images again

@@ -13,18 +13,19 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 from tqdm import tqdm
 
 from compclip.config import Checked, PositiveInt
 from compclip.dataset import CAPTIONS, HEADER, SHARD
+from compclip.errors import UserError
 from compclip.outputs import local_out
 from compclip.shards import DEFAULT_SHARD_SIZE, ShardWriter
 from compclip.storage import write_json, write_parquet
 from compclip.world.files import png_bytes
-from compclip.world.preset import SCENE_KINDS, load_world
+from compclip.world.preset import SCENE_KINDS, World, load_world
 from compclip.world.render import Renderer
 from compclip.world.sampler import CorpusSampler
 from compclip.world.scene import Scene
@@ -34,16 +35,37 @@ log = logging.getLogger(__name__)
 METRICS = "metrics.json"
 SCENE_COLUMNS = ("scene", "object", "color", "size", "accessory", "relation", "object2", "color2", "size2")
 
+# The named mixes of scene kinds: ``preset``, the preset's own (the default's 20% single, 65%
+# object-accessory, 15% two-object scenes: the pretraining corpus's law), and ``pairs``, rich in
+# two-object scenes, whose objects are drawn uniformly and both named (the demo's fine-tuning set).
+MixName = Literal["preset", "pairs"]
+MIXES: dict[str, dict[str, float] | None] = {
+    "preset": None,
+    "pairs": {"single": 0.1, "accessory": 0.3, "pair": 0.6},
+}
+
 
 @dataclass(frozen=True)
 class CorpusConfig(Checked):
-    """How many items, the seed, and the world (a preset and overrides of its values)."""
+    """How many items, the seed, and the world (a preset, a named mix of scene kinds and overrides
+    of its values; a mix other than ``preset`` and an override of ``mix`` exclude each other)."""
 
     n: PositiveInt = 60_000
     seed: int = 0
     preset: str = "default"
+    mix: MixName = "preset"
     overrides: dict[str, Any] = field(default_factory=dict)
     shard_size: PositiveInt = DEFAULT_SHARD_SIZE  # images a shard
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.mix != "preset" and "mix" in self.overrides:
+            raise UserError(f"mix {self.mix!r} and overrides.mix both set the scene mix: give one")
+
+    def world(self) -> World:
+        """The world this config samples: the preset, the named mix, the overrides."""
+        named = MIXES[self.mix]
+        return load_world(self.preset, self.overrides if named is None else {**self.overrides, "mix": named})
 
 
 def scene_columns(scene: Scene, accessories: set[str]) -> dict[str, str | None]:
@@ -71,7 +93,7 @@ def write_corpus(out: str, config: CorpusConfig) -> dict[str, float]:
 
 
 def _render_corpus(out: Path, config: CorpusConfig) -> dict[str, float]:
-    world = load_world(config.preset, config.overrides)
+    world = config.world()
     sampler, renderer = CorpusSampler(world), Renderer(world)
     accessories = set(world.accessories)
     rows: dict[str, list] = {k: [] for k in ("id", "caption", "image", SHARD, *SCENE_COLUMNS)}
@@ -94,6 +116,7 @@ def _render_corpus(out: Path, config: CorpusConfig) -> dict[str, float]:
         "n": config.n,
         "seed": config.seed,
         "preset": config.preset,
+        "mix": config.mix,
         "world": world.as_dict(),
     }
     write_json(out / HEADER, header)
