@@ -127,7 +127,7 @@ def prepare(runner: Runner, args: argparse.Namespace) -> dict[str, Path]:
     w = runner.work
     base_params = runner.params_file("base", {
         "evalsets.per_stratum": args.per_stratum, "evalsets.single_per_class": args.single_per_class,
-        "evalsets.per_subset": args.per_subset, "pretrain.epochs": args.pretrain_epochs,
+        "evalsets.per_subset": args.per_subset, "pretrain.optim.epochs": args.pretrain_epochs,
     })  # fmt: skip
     world = runner.run(w / "world", base_params, "world", "corpus")
     pmi = runner.run(w / "pmi", base_params, "pmi", "count", str(world / "captions.parquet"))
