@@ -82,7 +82,7 @@ demo: setup
 # BENCHMARKS.md). Not part of `make test`: the train image is GBs and the runs take minutes.
 # CONTAINER_PARAMS adds settings, e.g. CONTAINER_PARAMS="methods=[degla]" (one fine-tuning, not three).
 SMALL_PARAMS := world.n=3000 finetune.n=600 pmi.min_count=1 evalsets.max_reject_share=0.5 \
-	pretrain.epochs=1 train.optim.epochs=1 "registry.root=''"
+	pretrain.optim.epochs=1 train.optim.epochs=1 "registry.root=''"
 CONTAINER_PARAMS ?=
 run-containers: image-core image-train | setup $(CONTAINERS_CONF)
 	$(BIN)/python bench/containers_run.py --out $(OUT)/containers \

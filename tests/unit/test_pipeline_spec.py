@@ -58,16 +58,16 @@ def test_every_stage_runs_in_its_familys_image_tagged_with_the_code_cuda_where_i
     spec, platform, _ = compiled
     tag = content_tag(REPO)
     kubernetes = json_format.MessageToDict(platform.platforms["kubernetes"])["deploymentSpec"]["executors"]
-    on_gpu = {}
+    on_gpu = set()  # (image, asks for a GPU): a CPU task on a CUDA image would be a pair too many
     for name, executor in _executors(spec).items():
         container = executor["container"]
-        on_gpu[container["image"]] = "accelerator" in container["resources"]
+        on_gpu.add((container["image"], "accelerator" in container["resources"]))
         assert kubernetes[name]["imagePullPolicy"] == "IfNotPresent", name
     assert on_gpu == {
-        image("core", tag=tag): False,
-        image("train", tag=tag): False,  # compare
-        image("train", tag=tag, accelerator="cuda"): True,
-        image("gen", tag=tag, accelerator="cuda"): True,
+        (image("core", tag=tag), False),
+        (image("train", tag=tag), False),  # compare
+        (image("train", tag=tag, accelerator="cuda"), True),
+        (image("gen", tag=tag, accelerator="cuda"), True),
     }
 
 
@@ -90,6 +90,9 @@ def test_digests_pin_every_image_in_the_given_repository_with_the_cluster_secret
         f"{repository}/compclip-train:0.1.0-abc-cuda@sha256:{2:064x}",
         f"{repository}/compclip-gen:0.1.0-abc-cuda@sha256:{3:064x}",
     }
+    for executor in executors.values():  # the CUDA variant exactly where a task asks for a GPU
+        container = executor["container"]
+        assert ("-cuda@" in container["image"]) == ("accelerator" in container.get("resources", {}))
     for name, config in kubernetes.items():
         assert [s["secretName"] for s in config["imagePullSecret"]] == ["regcred"]
         secrets = {s["secretName"]: {e["envVar"] for e in s["keyToEnv"]} for s in config["secretAsEnv"]}
@@ -99,6 +102,21 @@ def test_digests_pin_every_image_in_the_given_repository_with_the_cluster_secret
             **({"hf": {"HF_TOKEN"}} if gen else {}),
         }
         assert config["configMapAsEnv"][0]["configMapName"] == "team-s3"
+
+
+def test_an_image_tag_names_every_image_in_the_given_repository_cuda_where_a_task_asks_for_a_gpu(tmp_path):
+    out = tmp_path / "pipeline.yaml"
+    argv = ["pipeline", "compile", "--out", str(out), "--params", str(REPO / "params.yaml")]
+    assert main([*argv, "--image-repository", "registry.example.com/ml/", "--image-tag", "0.2.0-def"]) == 0
+    spec, _ = yaml.safe_load_all(out.read_text())
+    containers = [executor["container"] for executor in spec["deploymentSpec"]["executors"].values()]
+    repository = "registry.example.com/ml"
+    assert {(c["image"], "accelerator" in c.get("resources", {})) for c in containers} == {
+        (f"{repository}/compclip-core:0.2.0-def", False),
+        (f"{repository}/compclip-train:0.2.0-def", False),
+        (f"{repository}/compclip-train:0.2.0-def-cuda", True),
+        (f"{repository}/compclip-gen:0.2.0-def-cuda", True),
+    }
 
 
 def test_a_digests_file_without_an_image_the_pipeline_needs_names_the_push_to_run(tmp_path, capsys):
