@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 SMALL = {"mention": {"accessory": 1.0}, "skew": {"zipf_exponent": 1.3}}
 TINY = {
     "world": {"n": 600, "overrides": SMALL},
-    "finetune": {"n": 240, "overrides": {**SMALL, "mix": {"single": 0.1, "accessory": 0.3, "pair": 0.6}}},
+    "finetune": {"n": 240, "overrides": SMALL},  # its named mix (params.yaml: pairs) stays
     "pmi": {"min_count": 1, "workers": 1},
     "evalsets": {"per_stratum": 8, "single_per_class": 4, "per_subset": 8, "n_strata": 4, "overrides": SMALL},
     "pretrain": {

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from compclip.cli import main
+from compclip.dataset import read_image
 
 pytestmark = pytest.mark.integration
 
@@ -16,10 +17,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _read(folder: Path):
+    """The set's items by id (without the image shard that holds each: a merge renumbers them), its
+    images' bytes and its header less the task's shard."""
     items = sorted(pq.read_table(folder / "items.parquet").to_pylist(), key=lambda r: r["id"])
-    images = {r["id"]: (folder / r["image"]).read_bytes() for r in items}
+    images = {r["id"]: read_image(str(folder), r) for r in items}
     header = json.loads((folder / "evalset.json").read_text())
-    return items, images, {k: v for k, v in header.items() if k not in ("shard", "shards")}
+    return (
+        [{k: v for k, v in r.items() if k != "shard"} for r in items],
+        images,
+        {k: v for k, v in header.items() if k not in ("shard", "shards")},
+    )
 
 
 def test_two_shard_tasks_and_the_merge_equal_one_run(pmi_table, tiny_llm, tiny_flux, tiny_classes, tmp_path):
