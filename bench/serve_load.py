@@ -41,6 +41,7 @@ from PIL import Image
 from compclip.models import create_model, save_model
 from compclip.serve import local
 from compclip.world import CorpusSampler, Renderer, load_world
+from compclip.world.corpus import MIXES
 
 NAME = "compclip"
 RUNS = {  # name: (server flags, instances per request, protocol)
@@ -54,8 +55,8 @@ RUNS = {  # name: (server flags, instances per request, protocol)
 
 
 def scenes(n: int, seed: int = 1) -> list[tuple[str, str]]:
-    """``n`` rendered world scenes (rich in two-object scenes) as (base64 PNG, caption)."""
-    world = load_world("default", {"mix": {"single": 0.1, "accessory": 0.3, "pair": 0.6}})
+    """``n`` rendered world scenes (the `pairs` mix, rich in two-object scenes) as (base64 PNG, caption)."""
+    world = load_world("default", {"mix": MIXES["pairs"]})
     sampler, renderer = CorpusSampler(world), Renderer(world)
     out = []
     for index in range(n):
