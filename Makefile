@@ -159,21 +159,29 @@ $(addprefix smoke-,$(FAMILIES)): smoke-%: image-% | setup $(CONTAINERS_CONF)
 		--volume $(CURDIR)/tests/images/smoke.py:/smoke.py:ro "$(call ref,$*)" python /smoke.py \
 		$$(cat $(IMAGES)/smoke-$*.txt)
 
+# PUSH_FLAGS: podman push's own, e.g. --tls-verify=false for a registry served over plain HTTP.
+PUSH_FLAGS ?=
 push: images
 	for family in $(FAMILIES); do \
 		ref="$$($(IMAGE_PY) ref $$family --registry $(REGISTRY) --tag $(TAG) \
 			--accelerator $$( [ $$family = core ] && echo cpu || echo $(ACCELERATOR) ))"; \
-		podman push --digestfile $(IMAGES)/pushed.digest "$$ref"; \
+		podman push $(PUSH_FLAGS) --digestfile $(IMAGES)/pushed.digest "$$ref"; \
 		$(IMAGE_PY) record $(DIGESTS) $$family --registry $(REGISTRY) --tag $(TAG) --digestfile $(IMAGES)/pushed.digest \
 			--accelerator $$( [ $$family = core ] && echo cpu || echo $(ACCELERATOR) ); done
 
+# The shared layer's list (docker/Dockerfile): core's own, or what every torch family installs.
+shared = requirements-$(if $(filter core,$(1)),core-cpu,torch-$(ACCELERATOR)).txt
+
 # Phony on purpose: podman's layer cache decides what is rebuilt (a warm build takes seconds).
-$(addprefix image-,$(FAMILIES)): image-%: $(CONTEXT)/requirements-%-$(ACCELERATOR).txt $(CONTEXT)/compclip.stamp \
+.SECONDEXPANSION:
+$(addprefix image-,$(FAMILIES)): image-%: $(CONTEXT)/requirements-%-$(ACCELERATOR).txt \
+		$(CONTEXT)/$$(call shared,$$*) $(CONTEXT)/install-packages.sh $(CONTEXT)/compclip.stamp \
 		$(addprefix $(CONTEXT)/nltk/,$(NLTK_SHARED)) $(CONTEXT)/nltk/wordnet.stamp \
 		$(WHEELHOUSE)/pip-$(PIP_VERSION)-py3-none-any.whl $(if $(filter $(LOCAL_BASE),$(BASE_IMAGE)),base-image) \
 		| image-tools $(CONTAINERS_CONF)
 	podman build --network none --build-context wheels=$(WHEELHOUSE) -f docker/Dockerfile \
 		--build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg PIP_VERSION=$(PIP_VERSION) \
+		--build-arg SHARED=$(call shared,$*) \
 		--build-arg FAMILY=$* --build-arg ACCELERATOR=$(call accelerator,$*) \
 		--build-arg VERSION=$(TAG) --build-arg REVISION=$(REVISION) --build-arg SOURCE=$(SOURCE) \
 		--tag "$(call ref,$*)" $(CONTEXT)
@@ -194,6 +202,13 @@ $(CONTEXT)/requirements-%.txt: pyproject.toml constraints.txt constraints-cuda.t
 		$$( [ $$accelerator = cuda ] && echo --constraints || echo --drop ) constraints-cuda.txt > $@.new
 	$(PYTHON) -m pip wheel -qq --no-deps --find-links $(WHEELHOUSE) --wheel-dir $(WHEELHOUSE) -r $@.new
 	mv $@.new $@
+
+# What train, gen and serve all install (the lists are sorted): one layer the three images share.
+$(CONTEXT)/requirements-torch-%.txt: $(addprefix $(CONTEXT)/requirements-,$(addsuffix -%.txt,$(TORCH_FAMILIES)))
+	LC_ALL=C comm -12 $(word 1,$^) $(word 2,$^) | LC_ALL=C comm -12 - $(word 3,$^) > $@
+
+$(CONTEXT)/install-packages.sh: docker/install-packages.sh
+	mkdir -p $(@D) && cp $< $@
 
 # The build runs pip from its wheel, so the image's venv holds no pip.
 $(WHEELHOUSE)/pip-$(PIP_VERSION)-py3-none-any.whl:
