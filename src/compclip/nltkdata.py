@@ -108,17 +108,21 @@ def lexnames_text() -> str:
     )
 
 
-def install_debian_wordnet(source: Path, target: Path) -> bool:
-    """Copy Debian's WordNet files into ``target/corpora/wordnet``; False when they are absent."""
+def install_debian_wordnet(source: Path, target: Path) -> str | None:
+    """Copy Debian's WordNet files into ``target/corpora/wordnet``; the sha256 of what was copied
+    (each file's name and content), or None when they are absent."""
     if not (source / "index.noun").is_file():
-        return False
+        return None
     dest = target / "corpora" / "wordnet"
     dest.mkdir(parents=True, exist_ok=True)
+    total = hashlib.sha256()
     for name in WORDNET_FILES:
         if (source / name).is_file():
-            shutil.copyfile(source / name, dest / name)
+            data = (source / name).read_bytes()
+            total.update(f"{name}\0".encode() + hashlib.sha256(data).digest())
+            (dest / name).write_bytes(data)
     (dest / "lexnames").write_text(lexnames_text())
-    return True
+    return total.hexdigest()
 
 
 def _download(package: str, target: Path) -> bool:
@@ -129,7 +133,9 @@ def _download(package: str, target: Path) -> bool:
 
 
 def provision(target: Path, shared: Path | None, wordnet_dir: Path) -> dict:
-    """Install stopwords, the POS tagger and WordNet into ``target``; return (and write) their provenance."""
+    """Install stopwords, the POS tagger and WordNet into ``target``; return (and write) their
+    provenance, which names what was installed (a pin or a digest), never where it was copied from,
+    so the same data gives the same provenance on any machine and in any image."""
     target.mkdir(parents=True, exist_ok=True)
     provenance: dict[str, str] = {}
     pinned = shared / "corpora" / "stopwords.zip" if shared else None
@@ -146,15 +152,15 @@ def provision(target: Path, shared: Path | None, wordnet_dir: Path) -> dict:
         (target / "taggers").mkdir(exist_ok=True)
         shutil.copyfile(shared_tagger, target / "taggers" / f"{TAGGER}.zip")
         digest = hashlib.sha256(shared_tagger.read_bytes()).hexdigest()
-        provenance["tagger"] = f"{TAGGER} from {shared_tagger} (sha256 {digest[:12]})"
+        provenance["tagger"] = f"{TAGGER} (sha256 {digest[:12]})"
     elif _download(TAGGER, target):
         provenance["tagger"] = f"nltk.download ({TAGGER})"
     else:
         raise SystemExit(
             f"no POS tagger: pass --shared shared/nltk_data (taggers/{TAGGER}.zip) or allow nltk.download"
         )
-    if install_debian_wordnet(wordnet_dir, target):
-        provenance["wordnet"] = f"Debian wordnet-base from {wordnet_dir}"
+    if wordnet_digest := install_debian_wordnet(wordnet_dir, target):
+        provenance["wordnet"] = f"Debian wordnet-base (sha256 {wordnet_digest[:12]})"
     elif _download("wordnet", target):
         provenance["wordnet"] = "nltk.download (wordnet)"
     else:

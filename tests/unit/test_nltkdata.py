@@ -4,6 +4,7 @@ every module loads the data through it and names missing data in one message."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,19 @@ def test_tagger_is_copied_and_loads(shared, tmp_path):
     finally:
         nltk.data.path.remove(str(tmp_path))
     assert tags[1] == "NNS"
+
+
+@pytest.mark.skipif(not (WORDNET / "index.noun").is_file(), reason="Debian's wordnet-base not installed")
+def test_provenance_names_the_data_not_where_it_was_copied_from(shared, tmp_path):
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(shared / "nltk_data", moved / "nltk_data")
+    shutil.copytree(WORDNET, moved / "wordnet")
+    here = provision(tmp_path / "a", shared / "nltk_data", WORDNET)
+    there = provision(tmp_path / "b", moved / "nltk_data", moved / "wordnet")
+    assert here == there
+    assert not any(str(WORDNET) in v or str(shared) in v or str(moved) in v for v in here.values())
+    (moved / "wordnet" / "index.noun").write_text("changed\n")
+    assert provision(tmp_path / "c", moved / "nltk_data", moved / "wordnet")["wordnet"] != here["wordnet"]
 
 
 # each loader where NLTK finds no data: the message it refuses with
