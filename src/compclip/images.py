@@ -76,8 +76,16 @@ LEFT_OUT = {"core": KFP_CLIENT}
 ACCELERATORS = ("cpu", "cuda")
 DEFAULT_REGISTRY = "localhost/compclip"
 # What an image is built from, relative to the repository: a change to any file under these changes
-# the content tag (the NLTK data is pinned by compclip.nltkdata, which is under src/compclip).
-BUILT_FROM = ("pyproject.toml", "constraints.txt", "constraints-cuda.txt", "docker", "src/compclip")
+# the content tag (the NLTK data is pinned by compclip.nltkdata, which is under src/compclip; the
+# README is compclip's wheel's description).
+BUILT_FROM = (
+    "pyproject.toml",
+    "README.md",
+    "constraints.txt",
+    "constraints-cuda.txt",
+    "docker",
+    "src/compclip",
+)
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 

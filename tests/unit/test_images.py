@@ -106,7 +106,7 @@ def test_the_core_image_leaves_out_only_kfps_client_side():
 def _checkout(root: Path) -> Path:
     for name in images.BUILT_FROM:
         path = root / name
-        if name.endswith((".toml", ".txt")):
+        if name.endswith((".toml", ".txt", ".md")):
             path.write_text(f"{name}\n")
         else:
             path.mkdir(parents=True)
