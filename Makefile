@@ -154,10 +154,11 @@ images-torch: $(addprefix image-,$(TORCH_FAMILIES))
 # tests/images/smoke.py imports what the family's components import and runs their commands.
 smoke: $(addprefix smoke-,$(FAMILIES))
 $(addprefix smoke-,$(FAMILIES)): smoke-%: image-% | setup $(CONTAINERS_CONF)
-	PYTHONPATH=$(CURDIR)/src $(BIN)/python tests/images/smoke.py --plan $* > $(IMAGES)/smoke-$*.txt
+	PYTHONPATH=$(CURDIR)/src $(BIN)/python tests/images/smoke.py --plan $* --accelerator $(call accelerator,$*) \
+		> $(IMAGES)/smoke-$*-$(call accelerator,$*).txt
 	podman run --rm --network none --read-only --tmpfs /tmp --env _KFP_RUNTIME=true \
 		--volume $(CURDIR)/tests/images/smoke.py:/smoke.py:ro "$(call ref,$*)" python /smoke.py \
-		$$(cat $(IMAGES)/smoke-$*.txt)
+		$$(cat $(IMAGES)/smoke-$*-$(call accelerator,$*).txt)
 
 # PUSH_FLAGS: podman push's own, e.g. --tls-verify=false for a registry served over plain HTTP.
 PUSH_FLAGS ?=

@@ -4,9 +4,12 @@ On the host, ``--plan FAMILY`` reads every Kubeflow component of that family
 (src/compclip/components/*/component.py, by the image it names) and prints what its tasks do at
 run time: each module or name its body imports (``import:NAME``, ``from:MODULE/NAME``: one word a
 line, so the lines pass as arguments); the serve family runs the inspection service (``command:serve``,
-``compclip serve``, and its KServe server). In the image (read-only root, no network, its own user),
-the same lines as arguments: import every module and name, print every command's help (which loads
-its stage's modules), then check the image's own rules. Any failure exits non-zero, naming it.
+``compclip serve``, and its KServe server). ``--accelerator`` names the variant: what only a GPU
+image carries (constraints-cuda.txt: triton, cuSOLVER, ...) must be installed in a ``cuda`` image
+and absent from a ``cpu`` one (``installed:NAME``, ``absent:NAME``). In the image (read-only root,
+no network, its own user), the same lines as arguments: import every module and name, print every
+command's help (which loads its stage's modules), check the distributions, then the image's own
+rules. Any failure exits non-zero, naming it.
 """
 
 from __future__ import annotations
@@ -28,12 +31,17 @@ ALWAYS = ("kfp.dsl.executor_main",)
 SERVE = ("command:serve", "import:compclip.serve.server", "import:compclip.serve.model")
 
 
-def plan(family: str) -> list[str]:
-    """The ``import:`` and ``command:`` lines of ``family``'s components, sorted."""
+def plan(family: str, accelerator: str) -> list[str]:
+    """The lines of ``family``'s ``accelerator`` variant, sorted: its components' ``import:`` and
+    ``command:`` lines, and the GPU-only distributions as ``installed:`` (cuda) or ``absent:`` (cpu)."""
     from kfp.dsl.base_component import BaseComponent
+
+    from compclip.images import read_pins
 
     repo = Path(__file__).resolve().parents[2]
     lines = {f"import:{name}" for name in ALWAYS}
+    kind = "installed" if accelerator == "cuda" else "absent"
+    lines.update(f"{kind}:{name}" for name in read_pins(repo / "constraints-cuda.txt"))
     if family == "serve":
         lines.update(SERVE)
     for path in sorted(repo.glob("src/compclip/components/*/component.py")):
@@ -60,13 +68,23 @@ def _uses(source: str) -> set[str]:
 
 def check(lines: list[str]) -> list[str]:
     """Run ``lines`` here (inside the image); the failures."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
     from compclip.cli import main
 
     failures = []
     for line in lines:
         kind, _, what = line.partition(":")
         try:
-            if kind == "import":
+            if kind in ("installed", "absent"):
+                try:
+                    distribution(what)
+                    found = True
+                except PackageNotFoundError:
+                    found = False
+                if found != (kind == "installed"):
+                    raise RuntimeError("installed" if found else "not installed")
+            elif kind == "import":
                 importlib.import_module(what)
             elif kind == "from":  # a name of a module, or one of its submodules
                 module, name = what.split("/")
@@ -92,8 +110,8 @@ def check(lines: list[str]) -> list[str]:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--plan"]:
-        print("\n".join(plan(sys.argv[2])))
+    if sys.argv[1:2] == ["--plan"]:  # --plan FAMILY --accelerator cpu|cuda
+        print("\n".join(plan(sys.argv[2], sys.argv[4])))
     elif len(sys.argv) < 2:
         sys.exit("nothing to check: give the lines of --plan FAMILY")
     else:

@@ -62,8 +62,9 @@ def test_core_image_passes_its_smoke_test(core_image):
     (`make smoke-core`; the torch families' `make smoke-FAMILY` runs the same script in theirs)."""
     from tests.images.smoke import plan
 
-    lines = plan("core")
+    lines = plan("core", "cpu")
     assert "from:compclip.pmi.shards/scan_part" in lines and "import:kfp.dsl.executor_main" in lines
+    assert "absent:triton" in lines  # what only a GPU image carries
     mounts = {REPO / "tests/images/smoke.py": "/smoke.py:ro"}
     result = podman_run(
         core_image, "python", "/smoke.py", *lines, mounts=mounts, env={"_KFP_RUNTIME": "true"}
