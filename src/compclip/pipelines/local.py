@@ -8,6 +8,7 @@ land under ``root`` and, with caching on, a task whose inputs did not change is 
 import json
 import logging
 import re
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,7 +66,11 @@ def _runner(name: str) -> Iterator[Any]:
         with container_runner() as runner:
             yield runner
     elif name == "subprocess":
-        yield local.SubprocessRunner(use_venv=False)
+        with warnings.catch_warnings():
+            # kfp warns on every task that its image is not a Python base image: here each task runs
+            # in this venv, which holds what the images hold (their locks come from its constraints).
+            warnings.filterwarnings("ignore", "You may be attemping to run a task", RuntimeWarning)
+            yield local.SubprocessRunner(use_venv=False)
     else:
         raise UserError(f"unknown runner {name!r}; choose one of {', '.join(RUNNERS)}")
 
