@@ -135,8 +135,10 @@ def check_tag(tag: str) -> str:
 
 @dataclass(frozen=True)
 class Images:
-    """Where a pipeline's images come from: ``repository`` and ``tag``, each image pinned by its
-    digest when ``digests`` (variant -> ``sha256:...``, as ``make push`` records them) is given."""
+    """Where a pipeline's images come from: ``repository`` and ``tag``, or, when ``digests``
+    (variant -> ``sha256:...``, as ``make push`` records them) is given, each image by its digest
+    alone (``REPO/compclip-train@sha256:...``): a tag beside a digest is refused by CRI-O's and
+    skopeo's image library (containers/image), and a digest names one build anyway."""
 
     repository: str = DEFAULT_REGISTRY
     tag: str = __version__
@@ -151,7 +153,7 @@ class Images:
             pushed = ", ".join(sorted(self.digests)) or "none"
             hint = " ACCELERATOR=cuda" if accelerator == "cuda" else ""
             raise UserError(f"no digest of {name} (pushed: {pushed}); run `make push{hint}` first")
-        return f"{name}@{self.digests[key]}"
+        return f"{self.repository.rstrip('/')}/compclip-{family}@{self.digests[key]}"
 
 
 def read_digests(path: Path) -> Images:

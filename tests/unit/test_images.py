@@ -133,8 +133,8 @@ def test_pushed_digests_pin_the_references_and_a_new_tag_starts_the_file_afresh(
     images.record_digest(digests, "reg.example/ml", "0.1.0-a", "core", one)
     images.record_digest(digests, "reg.example/ml", "0.1.0-a", "train-cuda", two)
     pinned = images.read_digests(digests)
-    assert pinned.ref("core") == f"reg.example/ml/compclip-core:0.1.0-a@{one}"
-    assert pinned.ref("train", accelerator="cuda") == f"reg.example/ml/compclip-train:0.1.0-a-cuda@{two}"
+    assert pinned.ref("core") == f"reg.example/ml/compclip-core@{one}"  # no tag beside a digest
+    assert pinned.ref("train", accelerator="cuda") == f"reg.example/ml/compclip-train@{two}"
     with pytest.raises(UserError, match="make push ACCELERATOR=cuda"):
         pinned.ref("gen", accelerator="cuda")
     images.record_digest(digests, "reg.example/ml", "0.1.0-b", "core", two)
