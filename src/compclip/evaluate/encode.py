@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from compclip.config import Checked, Count, PositiveInt
 from compclip.cpus import torch_threads
-from compclip.dataset import SHARD, read_images
+from compclip.dataset import SHARD, image_key, read_images
 from compclip.devices import resolve_device
 from compclip.errors import UserError
 from compclip.models import ModelBundle
@@ -72,7 +72,7 @@ def image_refs(root: str | Path, rows: Sequence[dict], rejects: Rejects) -> list
         if not row.get(SHARD):
             refs.append(ImageRef(os.path.join(root, row["image"])))
             continue
-        key = f"{row[SHARD]}/{row['image']}"
+        key = image_key(row)
         if key not in data:
             rejects.add(failed.get(key, "image missing"), f"{root}/{key}")
         refs.append(ImageRef(f"{root}/{key}", data=data[key]) if key in data else None)
