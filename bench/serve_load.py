@@ -40,8 +40,8 @@ from PIL import Image
 
 from compclip.models import create_model, save_model
 from compclip.serve import local
-from compclip.world import CorpusSampler, Renderer, load_world
-from compclip.world.corpus import MIXES
+from compclip.world import CorpusSampler, Renderer
+from compclip.world.corpus import CorpusConfig
 
 NAME = "compclip"
 RUNS = {  # name: (server flags, instances per request, protocol)
@@ -56,7 +56,7 @@ RUNS = {  # name: (server flags, instances per request, protocol)
 
 def scenes(n: int, seed: int = 1) -> list[tuple[str, str]]:
     """``n`` rendered world scenes (the `pairs` mix, rich in two-object scenes) as (base64 PNG, caption)."""
-    world = load_world("default", {"mix": MIXES["pairs"]})
+    world = CorpusConfig(mix="pairs").world()
     sampler, renderer = CorpusSampler(world), Renderer(world)
     out = []
     for index in range(n):
